@@ -1,0 +1,377 @@
+"""The config contract: one pydantic model per section of a model's YAML file.
+
+Every model forbids unknown fields, so a typo is an error rather than a silently ignored
+setting. Sections that a later Driftline release builds (A/B tests, inference, alerts, cost)
+are parsed so their schema is known, and then refused by the loader as "not supported yet".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+_CRON_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+
+
+class Strict(BaseModel):
+    """Base: unknown fields are errors, values are validated on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# --- identity and schedule ---------------------------------------------------------------
+
+
+class ModelSection(Strict):
+    """Who the model is: its name becomes part of every DAG id."""
+
+    name: str = Field(pattern=MODEL_NAME_PATTERN, description="Lower-case letters, digits, underscores.")
+    owner: str = Field(default="driftline", min_length=1)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _no_double_underscore(cls, value: str) -> str:
+        if "__" in value or value.endswith("_"):
+            raise ValueError(f"{value!r} may not contain '__' or end with '_': DAG ids use '__' as a separator")
+        return value
+
+
+class ScheduleSection(Strict):
+    """When the pipeline runs. `cron: null` means manual triggers only."""
+
+    cron: str | None = "@daily"
+    start_date: dt.date = dt.date(2026, 1, 1)
+    catchup: bool = False
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str | None) -> str | None:
+        if value is None or value in _CRON_PRESETS:
+            return value
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"{value!r} is not a cron expression: expected 5 fields (minute hour day month weekday) "
+                f"or one of {sorted(_CRON_PRESETS)}"
+            )
+        return value
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+class LocalSource(Strict):
+    """Parquet or CSV files on a local or mounted path.
+
+    `path` is a glob or a date-partition template: `{ds}` / `{date:%Y/%m/%d}` are rendered
+    for every day of the window, e.g. `include/data/churn/dt={ds}/part.parquet`.
+    """
+
+    kind: Literal["local"]
+    path: str = Field(min_length=1)
+    format: Literal["parquet", "csv"] = "parquet"
+
+
+class S3Source(Strict):
+    """Parquet or CSV objects in S3, read through an Airflow AWS connection."""
+
+    kind: Literal["s3"]
+    uri: str = Field(pattern=r"^s3://[^/]+/.+", description="s3://bucket/key template, e.g. .../dt={ds}/*.parquet")
+    conn_id: str = "aws_default"
+    format: Literal["parquet", "csv"] = "parquet"
+
+
+class SqlSource(Strict):
+    """A table or query behind an Airflow connection; the window is pushed into the query."""
+
+    kind: Literal["sql"]
+    conn_id: str = Field(min_length=1)
+    table: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    query: str | None = Field(
+        default=None, description="SELECT with :window_start and :window_end bind parameters."
+    )
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SqlSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        return self
+
+
+Source = Annotated[LocalSource | S3Source | SqlSource, Field(discriminator="kind")]
+
+
+class Feature(Strict):
+    """One model input column and its type."""
+
+    name: str = Field(min_length=1)
+    type: Literal["int", "float", "bool", "category", "string"]
+
+
+class WindowSection(Strict):
+    """How much history one training run sees."""
+
+    kind: Literal["rolling", "expanding", "since_champion"] = "rolling"
+    days: int | None = Field(default=30, ge=1, description="Size of a rolling window (UI param window_days overrides).")
+
+    @model_validator(mode="after")
+    def _days_for_rolling(self) -> WindowSection:
+        if self.kind == "rolling" and self.days is None:
+            raise ValueError("a rolling window needs 'days'")
+        return self
+
+
+class DataSection(Strict):
+    """Where the data lives and what its columns mean."""
+
+    source: Source
+    labels: Source | None = Field(
+        default=None, description="Late-arriving labels for scored entities (concept drift)."
+    )
+    entity_id: str = Field(min_length=1)
+    timestamp: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    features: list[Feature] = Field(min_length=1)
+    window: WindowSection = Field(default_factory=WindowSection)
+    snapshot_root: str | None = Field(
+        default=None, description="Folder or s3:// prefix for run snapshots (default: DRIFTLINE_HOME/snapshots)."
+    )
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> DataSection:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"features listed twice: {dupes}")
+        special = {self.entity_id, self.timestamp, self.label} & set(names)
+        if special:
+            raise ValueError(f"entity_id/timestamp/label must not also be features: {sorted(special)}")
+        return self
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+class Expectation(Strict):
+    """One Great Expectations expectation, by its snake_case name, e.g. expect_column_values_to_not_be_null."""
+
+    type: str = Field(pattern=r"^expect_[a-z0-9_]+$")
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["fail", "warn"] = "fail"
+
+
+class ValidationSection(Strict):
+    """The Great Expectations gate every batch passes before training or scoring."""
+
+    enabled: bool = True
+    suite: str | None = Field(default=None, description="A GX suite JSON file under include/.")
+    expectations: list[Expectation] = Field(default_factory=list)
+    min_rows: int = Field(default=1, ge=1)
+    schema_checks: bool = Field(default=True, description="Derive column-exists and type checks from the features.")
+
+
+# --- drift ---------------------------------------------------------------------------------
+
+StatTest = Literal["ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z", "kl_div", "hellinger"]
+
+
+class ColumnDrift(Strict):
+    """Per-column override of the drift method and threshold."""
+
+    method: StatTest
+    threshold: float = Field(gt=0)
+
+
+class ConceptDriftSection(Strict):
+    """A drop of the champion's live metric on labelled recent data beyond `tolerance`."""
+
+    enabled: bool = True
+    tolerance: float = Field(default=0.05, ge=0, description="Allowed absolute metric drop.")
+    min_labels: int = Field(default=100, ge=1)
+
+
+class DriftSection(Strict):
+    """Data and concept drift checks and the retrain policy."""
+
+    method: StatTest | None = Field(default=None, description="Evidently's default per column type when null.")
+    threshold: float | None = Field(default=None, gt=0)
+    columns: dict[str, ColumnDrift] = Field(default_factory=dict)
+    drift_share: float = Field(default=0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift.")
+    sample_size: int = Field(default=50_000, ge=1000, description="Rows sampled per side (fixed seed).")
+    concept: ConceptDriftSection = Field(default_factory=ConceptDriftSection)
+    max_model_age_days: int | None = Field(default=30, ge=1)
+    cooldown_hours: float = Field(default=24, ge=0)
+
+
+# --- training ------------------------------------------------------------------------------
+
+
+class Estimator(Strict):
+    """A scikit-learn compatible class path, or a `module:function` under include/."""
+
+    class_path: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*\.[A-Za-z_]\w*$")
+    callable: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Estimator:
+        if (self.class_path is None) == (self.callable is None):
+            raise ValueError("give exactly one of 'class_path' or 'callable'")
+        return self
+
+
+class Toleration(Strict):
+    """A Kubernetes toleration."""
+
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = "NoSchedule"
+
+
+class Resources(Strict):
+    """Pod resources; requests equal limits unless `*_limit` is set."""
+
+    cpu: str = Field(default="1", pattern=r"^\d+(\.\d+)?m?$")
+    memory: str = Field(default="2Gi", pattern=r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    cpu_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?m?$")
+    memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    gpu: int = Field(default=0, ge=0, le=16)
+    gpu_resource: str = "nvidia.com/gpu"
+    gpu_type: str | None = Field(default=None, description="Node label value selecting the GPU model.")
+    gpu_type_label: str = "nvidia.com/gpu.product"
+
+
+class KubernetesSection(Strict):
+    """How the KubernetesPodOperator runs training (the same entrypoint as local)."""
+
+    image: str = "ghcr.io/driftline/train:0.1.0"
+    command: list[str] | None = Field(default=None, description="Default: python -m driftline.training.")
+    args: list[str] | None = None
+    namespace: str = Field(default="driftline", pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    service_account: str | None = None
+    resources: Resources = Field(default_factory=Resources)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    pool: str = "gpu"
+    startup_timeout_seconds: int = Field(default=600, ge=30)
+    schedule_timeout_seconds: int = Field(default=900, ge=30)
+    execution_timeout_minutes: int = Field(default=240, ge=1)
+    on_finish_action: Literal["delete_pod", "delete_succeeded_pod", "keep_pod"] = "delete_pod"
+    reattach_on_restart: bool = True
+    deferrable: bool = False
+    run_as_user: int = Field(default=1000, ge=1)
+    mlflow_secret: str | None = Field(
+        default="driftline-mlflow", description="Kubernetes Secret with MLFLOW_TRACKING_URI and credentials."
+    )
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class TrainingSection(Strict):
+    """What to fit and where: `backend` picks `local` (the worker) or `kubernetes` (a pod)."""
+
+    backend: Literal["local", "kubernetes"] = "local"
+    task: Literal["binary_classification", "multiclass_classification", "regression"] = "binary_classification"
+    estimator: Estimator
+    validation_days: int = Field(default=3, ge=1, description="Latest days of the window held out for evaluation.")
+    kubernetes: KubernetesSection = Field(default_factory=KubernetesSection)
+
+
+# --- registry ------------------------------------------------------------------------------
+
+
+class RegistrySection(Strict):
+    """The registered model, its evaluation metric and the promotion gate."""
+
+    name: str | None = Field(default=None, description="Registered model name (default: model.name).")
+    metric: str = "roc_auc"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    min_improvement: float = Field(default=0.0, ge=0)
+    min_score: float | None = Field(default=None, description="Absolute floor for the first champion.")
+
+
+# --- sections built by later releases --------------------------------------------------------
+
+
+class AbTestSection(Strict):
+    """A/B test of the challenger on a deterministic share of entities."""
+
+    enabled: bool = True
+    challenger_share: float = Field(default=0.1, gt=0, lt=1)
+    min_days: int = Field(default=7, ge=1)
+    metric: str | None = None
+
+
+class InferenceSection(Strict):
+    """Batch inference into DynamoDB."""
+
+    table: str = Field(min_length=3, max_length=255)
+    partition_key: str = "entity_id"
+    sort_key: str | None = "model_version"
+    ttl_days: int | None = Field(default=None, ge=1)
+    conn_id: str = "aws_default"
+
+
+class AlertsSection(Strict):
+    """Notifiers for run failures and metric thresholds."""
+
+    on_failure: list[str] = Field(default_factory=list)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+
+
+class CostSection(Strict):
+    """Prices per resource-hour for cost and ROI reporting."""
+
+    currency: str = "USD"
+    cpu_hour: float = Field(default=0.0, ge=0)
+    gpu_hour: float = Field(default=0.0, ge=0)
+    memory_gb_hour: float = Field(default=0.0, ge=0)
+
+
+NOT_SUPPORTED_YET = ("ab_test", "inference", "alerts", "cost")
+
+
+class ModelConfig(Strict):
+    """One model's whole config: what `dags/configs/<model>.yaml` holds."""
+
+    model: ModelSection
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    data: DataSection
+    validation: ValidationSection = Field(default_factory=ValidationSection)
+    drift: DriftSection = Field(default_factory=DriftSection)
+    training: TrainingSection
+    registry: RegistrySection = Field(default_factory=RegistrySection)
+    ab_test: AbTestSection | None = None
+    inference: InferenceSection | None = None
+    alerts: AlertsSection | None = None
+    cost: CostSection | None = None
+
+    @property
+    def registered_model_name(self) -> str:
+        """The MLflow registered model name."""
+        return self.registry.name or self.model.name
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The model's input columns, in config order."""
+        return [f.name for f in self.data.features]
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column a window must have: id, timestamp, features, label."""
+        return [self.data.entity_id, self.data.timestamp, *self.feature_names, self.data.label]
+
+    @model_validator(mode="after")
+    def _drift_columns_are_features(self) -> ModelConfig:
+        unknown = sorted(set(self.drift.columns) - set(self.feature_names))
+        if unknown:
+            raise ValueError(f"drift.columns names columns that are not features: {unknown}")
+        return self

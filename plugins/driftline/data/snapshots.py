@@ -1,0 +1,170 @@
+"""Run-scoped parquet snapshots: the only way a DataFrame travels between tasks.
+
+A snapshot is `<root>/<model>/<run>/<name>.parquet` with a JSON manifest beside it
+(`<name>.json`: rows, sha256 of the parquet bytes, status, window, extra facts). Status is
+`raw` when loaded, `validated` once the gate passed; a failed batch is moved under
+`<root>/<model>/quarantine/<run>/` with status `quarantined`. Downstream readers ask for
+`validated` and cannot read anything else. Writes go to a temporary name first and are
+renamed into place, so a crash never leaves a half-written snapshot that looks valid.
+Roots may be local folders or object-store URIs (`s3://bucket/prefix`, read through
+Airflow's ObjectStoragePath and a connection id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from driftline.exceptions import SnapshotError
+from driftline.settings import driftline_home
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Status = Literal["raw", "validated", "quarantined"]
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+@dataclass
+class SnapshotRef:
+    """What XCom carries instead of a DataFrame."""
+
+    uri: str
+    rows: int
+    sha256: str
+    status: Status = "raw"
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SnapshotRef:
+        return cls(**{k: data[k] for k in ("uri", "rows", "sha256", "status", "facts") if k in data})
+
+
+def safe_segment(value: str) -> str:
+    """A path segment from a run id such as `scheduled__2026-01-02T00:00:00+00:00`."""
+    return _UNSAFE.sub("_", value).strip("_") or "run"
+
+
+def default_root() -> str:
+    return str(driftline_home() / "snapshots")
+
+
+def _path(uri: str, conn_id: str | None = None) -> Any:
+    """A local Path, or an ObjectStoragePath for an object-store URI."""
+    if "://" in uri and not uri.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        return ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+    return Path(uri.removeprefix("file://"))
+
+
+def snapshot_uri(root: str | None, model: str, run_id: str, name: str) -> str:
+    """The deterministic URI of a run's snapshot: a retry rewrites the same path."""
+    base = (root or default_root()).rstrip("/")
+    return f"{base}/{safe_segment(model)}/{safe_segment(run_id)}/{safe_segment(name)}.parquet"
+
+
+def manifest_uri(uri: str) -> str:
+    return uri[: -len(".parquet")] + ".json" if uri.endswith(".parquet") else uri + ".json"
+
+
+def _write_bytes(uri: str, data: bytes, conn_id: str | None) -> None:
+    path = _path(uri, conn_id)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    else:  # object stores write whole objects atomically
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _read_bytes(uri: str, conn_id: str | None) -> bytes:
+    path = _path(uri, conn_id)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise SnapshotError(f"snapshot {uri} does not exist") from exc
+
+
+def write_snapshot(
+    df: pd.DataFrame,
+    uri: str,
+    facts: dict[str, Any] | None = None,
+    conn_id: str | None = None,
+) -> SnapshotRef:
+    """Write `df` as parquet plus its manifest (status `raw`) and return the reference."""
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    ref = SnapshotRef(uri=uri, rows=len(df), sha256=hashlib.sha256(data).hexdigest(), facts=dict(facts or {}))
+    # The manifest goes last: a parquet file without a manifest is never readable.
+    _write_bytes(uri, data, conn_id)
+    write_manifest(ref, conn_id)
+    return ref
+
+
+def write_manifest(ref: SnapshotRef, conn_id: str | None = None) -> None:
+    _write_bytes(manifest_uri(ref.uri), json.dumps(ref.to_dict(), indent=2, default=str).encode(), conn_id)
+
+
+def read_manifest(uri: str, conn_id: str | None = None) -> SnapshotRef:
+    raw = _read_bytes(manifest_uri(uri), conn_id)
+    try:
+        return SnapshotRef.from_dict(json.loads(raw))
+    except (ValueError, TypeError) as exc:
+        raise SnapshotError(f"snapshot manifest {manifest_uri(uri)} is corrupt: {exc}") from exc
+
+
+def read_snapshot(uri: str, require: Status | None = "validated", conn_id: str | None = None) -> pd.DataFrame:
+    """Read a snapshot, refusing it unless its manifest has status `require` and its hash matches."""
+    import pandas as pd
+
+    ref = read_manifest(uri, conn_id)
+    if require is not None and ref.status != require:
+        raise SnapshotError(f"snapshot {uri} has status {ref.status!r}; only {require!r} snapshots may be read here")
+    data = _read_bytes(uri, conn_id)
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != ref.sha256:
+        raise SnapshotError(f"snapshot {uri} does not match its manifest (sha256 {digest[:12]} != {ref.sha256[:12]})")
+    return pd.read_parquet(io.BytesIO(data))
+
+
+def mark(ref: SnapshotRef, status: Status, conn_id: str | None = None, **facts: Any) -> SnapshotRef:
+    """Record a new status (and facts) in the snapshot's manifest."""
+    ref = SnapshotRef(ref.uri, ref.rows, ref.sha256, status, {**ref.facts, **facts})
+    write_manifest(ref, conn_id)
+    return ref
+
+
+def quarantine(ref: SnapshotRef, result: dict[str, Any], conn_id: str | None = None) -> SnapshotRef:
+    """Move a failed snapshot under `quarantine/` with the validation result beside it.
+
+    The original location keeps no readable snapshot afterwards.
+    """
+    src = _path(ref.uri, conn_id)
+    run_dir = src.parent
+    model_dir = run_dir.parent
+    target_uri = str(model_dir / "quarantine" / run_dir.name / src.name)
+    if isinstance(src, Path):
+        target_uri = str(Path(target_uri))
+    data = _read_bytes(ref.uri, conn_id)
+    _write_bytes(target_uri, data, conn_id)
+    moved = SnapshotRef(target_uri, ref.rows, ref.sha256, "quarantined", {**ref.facts, "quarantined_from": ref.uri})
+    result_uri = target_uri[: -len(".parquet")] + ".validation.json"
+    _write_bytes(result_uri, json.dumps(result, indent=2, default=str).encode(), conn_id)
+    write_manifest(moved, conn_id)
+    for stale in (manifest_uri(ref.uri), ref.uri):
+        path = _path(stale, conn_id)
+        if path.exists():
+            path.unlink()
+    return moved

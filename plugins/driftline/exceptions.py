@@ -1,0 +1,51 @@
+"""Driftline's errors: every error the library raises derives from DriftlineError."""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowFailException
+
+
+class DriftlineError(Exception):
+    """Base class of every Driftline error."""
+
+
+class PermanentError(DriftlineError, AirflowFailException):
+    """An error a retry cannot fix (bad input, a failed gate): the task fails without retrying."""
+
+
+class ConfigError(PermanentError):
+    """One config file is invalid; carries every problem found in it."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{path}: {len(self.problems)} error(s)\n{lines}")
+
+
+class NotSupportedYetError(PermanentError):
+    """A pipeline stage was asked for that this version of Driftline does not build."""
+
+
+class DataSourceError(DriftlineError):
+    """A source could not be read: names the source, the partition and the problem."""
+
+
+class SnapshotError(PermanentError):
+    """A snapshot is missing, corrupt or quarantined."""
+
+
+class ValidationFailedError(PermanentError):
+    """A batch failed its validation gate; it has been quarantined."""
+
+
+class TrainingError(DriftlineError):
+    """Training could not start or finish."""
+
+
+class RegistryError(DriftlineError):
+    """The model registry refused or could not complete an operation."""
+
+
+class DriftInputError(PermanentError):
+    """Reference and current data cannot be compared."""

@@ -1,0 +1,7 @@
+"""ModelConfig -> Airflow DAGs."""
+
+from __future__ import annotations
+
+from driftline.factory.dags import build_model_dags, build_all
+
+__all__ = ["build_all", "build_model_dags"]

@@ -1,0 +1,29 @@
+"""The Airflow Assets a model's pipeline produces, so lineage shows and other DAGs can schedule on them."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def _asset(model: str, what: str) -> Asset:
+    return Asset(name=f"driftline.{model}.{what}", uri=f"driftline://{model}/{what}", group="driftline")
+
+
+def raw_window(model: str, window: str) -> Asset:
+    """A loaded window (`current` or `training`), before validation."""
+    return _asset(model, f"{window}_window_raw")
+
+
+def validated_window(model: str, window: str) -> Asset:
+    """A window that passed the validation gate."""
+    return _asset(model, f"{window}_window_validated")
+
+
+def retrain_needed(model: str) -> Asset:
+    """Emitted when the retrain policy decides model `model` needs retraining."""
+    return _asset(model, "retrain_needed")
+
+
+def champion(model: str) -> Asset:
+    """Emitted when the model's champion alias moves (promotion or rollback)."""
+    return _asset(model, "champion")

@@ -1,0 +1,55 @@
+"""Trigger-form params: typed with JSON Schema, so the UI refuses an invalid value."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from driftline.config.models import ModelConfig
+
+
+def pipeline_params(config: ModelConfig) -> dict[str, Param]:
+    window = config.data.window
+    default_days = window.days if window.kind == "rolling" else None
+    return {
+        "force_retrain": Param(
+            False,
+            type="boolean",
+            title="Force retrain",
+            description="Retrain even without drift, and even inside the cooldown.",
+        ),
+        "window_days": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            maximum=3650,
+            title="Training window (days)",
+            description=f"Override the rolling training window for this run (config: {default_days}). "
+            "Leave empty to use the config.",
+        ),
+        "skip_inference": Param(
+            False,
+            type="boolean",
+            title="Skip inference",
+            description="Do not score the window in this run (train and register only).",
+        ),
+    }
+
+
+def rollback_params() -> dict[str, Param]:
+    return {
+        "target_version": Param(
+            None,
+            type=["null", "integer"],
+            minimum=1,
+            title="Target version",
+            description="Registered model version to restore; empty restores the previous champion.",
+        ),
+        "reason": Param(
+            "",
+            type="string",
+            minLength=3,
+            maxLength=500,
+            title="Reason",
+            description="Why you roll back: kept in the registry's audit trail.",
+        ),
+    }

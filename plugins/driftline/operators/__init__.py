@@ -1,0 +1,1 @@
+"""One operator per pipeline step. Heavy libraries are imported inside `execute` only."""

@@ -1,0 +1,54 @@
+"""Test-wide isolation: every test session gets its own DRIFTLINE_HOME and AIRFLOW_HOME.
+
+The environment is set at import time, before anything imports Airflow, so no test ever
+touches the developer's `.driftline/` folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="driftline-tests-"))
+
+os.environ["DRIFTLINE_HOME"] = str(_SESSION_HOME / "home")
+os.environ["DRIFTLINE_PROJECT_ROOT"] = str(REPO_ROOT)
+os.environ["DRIFTLINE_CONFIGS"] = str(REPO_ROOT / "dags" / "configs")
+os.environ["AIRFLOW_HOME"] = str(_SESSION_HOME / "airflow")
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(REPO_ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_SESSION_HOME / 'airflow' / 'airflow.db'}"
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+def driftline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DRIFTLINE_HOME for one test (snapshots, MLflow store, alerts)."""
+    home = tmp_path / "driftline-home"
+    home.mkdir()
+    monkeypatch.setenv("DRIFTLINE_HOME", str(home))
+    monkeypatch.setenv("DRIFTLINE_DATA", str(home / "data"))
+    return home
+
+
+@pytest.fixture
+def example_config_path() -> Path:
+    return REPO_ROOT / "dags" / "configs" / "churn.yaml"
+
+
+@pytest.fixture
+def example_config(example_config_path: Path):
+    from driftline.config import load_config
+
+    return load_config(example_config_path)
