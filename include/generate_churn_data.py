@@ -36,7 +36,9 @@ def day_frame(day: dt.date, rows: int, drifted: bool, seed: int) -> pd.DataFrame
         usage = (usage * 0.55 + rng.normal(0, 40, rows)).clip(0)
         support = support + rng.poisson(2.0, rows)
         charges = charges * 1.25
-    logit = -1.2 - 0.04 * tenure + 0.45 * support - 0.004 * (usage - 420) + 0.01 * (charges - 50) - 0.6 * autopay
+    logit = (
+        -1.2 - 0.04 * tenure + 0.45 * support - 0.004 * (usage - 420) + 0.01 * (charges - 50) - 0.6 * autopay
+    )
     if drifted:  # concept drift: price sensitivity grows, usage matters less
         logit = -1.2 - 0.02 * tenure + 0.2 * support + 0.04 * (charges - 60) - 0.3 * autopay
     churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype("int64")

@@ -11,10 +11,11 @@ def driftline_home() -> Path:
     return Path(os.environ.get("DRIFTLINE_HOME", Path.cwd() / ".driftline")).resolve()
 
 
-def configs_dir() -> Path:
-    """The folder of per-model YAML configs (`DRIFTLINE_CONFIGS`, default `dags/configs`)."""
-    default = Path(__file__).resolve().parents[2] / "dags" / "configs"
-    return Path(os.environ.get("DRIFTLINE_CONFIGS", default)).resolve()
+def configs_dir(default: Path | None = None) -> Path:
+    """The folder of per-model YAML configs (`DRIFTLINE_CONFIGS`, else `default`, else the project's)."""
+    if "DRIFTLINE_CONFIGS" in os.environ:
+        return Path(os.environ["DRIFTLINE_CONFIGS"]).resolve()
+    return (default or Path(__file__).resolve().parents[2] / "dags" / "configs").resolve()
 
 
 def project_root() -> Path:

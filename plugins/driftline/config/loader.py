@@ -54,9 +54,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
         if mark is not None:
             where = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(str(path), [f"invalid YAML{where}: {problem} (only plain YAML is accepted, no tags)"]) from exc
+        if "constructor for the tag" in problem:
+            problem += " (only plain YAML is accepted: no tags such as !!python/object)"
+        raise ConfigError(str(path), [f"invalid YAML{where}: {problem}"]) from exc
     if data is None:
-        raise ConfigError(str(path), ["file is empty: expected a mapping with at least 'model', 'data' and 'training'"])
+        raise ConfigError(
+            str(path), ["file is empty: expected a mapping with at least 'model', 'data' and 'training'"]
+        )
     if not isinstance(data, dict):
         raise ConfigError(str(path), [f"expected a mapping at the top level, got {type(data).__name__}"])
     return data
@@ -99,9 +103,17 @@ def _field_path(loc: Iterable[Any]) -> str:
     return path or "(top level)"
 
 
-def _describe(error: Any) -> str:
+_PATTERN_HINTS = {
+    "model.name": "must start with a lower-case letter and hold only lower-case letters, digits and "
+    "underscores (at most 63): it becomes part of the DAG ids",
+}
+
+
+def _describe(error: Any, path: str) -> str:
     kind = error["type"]
     msg = error["msg"]
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_HINTS.get(path, f"does not match the pattern {error.get('ctx', {}).get('pattern')!r}")
     if kind == "extra_forbidden":
         return "unknown field (check the spelling; see `driftline schema` for the fields)"
     if kind == "missing":
@@ -113,11 +125,14 @@ def _describe(error: Any) -> str:
     return msg
 
 
-def format_validation_error(path: Path, exc: ValidationError) -> list[str]:
+def format_validation_error(exc: ValidationError, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """Turn a pydantic error into one `field: problem (got value)` line per problem."""
     problems = []
     for error in exc.errors(include_url=False):
-        line = f"{_field_path(error['loc'])}: {_describe(error)}"
+        where = _field_path(error["loc"])
+        if where in skip:
+            continue
+        line = f"{where}: {_describe(error, where)}"
         if error["type"] not in {"missing", "extra_forbidden"} and "input" in error:
             value = error["input"]
             if not isinstance(value, dict | list) or len(repr(value)) < 80:
@@ -135,23 +150,22 @@ def load_config(path: Path | str, defaults: Mapping[str, Any] | None = None) -> 
     """
     path = Path(path)
     raw = read_yaml(path)
+    secrets = _secret_keys(raw)
     problems = [
         f"{key}: secrets must not live in a config file: store them in an Airflow connection "
         "or variable and refer to it by id (e.g. conn_id)"
-        for key in _secret_keys(raw)
+        for key in secrets
     ]
-    merged = deep_merge(defaults or {}, raw)
+    problems += [
+        f"{section}: not supported yet in Driftline {_version()}: remove this section "
+        "(it is reserved for a later release and would otherwise be ignored)"
+        for section in NOT_SUPPORTED_YET
+        if section in raw
+    ]
     try:
-        config = ModelConfig.model_validate(merged)
+        config = ModelConfig.model_validate(deep_merge(defaults or {}, raw))
     except ValidationError as exc:
-        problems.extend(format_validation_error(path, exc))
-        raise ConfigError(str(path), problems) from None
-    for section in NOT_SUPPORTED_YET:
-        if section in raw:
-            problems.append(
-                f"{section}: not supported yet in Driftline {_version()}: remove this section "
-                "(it is reserved for a later release and would otherwise be ignored)"
-            )
+        problems.extend(format_validation_error(exc, skip=set(secrets)))
     if problems:
         raise ConfigError(str(path), problems)
     return config
@@ -196,7 +210,8 @@ def load_folder(folder: Path | str, only_model: str | None = None) -> LoadedConf
         name = config.model.name
         if name in seen:
             result.errors[file] = ConfigError(
-                str(file), [f"model.name: {name!r} is already defined by {seen[name].name}: model names must be unique"]
+                str(file),
+                [f"model.name: {name!r} is already defined by {seen[name].name}: model names must be unique"],
             )
             continue
         seen[name] = file

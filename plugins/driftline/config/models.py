@@ -39,7 +39,9 @@ class ModelSection(Strict):
     @classmethod
     def _no_double_underscore(cls, value: str) -> str:
         if "__" in value or value.endswith("_"):
-            raise ValueError(f"{value!r} may not contain '__' or end with '_': DAG ids use '__' as a separator")
+            raise ValueError(
+                f"{value!r} may not contain '__' or end with '_': DAG ids use '__' as a separator"
+            )
         return value
 
 
@@ -55,10 +57,12 @@ class ScheduleSection(Strict):
     def _check_cron(cls, value: str | None) -> str | None:
         if value is None or value in _CRON_PRESETS:
             return value
+        from croniter import croniter
+
         fields = value.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields) or not croniter.is_valid(value):
             raise ValueError(
-                f"{value!r} is not a cron expression: expected 5 fields (minute hour day month weekday) "
+                "not a valid cron expression: expected 5 fields (minute hour day month weekday) "
                 f"or one of {sorted(_CRON_PRESETS)}"
             )
         return value
@@ -83,7 +87,9 @@ class S3Source(Strict):
     """Parquet or CSV objects in S3, read through an Airflow AWS connection."""
 
     kind: Literal["s3"]
-    uri: str = Field(pattern=r"^s3://[^/]+/.+", description="s3://bucket/key template, e.g. .../dt={ds}/*.parquet")
+    uri: str = Field(
+        pattern=r"^s3://[^/]+/.+", description="s3://bucket/key template, e.g. .../dt={ds}/*.parquet"
+    )
     conn_id: str = "aws_default"
     format: Literal["parquet", "csv"] = "parquet"
 
@@ -119,7 +125,9 @@ class WindowSection(Strict):
     """How much history one training run sees."""
 
     kind: Literal["rolling", "expanding", "since_champion"] = "rolling"
-    days: int | None = Field(default=30, ge=1, description="Size of a rolling window (UI param window_days overrides).")
+    days: int | None = Field(
+        default=30, ge=1, description="Size of a rolling window (UI param window_days overrides)."
+    )
 
     @model_validator(mode="after")
     def _days_for_rolling(self) -> WindowSection:
@@ -141,7 +149,8 @@ class DataSection(Strict):
     features: list[Feature] = Field(min_length=1)
     window: WindowSection = Field(default_factory=WindowSection)
     snapshot_root: str | None = Field(
-        default=None, description="Folder or s3:// prefix for run snapshots (default: DRIFTLINE_HOME/snapshots)."
+        default=None,
+        description="Folder or s3:// prefix for run snapshots (default: DRIFTLINE_HOME/snapshots).",
     )
 
     @model_validator(mode="after")
@@ -174,7 +183,9 @@ class ValidationSection(Strict):
     suite: str | None = Field(default=None, description="A GX suite JSON file under include/.")
     expectations: list[Expectation] = Field(default_factory=list)
     min_rows: int = Field(default=1, ge=1)
-    schema_checks: bool = Field(default=True, description="Derive column-exists and type checks from the features.")
+    schema_checks: bool = Field(
+        default=True, description="Derive column-exists and type checks from the features."
+    )
 
 
 # --- drift ---------------------------------------------------------------------------------
@@ -200,10 +211,14 @@ class ConceptDriftSection(Strict):
 class DriftSection(Strict):
     """Data and concept drift checks and the retrain policy."""
 
-    method: StatTest | None = Field(default=None, description="Evidently's default per column type when null.")
+    method: StatTest | None = Field(
+        default=None, description="Evidently's default per column type when null."
+    )
     threshold: float | None = Field(default=None, gt=0)
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
-    drift_share: float = Field(default=0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift.")
+    drift_share: float = Field(
+        default=0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift."
+    )
     sample_size: int = Field(default=50_000, ge=1000, description="Rows sampled per side (fixed seed).")
     concept: ConceptDriftSection = Field(default_factory=ConceptDriftSection)
     max_model_age_days: int | None = Field(default=30, ge=1)
@@ -279,9 +294,13 @@ class TrainingSection(Strict):
     """What to fit and where: `backend` picks `local` (the worker) or `kubernetes` (a pod)."""
 
     backend: Literal["local", "kubernetes"] = "local"
-    task: Literal["binary_classification", "multiclass_classification", "regression"] = "binary_classification"
+    task: Literal["binary_classification", "multiclass_classification", "regression"] = (
+        "binary_classification"
+    )
     estimator: Estimator
-    validation_days: int = Field(default=3, ge=1, description="Latest days of the window held out for evaluation.")
+    validation_days: int = Field(
+        default=3, ge=1, description="Latest days of the window held out for evaluation."
+    )
     kubernetes: KubernetesSection = Field(default_factory=KubernetesSection)
 
 

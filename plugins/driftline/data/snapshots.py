@@ -131,11 +131,15 @@ def read_snapshot(uri: str, require: Status | None = "validated", conn_id: str |
 
     ref = read_manifest(uri, conn_id)
     if require is not None and ref.status != require:
-        raise SnapshotError(f"snapshot {uri} has status {ref.status!r}; only {require!r} snapshots may be read here")
+        raise SnapshotError(
+            f"snapshot {uri} has status {ref.status!r}; only {require!r} snapshots may be read here"
+        )
     data = _read_bytes(uri, conn_id)
     digest = hashlib.sha256(data).hexdigest()
     if digest != ref.sha256:
-        raise SnapshotError(f"snapshot {uri} does not match its manifest (sha256 {digest[:12]} != {ref.sha256[:12]})")
+        raise SnapshotError(
+            f"snapshot {uri} does not match its manifest (sha256 {digest[:12]} != {ref.sha256[:12]})"
+        )
     return pd.read_parquet(io.BytesIO(data))
 
 
@@ -159,7 +163,9 @@ def quarantine(ref: SnapshotRef, result: dict[str, Any], conn_id: str | None = N
         target_uri = str(Path(target_uri))
     data = _read_bytes(ref.uri, conn_id)
     _write_bytes(target_uri, data, conn_id)
-    moved = SnapshotRef(target_uri, ref.rows, ref.sha256, "quarantined", {**ref.facts, "quarantined_from": ref.uri})
+    moved = SnapshotRef(
+        target_uri, ref.rows, ref.sha256, "quarantined", {**ref.facts, "quarantined_from": ref.uri}
+    )
     result_uri = target_uri[: -len(".parquet")] + ".validation.json"
     _write_bytes(result_uri, json.dumps(result, indent=2, default=str).encode(), conn_id)
     write_manifest(moved, conn_id)

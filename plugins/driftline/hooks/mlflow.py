@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
-
 from driftline.settings import driftline_home
 
 if TYPE_CHECKING:

@@ -62,7 +62,10 @@ def run_params(context: Any) -> RunParams:
 def run_identity(context: Any) -> RunIdentity:
     ti = context["ti"]
     return RunIdentity(
-        dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, try_number=int(getattr(ti, "try_number", 1) or 1)
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        try_number=int(getattr(ti, "try_number", 1) or 1),
     )
 
 

@@ -1,0 +1,77 @@
+# Driftline developer commands. Everything local lives under .driftline/ (git-ignored).
+#   make demo   install, generate example data, run the example pipeline end to end (dag.test)
+#   make test   install, run the test suite
+#   make up     Airflow standalone (UI on :8080) + MLflow server (:5000) + local DynamoDB (:4566)
+#   make down / make clean / make lint / make bench / make validate
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+
+export DRIFTLINE_HOME := $(CURDIR)/.driftline
+export DRIFTLINE_PROJECT_ROOT := $(CURDIR)
+export DRIFTLINE_CONFIGS := $(CURDIR)/dags/configs
+export AIRFLOW_HOME := $(DRIFTLINE_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.db
+export GIT_PYTHON_REFRESH := quiet
+export UV_PYTHON_DOWNLOADS := never
+
+UV_BOOT := $(DRIFTLINE_HOME)/tools
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
+VENV := $(CURDIR)/.venv
+STAMP := $(VENV)/.driftline-synced
+
+.PHONY: help install demo test up down clean lint format bench validate schema data
+
+help:
+	@grep -E '^#   make' Makefile | sed 's/^#   //'
+
+$(UV_BOOT)/bin/uv:
+	@echo "uv not found: bootstrapping it with pip into $(UV_BOOT)"
+	$(PYTHON) -m venv $(UV_BOOT)
+	$(UV_BOOT)/bin/pip install --quiet uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/python -m driftline.demo
+
+test: install
+	$(VENV)/bin/pytest
+
+up: install
+	$(VENV)/bin/python -m driftline.devstack up
+
+down:
+	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m driftline.devstack down; fi
+
+clean: down
+	rm -rf $(DRIFTLINE_HOME)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+validate: install
+	$(VENV)/bin/driftline validate dags/configs
+
+schema: install
+	$(VENV)/bin/driftline schema -o include/schema/driftline-model.schema.json
+
+data: install
+	$(VENV)/bin/python include/generate_churn_data.py --out $(DRIFTLINE_HOME)/data
+
+bench: install
+	$(UV) sync --frozen --group bench --python $(PYTHON)
+	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

@@ -1,0 +1,145 @@
+"""The `driftline` command: validate configs, export the schema, render pods, read history."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from driftline.config.loader import config_files, load_config, load_defaults
+from driftline.exceptions import ConfigError, DriftlineError
+
+
+def _expand(paths: Sequence[str]) -> list[Path]:
+    if not paths:
+        from driftline.settings import configs_dir
+
+        return config_files(configs_dir())
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        files.extend(config_files(path) if path.is_dir() else [path])
+    return files
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate config files; print every error; exit 1 on any."""
+    files = _expand(args.paths)
+    if not files:
+        print("no config files found", file=sys.stderr)
+        return 1
+    failed = 0
+    names: dict[str, Path] = {}
+    for path in files:
+        try:
+            defaults = load_defaults(path.parent)
+            config = load_config(path, defaults)
+        except ConfigError as exc:
+            failed += 1
+            print(f"FAIL {exc}", file=sys.stderr)
+            continue
+        name = config.model.name
+        if name in names:
+            failed += 1
+            print(
+                f"FAIL {path}: 1 error(s)\n  - model.name: {name!r} is already defined by {names[name]}",
+                file=sys.stderr,
+            )
+            continue
+        names[name] = path
+        print(f"ok   {path} (model {name})")
+    print(f"{len(files) - failed} valid, {failed} invalid")
+    return 1 if failed else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Write the JSON Schema of a model config (stdout, or --output)."""
+    from driftline.config.schema import schema_text
+
+    text = schema_text()
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_render_pod(args: argparse.Namespace) -> int:
+    """Print the training pod the kubernetes backend would submit, validated against the k8s schema."""
+    import yaml
+
+    from driftline.training.pod import render_pod_manifest, validate_pod_manifest
+
+    config = load_config(args.config, load_defaults(Path(args.config).parent))
+    manifest = render_pod_manifest(config)
+    validate_pod_manifest(manifest, args.k8s_version)
+    if config.training.backend != "kubernetes":
+        print(
+            f"# note: {args.config} uses training.backend: {config.training.backend}; "
+            "this is the pod it would run with backend: kubernetes",
+            file=sys.stderr,
+        )
+    sys.stdout.write(yaml.safe_dump(manifest, sort_keys=False))
+    print(f"# valid against the Kubernetes {args.k8s_version} schema", file=sys.stderr)
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print the champion/challenger alias history of a model."""
+    from driftline.hooks.mlflow import MlflowHook
+    from driftline.registry.audit import format_history, history
+
+    name = args.model
+    try:
+        config = (
+            load_config(_expand([args.model])[0]) if Path(args.model).suffix in {".yaml", ".yml"} else None
+        )
+    except ConfigError:
+        config = None
+    if config is not None:
+        name = config.registered_model_name
+    hook = MlflowHook(tracking_uri=args.tracking_uri)
+    print(format_history(history(hook, name)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help=cmd_validate.__doc__)
+    p.add_argument("paths", nargs="*", help="config files or folders (default: the configs folder)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help=cmd_schema.__doc__)
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("render-pod", help=cmd_render_pod.__doc__)
+    p.add_argument("config", help="a model config file")
+    p.add_argument("--k8s-version", default="1.33", help="Kubernetes schema version to validate against")
+    p.set_defaults(func=cmd_render_pod)
+
+    p = sub.add_parser("history", help=cmd_history.__doc__)
+    p.add_argument("model", help="registered model name, or a config file")
+    p.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI (default: connection/env/local store)"
+    )
+    p.set_defaults(func=cmd_history)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except DriftlineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

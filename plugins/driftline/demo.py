@@ -1,0 +1,196 @@
+"""`make demo`: the example churn pipeline, end to end, on embedded defaults.
+
+Generates the example data, prepares Airflow's SQLite database, then runs the real
+`driftline__churn` DAG with `dag.test()` for a few days that show each behaviour:
+day 1 trains because no champion exists, a quiet day keeps the champion, a corrupt day is
+quarantined, and the drift day retrains. Airflow's own logs go to DRIFTLINE_HOME/logs/demo/;
+this prints what every stage did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from driftline.settings import data_root, driftline_home, project_root
+
+DAG_ID = "driftline__churn"
+# (day scored, what it shows, trigger params)
+SCENARIO: list[tuple[dt.date, str, dict[str, Any]]] = [
+    (dt.date(2026, 1, 15), "day 1: no champion yet", {}),
+    (dt.date(2026, 1, 16), "a quiet day", {}),
+    (dt.date(2026, 1, 17), "a corrupt batch arrives", {}),
+    (dt.date(2026, 1, 21), "the drift day", {}),
+]
+
+
+def _ensure_data() -> None:
+    if any((data_root() / "churn").glob("dt=*")):
+        return
+    print(f"generating example data under {data_root()} ...")
+    sys.path.insert(0, str(project_root() / "include"))
+    import generate_churn_data as gen  # type: ignore[import-not-found]
+    from generate_churn_data import generate  # type: ignore[import-not-found]
+
+    generate(
+        data_root(),
+        gen.DEFAULT_START,
+        gen.DEFAULT_DAYS,
+        drift_day=gen.DEFAULT_DRIFT_DAY,
+        corrupt_day=gen.DEFAULT_CORRUPT_DAY,
+    )
+
+
+def _ensure_airflow_db() -> None:
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    log = driftline_home() / "logs" / "airflow-db-migrate.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        subprocess.run([airflow, "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, check=True)
+
+
+@contextlib.contextmanager
+def _quiet(log_path: Path) -> Iterator[None]:
+    """Send everything written to stdout/stderr (Airflow's task logs) to a file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log_path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _load_dag() -> Any:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(project_root() / "dags"), safe_mode=True)
+    if bag.import_errors:
+        raise SystemExit(f"DAG import errors: {json.dumps(bag.import_errors, indent=2)}")
+    if DAG_ID not in bag.dags:
+        raise SystemExit(f"{DAG_ID} not found; DAGs: {sorted(bag.dags)}")
+    return bag.dags[DAG_ID]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def describe(task_id: str, state: str, result: Any, error: str | None) -> list[str]:
+    """Human lines for one task of a demo run."""
+    if state in {"skipped", "upstream_failed", "removed"} or (
+        state == "success" and result is None and task_id != "keep_champion"
+    ):
+        return [f"  {task_id:18s} {state}"]
+    if state == "failed":
+        lines = [f"  {task_id:18s} FAILED"]
+        lines += [f"      {line}" for line in (error or "see the log").splitlines()[:12]]
+        return lines
+    r = result or {}
+    facts = r.get("facts", {}) if isinstance(r, dict) else {}
+    if task_id.startswith("load_"):
+        text = f"{r.get('rows')} rows, window {facts.get('window_start', '?')[:10]} .. {facts.get('window_end', '?')[:10]} ({facts.get('window_kind')}), {len(facts.get('partitions', []))} partition(s)"
+    elif task_id.startswith("validate_"):
+        v = facts.get("validation", {})
+        text = f"passed: {v.get('evaluated', v.get('expectations', '?'))} expectations, {len(v.get('warnings', []))} warning(s); snapshot {r.get('sha256', '')[:12]}"
+    elif task_id == "check_drift":
+        dd, cd = r.get("data_drift") or {}, r.get("concept_drift") or {}
+        drifted = [
+            c for c, v in (dd.get("columns") or {}).items() if isinstance(v, dict) and v.get("drifted")
+        ]
+        text = f"data drift: {dd.get('status', '')} share {_fmt(dd.get('drift_share'))} drifted {drifted or '[]'}; concept drift: {cd.get('status', cd.get('drifted'))}"
+    elif task_id == "decide_retrain":
+        text = f"retrain={r.get('retrain')} reasons={r.get('reasons')} suppressed={r.get('suppressed')}"
+    elif task_id == "train":
+        metrics = {k: round(v, 4) for k, v in (r.get("metrics") or {}).items() if isinstance(v, int | float)}
+        text = f"MLflow run {r.get('run_id')} metrics {metrics}"
+    elif task_id == "register":
+        text = f"registered {r.get('name')} version {r.get('version')} (alias challenger)"
+    elif task_id == "evaluate_gate":
+        text = f"{r.get('decision')}: {r.get('reason')}"
+    elif task_id == "keep_champion":
+        text = "no retrain: champion kept"
+    elif task_id == "publish_summary":
+        text = "summary published"
+    else:
+        text = json.dumps(r, default=str)[:200]
+    return [f"  {task_id:18s} {text}"]
+
+
+def run_day(dag: Any, day: dt.date, params: dict[str, Any], log_path: Path) -> tuple[str, list[str]]:
+    logical = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    with _quiet(log_path):
+        dagrun = dag.test(logical_date=logical, run_conf=params or None)
+    lines = []
+    order = [t.task_id for t in dag.topological_sort()] if hasattr(dag, "topological_sort") else None
+    tis = {ti.task_id: ti for ti in dagrun.get_task_instances()}
+    for task_id in order or sorted(tis):
+        ti = tis.get(task_id)
+        if ti is None:
+            continue
+        state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+        result = ti.xcom_pull(task_ids=task_id) if state == "success" else None
+        if task_id == "decide_retrain" and state == "success":
+            result = ti.xcom_pull(task_ids=task_id, key="decision")
+        error = _task_error(log_path, task_id) if state == "failed" else None
+        lines += describe(task_id, state, result, error)
+    return str(dagrun.state), lines
+
+
+def _task_error(log_path: Path, task_id: str) -> str | None:
+    """The exception message of a failed task, from the run's log."""
+    text = log_path.read_text(errors="replace")
+    marker = "driftline.exceptions."
+    hits = [i for i in range(len(text)) if text.startswith(marker, i)]
+    if not hits:
+        return None
+    tail = text[hits[-1] + len(marker) :]
+    return tail.split("\n\n")[0][:2000]
+
+
+def main() -> None:
+    started = time.monotonic()
+    print(f"Driftline demo — state in {driftline_home()}")
+    _ensure_data()
+    _ensure_airflow_db()
+    dag = _load_dag()
+    logs = driftline_home() / "logs" / "demo"
+    failures = 0
+    for day, title, params in SCENARIO:
+        log_path = logs / f"{day.isoformat()}.log"
+        if log_path.exists():
+            log_path.unlink()
+        print(f"\n== {day.isoformat()} — {title}" + (f" (params {params})" if params else ""))
+        state, lines = run_day(dag, day, params, log_path)
+        print("\n".join(lines))
+        print(f"  -> run {state} (log: {log_path})")
+        failures += state != "success" and day != dt.date(2026, 1, 17)
+    print(
+        f"\nDemo finished in {time.monotonic() - started:.0f}s. MLflow store: {driftline_home() / 'mlflow'}"
+    )
+    print("Browse it all with `make up` (Airflow UI :8080, MLflow UI :5000).")
+    if failures:
+        raise SystemExit(f"{failures} demo run(s) failed unexpectedly")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Build each model's DAG family from its config.
+
+Per model: `driftline__<model>` (the scheduled pipeline) and `driftline__<model>__rollback`
+(manual). A config that fails to load becomes one `driftline__config_error__<file>` DAG whose
+page shows the file+field errors and whose only task fails with them, so the broken model is
+visible in the UI while every other model's DAGs load normally.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from airflow.sdk import DAG, BaseOperator, TriggerRule
+
+from driftline.config.loader import load_folder
+from driftline.config.models import ModelConfig
+from driftline.exceptions import ConfigError
+from driftline.factory import docs, ids
+from driftline.factory.params import pipeline_params, rollback_params
+
+log = logging.getLogger(__name__)
+
+
+def default_args(config: ModelConfig) -> dict[str, object]:
+    return {
+        "owner": config.model.owner,
+        "retries": 2,
+        "retry_delay": dt.timedelta(minutes=1),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=30),
+    }
+
+
+def _start_date(config: ModelConfig) -> dt.datetime:
+    return dt.datetime.combine(config.schedule.start_date, dt.time(), tzinfo=dt.UTC)
+
+
+def _tags(config: ModelConfig, *extra: str) -> list[str]:
+    return sorted({"driftline", f"model:{config.model.name}", *config.model.tags, *extra})
+
+
+def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
+    """The scheduled pipeline: load, validate, drift, decide, (train, register, gate), summary."""
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    from driftline.operators.drift import CheckDriftOperator, RetrainDecisionOperator
+    from driftline.operators.load import LoadWindowOperator
+    from driftline.operators.registry import EvaluationGateOperator, RegisterModelOperator
+    from driftline.operators.summary import RunSummaryOperator
+    from driftline.operators.train import build_training_task
+    from driftline.operators.validate import ValidateSnapshotOperator
+
+    with DAG(
+        dag_id=ids.pipeline_dag_id(config.model.name),
+        schedule=config.schedule.cron,
+        start_date=_start_date(config),
+        catchup=config.schedule.catchup,
+        max_active_runs=1,
+        default_args=default_args(config),
+        tags=_tags(config, "pipeline"),
+        params=pipeline_params(config),
+        doc_md=docs.pipeline_doc(config, path),
+        description=config.model.description or f"Driftline pipeline for {config.model.name}",
+        owner_links={},
+    ) as dag:
+        kw = {"model_config": config}
+        load_current = LoadWindowOperator(task_id="load_current", window="current", **kw)
+        validate_current = ValidateSnapshotOperator(
+            task_id="validate_current", window="current", snapshot=load_current.output, **kw
+        )
+        check_drift = CheckDriftOperator(task_id="check_drift", current=validate_current.output, **kw)
+        decide = RetrainDecisionOperator(
+            task_id="decide_retrain",
+            drift=check_drift.output,
+            retrain_task_id="load_training",
+            skip_task_id="keep_champion",
+            **kw,
+        )
+        load_training = LoadWindowOperator(task_id="load_training", window="training", **kw)
+        validate_training = ValidateSnapshotOperator(
+            task_id="validate_training", window="training", snapshot=load_training.output, **kw
+        )
+        train = build_training_task(config, validate_training.output, task_id="train")
+        register = RegisterModelOperator(task_id="register", training=train.output, **kw)
+        gate = EvaluationGateOperator(
+            task_id="evaluate_gate", registered=register.output, evaluation=validate_training.output, **kw
+        )
+        keep = EmptyOperator(task_id="keep_champion")
+        summary = RunSummaryOperator(
+            task_id="publish_summary", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **kw
+        )
+        decide >> [load_training, keep]
+        [gate, keep] >> summary
+    return dag
+
+
+def build_rollback_dag(config: ModelConfig) -> DAG:
+    """Manual: restore the previous (or a named) champion through the guarded promotion path."""
+    from driftline.operators.registry import RollbackOperator
+
+    with DAG(
+        dag_id=ids.rollback_dag_id(config.model.name),
+        schedule=None,
+        start_date=_start_date(config),
+        catchup=False,
+        max_active_runs=1,
+        default_args={**default_args(config), "retries": 2},
+        tags=_tags(config, "rollback"),
+        params=rollback_params(),
+        doc_md=docs.rollback_doc(config),
+        description=f"Roll back the champion of {config.model.name}",
+    ) as dag:
+        RollbackOperator(task_id="rollback", model_config=config)
+    return dag
+
+
+class ReportConfigError(BaseOperator):
+    """Fails with the config's errors: the UI's way to show a broken file."""
+
+    ui_color = "#f7c6c5"
+
+    def __init__(self, *, message: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def execute(self, context: object) -> None:
+        raise ConfigError("config", [self.message])
+
+
+def build_config_error_dag(path: Path, error: ConfigError) -> DAG:
+    message = str(error)
+    with DAG(
+        dag_id=ids.config_error_dag_id(path.stem),
+        schedule=None,
+        start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        catchup=False,
+        tags=["driftline", "config-error"],
+        doc_md=docs.config_error_doc(path, message),
+        description=f"BROKEN CONFIG {path.name}: {error.problems[0] if error.problems else message}"[:200],
+        default_args={"owner": "driftline", "retries": 0},
+    ) as dag:
+        ReportConfigError(task_id="report_config_error", message=message)
+    return dag
+
+
+def build_model_dags(config: ModelConfig, path: Path) -> list[DAG]:
+    """The DAG family of one model."""
+    return [build_pipeline_dag(config, path), build_rollback_dag(config)]
+
+
+def build_all(folder: Path, only_dag_id: str | None = None) -> list[DAG]:
+    """Every model's DAGs from `folder`; with `only_dag_id` (a worker running one task) just that model's."""
+    only_model = ids.model_from_dag_id(only_dag_id)
+    loaded = load_folder(folder, only_model=only_model)
+    if only_model is not None and not loaded.configs and not loaded.errors:
+        loaded = load_folder(folder)  # the file is not named after its model: fall back to all
+    dags: list[DAG] = []
+    for path, config in loaded.configs.items():
+        if only_model is not None and config.model.name != only_model:
+            continue
+        dags.extend(_isolated(path, lambda c=config, p=path: build_model_dags(c, p)))
+    for path, error in loaded.errors.items():
+        log.error("Driftline config %s is invalid:\n%s", path, error)
+        dags.extend(_isolated(path, lambda p=path, e=error: [build_config_error_dag(p, e)]))
+    return dags
+
+
+def _isolated(path: Path, build: object) -> Iterable[DAG]:
+    """Run one file's build so that an unexpected error cannot take the other models down."""
+    try:
+        return build()  # type: ignore[operator]
+    except ConfigError as exc:
+        return [build_config_error_dag(path, exc)]
+    except Exception as exc:  # a bug in a builder must not drop every other model's DAGs
+        log.exception("Driftline could not build DAGs for %s", path)
+        return [build_config_error_dag(path, ConfigError(str(path), [f"could not build the DAG: {exc!r}"]))]

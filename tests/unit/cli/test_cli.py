@@ -1,0 +1,66 @@
+"""The `driftline` command: validate, schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from driftline.cli import main
+from driftline.config.schema import SCHEMA_PATH, schema_text
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_validate_ok(capsys, example_config_path):
+    assert main(["validate", str(example_config_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"ok   {example_config_path} (model churn)" in out
+    assert "1 valid, 0 invalid" in out
+
+
+def test_validate_reports_every_error_and_exits_1(tmp_path, capsys, example_config_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        example_config_path.read_text()
+        .replace("name: churn", "name: Churn")
+        .replace("catchup: false", "catchup: maybe")
+    )
+    assert main(["validate", str(example_config_path), str(bad)]) == 1
+    captured = capsys.readouterr()
+    assert f"FAIL {bad}: 2 error(s)" in captured.err
+    assert "  - model.name: must start with a lower-case letter" in captured.err
+    assert "  - schedule.catchup: Input should be a valid boolean" in captured.err
+    assert "1 valid, 1 invalid" in captured.out
+
+
+def test_validate_console_script_exit_code(tmp_path):
+    bad = tmp_path / "empty.yaml"
+    bad.write_text("")
+    exe = Path(sys.executable).with_name("driftline")
+    result = subprocess.run([str(exe), "validate", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert f"{bad}: 1 error(s)" in result.stderr
+
+
+def test_schema_to_stdout(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "Driftline model config"
+    assert {"model", "data", "training"} <= set(schema["required"])
+
+
+def test_committed_schema_is_in_sync():
+    committed = (REPO / SCHEMA_PATH).read_text()
+    assert committed == schema_text(), (
+        "run `make schema` and commit include/schema/driftline-model.schema.json"
+    )
+
+
+def test_example_config_points_editors_at_the_schema(example_config_path):
+    first = example_config_path.read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=../../include/schema/driftline-model.schema.json"
+    assert (
+        (example_config_path.parent / "../../include/schema/driftline-model.schema.json").resolve().exists()
+    )
