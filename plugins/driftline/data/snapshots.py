@@ -118,7 +118,10 @@ def write_manifest(ref: SnapshotRef, conn_id: str | None = None) -> None:
 
 
 def read_manifest(uri: str, conn_id: str | None = None) -> SnapshotRef:
-    raw = _read_bytes(manifest_uri(uri), conn_id)
+    try:
+        raw = _read_bytes(manifest_uri(uri), conn_id)
+    except SnapshotError:
+        raise SnapshotError(f"snapshot {uri} does not exist (no manifest at {manifest_uri(uri)})") from None
     try:
         return SnapshotRef.from_dict(json.loads(raw))
     except (ValueError, TypeError) as exc:
