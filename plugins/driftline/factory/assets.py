@@ -6,7 +6,8 @@ from airflow.sdk import Asset
 
 
 def _asset(model: str, what: str) -> Asset:
-    return Asset(name=f"driftline.{model}.{what}", uri=f"driftline://{model}/{what}", group="driftline")
+    # An `x-` scheme is opaque to Airflow: no provider URI handler is loaded (that would import boto3).
+    return Asset(name=f"driftline.{model}.{what}", uri=f"x-driftline://{model}/{what}", group="driftline")
 
 
 def raw_window(model: str, window: str) -> Asset:
