@@ -1,0 +1,47 @@
+# The training image: `python -m driftline.training` in a Kubernetes (GPU) pod, the same code the
+# local backend runs on an Airflow worker. Build from the repo root:
+#   docker build -f docker/train.Dockerfile -t ghcr.io/driftline/train:0.1.0 .
+# (Not built here: the development machines have no Docker engine.)
+#
+# GPU runtime: the NVIDIA driver and device files are injected into the container by the node's
+# NVIDIA container toolkit / device plugin (the pod requests `nvidia.com/gpu`), not by the image.
+# scikit-learn uses no GPU; GPU libraries a user callable may add (torch, xgboost, cupy-cuda12x)
+# ship their CUDA runtime inside their wheels, so a slim Python base is enough. For system CUDA
+# libraries instead, base this on nvidia/cuda:12.x-cudnn-runtime-ubuntu22.04 and install Python 3.11
+# with `uv python install 3.11`.
+FROM python:3.11-slim-bookworm
+
+ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    DRIFTLINE_PROJECT_ROOT=/opt/driftline \
+    DRIFTLINE_CONFIGS=/opt/driftline/dags/configs \
+    DRIFTLINE_HOME=/tmp/driftline \
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false \
+    GIT_PYTHON_REFRESH=quiet
+
+# libgomp1: OpenMP for scikit-learn's histogram gradient boosting.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && pip install --no-cache-dir uv==0.13.9 \
+ && groupadd --gid 1000 driftline \
+ && useradd --uid 1000 --gid 1000 --create-home --home-dir /home/driftline driftline
+
+WORKDIR /opt/driftline
+# Locked third-party dependencies first (a cached layer), then the driftline package itself.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY plugins/ plugins/
+RUN uv sync --frozen --no-dev
+# Configs for `--config dags/configs/<model>.yaml`; the operator passes --config-json by default.
+COPY dags/configs/ dags/configs/
+# include/: user training callables (`training.estimator.callable: module:function`).
+COPY include/ include/
+
+# uid 1000 matches training.kubernetes.run_as_user (runAsNonRoot in the pod's securityContext).
+USER 1000:1000
+ENTRYPOINT ["python", "-m", "driftline.training"]
+CMD ["--help"]
