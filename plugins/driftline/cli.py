@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,8 +75,9 @@ def cmd_render_pod(args: argparse.Namespace) -> int:
     from driftline.training.pod import render_pod_manifest, validate_pod_manifest
 
     config = load_config(args.config, load_defaults(Path(args.config).parent))
-    manifest = render_pod_manifest(config)
-    validate_pod_manifest(manifest, args.k8s_version)
+    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; keep stdout pure YAML
+        manifest = render_pod_manifest(config)
+        validate_pod_manifest(manifest, args.k8s_version)
     if config.training.backend != "kubernetes":
         print(
             f"# note: {args.config} uses training.backend: {config.training.backend}; "

@@ -64,3 +64,17 @@ def test_example_config_points_editors_at_the_schema(example_config_path):
     assert (
         (example_config_path.parent / "../../include/schema/driftline-model.schema.json").resolve().exists()
     )
+
+
+def test_render_pod_prints_a_schema_valid_gpu_pod(example_config_path):
+    import yaml
+
+    exe = Path(sys.executable).with_name("driftline")
+    result = subprocess.run([str(exe), "render-pod", str(example_config_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    pod = yaml.safe_load(result.stdout)
+    container = pod["spec"]["containers"][0]
+    assert pod["kind"] == "Pod" and pod["metadata"]["namespace"] == "ml-training"
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert pod["spec"]["nodeSelector"] == {"workload": "training", "nvidia.com/gpu.product": "NVIDIA-A10G"}
+    assert "valid against the Kubernetes 1.33 schema" in result.stderr
