@@ -38,6 +38,11 @@ def driftline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("DRIFTLINE_HOME", str(home))
     monkeypatch.setenv("DRIFTLINE_DATA", str(home / "data"))
+    # mlflow.set_tracking_uri() writes these variables: pin them to this test's store.
+    store = home / "mlflow"
+    store.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{store / 'mlflow.db'}")
     return home
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetAlias
 
 
 def _asset(model: str, what: str) -> Asset:
@@ -23,6 +23,11 @@ def validated_window(model: str, window: str) -> Asset:
 def retrain_needed(model: str) -> Asset:
     """Emitted when the retrain policy decides model `model` needs retraining."""
     return _asset(model, "retrain_needed")
+
+
+def retrain_needed_alias(model: str) -> AssetAlias:
+    """The alias a branch declares as outlet, so `retrain_needed` is emitted only when retraining."""
+    return AssetAlias(name=f"driftline.{model}.retrain_needed.alias", group="driftline")
 
 
 def champion(model: str) -> Asset:

@@ -1,0 +1,128 @@
+"""The retrain policy: one pure function that says whether to retrain, and why.
+
+Retrain when any of these holds (every one that holds is recorded as a reason):
+- `force` (the run param force_retrain);
+- there is no champion;
+- data drift: the share of drifted columns reached `drift.drift_share` (DataDriftResult.dataset_drift);
+- concept drift: the live metric dropped beyond `drift.concept.tolerance`;
+- the champion is older than `max_model_age`. Age is counted from the newest data it learned
+  from (`trained_until`), or from its promotion when that is unknown.
+Cooldown: a retrain decided less than `cooldown` after the last retrain is suppressed (its
+reasons move to `suppressed`) unless forced. This stops a persistent drift from retraining on
+every run while the last retrain is still recent. `last_retrain_at` is the latest of the
+champion's promotion and the last "retrain" decision recorded for the model (the monitoring
+experiment), so a retrain whose challenger was rejected also starts a cooldown. The cooldown
+applies to every non-forced reason, "no champion" included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+class _DataDrift(Protocol):
+    dataset_drift: bool
+    drift_share: float
+    drift_share_threshold: float
+    number_of_drifted_columns: int
+    number_of_columns: int
+
+
+class _ConceptDrift(Protocol):
+    evaluated: bool
+    drifted: bool | None
+    reason: str
+
+
+class _Champion(Protocol):
+    version: int
+    trained_until: dt.datetime | None
+    promoted_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class RetrainDecision:
+    """`retrain` and every reason for it; reasons the cooldown held back are in `suppressed`."""
+
+    retrain: bool
+    reasons: list[str]
+    suppressed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def champion_age(champion: _Champion, now: dt.datetime) -> tuple[dt.timedelta | None, str]:
+    """The champion's age and what it is measured from."""
+    if champion.trained_until is not None:
+        return now - champion.trained_until, "trained_until"
+    if champion.promoted_at is not None:
+        return now - champion.promoted_at, "promoted_at"
+    return None, "unknown"
+
+
+def decide_retrain(
+    *,
+    data_drift: _DataDrift | None,
+    concept_drift: _ConceptDrift | None,
+    champion: _Champion | None,
+    now: dt.datetime,
+    last_retrain_at: dt.datetime | None,
+    force: bool,
+    max_model_age: dt.timedelta | None,
+    cooldown: dt.timedelta,
+) -> RetrainDecision:
+    """Decide whether to retrain; pure (no I/O), every reason recorded."""
+    reasons: list[str] = []
+    notes: list[str] = []
+    if force:
+        reasons.append("forced: the run param force_retrain is true")
+    if champion is None:
+        reasons.append("no champion: there is no model in production yet")
+    if data_drift is None:
+        if champion is not None:
+            notes.append("data drift not evaluated")
+    elif data_drift.dataset_drift:
+        reasons.append(
+            f"data drift: {data_drift.number_of_drifted_columns}/{data_drift.number_of_columns} columns drifted "
+            f"(share {data_drift.drift_share:.3f} >= {data_drift.drift_share_threshold})"
+        )
+    else:
+        notes.append(
+            f"no dataset drift: share {data_drift.drift_share:.3f} < {data_drift.drift_share_threshold}"
+        )
+    if concept_drift is not None:
+        if concept_drift.evaluated and concept_drift.drifted:
+            reasons.append(f"concept drift: {concept_drift.reason}")
+        elif not concept_drift.evaluated:
+            notes.append(f"concept drift not evaluated: {concept_drift.reason}")
+    if champion is not None and max_model_age is not None:
+        age, since = champion_age(champion, now)
+        if age is None:
+            notes.append("champion age unknown: it has neither trained_until nor promoted_at")
+        elif age > max_model_age:
+            reasons.append(
+                f"model age: champion v{champion.version} is {age.total_seconds() / 86400:.1f} days old "
+                f"(since {since}) > max {max_model_age.total_seconds() / 86400:.1f} days"
+            )
+    if not reasons:
+        return RetrainDecision(False, [], [], notes)
+    if not force and last_retrain_at is not None and now - last_retrain_at < cooldown:
+        left = cooldown - (now - last_retrain_at)
+        notes.append(
+            f"cooldown: last retrain at {last_retrain_at.isoformat()}, "
+            f"{left.total_seconds() / 3600:.1f} h of {cooldown.total_seconds() / 3600:.1f} h left"
+        )
+        return RetrainDecision(False, [], reasons, notes)
+    return RetrainDecision(True, reasons, [], notes)
+
+
+def last_retrain_time(
+    promoted_at: dt.datetime | None, last_decision_at: dt.datetime | None
+) -> dt.datetime | None:
+    """The latest of the champion's promotion and the last recorded retrain decision."""
+    times = [t for t in (promoted_at, last_decision_at) if t is not None]
+    return max(times) if times else None

@@ -1,0 +1,173 @@
+"""The Evidently report people read: DataDriftPreset on a bounded fixed-seed sample.
+
+The sample keeps the per-column methods and thresholds that were resolved on the full data
+(`per_column_method` / `per_column_threshold`), so the report shows the same tests as the
+decision, on at most `sample_size` rows per side. `drift_report.html` and `drift_summary.json`
+are written next to the current snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftline.drift.stats import ColumnType
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftline.drift.data_drift import DataDriftResult, DriftSettings
+
+REPORT_NAME = "drift_report.html"
+SUMMARY_NAME = "drift_summary.json"
+
+
+def sample_rows(df: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
+    """At most `size` rows of `df`, chosen with a fixed seed, in their original order."""
+    import numpy as np
+
+    if len(df) <= size:
+        return df
+    idx = np.sort(np.random.default_rng(seed).choice(len(df), size=size, replace=False))
+    return df.iloc[idx]
+
+
+def data_definition(column_types: dict[str, ColumnType]) -> Any:
+    from evidently import DataDefinition
+
+    return DataDefinition(
+        numerical_columns=[c for c, t in column_types.items() if t == "num"],
+        categorical_columns=[c for c, t in column_types.items() if t == "cat"],
+    )
+
+
+def run_preset(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    column_types: dict[str, ColumnType],
+    *,
+    drift_share: float,
+    method: str | None = None,
+    threshold: float | None = None,
+    per_column_method: dict[str, str] | None = None,
+    per_column_threshold: dict[str, float] | None = None,
+) -> Any:
+    """Run Evidently's DataDriftPreset on the given columns; returns the Evidently snapshot."""
+    from evidently import Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    columns = list(column_types)
+    definition = data_definition(column_types)
+    preset = DataDriftPreset(
+        columns=columns,
+        drift_share=drift_share,
+        method=method,
+        threshold=threshold,
+        per_column_method=per_column_method or None,
+        per_column_threshold=per_column_threshold or None,
+    )
+    return Report([preset], include_tests=True).run(
+        current_data=Dataset.from_pandas(current[columns], data_definition=definition),
+        reference_data=Dataset.from_pandas(reference[columns], data_definition=definition),
+    )
+
+
+def column_verdicts(snapshot: Any) -> dict[str, dict[str, Any]]:
+    """Per-column {statistic, method, threshold, drifted} and the dataset share from an Evidently snapshot."""
+    data = snapshot.dict()
+    out: dict[str, dict[str, Any]] = {}
+    for metric in data["metrics"]:
+        config = metric.get("config", {})
+        if config.get("type") == "evidently:metric_v2:ValueDrift":
+            out[config["column"]] = {
+                "statistic": float(metric["value"]),
+                "method": config.get("method"),
+                "threshold": config.get("threshold"),
+            }
+    for test in data.get("tests", []):
+        params = test.get("metric_config", {}).get("params", {})
+        if params.get("type") == "evidently:metric_v2:ValueDrift" and params.get("column") in out:
+            out[params["column"]]["drifted"] = test["status"] == "FAIL"
+    return out
+
+
+def dataset_share(snapshot: Any) -> dict[str, float]:
+    for metric in snapshot.dict()["metrics"]:
+        if metric.get("config", {}).get("type") == "evidently:metric_v2:DriftedColumnsCount":
+            return {"count": float(metric["value"]["count"]), "share": float(metric["value"]["share"])}
+    return {}
+
+
+def sampled_report(
+    reference: pd.DataFrame, current: pd.DataFrame, result: DataDriftResult, settings: DriftSettings
+) -> tuple[Any, dict[str, Any]]:
+    """The Evidently snapshot on a fixed-seed sample and a summary of how it compares with `result`."""
+    comparable = {
+        name: settings.column_types[name]
+        for name, col in result.columns.items()
+        if col.status == "ok" and col.method is not None
+    }
+    ref_s = sample_rows(reference, settings.sample_size, settings.seed)
+    cur_s = sample_rows(current, settings.sample_size, settings.seed + 1)
+    snap = run_preset(
+        ref_s,
+        cur_s,
+        comparable,
+        drift_share=settings.drift_share,
+        per_column_method={n: str(result.columns[n].method) for n in comparable},
+        per_column_threshold={n: float(result.columns[n].threshold or 0) for n in comparable},
+    )
+    verdicts = column_verdicts(snap)
+    disagreements = sorted(
+        n
+        for n, v in verdicts.items()
+        if v.get("drifted") is not None and v["drifted"] != result.columns[n].drifted
+    )
+    summary = {
+        "reference_rows": len(ref_s),
+        "current_rows": len(cur_s),
+        "sampled": len(ref_s) < len(reference) or len(cur_s) < len(current),
+        "sample_size": settings.sample_size,
+        "seed": settings.seed,
+        "columns": verdicts,
+        "dataset": dataset_share(snap),
+        "disagreements_with_full_data": disagreements,
+        "excluded_columns": sorted(set(result.columns) - set(comparable)),
+    }
+    return snap, summary
+
+
+def artifact_folder(snapshot_uri: str) -> str:
+    """The folder holding a snapshot (local path or object-store URI)."""
+    return snapshot_uri.rsplit("/", 1)[0] if "/" in snapshot_uri else "."
+
+
+def _write(uri: str, data: bytes) -> None:
+    if "://" in uri and not uri.startswith("file://"):
+        from airflow.sdk import ObjectStoragePath
+
+        path = ObjectStoragePath(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return
+    local = Path(uri.removeprefix("file://"))
+    local.parent.mkdir(parents=True, exist_ok=True)
+    tmp = local.with_name(local.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(local)
+
+
+def write_artifacts(folder: str, snapshot: Any | None, summary: dict[str, Any]) -> dict[str, str | None]:
+    """Write `drift_report.html` (if there is an Evidently snapshot) and `drift_summary.json` into `folder`."""
+    folder = folder.rstrip("/")
+    paths: dict[str, str | None] = {"report_html": None, "summary_json": f"{folder}/{SUMMARY_NAME}"}
+    if snapshot is not None:
+        with tempfile.TemporaryDirectory(prefix="driftline-drift-") as tmp:
+            local = Path(tmp) / REPORT_NAME
+            snapshot.save_html(str(local))
+            _write(f"{folder}/{REPORT_NAME}", local.read_bytes())
+        paths["report_html"] = f"{folder}/{REPORT_NAME}"
+    _write(f"{folder}/{SUMMARY_NAME}", json.dumps(summary, indent=2, default=str).encode())
+    return paths

@@ -1,0 +1,368 @@
+"""check_drift and decide_retrain: data and concept drift vs the champion, then the retrain branch.
+
+CheckDriftOperator returns a small JSON dict:
+    {"data_drift": {"evaluated": bool, "reason"?, ...DataDriftResult},
+     "concept_drift": {...ConceptDriftResult},
+     "champion": {...} | None, "current_uri", "reference_uri", "report_html", "summary_json"}
+RetrainDecisionOperator applies driftline.drift.policy.decide_retrain, pushes the decision under
+XCom key "decision", records it as an MLflow run in experiment `driftline/<model>/monitoring`
+and returns the task id of the branch to follow.
+
+Asset events: outlets declared on a task are emitted whenever it succeeds, and a branch task
+succeeds on both branches. So the operator declares an AssetAlias
+(`driftline.<model>.retrain_needed.alias`) as its outlet and adds an event for
+`factory.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
+alias with no event added emits nothing. DAGs scheduled on `retrain_needed(model)` run only then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.standard.operators.branch import BranchMixIn
+
+from driftline.factory import assets
+from driftline.factory.assets import retrain_needed
+from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
+
+if TYPE_CHECKING:
+    from driftline.config.models import ModelConfig
+    from driftline.hooks.mlflow import MlflowHook
+
+TAG_DECISION = "driftline.decision"
+TAG_DECIDED_FOR = "driftline.decided_for"
+_METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]+")
+
+
+def monitoring_experiment(model: str) -> str:
+    """The MLflow experiment holding a model's drift decisions."""
+    return f"driftline/{model}/monitoring"
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def champion_to_dict(champion: Any) -> dict[str, Any] | None:
+    if champion is None:
+        return None
+    return {
+        "name": champion.name,
+        "version": int(champion.version),
+        "run_id": champion.run_id,
+        "metric_name": champion.metric_name,
+        "metric_value": champion.metric_value,
+        "snapshot_uri": champion.snapshot_uri,
+        "trained_until": _iso(champion.trained_until),
+        "promoted_at": _iso(champion.promoted_at),
+    }
+
+
+def champion_from_dict(data: dict[str, Any] | None) -> Any:
+    if not data:
+        return None
+    from driftline.registry.champion import ChampionInfo, parse_time
+
+    return ChampionInfo(
+        name=data["name"],
+        version=int(data["version"]),
+        run_id=data.get("run_id", ""),
+        metric_name=data.get("metric_name", ""),
+        metric_value=data.get("metric_value"),
+        snapshot_uri=data.get("snapshot_uri"),
+        trained_until=parse_time(data.get("trained_until")),
+        promoted_at=parse_time(data.get("promoted_at")),
+    )
+
+
+class CheckDriftOperator(DriftlineOperator):
+    """Data drift of the validated current window vs the champion's training snapshot, and concept drift.
+
+    :param current: the validated current snapshot (SnapshotRef dict; templated, e.g. `validate.output`).
+    :param labels: optional validated snapshot of the `data.labels` source for the window (templated);
+        needed for concept drift when `data.labels` is configured.
+    :param mlflow_conn_id: the MLflow connection.
+    """
+
+    template_fields = ("current", "labels")
+    ui_color = "#fdf1e3"
+
+    def __init__(
+        self,
+        *,
+        current: Any,
+        labels: Any = None,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.current = current
+        self.labels = labels
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from driftline.data.snapshots import SnapshotRef, read_snapshot
+        from driftline.hooks.mlflow import MlflowHook
+        from driftline.registry.champion import get_champion
+
+        config: ModelConfig = self.model_config
+        ref = SnapshotRef.from_dict(self.current)
+        hook = MlflowHook(self.mlflow_conn_id)
+        champion = get_champion(hook, config.registered_model_name)
+        out: dict[str, Any] = {
+            "champion": champion_to_dict(champion),
+            "current_uri": ref.uri,
+            "reference_uri": getattr(champion, "snapshot_uri", None),
+            "report_html": None,
+            "summary_json": None,
+        }
+        if champion is None:
+            reason = "not evaluated: no champion (no reference data)"
+            self.log.info("Drift %s for registered model %r", reason, config.registered_model_name)
+            out["data_drift"] = {"evaluated": False, "reason": reason}
+            out["concept_drift"] = {"evaluated": False, "drifted": None, "reason": reason}
+            return out
+
+        current = read_snapshot(ref.uri)
+        out["data_drift"], snap, sample_summary = self._data_drift(current, champion)
+        out["concept_drift"] = self._concept_drift(current, champion, hook).to_dict()
+        from driftline.drift.report import artifact_folder, write_artifacts
+
+        summary = {
+            "model": config.model.name,
+            "champion": out["champion"],
+            "current_uri": ref.uri,
+            "reference_uri": champion.snapshot_uri,
+            "data_drift": out["data_drift"],
+            "evidently_sample_report": sample_summary,
+            "concept_drift": out["concept_drift"],
+        }
+        paths = write_artifacts(artifact_folder(ref.uri), snap, summary)
+        out.update(paths)
+        self.log.info("Drift report: %s", paths["report_html"])
+        self.log.info("Drift summary: %s", paths["summary_json"])
+        return out
+
+    def _data_drift(self, current: Any, champion: Any) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
+        from driftline.data.snapshots import read_snapshot
+        from driftline.drift.data_drift import compute_data_drift, settings_from_config
+        from driftline.drift.report import sampled_report
+        from driftline.exceptions import SnapshotError
+
+        if not champion.snapshot_uri:
+            reason = (
+                f"not evaluated: champion v{champion.version} has no snapshot_uri tag (no reference data)"
+            )
+            self.log.warning("Data drift %s", reason)
+            return {"evaluated": False, "reason": reason}, None, None
+        try:
+            reference = read_snapshot(champion.snapshot_uri)
+        except SnapshotError as exc:
+            reason = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
+            self.log.error("Data drift %s", reason)
+            return {"evaluated": False, "reason": reason}, None, None
+        settings = settings_from_config(self.model_config)
+        result = compute_data_drift(reference, current, settings)
+        for name, col in result.columns.items():
+            self.log.info(
+                "column %s: %s %s (threshold %s) -> %s%s",
+                name,
+                col.method,
+                col.statistic,
+                col.threshold,
+                {True: "DRIFT", False: "ok", None: "not comparable"}[col.drifted],
+                f" ({col.reason})" if col.reason else "",
+            )
+        self.log.info(
+            "Data drift: %d/%d columns drifted, share %.3f (dataset drift at >= %s): %s",
+            result.number_of_drifted_columns,
+            result.number_of_columns,
+            result.drift_share,
+            result.drift_share_threshold,
+            result.dataset_drift,
+        )
+        snap, sample_summary = sampled_report(reference, current, result, settings)
+        if sample_summary["disagreements_with_full_data"]:
+            self.log.info(
+                "The sampled Evidently report differs from the full-data decision for %s (the full-data one counts)",
+                sample_summary["disagreements_with_full_data"],
+            )
+        return {"evaluated": True, **result.to_dict()}, snap, sample_summary
+
+    def _concept_drift(self, current: Any, champion: Any, hook: MlflowHook) -> Any:
+        from driftline.data.snapshots import SnapshotRef, read_snapshot
+        from driftline.drift.concept import evaluate_concept_drift, labelled_rows, not_evaluated
+
+        config = self.model_config
+        if not config.drift.concept.enabled:
+            return not_evaluated(config, "drift.concept.enabled is false")
+        labels = None
+        if config.data.labels is not None:
+            if not self.labels:
+                return not_evaluated(
+                    config, "data.labels is configured but no labels snapshot was passed to check_drift"
+                )
+            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
+        rows = labelled_rows(current, config, labels)
+        if len(rows) < config.drift.concept.min_labels or champion.metric_value is None:
+            return evaluate_concept_drift(None, rows, config, champion.metric_value)
+        import mlflow.sklearn
+
+        hook.client  # noqa: B018 - sets the tracking and registry URIs
+        model = mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
+        result = evaluate_concept_drift(model, rows, config, champion.metric_value)
+        self.log.info("Concept drift: %s", result.reason)
+        return result
+
+
+class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
+    """Branch: `retrain_task_id` when the retrain policy says so, else `skip_task_id`.
+
+    :param drift: check_drift's output (templated, e.g. `check.output`).
+    """
+
+    template_fields = ("drift",)
+    inherits_from_skipmixin = True
+    ui_color = "#fbe3e3"
+
+    def __init__(
+        self,
+        *,
+        drift: Any,
+        retrain_task_id: str = "load_training",
+        skip_task_id: str = "keep_champion",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        model_config = kwargs["model_config"]
+        kwargs.setdefault("outlets", [assets.retrain_needed_alias(model_config.model.name)])
+        super().__init__(**kwargs)
+        self.drift = drift
+        self.retrain_task_id = retrain_task_id
+        self.skip_task_id = skip_task_id
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Any) -> str:
+        from driftline.drift.concept import ConceptDriftResult
+        from driftline.drift.data_drift import DataDriftResult
+        from driftline.drift.policy import decide_retrain, last_retrain_time
+        from driftline.hooks.mlflow import MlflowHook
+
+        config: ModelConfig = self.model_config
+        drift = dict(self.drift or {})
+        data = drift.get("data_drift") or {}
+        data_drift = DataDriftResult.from_dict(data) if data.get("evaluated") else None
+        concept = drift.get("concept_drift") or {}
+        concept_drift = ConceptDriftResult.from_dict(concept) if "metric" in concept else None
+        champion = champion_from_dict(drift.get("champion"))
+        _, now = run_interval(context)
+        identity = run_identity(context)
+        hook = MlflowHook(self.mlflow_conn_id)
+        experiment_id = hook.get_or_create_experiment(monitoring_experiment(config.model.name))
+        last_decision = self._last_retrain_decision(hook, experiment_id, identity.run_id)
+        last_retrain_at = last_retrain_time(getattr(champion, "promoted_at", None), last_decision)
+        max_age = config.drift.max_model_age_days
+        decision = decide_retrain(
+            data_drift=data_drift,
+            concept_drift=concept_drift,
+            champion=champion,
+            now=now,
+            last_retrain_at=last_retrain_at,
+            force=run_params(context).force_retrain,
+            max_model_age=dt.timedelta(days=max_age) if max_age is not None else None,
+            cooldown=dt.timedelta(hours=config.drift.cooldown_hours),
+        )
+        payload = {
+            **decision.to_dict(),
+            "decided_for": now.isoformat(),
+            "last_retrain_at": _iso(last_retrain_at),
+            "branch": self.retrain_task_id if decision.retrain else self.skip_task_id,
+        }
+        verdict = "RETRAIN" if decision.retrain else "keep the champion"
+        self.log.info("Retrain decision for %s: %s", config.model.name, verdict)
+        for reason in decision.reasons:
+            self.log.info("  reason: %s", reason)
+        for reason in decision.suppressed:
+            self.log.info("  suppressed by cooldown: %s", reason)
+        for note in decision.notes:
+            self.log.info("  note: %s", note)
+        payload["mlflow_run_id"] = self._record(
+            hook, experiment_id, payload, data_drift, concept_drift, identity
+        )
+        context["ti"].xcom_push(key="decision", value=payload)
+        if decision.retrain:
+            context["outlet_events"][assets.retrain_needed_alias(config.model.name)].add(
+                retrain_needed(config.model.name),
+                extra={"reasons": decision.reasons, "decided_for": payload["decided_for"]},
+            )
+        return self.do_branch(context, payload["branch"])
+
+    @staticmethod
+    def _last_retrain_decision(
+        hook: MlflowHook, experiment_id: str, airflow_run_id: str
+    ) -> dt.datetime | None:
+        """When the last retrain was decided, from earlier Airflow runs' records (a retry ignores its own)."""
+        runs = hook.client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{TAG_DECISION}` = 'retrain'",
+            order_by=["attributes.start_time DESC"],
+            max_results=50,
+        )
+        from driftline.registry.champion import parse_time
+
+        for run in runs:
+            if run.data.tags.get("airflow.run_id") == airflow_run_id:
+                continue
+            when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
+            if when is None:
+                when = dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC)
+            return when
+        return None
+
+    def _record(
+        self,
+        hook: MlflowHook,
+        experiment_id: str,
+        payload: dict[str, Any],
+        data_drift: Any,
+        concept_drift: Any,
+        identity: Any,
+    ) -> str:
+        client = hook.client
+        tags = {
+            **identity.tags(),
+            TAG_DECISION: "retrain" if payload["retrain"] else "keep",
+            TAG_DECIDED_FOR: payload["decided_for"],
+            "driftline.model": self.model_config.model.name,
+            "driftline.reasons": json.dumps(payload["reasons"])[:5000],
+        }
+        run = client.create_run(experiment_id, tags=tags, run_name=f"decide_retrain {identity.run_id}")
+        run_id = run.info.run_id
+        params = {
+            "decision": tags[TAG_DECISION],
+            "reasons": json.dumps(payload["reasons"])[:5000],
+            "suppressed": json.dumps(payload["suppressed"])[:5000],
+            "notes": json.dumps(payload["notes"])[:5000],
+            "branch": payload["branch"],
+            "data_drift_evaluated": str(data_drift is not None),
+        }
+        for key, value in params.items():
+            client.log_param(run_id, key, value)
+        if data_drift is not None:
+            client.log_metric(run_id, "data_drift_share", float(data_drift.drift_share))
+            client.log_metric(run_id, "drifted_columns", float(data_drift.number_of_drifted_columns))
+            for name, col in data_drift.columns.items():
+                key = _METRIC_UNSAFE.sub("_", name)
+                if col.statistic is not None:
+                    client.log_metric(run_id, f"drift_score.{key}", float(col.statistic))
+                if col.drifted is not None:
+                    client.log_metric(run_id, f"drifted.{key}", float(col.drifted))
+        if concept_drift is not None and concept_drift.live_value is not None:
+            client.log_metric(run_id, f"live.{concept_drift.metric}", float(concept_drift.live_value))
+            client.log_metric(run_id, "concept_drop", float(concept_drift.drop))
+        client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
+        client.set_terminated(run_id)
+        return run_id

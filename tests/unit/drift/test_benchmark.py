@@ -1,0 +1,42 @@
+"""benchmarks/drift.py --quick still runs and prints its JSON line (no timing asserts)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "drift.py"
+
+
+def test_quick_benchmark_prints_its_figures() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--rows", "5000", "--columns", "5"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in (
+        "benchmark",
+        "rows",
+        "columns",
+        "driftline_s",
+        "baseline_s",
+        "baseline",
+        "ratio",
+        "peak_rss_mb",
+        "drifted_expected",
+        "drifted_driftline",
+        "drifted_baseline",
+        "same_decisions",
+    ):
+        assert key in figures, key
+    assert figures["benchmark"] == "drift" and figures["rows"] == 5000 and figures["columns"] == 5
+    assert (
+        figures["drifted_driftline"] == figures["drifted_baseline"] == figures["drifted_expected"] == ["f00"]
+    )
+    assert figures["same_decisions"] is True

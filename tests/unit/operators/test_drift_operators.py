@@ -1,0 +1,269 @@
+"""CheckDriftOperator and RetrainDecisionOperator against a real SQLite MLflow registry.
+
+The fixtures live here rather than in a conftest.py: tests/unit/operators is shared by several steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from driftline.factory.assets import retrain_needed, retrain_needed_alias
+from driftline.operators.drift import (
+    CheckDriftOperator,
+    RetrainDecisionOperator,
+    monitoring_experiment,
+)
+
+
+@pytest.fixture(autouse=True)
+def _own_mlflow_store(driftline_home, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI: pin each test to its own store."""
+    from driftline.hooks.mlflow import default_tracking_uri
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", default_tracking_uri())
+    return driftline_home
+
+
+def churn_frame(n: int, *, shift: float = 0.0, concept: bool = False, seed: int = 0) -> pd.DataFrame:
+    """Rows shaped like include/generate_churn_data.py; `shift` moves usage/support/charges."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(1, 72, n)
+    charges = rng.normal(60 + 30 * shift, 15, n)
+    calls = rng.poisson(1 + 3 * shift, n)
+    usage = rng.normal(300 - 150 * shift, 60, n)
+    plan = rng.choice(["basic", "standard", "premium"], n)
+    autopay = rng.random(n) < 0.6
+    logit = -1.0 + 0.6 * calls - 0.03 * tenure + (0.8 * (~autopay))
+    if concept:  # the relation flips: the old model now ranks customers the wrong way round
+        logit = -logit
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
+    return pd.DataFrame(
+        {
+            "customer_id": [f"c{seed}-{i}" for i in range(n)],
+            "event_time": pd.Timestamp("2026-01-10", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 86400, n), "s"),
+            "tenure_months": tenure,
+            "monthly_charges": charges,
+            "support_calls": calls,
+            "usage_minutes": usage,
+            "plan": plan,
+            "autopay": autopay,
+            "churned": churned,
+        }
+    )
+
+
+def validated_snapshot(df: pd.DataFrame, folder: Any, name: str) -> dict[str, Any]:
+    from driftline.data.snapshots import mark, write_snapshot
+
+    ref = write_snapshot(df, str(folder / f"{name}.parquet"), facts={"window_kind": "current"})
+    return mark(ref, "validated").to_dict()
+
+
+@pytest.fixture
+def champion(driftline_home, example_config, tmp_path) -> SimpleNamespace:
+    """Register a fitted churn model as `churn` v1 with alias `champion` and Driftline's tags."""
+    warnings.filterwarnings("ignore")
+    import mlflow
+    import mlflow.sklearn
+    from driftline.hooks.mlflow import MlflowHook
+    from driftline.registry import champion as reg
+    from driftline.training.estimators import make_pipeline, prepare_features
+    from driftline.training.metrics import evaluate
+    from sklearn.linear_model import LogisticRegression
+
+    config = example_config
+    train = churn_frame(3000, seed=1)
+    features = config.data.features
+    model = make_pipeline(LogisticRegression(max_iter=500), features)
+    X = prepare_features(train, features)
+    model.fit(X, train["churned"])
+    auc = evaluate(model, X, train["churned"], config.training.task)["roc_auc"]
+    reference = validated_snapshot(train, tmp_path / "snapshots" / "churn" / "train_run", "training")
+
+    hook = MlflowHook()
+    mlflow.set_tracking_uri(hook.tracking_uri)
+    experiment_id = hook.get_or_create_experiment("driftline/churn/training")
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=config.registered_model_name,
+            pip_requirements=["scikit-learn"],
+        )
+    name = config.registered_model_name
+    version = max(int(v.version) for v in hook.client.search_model_versions(f"name='{name}'"))
+    promoted = dt.datetime(2026, 1, 9, tzinfo=dt.UTC)
+    for key, value in {
+        reg.TAG_TRAINING_RUN_ID: run.info.run_id,
+        reg.TAG_SNAPSHOT_URI: reference["uri"],
+        reg.TAG_METRIC_NAME: "roc_auc",
+        reg.metric_tag("roc_auc"): str(auc),
+        reg.TAG_TRAINED_UNTIL: "2026-01-09T00:00:00+00:00",
+        reg.TAG_PROMOTED_AT: promoted.isoformat(),
+    }.items():
+        hook.client.set_model_version_tag(name, str(version), key, value)
+    hook.client.set_registered_model_alias(name, reg.CHAMPION, str(version))
+    return SimpleNamespace(name=name, version=version, auc=auc, reference=reference, hook=hook)
+
+
+class FakeTI:
+    """The task-instance surface the drift operators use (XCom push and identity)."""
+
+    def __init__(self, run_id: str = "scheduled__2026-01-11", task_id: str = "decide_retrain") -> None:
+        self.dag_id = "driftline__churn"
+        self.run_id = run_id
+        self.task_id = task_id
+        self.try_number = 1
+        self.xcom: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.xcom[key] = value
+
+
+def make_context(
+    *, run_id: str = "scheduled__2026-01-11", force: bool = False, day: int = 11
+) -> dict[str, Any]:
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+
+    end = dt.datetime(2026, 1, day, tzinfo=dt.UTC)
+    return {
+        "ti": FakeTI(run_id),
+        "params": {"force_retrain": force},
+        "data_interval_start": end - dt.timedelta(days=1),
+        "data_interval_end": end,
+        "outlet_events": OutletEventAccessors(),
+    }
+
+
+@pytest.fixture
+def helpers() -> SimpleNamespace:
+    """churn_frame, validated_snapshot and make_context for the tests."""
+    return SimpleNamespace(
+        churn_frame=churn_frame, validated_snapshot=validated_snapshot, make_context=make_context
+    )
+
+
+def _check(config, snapshot, helpers, labels=None):
+    op = CheckDriftOperator(task_id="check_drift", model_config=config, current=snapshot, labels=labels)
+    assert op.template_fields == ("current", "labels")
+    return op.execute(helpers.make_context())
+
+
+def _decide(config, drift, helpers, monkeypatch, **ctx):
+    op = RetrainDecisionOperator(task_id="decide_retrain", model_config=config, drift=drift)
+    assert op.template_fields == ("drift",)
+    assert op.outlets == [retrain_needed_alias("churn")]
+    monkeypatch.setattr(op, "do_branch", lambda context, branch: branch)  # skipping needs a real DAG run
+    context = helpers.make_context(**ctx)
+    branch = op.execute(context)
+    return branch, context
+
+
+def test_no_champion_means_not_evaluated_and_retrain(
+    driftline_home, example_config, helpers, tmp_path, monkeypatch
+):
+    current = helpers.validated_snapshot(helpers.churn_frame(500), tmp_path / "run1", "current")
+    out = _check(example_config, current, helpers)
+    assert out["champion"] is None and out["report_html"] is None
+    assert out["data_drift"] == {
+        "evaluated": False,
+        "reason": "not evaluated: no champion (no reference data)",
+    }
+    json.dumps(out)
+    branch, context = _decide(example_config, out, helpers, monkeypatch)
+    assert branch == "load_training"
+    decision = context["ti"].xcom["decision"]
+    assert decision["retrain"] and decision["reasons"] == ["no champion: there is no model in production yet"]
+    events = list(context["outlet_events"][retrain_needed_alias("churn")].asset_alias_events)
+    assert [e.dest_asset_key.name for e in events] == [retrain_needed("churn").name]
+
+
+def test_drifted_window_with_concept_drift_retrains(champion, example_config, helpers, tmp_path, monkeypatch):
+    df = helpers.churn_frame(4000, shift=1.0, concept=True, seed=5)
+    current = helpers.validated_snapshot(df, tmp_path / "snapshots" / "churn" / "run2", "current")
+    out = _check(example_config, current, helpers)
+    json.dumps(out)
+    data = out["data_drift"]
+    assert data["evaluated"] and data["dataset_drift"]
+    assert {"monthly_charges", "support_calls", "usage_minutes"} <= set(data["drifted_columns"])
+    assert "plan" not in data["drifted_columns"]
+    concept = out["concept_drift"]
+    assert concept["evaluated"] and concept["drifted"] and concept["labels"] == 4000
+    assert concept["reference_value"] == pytest.approx(champion.auc)
+    assert Path(out["report_html"]).parent == Path(current["uri"]).parent
+    summary = json.loads(Path(out["summary_json"]).read_text())
+    assert summary["data_drift"]["drifted_columns"] == data["drifted_columns"]
+    assert summary["evidently_sample_report"]["sampled"] is False
+
+    branch, context = _decide(example_config, out, helpers, monkeypatch)
+    assert branch == "load_training"
+    kinds = {r.split(":")[0] for r in context["ti"].xcom["decision"]["reasons"]}
+    assert kinds == {"data drift", "concept drift"}
+    client = champion.hook.client
+    exp = client.get_experiment_by_name(monitoring_experiment("churn"))
+    [run] = client.search_runs([exp.experiment_id])
+    assert run.data.tags["driftline.decision"] == "retrain"
+    assert run.data.params["decision"] == "retrain"
+    assert run.data.metrics["drifted.usage_minutes"] == 1.0
+    assert "drift_score.plan" in run.data.metrics
+
+    # the next day's run is inside the 12 h cooldown? no: 24 h later it is outside; the same day is inside
+    branch, context = _decide(example_config, out, helpers, monkeypatch, run_id="manual__2026-01-11")
+    decision = context["ti"].xcom["decision"]
+    assert branch == "keep_champion" and decision["suppressed"] and not decision["reasons"]
+    assert not list(context["outlet_events"][retrain_needed_alias("churn")].asset_alias_events)
+    # forced: the cooldown does not hold it back
+    branch, _ = _decide(example_config, out, helpers, monkeypatch, run_id="manual__2026-01-11b", force=True)
+    assert branch == "load_training"
+
+
+def test_stable_window_keeps_the_champion(champion, example_config, helpers, tmp_path, monkeypatch):
+    df = helpers.churn_frame(3000, seed=9)
+    current = helpers.validated_snapshot(df.drop(columns=[]), tmp_path / "run3", "current")
+    out = _check(example_config, current, helpers)
+    assert out["data_drift"]["dataset_drift"] is False
+    assert out["concept_drift"]["evaluated"] and out["concept_drift"]["drifted"] is False
+    branch, context = _decide(example_config, out, helpers, monkeypatch)
+    assert branch == "keep_champion"
+    assert context["ti"].xcom["decision"]["reasons"] == []
+
+
+def test_too_few_labels_is_not_evaluated(champion, example_config, helpers, tmp_path):
+    df = helpers.churn_frame(2000, seed=3)
+    df.loc[df.index[50:], "churned"] = None
+    current = helpers.validated_snapshot(df, tmp_path / "run4", "current")
+    out = _check(example_config, current, helpers)
+    assert out["concept_drift"]["evaluated"] is False
+    assert out["concept_drift"]["reason"] == "only 50 labelled rows, drift.concept.min_labels is 100"
+
+
+def test_labels_source_without_labels_snapshot(champion, example_config, helpers, tmp_path):
+    config = example_config.model_copy(deep=True)
+    config.data.labels = config.data.source
+    current = helpers.validated_snapshot(helpers.churn_frame(1500, seed=4), tmp_path / "run5", "current")
+    out = _check(config, current, helpers)
+    assert out["concept_drift"]["reason"] == (
+        "data.labels is configured but no labels snapshot was passed to check_drift"
+    )
+    labels = helpers.churn_frame(1500, seed=4)[["customer_id", "churned"]]
+    labels_ref = helpers.validated_snapshot(labels, tmp_path / "run5", "labels")
+    out = _check(config, current, helpers, labels=labels_ref)
+    assert out["concept_drift"]["evaluated"] and out["concept_drift"]["labels"] == 1500
+
+
+def test_mismatched_current_columns_fail_permanently(champion, example_config, helpers, tmp_path):
+    from driftline.exceptions import DriftInputError
+
+    df = helpers.churn_frame(1500, seed=6).drop(columns=["plan"])
+    current = helpers.validated_snapshot(df, tmp_path / "run6", "current")
+    with pytest.raises(DriftInputError, match=r"missing in the current window: \['plan'\]"):
+        _check(example_config, current, helpers)
