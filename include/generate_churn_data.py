@@ -28,7 +28,7 @@ def day_frame(day: dt.date, rows: int, drifted: bool, seed: int) -> pd.DataFrame
     tenure = rng.gamma(2.0, 12.0, rows).round().astype("int64")
     plan = PLANS[rng.choice(3, size=rows, p=[0.5, 0.35, 0.15])]
     base_charge = np.select([plan == "basic", plan == "standard"], [25.0, 55.0], 95.0)
-    charges = base_charge + rng.normal(0, 8, rows)
+    charges = (base_charge + rng.normal(0, 8, rows)).clip(5.0)
     support = rng.poisson(1.2, rows)
     usage = rng.normal(420, 90, rows).clip(0)
     autopay = rng.random(rows) < 0.6

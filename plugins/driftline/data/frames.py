@@ -1,0 +1,182 @@
+"""Turn partition files into one checked DataFrame: read, check columns, filter, coerce types.
+
+Error classes (all derive from DataSourceError, so one `except` catches every load problem):
+- CorruptPartitionError: a file cannot be parsed (retryable: a writer may still be at it);
+- SourceSchemaError: missing columns or a column whose type cannot be coerced losslessly
+  (permanent: a retry reads the same data).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftline.exceptions import DataSourceError, PermanentError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftline.data.windows import Window
+
+
+class CorruptPartitionError(DataSourceError):
+    """A partition file exists but cannot be parsed as the configured format."""
+
+
+class SourceSchemaError(DataSourceError, PermanentError):
+    """The data does not have the columns or types the config describes."""
+
+
+class SourceConfigError(DataSourceError, PermanentError):
+    """The source cannot be used as configured (unknown connection, unsupported hook, bad template)."""
+
+
+def _source(data: bytes | Path) -> Any:
+    return io.BytesIO(data) if isinstance(data, bytes) else data
+
+
+def available_columns(data: bytes | Path, fmt: str, label: str) -> list[str]:
+    """The column names of one file, read from its footer (parquet) or header (CSV)."""
+    import pandas as pd
+
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(_source(data)).names)
+        return [str(c) for c in pd.read_csv(_source(data), nrows=0).columns]
+    except Exception as exc:  # pyarrow / pandas raise many types for a damaged file
+        raise CorruptPartitionError(f"{label}: cannot read as {fmt}: {exc}") from exc
+
+
+def read_frame(data: bytes | Path, fmt: str, columns: list[str], label: str) -> pd.DataFrame:
+    """Read `columns` of one file; names the file and the missing columns when some are absent."""
+    import pandas as pd
+
+    present = available_columns(data, fmt, label)
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise SourceSchemaError(f"{label}: missing column(s) {missing}; the file has {present}")
+    try:
+        if fmt == "parquet":
+            return pd.read_parquet(_source(data), columns=columns)
+        return pd.read_csv(_source(data), usecols=columns)[columns]
+    except Exception as exc:
+        raise CorruptPartitionError(f"{label}: cannot read as {fmt}: {exc}") from exc
+
+
+def check_columns(df: pd.DataFrame, columns: list[str], label: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SourceSchemaError(f"{label}: missing column(s) {missing}; found {[str(c) for c in df.columns]}")
+
+
+def to_utc(values: pd.Series, column: str, label: str) -> pd.Series:
+    """A timestamp column as tz-aware UTC; naive values are taken to be UTC."""
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return values.dt.tz_localize("UTC")
+    try:
+        return pd.to_datetime(values, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        try:
+            return pd.to_datetime(values, utc=True, format="mixed")
+        except (ValueError, TypeError) as exc:
+            example = values.dropna().astype(str).head(1).tolist()
+            raise SourceSchemaError(
+                f"{label}: timestamp column {column!r} is not a timestamp: found {values.dtype} "
+                f"(e.g. {example}): {exc}"
+            ) from exc
+
+
+def filter_window(df: pd.DataFrame, timestamp_col: str, window: Window, label: str) -> pd.DataFrame:
+    """Keep rows with `start <= timestamp < end`; the timestamp column becomes UTC."""
+    import pandas as pd
+
+    ts = to_utc(df[timestamp_col], timestamp_col, label)
+    mask = ts < pd.Timestamp(window.end)
+    if window.start is not None:
+        mask &= ts >= pd.Timestamp(window.start)
+    df = df.assign(**{timestamp_col: ts})
+    return df.loc[mask.fillna(False).to_numpy()]
+
+
+def _examples(values: pd.Series, bad: pd.Series) -> list[str]:
+    return values[bad].astype(str).head(3).tolist()
+
+
+def _coerce(values: pd.Series, expected: str) -> tuple[pd.Series | None, str]:
+    """(coerced series, "") or (None, why) for one column."""
+    import numpy as np
+    import pandas as pd
+
+    kind = values.dtype
+    api = pd.api.types
+    if expected == "float":
+        if api.is_float_dtype(kind):
+            return values, ""
+        if api.is_bool_dtype(kind):
+            return None, "bool values are not floats"
+        if api.is_numeric_dtype(kind):
+            return values.astype("float64"), ""
+        numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            return None, f"non-numeric values {_examples(values, bad)}"
+        return numbers.astype("float64"), ""
+    if expected == "int":
+        if api.is_integer_dtype(kind) and not api.is_bool_dtype(kind):
+            return values, ""
+        if api.is_bool_dtype(kind):
+            return None, "bool values are not integers"
+        numbers = values if api.is_numeric_dtype(kind) else pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna() & values.notna()
+        if bad.any():
+            return None, f"non-numeric values {_examples(values, bad)}"
+        finite = numbers.dropna()
+        fractional = ~np.isclose(finite, np.round(finite), rtol=0, atol=0)
+        if fractional.any():
+            return None, f"fractional values {finite[fractional].astype(str).head(3).tolist()}"
+        if numbers.isna().any():
+            return numbers.astype("Int64"), ""
+        return numbers.astype("int64"), ""
+    if expected == "bool":
+        if api.is_bool_dtype(kind):
+            return values, ""
+        lowered = values.astype("string").str.strip().str.lower()
+        mapping = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+        mapped = lowered.map(mapping)
+        bad = mapped.isna() & values.notna()
+        if bad.any():
+            return None, f"values that are not booleans {_examples(values, bad)}"
+        return (mapped.astype("boolean") if values.isna().any() else mapped.astype(bool)), ""
+    if expected == "category":
+        return values, ""  # any value set can be a category (codes, labels)
+    if expected == "string":
+        if api.is_string_dtype(kind) or isinstance(kind, pd.CategoricalDtype) or api.is_object_dtype(kind):
+            return values, ""
+        if api.is_float_dtype(kind):
+            return None, "float values as strings would depend on formatting"
+        return values.astype("string").astype(object).where(values.notna(), None), ""
+    return None, f"unknown feature type {expected!r}"
+
+
+def coerce_types(df: pd.DataFrame, types: dict[str, str], label: str) -> pd.DataFrame:
+    """Coerce each column to its feature type where that loses nothing; list every column that cannot."""
+    problems: list[str] = []
+    updates: dict[str, Any] = {}
+    for column, expected in types.items():
+        if column not in df.columns:
+            continue
+        coerced, why = _coerce(df[column], expected)
+        if coerced is None:
+            problems.append(f"column {column!r}: expected {expected}, found {df[column].dtype} ({why})")
+        elif coerced is not df[column]:
+            updates[column] = coerced
+    if problems:
+        raise SourceSchemaError(f"{label}: wrong column types:\n  - " + "\n  - ".join(problems))
+    return df.assign(**updates) if updates else df

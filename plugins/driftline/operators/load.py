@@ -1,0 +1,118 @@
+"""LoadWindowOperator: read the run's current window or its training window into a snapshot."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from driftline.config.models import ModelConfig
+from driftline.exceptions import ConfigError, RegistryError
+from driftline.factory.assets import raw_window
+from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
+
+log = logging.getLogger(__name__)
+WINDOWS = ("current", "training")
+
+
+class LoadWindowOperator(DriftlineOperator):
+    """Load one window of the model's source and write it as a run-scoped raw snapshot.
+
+    :param model_config: the model's validated config.
+    :param window: "current" (the run's data interval) or "training" (data.window, with the
+        run param `window_days` overriding its size for one run).
+
+    Returns `SnapshotRef.to_dict()` (status raw) whose facts hold window_start, window_end,
+    window_kind, window_days, partitions and missing_partitions. A retry rewrites the same path.
+    """
+
+    template_fields = ()
+    ui_color = "#dff0d8"
+
+    def __init__(self, *, model_config: ModelConfig, window: str = "current", **kwargs: Any) -> None:
+        kwargs.setdefault("task_id", f"load_{window}")
+        kwargs.setdefault("outlets", [raw_window(model_config.model.name, window)])
+        super().__init__(model_config=model_config, **kwargs)
+        self.window = window
+
+    def _champion_trained_until(self) -> tuple[Any, dict[str, Any]]:
+        """The champion's trained_until for since_champion windows (None without a champion)."""
+        try:
+            from driftline.registry.champion import get_champion
+        except ImportError as exc:
+            raise RegistryError(
+                "since_champion windows need driftline.registry.champion.get_champion, which this "
+                f"installation does not provide ({exc}); use data.window.kind rolling or expanding"
+            ) from exc
+        from driftline.hooks.mlflow import MlflowHook
+
+        name = self.model_config.registered_model_name
+        champion = get_champion(MlflowHook(), name)
+        if champion is None:
+            return None, {}
+        facts = {"champion_version": champion.version}
+        if champion.trained_until is None:
+            facts["champion_note"] = (
+                f"champion version {champion.version} of {name!r} has no trained_until tag"
+            )
+        return champion.trained_until, facts
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from driftline.data.snapshots import snapshot_uri, write_snapshot
+        from driftline.data.sources import load_window
+        from driftline.data.windows import resolve_window
+
+        if self.window not in WINDOWS:
+            raise ConfigError(
+                f"task {self.task_id}", [f"window: expected one of {list(WINDOWS)}, got {self.window!r}"]
+            )
+        cfg = self.model_config
+        start, end = run_interval(context)
+        params = run_params(context)
+        trained_until, extra = None, {}
+        if (
+            self.window == "training"
+            and cfg.data.window.kind == "since_champion"
+            and params.window_days is None
+        ):
+            trained_until, extra = self._champion_trained_until()
+        window = resolve_window(
+            cfg.data.window,
+            start,
+            end,
+            purpose="training" if self.window == "training" else "current",
+            champion_trained_until=trained_until,
+            override_days=params.window_days if self.window == "training" else None,
+        )
+        loaded = load_window(
+            cfg.data.source,
+            window,
+            cfg.columns,
+            timestamp_col=cfg.data.timestamp,
+            feature_types={f.name: f.type for f in cfg.data.features},
+        )
+        ident = run_identity(context)
+        uri = snapshot_uri(cfg.data.snapshot_root, cfg.model.name, ident.run_id, f"{self.window}_window")
+        facts = {
+            **window.describe(),
+            **extra,
+            "window": self.window,
+            "source": cfg.data.source.kind,
+            "partitions": loaded.partitions,
+            "missing_partitions": loaded.missing,
+            "dag_id": ident.dag_id,
+            "run_id": ident.run_id,
+            "try_number": ident.try_number,
+        }
+        ref = write_snapshot(loaded.df, uri, facts)
+        log.info(
+            "loaded %s window [%s, %s) (%s): %d rows from %d partition(s)%s -> %s",
+            self.window,
+            facts["window_start"] or "-inf",
+            facts["window_end"],
+            window.kind,
+            ref.rows,
+            len(loaded.partitions),
+            f", {len(loaded.missing)} missing day(s) tolerated" if loaded.missing else "",
+            uri,
+        )
+        return ref.to_dict()

@@ -1,0 +1,119 @@
+"""ValidateSnapshotOperator: the Great Expectations gate between loading and everything else."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from driftline.config.models import ModelConfig
+from driftline.exceptions import SnapshotError, ValidationFailedError
+from driftline.factory.assets import validated_window
+from driftline.operators.base import DriftlineOperator, run_identity
+
+log = logging.getLogger(__name__)
+
+
+def _as_ref(snapshot: Any, task_id: str) -> Any:
+    from driftline.data.snapshots import SnapshotRef
+
+    if isinstance(snapshot, SnapshotRef):
+        return snapshot
+    if isinstance(snapshot, str):
+        try:
+            snapshot = json.loads(snapshot)
+        except ValueError as exc:
+            raise SnapshotError(
+                f"{task_id}: snapshot must be a SnapshotRef dict, got the string {snapshot!r}"
+            ) from exc
+    if not isinstance(snapshot, dict) or "uri" not in snapshot:
+        raise SnapshotError(
+            f"{task_id}: snapshot must be a SnapshotRef dict with 'uri' (e.g. load.output), got {snapshot!r}"
+        )
+    return SnapshotRef.from_dict(snapshot)
+
+
+class ValidateSnapshotOperator(DriftlineOperator):
+    """Validate a raw snapshot: pass -> status validated; fail -> quarantine, alert, fail the task.
+
+    :param model_config: the model's validated config.
+    :param snapshot: the load task's SnapshotRef dict, usually `load.output` (templated).
+    :param window: "current" or "training" (names the output asset).
+
+    Returns the validated `SnapshotRef.to_dict()`; its facts carry `validation` (a small
+    summary) and `validation_result` (the full result JSON beside the snapshot).
+    """
+
+    template_fields = ("snapshot",)
+    ui_color = "#fcf8e3"
+
+    def __init__(
+        self, *, model_config: ModelConfig, snapshot: Any, window: str = "current", **kwargs: Any
+    ) -> None:
+        kwargs.setdefault("task_id", f"validate_{window}")
+        kwargs.setdefault("outlets", [validated_window(model_config.model.name, window)])
+        super().__init__(model_config=model_config, **kwargs)
+        self.snapshot = snapshot
+        self.window = window
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.data.snapshots import mark, quarantine, read_manifest, read_snapshot
+        from driftline.validation.gate import validate_frame
+        from driftline.validation.results import write_result
+
+        cfg = self.model_config
+        given = _as_ref(self.snapshot, self.task_id)
+        ref = read_manifest(given.uri)
+        if ref.status == "validated" and "validation" in ref.facts:  # a retry after the gate passed
+            log.info("snapshot %s is already validated; returning it unchanged", ref.uri)
+            return ref.to_dict()
+        df = read_snapshot(ref.uri, require="raw")
+        ident = run_identity(context)
+        if not cfg.validation.enabled:
+            log.warning("validation.enabled is false for %s: %s passes unchecked", cfg.model.name, ref.uri)
+            return mark(ref, "validated", validation={"enabled": False, "success": True}).to_dict()
+
+        report = validate_frame(df, cfg)
+        result = {
+            **report.to_dict(),
+            "snapshot": ref.uri,
+            "window": self.window,
+            "run": {
+                "dag_id": ident.dag_id,
+                "run_id": ident.run_id,
+                "task_id": ident.task_id,
+                "try": ident.try_number,
+            },
+        }
+        summary = report.summary()
+        if report.success:
+            result_path = write_result(ref.uri, result)
+            validated = mark(ref, "validated", validation=summary, validation_result=result_path)
+            log.info(
+                "validation passed for %s: %s/%s checks, %d warning(s); result %s",
+                ref.uri,
+                summary["passed"],
+                summary["evaluated"],
+                summary["warned"],
+                result_path,
+            )
+            return validated.to_dict()
+
+        moved = quarantine(ref, result)
+        lines = report.failure_lines()
+        message = (
+            f"{cfg.model.name}: the {self.window} window failed validation ({len(lines)} failing check(s)); "
+            f"the snapshot is quarantined at {moved.uri}:\n  - " + "\n  - ".join(lines)
+        )
+        emit_alert(
+            AlertEvent(
+                model=cfg.model.name,
+                kind="validation_failed",
+                severity="error",
+                message=message,
+                details={"quarantine": moved.uri, "window": self.window, "summary": summary},
+                run=result["run"],
+            )
+        )
+        raise ValidationFailedError(message)

@@ -1,0 +1,228 @@
+"""The validation gate: schema checks plus a Great Expectations suite, run on one DataFrame.
+
+`validate_frame(df, config)` builds everything from the model config:
+- schema checks (validation.schema_checks): every config column exists and each feature's
+  dtype fits its declared type; done in pandas before GX (cheap, and the messages name the
+  expected and the found type);
+- validation.expectations (snake_case GX names + kwargs, severity fail|warn);
+- validation.suite: a GX suite JSON file (relative to the project root);
+- validation.min_rows: `expect_table_row_count_to_be_between`.
+They run as one suite in an ephemeral GX context (GX computes shared metrics once). The
+result is a ValidationReport: `success` is False when any fail-severity check did not pass;
+warn-severity misses are reported as warnings only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from driftline.config.models import ModelConfig
+from driftline.validation import expectations as planning
+from driftline.validation.report import EXAMPLES, Finding, ValidationReport, json_safe
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftline.validation.expectations import PlannedExpectation
+
+log = logging.getLogger(__name__)
+
+
+def quiet_gx() -> None:
+    """GX logs much at INFO and may send analytics: keep both off.
+
+    GX sets INFO on some of its module loggers at import time, so this runs again after import.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if name.startswith("great_expectations.") and isinstance(logger, logging.Logger):
+            if logger.level and logger.level < logging.WARNING:
+                logger.setLevel(logging.WARNING)
+
+
+def ephemeral_context() -> Any:
+    """A GX ephemeral context without progress bars."""
+    quiet_gx()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    quiet_gx()
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return ctx
+
+
+def run_suite(df: pd.DataFrame, gx_expectations: list[Any], name: str = "driftline") -> Any:
+    """Run GX expectation objects as one suite on `df`; returns GX's ExpectationSuiteValidationResult."""
+    quiet_gx()
+    import great_expectations as gx
+
+    ctx = ephemeral_context()
+    suffix = uuid.uuid4().hex[:8]
+    batch = (
+        ctx.data_sources.add_pandas(f"{name}-{suffix}")
+        .add_dataframe_asset("frame")
+        .add_batch_definition_whole_dataframe("whole")
+    )
+    # Built whole, then added once: `suite.add_expectation` re-serialises the suite into the store
+    # on every call, which costs about a second for 40 expectations.
+    suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}-{suffix}", expectations=list(gx_expectations)))
+    definition = ctx.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{name}-{suffix}", data=batch, suite=suite)
+    )
+    return definition.run(batch_parameters={"dataframe": df})
+
+
+# --- schema checks ------------------------------------------------------------------------
+
+
+def _type_ok(dtype: Any, expected: str) -> bool:
+    import pandas as pd
+
+    api = pd.api.types
+    if expected == "int":
+        return api.is_integer_dtype(dtype) and not api.is_bool_dtype(dtype)
+    if expected == "float":
+        return api.is_numeric_dtype(dtype) and not api.is_bool_dtype(dtype)
+    if expected == "bool":
+        return api.is_bool_dtype(dtype)
+    if expected == "string":
+        return (
+            api.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype) or api.is_object_dtype(dtype)
+        )
+    return True  # category: any values
+
+
+def schema_findings(df: pd.DataFrame, config: ModelConfig) -> tuple[list[Finding], int]:
+    """Failures of the derived schema checks, and how many checks ran."""
+    import pandas as pd
+
+    findings: list[Finding] = []
+    evaluated = 0
+    present = set(map(str, df.columns))
+    for column in config.columns:
+        evaluated += 1
+        if column not in present:
+            findings.append(
+                Finding(
+                    "expect_column_to_exist",
+                    column,
+                    "fail",
+                    "validation.schema_checks",
+                    {"column": column},
+                    observed_value=f"missing; columns are {sorted(present)}",
+                )
+            )
+    types = {f.name: f.type for f in config.data.features}
+    ts = config.data.timestamp
+    for column, expected in [*types.items(), (ts, "timestamp")]:
+        if column not in present:
+            continue
+        evaluated += 1
+        dtype = df[column].dtype
+        ok = (
+            pd.api.types.is_datetime64_any_dtype(dtype)
+            if expected == "timestamp"
+            else _type_ok(dtype, expected)
+        )
+        if not ok:
+            findings.append(
+                Finding(
+                    "expect_column_values_to_be_of_type",
+                    column,
+                    "fail",
+                    "validation.schema_checks",
+                    {"column": column, "type_": expected},
+                    observed_value=f"expected {expected}, found {dtype}",
+                )
+            )
+    return findings, evaluated
+
+
+# --- GX results -> findings -----------------------------------------------------------------
+
+
+def _exception_message(info: Any) -> str | None:
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message"))
+    messages = {
+        str(v.get("exception_message"))
+        for v in info.values()
+        if isinstance(v, dict) and v.get("raised_exception")
+    }
+    return "; ".join(sorted(messages)) or None
+
+
+def _finding(planned: PlannedExpectation, result: Any) -> Finding:
+    body = result.result or {}
+    examples = body.get("partial_unexpected_list") or []
+    kwargs = {k: v for k, v in planned.kwargs.items() if k != "batch_id"}
+    return Finding(
+        expectation=planned.type,
+        column=planned.column,
+        severity=planned.severity,
+        source=planned.source,
+        kwargs=json_safe(kwargs),
+        observed_value=json_safe(body.get("observed_value")),
+        element_count=json_safe(body.get("element_count")),
+        unexpected_count=json_safe(body.get("unexpected_count")),
+        unexpected_percent=json_safe(body.get("unexpected_percent")),
+        examples=json_safe(list(examples[:EXAMPLES])),
+        error=_exception_message(result.exception_info),
+    )
+
+
+def validate_frame(df: pd.DataFrame, config: ModelConfig) -> ValidationReport:
+    """Run the model's gate on `df` and report every failure and warning."""
+    quiet_gx()
+    import great_expectations as gx
+
+    began = time.perf_counter()
+    planned = planning.from_config(config)
+    where = f"validation ({config.model.name})"
+    gx_objects = [planning.build(p, where) for p in planned]
+    failures, schema_evaluated = schema_findings(df, config) if config.validation.schema_checks else ([], 0)
+    by_source = {p.source: p for p in planned}
+    warnings: list[Finding] = []
+    result = run_suite(df, gx_objects, name=config.model.name)
+    for item in result.results:
+        meta = item.expectation_config.meta or {}
+        plan = by_source.get(meta.get("driftline_source", ""))
+        if plan is None:  # not ours: cannot happen unless GX adds expectations
+            continue
+        if item.success:
+            continue
+        finding = _finding(plan, item)
+        (warnings if plan.severity == "warn" else failures).append(finding)
+    evaluated = len(planned) + schema_evaluated
+    hard = [f for f in failures if f.severity == "fail"]
+    statistics = {
+        "evaluated": evaluated,
+        "passed": evaluated - len(hard) - len(warnings),
+        "failed": len(hard),
+        "warned": len(warnings),
+        "rows": len(df),
+        "columns": len(df.columns),
+    }
+    report = ValidationReport(
+        success=not hard,
+        statistics=statistics,
+        failures=hard,
+        warnings=warnings,
+        meta={
+            "model": config.model.name,
+            "great_expectations": gx.__version__,
+            "elapsed_s": round(time.perf_counter() - began, 4),
+            "suite": config.validation.suite,
+        },
+    )
+    for warning in warnings:
+        log.warning("validation warning (%s): %s", config.model.name, warning.describe())
+    return report
