@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from typing import Any
 from driftline.settings import data_root, driftline_home, project_root
 
 DAG_ID = "driftline__churn"
+_LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 # (day scored, what it shows, trigger params)
 SCENARIO: list[tuple[dt.date, str, dict[str, Any]]] = [
     (dt.date(2026, 1, 15), "day 1: no champion yet", {}),
@@ -86,7 +88,10 @@ def _load_dag() -> Any:
         raise SystemExit(f"DAG import errors: {json.dumps(bag.import_errors, indent=2)}")
     if DAG_ID not in bag.dags:
         raise SystemExit(f"{DAG_ID} not found; DAGs: {sorted(bag.dags)}")
-    return bag.dags[DAG_ID]
+    dag = bag.dags[DAG_ID]
+    for task in dag.tasks:  # dag.test() would sit out each retry delay: show a failure at once
+        task.retries = 0
+    return dag
 
 
 def _fmt(value: Any) -> str:
@@ -157,14 +162,19 @@ def run_day(dag: Any, day: dt.date, params: dict[str, Any], log_path: Path) -> t
 
 
 def _task_error(log_path: Path, task_id: str) -> str | None:
-    """The exception message of a failed task, from the run's log."""
-    text = log_path.read_text(errors="replace")
+    """The last Driftline exception message in the run's log (the failed task's error)."""
+    lines = log_path.read_text(errors="replace").splitlines()
     marker = "driftline.exceptions."
-    hits = [i for i in range(len(text)) if text.startswith(marker, i)]
-    if not hits:
+    starts = [i for i, line in enumerate(lines) if line.startswith(marker) or f" {marker}" in line[:80]]
+    if not starts:
         return None
-    tail = text[hits[-1] + len(marker) :]
-    return tail.split("\n\n")[0][:2000]
+    first = lines[starts[-1]]
+    message = [first[first.index(marker) + len(marker) :]]
+    for line in lines[starts[-1] + 1 :]:
+        if _LOG_LINE.match(line) or not line.strip():
+            break
+        message.append(line)
+    return "\n".join(message)
 
 
 def main() -> None:

@@ -38,13 +38,24 @@ class RunIdentity:
         }
 
 
+def _utc(value: Any) -> dt.datetime | None:
+    """A plain stdlib UTC datetime (Airflow hands out pendulum objects, which pandas mishandles)."""
+    if value is None:
+        return None
+    return dt.datetime.fromtimestamp(value.timestamp(), tz=dt.UTC)
+
+
 def run_interval(context: Any) -> tuple[dt.datetime, dt.datetime]:
-    """The run's data interval; a manual run without one gets the last whole UTC day."""
-    start = context.get("data_interval_start")
-    end = context.get("data_interval_end")
+    """The run's data interval.
+
+    A run whose interval is empty (a manual run, or a cron-trigger timetable) gets the last
+    whole UTC day before its logical date: the day that has fully arrived.
+    """
+    start = _utc(context.get("data_interval_start"))
+    end = _utc(context.get("data_interval_end"))
     if start is not None and end is not None and end > start:
         return start, end
-    anchor = end or context.get("logical_date") or dt.datetime.now(dt.UTC)
+    anchor = end or _utc(context.get("logical_date")) or dt.datetime.now(dt.UTC)
     day_end = anchor.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day_end - dt.timedelta(days=1), day_end
 
