@@ -100,6 +100,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _data_drift_text(dd: dict[str, Any]) -> str:
+    if dd.get("evaluated") is False:
+        return f"data drift not evaluated ({dd.get('reason')})"
+    share, limit = dd.get("drift_share"), dd.get("drift_share_threshold")
+    verdict = "DATASET DRIFT" if dd.get("dataset_drift") else "no dataset drift"
+    return f"{verdict}: {_fmt(share)} of columns drifted (threshold {limit}) {dd.get('drifted_columns', [])}"
+
+
+def _concept_text(cd: dict[str, Any]) -> str:
+    if not cd.get("evaluated"):
+        return f"concept drift not evaluated ({cd.get('reason')})"
+    verdict = "CONCEPT DRIFT" if cd.get("drifted") else "no concept drift"
+    return (
+        f"{verdict}: live {cd.get('metric')} {_fmt(cd.get('live_value'))} vs "
+        f"{_fmt(cd.get('reference_value'))} at registration (drop {_fmt(cd.get('drop'))}, tolerance {cd.get('tolerance')})"
+    )
+
+
 def describe(task_id: str, state: str, result: Any, error: str | None) -> list[str]:
     """Human lines for one task of a demo run."""
     if state in {"skipped", "upstream_failed", "removed"} or (
@@ -118,11 +136,7 @@ def describe(task_id: str, state: str, result: Any, error: str | None) -> list[s
         v = facts.get("validation", {})
         text = f"passed: {v.get('evaluated', v.get('expectations', '?'))} expectations, {len(v.get('warnings', []))} warning(s); snapshot {r.get('sha256', '')[:12]}"
     elif task_id == "check_drift":
-        dd, cd = r.get("data_drift") or {}, r.get("concept_drift") or {}
-        drifted = [
-            c for c, v in (dd.get("columns") or {}).items() if isinstance(v, dict) and v.get("drifted")
-        ]
-        text = f"data drift: {dd.get('status', '')} share {_fmt(dd.get('drift_share'))} drifted {drifted or '[]'}; concept drift: {cd.get('status', cd.get('drifted'))}"
+        text = f"{_data_drift_text(r.get('data_drift') or {})}; {_concept_text(r.get('concept_drift') or {})}"
     elif task_id == "decide_retrain":
         text = f"retrain={r.get('retrain')} reasons={r.get('reasons')} suppressed={r.get('suppressed')}"
     elif task_id == "train":

@@ -9,10 +9,12 @@ Retrain when any of these holds (every one that holds is recorded as a reason):
   from (`trained_until`), or from its promotion when that is unknown.
 Cooldown: a retrain decided less than `cooldown` after the last retrain is suppressed (its
 reasons move to `suppressed`) unless forced. This stops a persistent drift from retraining on
-every run while the last retrain is still recent. `last_retrain_at` is the latest of the
-champion's promotion and the last "retrain" decision recorded for the model (the monitoring
-experiment), so a retrain whose challenger was rejected also starts a cooldown. The cooldown
-applies to every non-forced reason, "no champion" included.
+every run while the last retrain is still recent. All times are data times (a run's data
+interval end), never wall-clock times, so a backfill decides as the live schedule would:
+`last_retrain_at` is the latest of the champion's `trained_until` and the data time of the last
+"retrain" decision recorded for an earlier interval (the monitoring experiment), so a retrain
+whose challenger was rejected also starts a cooldown. The cooldown applies to every
+non-forced reason, "no champion" included.
 """
 
 from __future__ import annotations
@@ -121,8 +123,8 @@ def decide_retrain(
 
 
 def last_retrain_time(
-    promoted_at: dt.datetime | None, last_decision_at: dt.datetime | None
+    champion_trained_until: dt.datetime | None, last_decision_at: dt.datetime | None
 ) -> dt.datetime | None:
-    """The latest of the champion's promotion and the last recorded retrain decision."""
-    times = [t for t in (promoted_at, last_decision_at) if t is not None]
+    """The latest of the champion's training-data end and the last recorded retrain decision."""
+    times = [t for t in (champion_trained_until, last_decision_at) if t is not None]
     return max(times) if times else None

@@ -33,3 +33,8 @@ def retrain_needed_alias(model: str) -> AssetAlias:
 def champion(model: str) -> Asset:
     """Emitted when the model's champion alias moves (promotion or rollback)."""
     return _asset(model, "champion")
+
+
+def champion_alias(model: str) -> AssetAlias:
+    """The alias through which a step emits `champion(model)` only when the champion moved."""
+    return AssetAlias(name=f"driftline.{model}.champion_changes", group="driftline")

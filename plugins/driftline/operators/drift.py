@@ -262,8 +262,10 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         identity = run_identity(context)
         hook = MlflowHook(self.mlflow_conn_id)
         experiment_id = hook.get_or_create_experiment(monitoring_experiment(config.model.name))
-        last_decision = self._last_retrain_decision(hook, experiment_id, identity.run_id)
-        last_retrain_at = last_retrain_time(getattr(champion, "promoted_at", None), last_decision)
+        last_decision = self._last_retrain_decision(hook, experiment_id, identity.run_id, now)
+        # Data time, not wall-clock time: the champion's training data end and earlier runs' decision
+        # times are both data-interval times, so a backfill or the demo decides as production would.
+        last_retrain_at = last_retrain_time(getattr(champion, "trained_until", None), last_decision)
         max_age = config.drift.max_model_age_days
         decision = decide_retrain(
             data_drift=data_drift,
@@ -302,9 +304,9 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
 
     @staticmethod
     def _last_retrain_decision(
-        hook: MlflowHook, experiment_id: str, airflow_run_id: str
+        hook: MlflowHook, experiment_id: str, airflow_run_id: str, now: dt.datetime
     ) -> dt.datetime | None:
-        """When the last retrain was decided, from earlier Airflow runs' records (a retry ignores its own)."""
+        """The data time of the latest retrain decided for an earlier interval (a retry ignores its own)."""
         runs = hook.client.search_runs(
             [experiment_id],
             filter_string=f"tags.`{TAG_DECISION}` = 'retrain'",
@@ -313,14 +315,14 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         )
         from driftline.registry.champion import parse_time
 
+        times = []
         for run in runs:
             if run.data.tags.get("airflow.run_id") == airflow_run_id:
                 continue
             when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
-            if when is None:
-                when = dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC)
-            return when
-        return None
+            if when is not None and when < now:
+                times.append(when)
+        return max(times, default=None)
 
     def _record(
         self,

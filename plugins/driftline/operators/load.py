@@ -90,6 +90,25 @@ class LoadWindowOperator(DriftlineOperator):
             timestamp_col=cfg.data.timestamp,
             feature_types={f.name: f.type for f in cfg.data.features},
         )
+        df, excluded = loaded.df, []
+        if self.window == "training":
+            from driftline.data import quarantine_ledger
+            from driftline.data.windows import EmptyWindowError
+
+            ranges = quarantine_ledger.quarantined_ranges(cfg.data.snapshot_root, cfg.model.name)
+            df, excluded = quarantine_ledger.drop_quarantined(df, cfg.data.timestamp, ranges)
+            for item in excluded:
+                log.warning(
+                    "left out %d row(s) of [%s, %s): that batch was quarantined by run %s",
+                    item["rows"],
+                    item["start"],
+                    item["end"],
+                    item["run_id"],
+                )
+            if df.empty:
+                raise EmptyWindowError(
+                    f"{cfg.model.name}: every row of the training window is in a quarantined range: {excluded}"
+                )
         ident = run_identity(context)
         uri = snapshot_uri(cfg.data.snapshot_root, cfg.model.name, ident.run_id, f"{self.window}_window")
         facts = {
@@ -99,11 +118,12 @@ class LoadWindowOperator(DriftlineOperator):
             "source": cfg.data.source.kind,
             "partitions": loaded.partitions,
             "missing_partitions": loaded.missing,
+            "quarantined_excluded": excluded,
             "dag_id": ident.dag_id,
             "run_id": ident.run_id,
             "try_number": ident.try_number,
         }
-        ref = write_snapshot(loaded.df, uri, facts)
+        ref = write_snapshot(df, uri, facts)
         log.info(
             "loaded %s window [%s, %s) (%s): %d rows from %d partition(s)%s -> %s",
             self.window,

@@ -90,6 +90,8 @@ class ValidateSnapshotOperator(DriftlineOperator):
         if report.success:
             result_path = write_result(ref.uri, result)
             validated = mark(ref, "validated", validation=summary, validation_result=result_path)
+            if self.window == "current":
+                self._release_range(ref)
             log.info(
                 "validation passed for %s: %s/%s checks, %d warning(s); result %s",
                 ref.uri,
@@ -106,6 +108,8 @@ class ValidateSnapshotOperator(DriftlineOperator):
             f"{cfg.model.name}: the {self.window} window failed validation ({len(lines)} failing check(s)); "
             f"the snapshot is quarantined at {moved.uri}:\n  - " + "\n  - ".join(lines)
         )
+        if self.window == "current":
+            self._record_range(ref, moved.uri, ident.run_id, message)
         emit_alert(
             AlertEvent(
                 model=cfg.model.name,
@@ -117,3 +121,29 @@ class ValidateSnapshotOperator(DriftlineOperator):
             )
         )
         raise ValidationFailedError(message)
+
+    def _record_range(self, ref: Any, quarantined_uri: str, run_id: str, reason: str) -> None:
+        """Keep this batch's time range out of every later training window."""
+        from driftline.data import quarantine_ledger
+
+        start, end = ref.facts.get("window_start"), ref.facts.get("window_end")
+        if start and end:
+            cfg = self.model_config
+            quarantine_ledger.record(
+                cfg.data.snapshot_root,
+                cfg.model.name,
+                start,
+                end,
+                run_id=run_id,
+                snapshot=quarantined_uri,
+                reason=reason,
+            )
+            log.info("quarantine ledger: [%s, %s) is excluded from training from now on", start, end)
+
+    def _release_range(self, ref: Any) -> None:
+        from driftline.data import quarantine_ledger
+
+        start, end = ref.facts.get("window_start"), ref.facts.get("window_end")
+        cfg = self.model_config
+        if start and end and quarantine_ledger.release(cfg.data.snapshot_root, cfg.model.name, start, end):
+            log.info("quarantine ledger: [%s, %s) validated now and is released", start, end)

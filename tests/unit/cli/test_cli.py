@@ -70,7 +70,9 @@ def test_render_pod_prints_a_schema_valid_gpu_pod(example_config_path):
     import yaml
 
     exe = Path(sys.executable).with_name("driftline")
-    result = subprocess.run([str(exe), "render-pod", str(example_config_path)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(exe), "render-pod", str(example_config_path)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     pod = yaml.safe_load(result.stdout)
     container = pod["spec"]["containers"][0]

@@ -6,7 +6,6 @@ import json
 
 import pandas as pd
 import pytest
-
 from driftline.data import snapshots
 from driftline.exceptions import SnapshotError
 
@@ -17,9 +16,13 @@ def frame() -> pd.DataFrame:
 
 
 def test_uri_is_deterministic_and_safe(tmp_path):
-    uri = snapshots.snapshot_uri(str(tmp_path), "churn", "scheduled__2026-01-02T00:00:00+00:00", "current_window")
+    uri = snapshots.snapshot_uri(
+        str(tmp_path), "churn", "scheduled__2026-01-02T00:00:00+00:00", "current_window"
+    )
     assert uri == f"{tmp_path}/churn/scheduled__2026-01-02T00_00_00_00_00/current_window.parquet"
-    assert uri == snapshots.snapshot_uri(str(tmp_path) + "/", "churn", "scheduled__2026-01-02T00:00:00+00:00", "current_window")
+    assert uri == snapshots.snapshot_uri(
+        str(tmp_path) + "/", "churn", "scheduled__2026-01-02T00:00:00+00:00", "current_window"
+    )
 
 
 def test_write_then_read_requires_status(tmp_path, frame):

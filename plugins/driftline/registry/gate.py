@@ -1,0 +1,251 @@
+"""The evaluation gate: challenger against champion on the same, unseen-by-training data.
+
+The evaluation data is the validation slice (the latest `training.validation_days`) of the
+validated training snapshot, cut with driftline.training.split.time_split exactly as training cut it,
+so neither model was fitted on it. Both versions are loaded from the registry
+(`models:/<name>/<version>`) and scored with driftline.training.metrics.evaluate. `decide` holds the
+rule; `run_gate` does the I/O and, on "promoted", moves the aliases through
+driftline.registry.promotion.promote with compare-and-set on the champion it scored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from driftline.registry.champion import get_champion
+from driftline.registry.errors import RegistryInputError
+from driftline.registry.promotion import promote, require_version
+from driftline.registry.retry import RetryPolicy, call
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from driftline.config.models import ModelConfig, RegistrySection
+    from driftline.hooks.mlflow import MlflowHook
+
+Decision = Literal["promoted", "kept_champion", "rejected"]
+EPS = 1e-12
+TAG_GATE_PREFIX = "driftline.gate."
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The gate's verdict with the numbers behind it."""
+
+    decision: Decision
+    reason: str
+    metric: str
+    direction: str
+    challenger_score: float
+    champion_score: float | None
+    improvement: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _missing(score: float | None) -> bool:
+    return score is None or (isinstance(score, float) and math.isnan(score))
+
+
+def _fmt(score: float | None) -> str:
+    return "n/a" if _missing(score) else f"{score:.6g}"
+
+
+def decide(
+    challenger_score: float, champion_score: float | None, registry_cfg: RegistrySection
+) -> GateDecision:
+    """The gate rule.
+
+    With a champion: "promoted" when the challenger is strictly better and better by at least
+    `min_improvement` (in the metric's `direction`), else "kept_champion". Without a champion (or one
+    that could not be scored): "promoted" when the challenger meets the optional floor `min_score`
+    (>= for maximize, <= for minimize), else "rejected". A challenger without a score is "rejected".
+    """
+    metric, direction = registry_cfg.metric, registry_cfg.direction
+    sign = 1.0 if direction == "maximize" else -1.0
+    better = "higher" if direction == "maximize" else "lower"
+
+    def verdict(decision: Decision, reason: str, improvement: float | None = None) -> GateDecision:
+        return GateDecision(
+            decision, reason, metric, direction, challenger_score, champion_score, improvement
+        )
+
+    if _missing(challenger_score):
+        return verdict("rejected", f"challenger has no {metric} score (NaN): it cannot be compared")
+    if _missing(champion_score):
+        floor = registry_cfg.min_score
+        prefix = "no champion" if champion_score is None else "champion could not be scored"
+        if floor is None:
+            return verdict(
+                "promoted", f"{prefix}; challenger {metric} {_fmt(challenger_score)}, no min_score floor set"
+            )
+        if sign * (challenger_score - floor) >= -EPS:
+            return verdict(
+                "promoted",
+                f"{prefix}; challenger {metric} {_fmt(challenger_score)} meets min_score {_fmt(floor)}",
+            )
+        return verdict(
+            "rejected",
+            f"{prefix}; challenger {metric} {_fmt(challenger_score)} misses min_score {_fmt(floor)} "
+            f"({better} is better)",
+        )
+    assert champion_score is not None
+    improvement = sign * (challenger_score - champion_score)
+    needed = registry_cfg.min_improvement
+    numbers = (
+        f"challenger {metric} {_fmt(challenger_score)} vs champion {_fmt(champion_score)}: "
+        f"improvement {improvement:+.6g} ({better} is better), required >= {needed:.6g}"
+    )
+    if improvement > EPS and improvement >= needed - EPS:
+        return verdict("promoted", numbers, improvement)
+    why = "not better than the champion" if improvement <= EPS else "improvement below min_improvement"
+    return verdict("kept_champion", f"{why}; {numbers}", improvement)
+
+
+def evaluation_data(config: ModelConfig, evaluation: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series]:
+    """(X, y) of the validation slice of the validated training snapshot referenced by `evaluation`.
+
+    A data problem (unreadable snapshot, no validation rows) raises a PermanentError.
+    """
+    from driftline.data.snapshots import SnapshotRef, read_snapshot
+    from driftline.training.estimators import prepare_features
+    from driftline.training.split import time_split
+
+    if not evaluation or "uri" not in evaluation:
+        raise RegistryInputError(
+            f"model {config.model.name!r}: the gate needs the validated training snapshot reference "
+            f"(a SnapshotRef dict with 'uri'), got {evaluation!r}"
+        )
+    ref = SnapshotRef.from_dict(evaluation)
+    df = read_snapshot(ref.uri, require="validated", conn_id=ref.facts.get("conn_id"))
+    _, valid = time_split(df, config.data.timestamp, config.training.validation_days)
+    if len(valid) == 0:
+        raise RegistryInputError(
+            f"model {config.model.name!r}: snapshot {ref.uri} has no rows in its last "
+            f"{config.training.validation_days} day(s) (training.validation_days) to evaluate on"
+        )
+    # The same feature frame training fitted on (driftline.training.estimators.prepare_features).
+    return prepare_features(valid, config.data.features), valid[config.data.label]
+
+
+def score_version(
+    hook: MlflowHook, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
+) -> float:
+    """Load `models:/name/version` and return its `registry.metric` on (X, y)."""
+    import mlflow.sklearn
+
+    from driftline.training.metrics import evaluate
+
+    hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    metrics = evaluate(model, X, y, config.training.task)
+    metric = config.registry.metric
+    if metric not in metrics:
+        raise RegistryInputError(
+            f"model {name!r}: registry.metric {metric!r} is not computed for task {config.training.task!r}; "
+            f"available: {sorted(metrics)}"
+        )
+    return float(metrics[metric])
+
+
+def _record(
+    hook: MlflowHook, name: str, version: int, tags: dict[str, str], policy: RetryPolicy | None
+) -> None:
+    for key, value in tags.items():
+        call(
+            policy,
+            f"tag version {version} of {name!r}",
+            hook.client.set_model_version_tag,
+            name,
+            str(version),
+            key,
+            value,
+        )
+
+
+def run_gate(
+    hook: MlflowHook,
+    config: ModelConfig,
+    registered: dict[str, Any],
+    evaluation: dict[str, Any],
+    *,
+    actor: str,
+    policy: RetryPolicy | None = None,
+    lock_ttl: float = 120.0,
+    lock_wait: float = 60.0,
+) -> dict[str, Any]:
+    """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
+
+    Result: {"decision", "reason", "metric", "direction", "challenger": {"version", "score"},
+    "champion": {"version", "score"} | None, "promotion": {...} | None}.
+    """
+    name = config.registered_model_name
+    try:
+        challenger = int((registered or {})["version"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RegistryInputError(
+            f"model {name!r}: the gate needs the registered version, got {registered!r}"
+        ) from exc
+    require_version(hook, name, challenger, policy)
+    champion = get_champion(hook, name)
+    X, y = evaluation_data(config, evaluation)
+    challenger_score = score_version(hook, name, challenger, X, y, config)
+    metric = config.registry.metric
+    if champion is not None and champion.version == challenger:  # an earlier try already promoted it
+        return {
+            "decision": "promoted",
+            "reason": f"version {challenger} is already the champion (promoted by an earlier try)",
+            "metric": metric,
+            "direction": config.registry.direction,
+            "challenger": {"version": challenger, "score": challenger_score},
+            "champion": None,
+            "promotion": None,
+        }
+    champion_score = score_version(hook, name, champion.version, X, y, config) if champion else None
+    verdict = decide(challenger_score, champion_score, config.registry)
+    _record(
+        hook,
+        name,
+        challenger,
+        {
+            f"{TAG_GATE_PREFIX}decision": verdict.decision,
+            f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
+            f"{TAG_GATE_PREFIX}score": repr(challenger_score),
+            f"{TAG_GATE_PREFIX}champion_version": str(champion.version) if champion else "",
+            f"{TAG_GATE_PREFIX}champion_score": repr(champion_score) if champion_score is not None else "",
+            f"{TAG_GATE_PREFIX}evaluated_on": str(evaluation.get("uri", "")),
+            f"{TAG_GATE_PREFIX}at": dt.datetime.now(dt.UTC).isoformat(),
+        },
+        policy,
+    )
+    promotion = None
+    if verdict.decision == "promoted":
+        promotion = promote(
+            hook,
+            name,
+            challenger,
+            champion.version if champion else None,
+            f"gate: {verdict.reason}",
+            actor,
+            details={
+                "metric": metric,
+                "challenger_score": challenger_score,
+                "champion_score": champion_score,
+            },
+            policy=policy,
+            lock_ttl=lock_ttl,
+            lock_wait=lock_wait,
+        ).to_dict()
+    return {
+        "decision": verdict.decision,
+        "reason": verdict.reason,
+        "metric": metric,
+        "direction": config.registry.direction,
+        "challenger": {"version": challenger, "score": challenger_score},
+        "champion": {"version": champion.version, "score": champion_score} if champion else None,
+        "promotion": promotion,
+    }

@@ -1,0 +1,335 @@
+"""Safe alias moves: promotion of a version to champion, and rollback, through one guarded path.
+
+Every move runs under the model's registry lock (driftline.registry.lock) and is a compare-and-set:
+the caller says which champion it saw (`expected_champion`); if the registry now says otherwise the
+move is refused with RegistryConflictError (retryable: the task re-reads and decides again), unless
+the caller asked for `unconditional=True`.
+
+Crash safety: under the lock the complete change (alias targets, version tags, audit entries with
+their sequence numbers) is first written as one plan into the registered-model tag
+`driftline.pending_change`; then version tags, then `previous-champion`/`challenger`, then
+`champion` last, then the audit entries, then the plan is deleted. Every step is idempotent. A
+writer that dies (or loses the registry) midway leaves the plan behind; the next writer under the
+lock replays it (`repair`) before it reads anything, so a half-moved state is detectable (the tag
+exists) and is completed rather than left inconsistent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from driftline.registry.audit import PENDING_TAG, AuditEntry, next_seq, write_entries
+from driftline.registry.champion import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS_CHAMPION,
+    TAG_PROMOTED_AT,
+    aliases_of,
+    read_model,
+)
+from driftline.registry.errors import RegistryConflictError, RegistryInputError
+from driftline.registry.lock import RegistryLock
+from driftline.registry.retry import RetryPolicy, call, error_code
+
+if TYPE_CHECKING:
+    from driftline.hooks.mlflow import MlflowHook
+
+log = logging.getLogger(__name__)
+
+# Aliases are written in this order; champion always last.
+_WRITE_ORDER = (PREVIOUS_CHAMPION, CHALLENGER, CHAMPION)
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """What a promotion or rollback did. `changed` is False when `version` already was champion."""
+
+    name: str
+    version: int
+    previous: int | None
+    changed: bool
+    entries: list[AuditEntry] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "previous": self.previous,
+            "changed": self.changed,
+            "audit_seq": [e.seq for e in self.entries],
+        }
+
+
+def open_lock(
+    hook: MlflowHook,
+    name: str,
+    actor: str,
+    policy: RetryPolicy | None = None,
+    lock_ttl: float = 120.0,
+    lock_wait: float = 60.0,
+) -> RegistryLock:
+    """The registry lock of model `name` (not yet acquired)."""
+    return RegistryLock(hook, name, holder=actor, ttl=lock_ttl, wait=lock_wait, policy=policy)
+
+
+def require_model(hook: MlflowHook, name: str, policy: RetryPolicy | None = None) -> Any:
+    """The RegisteredModel `name`; RegistryInputError when it does not exist."""
+    model = read_model(hook, name, policy)
+    if model is None:
+        raise RegistryInputError(
+            f"registered model {name!r} does not exist in the MLflow registry at {hook.tracking_uri}"
+        )
+    return model
+
+
+def require_version(hook: MlflowHook, name: str, version: int, policy: RetryPolicy | None = None) -> Any:
+    """ModelVersion `version` of `name`; RegistryInputError when it does not exist."""
+    try:
+        return call(
+            policy, f"read version {version} of {name!r}", hook.client.get_model_version, name, str(version)
+        )
+    except Exception as exc:
+        if error_code(exc) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise RegistryInputError(f"registered model {name!r} has no version {version}") from exc
+        raise
+
+
+def _apply(hook: MlflowHook, name: str, plan: dict[str, Any], policy: RetryPolicy | None) -> None:
+    """Carry out a plan; every step is idempotent, so a replay after a crash is safe."""
+    client = hook.client
+    for version, tags in plan.get("version_tags", {}).items():
+        for key, value in tags.items():
+            call(
+                policy,
+                f"tag version {version} of {name!r}",
+                client.set_model_version_tag,
+                name,
+                str(version),
+                key,
+                value,
+            )
+    aliases: dict[str, int | None] = plan["aliases"]
+    for alias in _WRITE_ORDER:
+        if alias not in aliases:
+            continue
+        target = aliases[alias]
+        if target is None:
+            try:
+                call(
+                    policy,
+                    f"delete alias {alias} of {name!r}",
+                    client.delete_registered_model_alias,
+                    name,
+                    alias,
+                )
+            except Exception as exc:
+                if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                    raise
+        else:
+            call(
+                policy,
+                f"set alias {alias} of {name!r}",
+                client.set_registered_model_alias,
+                name,
+                alias,
+                str(target),
+            )
+    write_entries(hook, name, [AuditEntry.from_json(text) for text in plan["entries"]], policy)
+    try:
+        call(
+            policy, f"clear pending change of {name!r}", client.delete_registered_model_tag, name, PENDING_TAG
+        )
+    except Exception as exc:
+        if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+            raise
+
+
+def repair_locked(hook: MlflowHook, name: str, model: Any, policy: RetryPolicy | None = None) -> bool:
+    """Replay a change a crashed writer left half-done. Call with the lock held; True if one was found."""
+    pending = dict(model.tags or {}).get(PENDING_TAG)
+    if not pending:
+        return False
+    log.warning("completing a half-finished alias change of %s left by a previous writer", name)
+    _apply(hook, name, json.loads(pending), policy)
+    return True
+
+
+def repair(
+    hook: MlflowHook, name: str, actor: str = "driftline repair", policy: RetryPolicy | None = None
+) -> bool:
+    """Take the lock and complete a half-finished alias change of `name`, if any."""
+    with open_lock(hook, name, actor, policy):
+        return repair_locked(hook, name, require_model(hook, name, policy), policy)
+
+
+def commit_aliases(
+    hook: MlflowHook,
+    name: str,
+    lock: RegistryLock,
+    new_aliases: dict[str, int | None],
+    *,
+    actor: str,
+    reason: str,
+    action: str,
+    details: dict[str, Any] | None = None,
+    version_tags: dict[int, dict[str, str]] | None = None,
+    policy: RetryPolicy | None = None,
+) -> list[AuditEntry]:
+    """Move aliases to `new_aliases` ({alias: version or None to remove}) with audit entries.
+
+    The caller holds `lock` and has already checked its preconditions against a fresh read.
+    Returns the audit entries written (none when nothing changed).
+    """
+    model = require_model(hook, name, policy)
+    current = aliases_of(model)
+    changes = {a: v for a, v in new_aliases.items() if current.get(a) != v}
+    if not changes:
+        return []
+    tags = dict(model.tags or {})
+    seq = next_seq(tags)
+    now = dt.datetime.now(dt.UTC)
+    op_id = uuid.uuid4().hex
+    entries = []
+    for alias in _WRITE_ORDER:
+        if alias in changes:
+            entries.append(
+                AuditEntry(
+                    seq=seq,
+                    at=now,
+                    alias=alias,
+                    from_version=current.get(alias),
+                    to_version=changes[alias],
+                    actor=actor,
+                    reason=reason,
+                    action=action,
+                    op_id=op_id,
+                    details=dict(details or {}),
+                )
+            )
+            seq += 1
+    plan = {
+        "op_id": op_id,
+        "aliases": changes,
+        "version_tags": {str(v): t for v, t in (version_tags or {}).items()},
+        "entries": [e.to_json() for e in entries],
+    }
+    lock.verify()
+    call(
+        policy,
+        f"record pending change of {name!r}",
+        hook.client.set_registered_model_tag,
+        name,
+        PENDING_TAG,
+        json.dumps(plan),
+    )
+    _apply(hook, name, plan, policy)
+    return entries
+
+
+def promote(
+    hook: MlflowHook,
+    name: str,
+    version: int,
+    expected_champion: int | None,
+    reason: str,
+    actor: str,
+    *,
+    unconditional: bool = False,
+    action: str = "promote",
+    details: dict[str, Any] | None = None,
+    policy: RetryPolicy | None = None,
+    lock_ttl: float = 120.0,
+    lock_wait: float = 60.0,
+) -> PromotionResult:
+    """Make `version` the champion of `name`; the old champion becomes `previous-champion`.
+
+    Compare-and-set: raises RegistryConflictError when the champion is no longer `expected_champion`
+    (None = "there was no champion"), unless `unconditional`. Promoting the current champion is a
+    no-op (changed=False). A `challenger` alias on `version` is removed (it is no longer a candidate).
+    Unknown model or version: RegistryInputError. Registry unreachable: RegistryError after retries.
+    """
+    version = int(version)
+    with open_lock(hook, name, actor, policy, lock_ttl, lock_wait) as lock:
+        model = require_model(hook, name, policy)
+        if repair_locked(hook, name, model, policy):
+            model = require_model(hook, name, policy)
+        require_version(hook, name, version, policy)
+        current = aliases_of(model)
+        champion = current.get(CHAMPION)
+        if champion == version:
+            return PromotionResult(name, version, current.get(PREVIOUS_CHAMPION), changed=False)
+        if not unconditional and champion != expected_champion:
+            raise RegistryConflictError(
+                f"champion of {name!r} is {_v(champion)}, expected {_v(expected_champion)}: it changed "
+                f"since it was read; version {version} was not promoted",
+                expected=expected_champion,
+                actual=champion,
+            )
+        new: dict[str, int | None] = {CHAMPION: version}
+        if champion is not None:
+            new[PREVIOUS_CHAMPION] = champion
+        if current.get(CHALLENGER) == version:
+            new[CHALLENGER] = None
+        entries = commit_aliases(
+            hook,
+            name,
+            lock,
+            new,
+            actor=actor,
+            reason=reason,
+            action=action,
+            details=details,
+            version_tags={version: {TAG_PROMOTED_AT: dt.datetime.now(dt.UTC).isoformat()}},
+            policy=policy,
+        )
+        return PromotionResult(name, version, champion, changed=True, entries=entries)
+
+
+def rollback(
+    hook: MlflowHook,
+    name: str,
+    target_version: int | None,
+    reason: str,
+    actor: str,
+    *,
+    policy: RetryPolicy | None = None,
+    lock_ttl: float = 120.0,
+    lock_wait: float = 60.0,
+) -> PromotionResult:
+    """Restore `target_version` (default: `previous-champion`) as champion, through `promote`.
+
+    The current champion becomes `previous-champion`, so a second rollback without a target undoes
+    the first. Raises RegistryInputError for an unknown model or version, or when no target is given
+    and there is no previous champion.
+    """
+    model = require_model(hook, name, policy)
+    current = aliases_of(model)
+    if target_version is None:
+        if PREVIOUS_CHAMPION not in current:
+            raise RegistryInputError(
+                f"registered model {name!r} has no {PREVIOUS_CHAMPION!r} alias to roll back to; "
+                "give target_version explicitly"
+            )
+        target_version = current[PREVIOUS_CHAMPION]
+    require_version(hook, name, int(target_version), policy)
+    return promote(
+        hook,
+        name,
+        int(target_version),
+        current.get(CHAMPION),
+        reason,
+        actor,
+        action="rollback",
+        policy=policy,
+        lock_ttl=lock_ttl,
+        lock_wait=lock_wait,
+    )
+
+
+def _v(version: int | None) -> str:
+    return "none" if version is None else f"version {version}"
