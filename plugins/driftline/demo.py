@@ -25,12 +25,14 @@ from driftline.settings import data_root, driftline_home, project_root
 
 DAG_ID = "driftline__churn"
 _LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+CORRUPT_DAY = dt.date(2026, 1, 17)
 # (day scored, what it shows, trigger params)
 SCENARIO: list[tuple[dt.date, str, dict[str, Any]]] = [
     (dt.date(2026, 1, 15), "day 1: no champion yet", {}),
     (dt.date(2026, 1, 16), "a quiet day", {}),
-    (dt.date(2026, 1, 17), "a corrupt batch arrives", {}),
+    (CORRUPT_DAY, "a corrupt batch arrives: it is quarantined, the run fails, nothing downstream runs", {}),
     (dt.date(2026, 1, 21), "the drift day", {}),
+    (dt.date(2026, 1, 25), "drift persists: the retrained challenger has seen more of the new data", {}),
 ]
 
 
@@ -132,6 +134,8 @@ def describe(task_id: str, state: str, result: Any, error: str | None) -> list[s
     facts = r.get("facts", {}) if isinstance(r, dict) else {}
     if task_id.startswith("load_"):
         text = f"{r.get('rows')} rows, window {facts.get('window_start', '?')[:10]} .. {facts.get('window_end', '?')[:10]} ({facts.get('window_kind')}), {len(facts.get('partitions', []))} partition(s)"
+        for item in facts.get("quarantined_excluded") or []:
+            text += f"; left out {item['rows']} rows of quarantined batch {item['start'][:10]}"
     elif task_id.startswith("validate_"):
         v = facts.get("validation", {})
         text = f"passed: {v.get('evaluated', v.get('expectations', '?'))} expectations, {len(v.get('warnings', []))} warning(s); snapshot {r.get('sha256', '')[:12]}"
@@ -191,6 +195,17 @@ def _task_error(log_path: Path, task_id: str) -> str | None:
     return "\n".join(message)
 
 
+def _print_registry() -> None:
+    """The model's aliases and their audit trail (what `driftline history churn` prints)."""
+    from driftline.hooks.mlflow import MlflowHook
+    from driftline.registry.audit import format_history, history
+    from driftline.registry.champion import read_aliases
+
+    hook = MlflowHook()
+    print(f"\n== registry: MLflow model 'churn' aliases {read_aliases(hook, 'churn')}")
+    print(format_history(history(hook, "churn")))
+
+
 def main() -> None:
     started = time.monotonic()
     print(f"Driftline demo — state in {driftline_home()}")
@@ -207,7 +222,8 @@ def main() -> None:
         state, lines = run_day(dag, day, params, log_path)
         print("\n".join(lines))
         print(f"  -> run {state} (log: {log_path})")
-        failures += state != "success" and day != dt.date(2026, 1, 17)
+        failures += state != "success" and day != CORRUPT_DAY
+    _print_registry()
     print(
         f"\nDemo finished in {time.monotonic() - started:.0f}s. MLflow store: {driftline_home() / 'mlflow'}"
     )

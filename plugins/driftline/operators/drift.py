@@ -320,7 +320,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             if run.data.tags.get("airflow.run_id") == airflow_run_id:
                 continue
             when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
-            if when is not None and when < now:
+            if when is not None and when <= now:
                 times.append(when)
         return max(times, default=None)
 
