@@ -71,7 +71,14 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         validate_current = ValidateSnapshotOperator(
             task_id="validate_current", window="current", snapshot=load_current.output, **kw
         )
-        check_drift = CheckDriftOperator(task_id="check_drift", current=validate_current.output, **kw)
+        labels = None
+        if config.data.labels is not None:
+            from driftline.operators.labels import LoadLabelsOperator
+
+            labels = LoadLabelsOperator(task_id="load_labels", **kw).output
+        check_drift = CheckDriftOperator(
+            task_id="check_drift", current=validate_current.output, labels=labels, **kw
+        )
         decide = RetrainDecisionOperator(
             task_id="decide_retrain",
             drift=check_drift.output,

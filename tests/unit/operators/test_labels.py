@@ -1,0 +1,54 @@
+"""LoadLabelsOperator and the labels branch of the pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pandas as pd
+
+from driftline.config.models import LocalSource
+from driftline.data.snapshots import read_snapshot
+from driftline.factory.dags import build_pipeline_dag
+from driftline.operators.labels import LoadLabelsOperator
+
+
+def _context(day: dt.date) -> dict:
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    ti = SimpleNamespace(dag_id="driftline__churn", run_id=f"manual__{day}", task_id="load_labels", try_number=1)
+    return {"data_interval_start": end - dt.timedelta(days=1), "data_interval_end": end, "ti": ti, "params": {}}
+
+
+def _labelled(example_config, tmp_path):
+    cfg = example_config.model_copy(deep=True)
+    cfg.data.labels = LocalSource(kind="local", path=str(tmp_path / "labels" / "dt={ds}" / "labels.parquet"))
+    cfg.data.snapshot_root = str(tmp_path / "snapshots")
+    return cfg
+
+
+def test_labels_are_loaded_and_null_rows_dropped(example_config, tmp_path):
+    cfg = _labelled(example_config, tmp_path)
+    folder = tmp_path / "labels" / "dt=2026-01-10"
+    folder.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", None, "C4"],
+            "event_time": pd.to_datetime(["2026-01-10T01:00Z"] * 4),
+            "churned": [1, 0, 1, None],
+        }
+    ).to_parquet(folder / "labels.parquet")
+    ref = LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 10)))
+    assert ref["status"] == "validated" and ref["rows"] == 2
+    assert ref["facts"]["validation"]["dropped_null_rows"] == 2
+    assert read_snapshot(ref["uri"])["customer_id"].tolist() == ["C1", "C2"]
+
+
+def test_no_labels_yet_is_an_empty_snapshot_not_an_error(example_config, tmp_path):
+    ref = LoadLabelsOperator(model_config=_labelled(example_config, tmp_path)).execute(_context(dt.date(2026, 1, 11)))
+    assert ref["rows"] == 0 and ref["status"] == "validated"
+
+
+def test_pipeline_wires_labels_into_check_drift(example_config, tmp_path, example_config_path):
+    dag = build_pipeline_dag(_labelled(example_config, tmp_path), example_config_path)
+    assert dag.get_task("load_labels").downstream_task_ids == {"check_drift"}
+    assert "load_labels" not in {t.task_id for t in build_pipeline_dag(example_config, example_config_path).tasks}
