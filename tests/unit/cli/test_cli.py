@@ -80,3 +80,40 @@ def test_render_pod_prints_a_schema_valid_gpu_pod(example_config_path):
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert pod["spec"]["nodeSelector"] == {"workload": "training", "nvidia.com/gpu.product": "NVIDIA-A10G"}
     assert "valid against the Kubernetes 1.33 schema" in result.stderr
+
+
+def test_history_of_an_unknown_model_fails_clearly(driftline_home, capsys):
+    assert main(["history", "nosuch"]) == 1
+    err = capsys.readouterr().err
+    assert "error: registered model 'nosuch' does not exist in the MLflow registry at sqlite:///" in err
+
+
+def test_history_prints_the_audit_trail(driftline_home, capsys):
+    from driftline.hooks.mlflow import MlflowHook
+    from driftline.registry.audit import history
+    from driftline.registry.promotion import promote
+
+    hook = MlflowHook()
+    hook.client.create_registered_model("demo_model")
+    assert main(["history", "demo_model"]) == 0
+    assert capsys.readouterr().out == "no alias changes recorded\n"
+    source = driftline_home / "artifacts"
+    source.mkdir()
+    hook.client.create_model_version("demo_model", source=source.as_uri())
+    promote(hook, "demo_model", 1, expected_champion=None, reason="first model", actor="alice")
+    assert [(e.alias, e.to_version, e.actor) for e in history(hook, "demo_model")] == [
+        ("champion", 1, "alice")
+    ]
+    assert main(["history", "demo_model"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == [
+        "seq",
+        "when",
+        "(UTC)",
+        "alias",
+        "change",
+        "action",
+        "actor",
+        "reason",
+    ]
+    assert "champion" in out and "- -> v1" in out and "alice" in out and "first model" in out
