@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -184,3 +185,7 @@ def test_parse_benchmark_quick():
     assert figures["import_errors"] == 0
     assert figures["heavy_modules"] == []
     assert {"driftline_s", "baseline_s", "ratio"} <= set(figures)
+    if importlib.util.find_spec("dagfactory") is not None:  # the bench group (make bench) is installed
+        assert figures["baseline_dags"] == 40 and figures["ratio"] > 0
+    else:
+        assert figures["baseline_error"].startswith("dag-factory is not installed")

@@ -13,7 +13,9 @@ import logging
 from collections.abc import Iterable
 from pathlib import Path
 
-from airflow.sdk import DAG, BaseOperator, TriggerRule
+import attrs
+from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
+from airflow.sdk.definitions.param import ParamsDict
 
 from driftline.config.loader import load_folder
 from driftline.config.models import ModelConfig
@@ -61,7 +63,6 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         max_active_runs=1,
         default_args=default_args(config),
         tags=_tags(config, "pipeline"),
-        params=pipeline_params(config),
         doc_md=docs.pipeline_doc(config, path),
         description=config.model.description or f"Driftline pipeline for {config.model.name}",
         owner_links={},
@@ -101,7 +102,29 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         )
         decide >> [load_training, keep]
         [gate, keep] >> summary
+    set_params(dag, pipeline_params(config))
     return dag
+
+
+def set_params(dag: DAG, params: dict[str, Param]) -> None:
+    """Give a built DAG its trigger-form params, cheaply.
+
+    Set after the tasks exist: every operator constructed inside a DAG deep-copies the DAG's
+    params (three times per Driftline operator). Tasks need no copy of their own: at run time
+    Airflow merges dag.params under task.params (`process_params`). And Airflow checks a
+    scheduled DAG's param defaults with jsonschema on every assignment (a metaschema check per
+    param, the largest parse cost at 1000 models); the defaults are the same constants for
+    every model, so they are checked once per process here and the per-DAG re-check is skipped.
+    """
+    key = tuple(id(p) for p in params.values())  # pipeline_params hands out cached Param objects
+    if key not in _checked_params:
+        ParamsDict(params).validate()  # raises ParamValidationError on a bad default
+        _checked_params.add(key)
+    with attrs.validators.disabled():
+        dag.params = params
+
+
+_checked_params: set[tuple[int, ...]] = set()
 
 
 def build_rollback_dag(config: ModelConfig) -> DAG:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+
 from airflow.sdk import Param
 
 from driftline.config.models import ModelConfig
 
 
 def pipeline_params(config: ModelConfig) -> dict[str, Param]:
+    """The pipeline DAG's trigger form."""
     window = config.data.window
-    default_days = window.days if window.kind == "rolling" else None
+    return dict(_pipeline_params(window.days if window.kind == "rolling" else None))
+
+
+@functools.lru_cache(maxsize=64)
+def _pipeline_params(default_days: int | None) -> dict[str, Param]:
+    """Built once per window size: a Param validates its JSON schema when created, a parse cost."""
     return {
         "force_retrain": Param(
             False,
