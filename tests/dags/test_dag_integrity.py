@@ -189,3 +189,18 @@ def test_parse_benchmark_quick():
         assert figures["baseline_dags"] == 40 and figures["ratio"] > 0
     else:
         assert figures["baseline_error"].startswith("dag-factory is not installed")
+
+
+def test_set_params_still_checks_defaults():
+    import datetime as dt
+
+    from airflow.sdk import DAG, Param
+    from airflow.sdk.exceptions import ParamValidationError
+
+    from driftline.factory.dags import set_params
+
+    dag = DAG("params_check", schedule="@daily", start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    with pytest.raises(ParamValidationError, match="0 is less than the minimum of 1"):
+        set_params(dag, {"window_days": Param(0, type="integer", minimum=1)})
+    set_params(dag, {"window_days": Param(3, type="integer", minimum=1)})
+    assert dict(dag.params) == {"window_days": 3}
