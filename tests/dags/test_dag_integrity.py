@@ -128,6 +128,7 @@ def test_broken_config_is_visible_with_file_and_field(dags_with_broken_config):
     dag = dags_with_broken_config.dags["driftline__config_error__broken"]
     assert dag.tags == {"driftline", "config-error"} or set(dag.tags) == {"driftline", "config-error"}
     assert dag.description.startswith("BROKEN CONFIG broken.yaml: ")
+    assert dag.dag_display_name == "BROKEN CONFIG broken.yaml"
     assert "broken.yaml: 2 error(s)" in dag.doc_md
     assert (
         "  - schedule.catchup: Input should be a valid boolean, unable to interpret input (got 'perhaps')"

@@ -164,6 +164,7 @@ def build_config_error_dag(path: Path, error: ConfigError) -> DAG:
     message = str(error)
     with DAG(
         dag_id=ids.config_error_dag_id(path.stem),
+        dag_display_name=f"BROKEN CONFIG {path.name}",
         schedule=None,
         start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
         catchup=False,
