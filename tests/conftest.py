@@ -46,6 +46,20 @@ def driftline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def churn_generator():
+    """include/generate_churn_data.py as a module (include/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "generate_churn_data", REPO_ROOT / "include" / "generate_churn_data.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def example_config_path() -> Path:
     return REPO_ROOT / "dags" / "configs" / "churn.yaml"

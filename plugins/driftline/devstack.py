@@ -94,7 +94,9 @@ def up() -> None:
     root = project_root()
     settings = root / "airflow_settings.yaml"
     env = {**os.environ, **airflow_settings_env(settings)}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # standalone runs `airflow ...`
+    env["PATH"] = (
+        f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # standalone runs `airflow ...`
+    )
     env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # local only: no login page
     mlflow_dir = driftline_home() / "mlflow"
     mlflow_dir.mkdir(parents=True, exist_ok=True)

@@ -197,7 +197,6 @@ def test_set_params_still_checks_defaults():
 
     from airflow.sdk import DAG, Param
     from airflow.sdk.exceptions import ParamValidationError
-
     from driftline.factory.dags import set_params
 
     dag = DAG("params_check", schedule="@daily", start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))

@@ -34,8 +34,8 @@ class LoadLabelsOperator(DriftlineOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         import pandas as pd
 
-        from driftline.data.snapshots import mark, snapshot_uri, write_snapshot
         from driftline.data.frames import CorruptPartitionError, SourceConfigError, SourceSchemaError
+        from driftline.data.snapshots import mark, snapshot_uri, write_snapshot
         from driftline.data.sources import load_window
         from driftline.data.windows import resolve_window
 

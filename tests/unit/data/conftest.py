@@ -12,12 +12,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets the tests import data_helpers by name
 
-from data_helpers import ROWS, load_generator
+from data_helpers import ROWS
 
 
 @pytest.fixture(scope="session")
-def generator():
-    return load_generator()
+def generator(churn_generator):
+    return churn_generator
 
 
 @pytest.fixture

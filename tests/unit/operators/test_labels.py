@@ -6,7 +6,6 @@ import datetime as dt
 from types import SimpleNamespace
 
 import pandas as pd
-
 from driftline.config.models import LocalSource
 from driftline.data.snapshots import read_snapshot
 from driftline.factory.dags import build_pipeline_dag
@@ -15,8 +14,15 @@ from driftline.operators.labels import LoadLabelsOperator
 
 def _context(day: dt.date) -> dict:
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    ti = SimpleNamespace(dag_id="driftline__churn", run_id=f"manual__{day}", task_id="load_labels", try_number=1)
-    return {"data_interval_start": end - dt.timedelta(days=1), "data_interval_end": end, "ti": ti, "params": {}}
+    ti = SimpleNamespace(
+        dag_id="driftline__churn", run_id=f"manual__{day}", task_id="load_labels", try_number=1
+    )
+    return {
+        "data_interval_start": end - dt.timedelta(days=1),
+        "data_interval_end": end,
+        "ti": ti,
+        "params": {},
+    }
 
 
 def _labelled(example_config, tmp_path):
@@ -44,11 +50,15 @@ def test_labels_are_loaded_and_null_rows_dropped(example_config, tmp_path):
 
 
 def test_no_labels_yet_is_an_empty_snapshot_not_an_error(example_config, tmp_path):
-    ref = LoadLabelsOperator(model_config=_labelled(example_config, tmp_path)).execute(_context(dt.date(2026, 1, 11)))
+    ref = LoadLabelsOperator(model_config=_labelled(example_config, tmp_path)).execute(
+        _context(dt.date(2026, 1, 11))
+    )
     assert ref["rows"] == 0 and ref["status"] == "validated"
 
 
 def test_pipeline_wires_labels_into_check_drift(example_config, tmp_path, example_config_path):
     dag = build_pipeline_dag(_labelled(example_config, tmp_path), example_config_path)
     assert dag.get_task("load_labels").downstream_task_ids == {"check_drift"}
-    assert "load_labels" not in {t.task_id for t in build_pipeline_dag(example_config, example_config_path).tasks}
+    assert "load_labels" not in {
+        t.task_id for t in build_pipeline_dag(example_config, example_config_path).tasks
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,21 +15,11 @@ START = dt.date(2026, 1, 1)
 DAYS = 8
 
 
-def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "generate_churn_data", REPO_ROOT / "include" / "generate_churn_data.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
-def churn_frame(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def churn_frame(tmp_path_factory: pytest.TempPathFactory, churn_generator: Any) -> pd.DataFrame:
     """Eight clean days of the example churn data, 300 rows a day."""
     out = tmp_path_factory.mktemp("churn-data")
-    files = _generator().generate(out, START, DAYS, rows=300)
+    files = churn_generator.generate(out, START, DAYS, rows=300)
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
