@@ -44,6 +44,8 @@ demo: install
 	$(VENV)/bin/python -m driftline.demo
 
 test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
 up: install
