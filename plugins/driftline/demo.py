@@ -53,6 +53,14 @@ def _ensure_data() -> None:
     )
 
 
+def _reset_demo_state() -> None:
+    """Start every demo from the same story: no champion, no snapshots, no quarantine ledger."""
+    import shutil
+
+    for name in ("mlflow", "snapshots", "alerts"):
+        shutil.rmtree(driftline_home() / name, ignore_errors=True)
+
+
 def _ensure_airflow_db() -> None:
     airflow = str(Path(sys.executable).with_name("airflow"))
     log = driftline_home() / "logs" / "airflow-db-migrate.log"
@@ -208,7 +216,10 @@ def _print_registry() -> None:
 
 def main() -> None:
     started = time.monotonic()
-    print(f"Driftline demo — state in {driftline_home()}")
+    print(
+        f"Driftline demo — state in {driftline_home()} (its MLflow store, snapshots and alerts start empty)"
+    )
+    _reset_demo_state()
     _ensure_data()
     _ensure_airflow_db()
     dag = _load_dag()
