@@ -192,8 +192,12 @@ def load_folder(folder: Path | str, only_model: str | None = None) -> LoadedConf
     With `only_model`, files whose stem differs are skipped unless their model name matches
     (a cheap path for a worker that needs one model's DAGs).
     """
+    from driftline.config import cache
+
     folder = Path(folder)
     result = LoadedConfigs()
+    defaults_path = folder / DEFAULTS_FILE
+    defaults_bytes = defaults_path.read_bytes() if defaults_path.exists() else b""
     try:
         defaults = load_defaults(folder)
     except ConfigError as exc:
@@ -205,10 +209,18 @@ def load_folder(folder: Path | str, only_model: str | None = None) -> LoadedConf
         if only_model is not None and file.stem != only_model:
             continue
         try:
-            config = load_config(file, defaults)
-        except ConfigError as exc:
-            result.errors[file] = exc
-            continue
+            key = cache.cache_key(file.read_bytes(), defaults_bytes)
+        except OSError:
+            key = None
+        config = cache.get(key) if key else None
+        if config is None:
+            try:
+                config = load_config(file, defaults)
+            except ConfigError as exc:
+                result.errors[file] = exc
+                continue
+            if key:
+                cache.put(key, config)
         name = config.model.name
         if name in seen:
             result.errors[file] = ConfigError(
