@@ -24,6 +24,11 @@ from typing import Any
 from driftline.settings import data_root, driftline_home, project_root
 
 DAG_ID = "driftline__churn"
+ROLLBACK_DAG_ID = "driftline__churn__rollback"
+ROLLBACK_PARAMS = {
+    "target_version": None,
+    "reason": "demo: support tickets rose after the new model went live",
+}
 _LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 CORRUPT_DAY = dt.date(2026, 1, 17)
 # (day scored, what it shows, trigger params)
@@ -90,18 +95,19 @@ def _quiet(log_path: Path) -> Iterator[None]:
             os.close(saved[1])
 
 
-def _load_dag() -> Any:
+def _load_dags() -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(project_root() / "dags"), safe_mode=True)
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {json.dumps(bag.import_errors, indent=2)}")
-    if DAG_ID not in bag.dags:
-        raise SystemExit(f"{DAG_ID} not found; DAGs: {sorted(bag.dags)}")
-    dag = bag.dags[DAG_ID]
-    for task in dag.tasks:  # dag.test() would sit out each retry delay: show a failure at once
-        task.retries = 0
-    return dag
+    missing = {DAG_ID, ROLLBACK_DAG_ID} - set(bag.dags)
+    if missing:
+        raise SystemExit(f"{sorted(missing)} not found; DAGs: {sorted(bag.dags)}")
+    for dag_id in (DAG_ID, ROLLBACK_DAG_ID):
+        for task in bag.dags[dag_id].tasks:  # dag.test() would sit out each retry delay: fail at once
+            task.retries = 0
+    return bag.dags
 
 
 def _fmt(value: Any) -> str:
@@ -203,6 +209,26 @@ def _task_error(log_path: Path, task_id: str) -> str | None:
     return "\n".join(message)
 
 
+def _rollback(dag: Any, log_path: Path) -> int:
+    """Trigger the rollback DAG as a user would from the UI; 1 when it did not succeed."""
+    if log_path.exists():
+        log_path.unlink()
+    print(f"\n== a user triggers {ROLLBACK_DAG_ID} with params {ROLLBACK_PARAMS}")
+    with _quiet(log_path):
+        dagrun = dag.test(run_conf=ROLLBACK_PARAMS)
+    [ti] = dagrun.get_task_instances()
+    state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+    result = ti.xcom_pull(task_ids=ti.task_id) if state == "success" else None
+    if result:
+        print(
+            f"  rollback           champion v{result.get('previous')} -> v{result.get('version')}: {result.get('reason')}"
+        )
+    else:
+        print(f"  rollback           {state}: {_task_error(log_path, ti.task_id) or 'see the log'}")
+    print(f"  -> run {dagrun.state} (log: {log_path})")
+    return 0 if state == "success" else 1
+
+
 def _print_registry() -> None:
     """The model's aliases and their audit trail (what `driftline history churn` prints)."""
     from driftline.hooks.mlflow import MlflowHook
@@ -222,7 +248,8 @@ def main() -> None:
     _reset_demo_state()
     _ensure_data()
     _ensure_airflow_db()
-    dag = _load_dag()
+    dags = _load_dags()
+    dag = dags[DAG_ID]
     logs = driftline_home() / "logs" / "demo"
     failures = 0
     for day, title, params in SCENARIO:
@@ -234,6 +261,7 @@ def main() -> None:
         print("\n".join(lines))
         print(f"  -> run {state} (log: {log_path})")
         failures += state != "success" and day != CORRUPT_DAY
+    failures += _rollback(dags[ROLLBACK_DAG_ID], logs / "rollback.log")
     _print_registry()
     print(
         f"\nDemo finished in {time.monotonic() - started:.0f}s. MLflow store: {driftline_home() / 'mlflow'}"
