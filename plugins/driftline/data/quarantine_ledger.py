@@ -15,7 +15,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from driftline.data.snapshots import _path, _write_bytes, default_root, safe_segment
+from driftline.data.snapshots import default_root, safe_segment, storage_path, write_bytes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,7 +38,7 @@ def ledger_uri(root: str | None, model: str) -> str:
 
 
 def quarantined_ranges(root: str | None, model: str, conn_id: str | None = None) -> list[QuarantinedRange]:
-    path = _path(ledger_uri(root, model), conn_id)
+    path = storage_path(ledger_uri(root, model), conn_id)
     if not path.exists():
         return []
     return [QuarantinedRange(**entry) for entry in json.loads(path.read_bytes())]
@@ -46,7 +46,7 @@ def quarantined_ranges(root: str | None, model: str, conn_id: str | None = None)
 
 def _save(root: str | None, model: str, ranges: list[QuarantinedRange], conn_id: str | None) -> None:
     data = json.dumps([asdict(r) for r in ranges], indent=2).encode()
-    _write_bytes(ledger_uri(root, model), data, conn_id)
+    write_bytes(ledger_uri(root, model), data, conn_id)
 
 
 def record(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,11 +58,16 @@ def default_root() -> str:
     return str(driftline_home() / "snapshots")
 
 
-def _path(uri: str, conn_id: str | None = None) -> Any:
-    """A local Path, or an ObjectStoragePath for an object-store URI."""
+def storage_path(uri: str, conn_id: str | None = None) -> Any:
+    """A local Path, or an ObjectStoragePath for an object-store URI.
+
+    The object store's Airflow connection is `conn_id`, else `DRIFTLINE_SNAPSHOT_CONN_ID` (the
+    snapshot store is a platform setting, shared by every model), else the provider's default.
+    """
     if "://" in uri and not uri.startswith("file://"):
         from airflow.sdk import ObjectStoragePath
 
+        conn_id = conn_id or os.environ.get("DRIFTLINE_SNAPSHOT_CONN_ID")
         return ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
     return Path(uri.removeprefix("file://"))
 
@@ -76,8 +82,9 @@ def manifest_uri(uri: str) -> str:
     return uri[: -len(".parquet")] + ".json" if uri.endswith(".parquet") else uri + ".json"
 
 
-def _write_bytes(uri: str, data: bytes, conn_id: str | None) -> None:
-    path = _path(uri, conn_id)
+def write_bytes(uri: str, data: bytes, conn_id: str | None = None) -> None:
+    """Write a whole file or object; a local file is replaced atomically."""
+    path = storage_path(uri, conn_id)
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -88,8 +95,8 @@ def _write_bytes(uri: str, data: bytes, conn_id: str | None) -> None:
         path.write_bytes(data)
 
 
-def _read_bytes(uri: str, conn_id: str | None) -> bytes:
-    path = _path(uri, conn_id)
+def read_bytes(uri: str, conn_id: str | None = None) -> bytes:
+    path = storage_path(uri, conn_id)
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
@@ -108,18 +115,18 @@ def write_snapshot(
     data = buffer.getvalue()
     ref = SnapshotRef(uri=uri, rows=len(df), sha256=hashlib.sha256(data).hexdigest(), facts=dict(facts or {}))
     # The manifest goes last: a parquet file without a manifest is never readable.
-    _write_bytes(uri, data, conn_id)
+    write_bytes(uri, data, conn_id)
     write_manifest(ref, conn_id)
     return ref
 
 
 def write_manifest(ref: SnapshotRef, conn_id: str | None = None) -> None:
-    _write_bytes(manifest_uri(ref.uri), json.dumps(ref.to_dict(), indent=2, default=str).encode(), conn_id)
+    write_bytes(manifest_uri(ref.uri), json.dumps(ref.to_dict(), indent=2, default=str).encode(), conn_id)
 
 
 def read_manifest(uri: str, conn_id: str | None = None) -> SnapshotRef:
     try:
-        raw = _read_bytes(manifest_uri(uri), conn_id)
+        raw = read_bytes(manifest_uri(uri), conn_id)
     except SnapshotError:
         raise SnapshotError(f"snapshot {uri} does not exist (no manifest at {manifest_uri(uri)})") from None
     try:
@@ -137,7 +144,7 @@ def read_snapshot(uri: str, require: Status | None = "validated", conn_id: str |
         raise SnapshotError(
             f"snapshot {uri} has status {ref.status!r}; only {require!r} snapshots may be read here"
         )
-    data = _read_bytes(uri, conn_id)
+    data = read_bytes(uri, conn_id)
     digest = hashlib.sha256(data).hexdigest()
     if digest != ref.sha256:
         raise SnapshotError(
@@ -158,22 +165,19 @@ def quarantine(ref: SnapshotRef, result: dict[str, Any], conn_id: str | None = N
 
     The original location keeps no readable snapshot afterwards.
     """
-    src = _path(ref.uri, conn_id)
-    run_dir = src.parent
-    model_dir = run_dir.parent
-    target_uri = str(model_dir / "quarantine" / run_dir.name / src.name)
-    if isinstance(src, Path):
-        target_uri = str(Path(target_uri))
-    data = _read_bytes(ref.uri, conn_id)
-    _write_bytes(target_uri, data, conn_id)
+    run_dir, name = ref.uri.rsplit("/", 1)
+    model_dir, run = run_dir.rsplit("/", 1)
+    target_uri = f"{model_dir}/quarantine/{run}/{name}"
+    data = read_bytes(ref.uri, conn_id)
+    write_bytes(target_uri, data, conn_id)
     moved = SnapshotRef(
         target_uri, ref.rows, ref.sha256, "quarantined", {**ref.facts, "quarantined_from": ref.uri}
     )
     result_uri = target_uri[: -len(".parquet")] + ".validation.json"
-    _write_bytes(result_uri, json.dumps(result, indent=2, default=str).encode(), conn_id)
+    write_bytes(result_uri, json.dumps(result, indent=2, default=str).encode(), conn_id)
     write_manifest(moved, conn_id)
     for stale in (manifest_uri(ref.uri), ref.uri):
-        path = _path(stale, conn_id)
+        path = storage_path(stale, conn_id)
         if path.exists():
             path.unlink()
     return moved

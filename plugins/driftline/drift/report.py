@@ -145,18 +145,9 @@ def artifact_folder(snapshot_uri: str) -> str:
 
 
 def _write(uri: str, data: bytes) -> None:
-    if "://" in uri and not uri.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
+    from driftline.data.snapshots import write_bytes
 
-        path = ObjectStoragePath(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return
-    local = Path(uri.removeprefix("file://"))
-    local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = local.with_name(local.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(local)
+    write_bytes(uri, data)
 
 
 def write_artifacts(folder: str, snapshot: Any | None, summary: dict[str, Any]) -> dict[str, str | None]:

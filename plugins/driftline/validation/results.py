@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 
@@ -14,17 +13,8 @@ def result_uri(snapshot_uri: str) -> str:
 
 def write_result(snapshot_uri: str, result: dict[str, Any], conn_id: str | None = None) -> str:
     """Write the result JSON next to the snapshot (local path or object-store URI); returns its URI."""
-    uri = result_uri(snapshot_uri)
-    data = json.dumps(result, indent=2, default=str)
-    if "://" in uri and not uri.startswith("file://"):
-        from airflow.sdk import ObjectStoragePath
+    from driftline.data.snapshots import write_bytes
 
-        path = ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
-        path.write_text(data)
-        return uri
-    local = Path(uri.removeprefix("file://"))
-    local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = local.with_name(local.name + ".tmp")
-    tmp.write_text(data, encoding="utf-8")
-    tmp.replace(local)
-    return str(local)
+    uri = result_uri(snapshot_uri)
+    write_bytes(uri, json.dumps(result, indent=2, default=str).encode(), conn_id)
+    return uri.removeprefix("file://")

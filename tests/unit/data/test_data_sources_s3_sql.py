@@ -152,3 +152,26 @@ def test_sql_identifier_with_quote_is_refused(sqlite_db):
 
     with pytest.raises(SourceConfigError, match="cannot quote SQL identifier"):
         quote_identifier(sql_hook("churn_db"), 'x"; DROP TABLE events; --')
+
+
+def test_snapshots_round_trip_in_s3(s3_bucket, monkeypatch):
+    """Snapshots, their manifests and quarantine work on an object-store root (moto on loopback)."""
+    import pandas as pd
+    from driftline.data import snapshots
+    from driftline.exceptions import SnapshotError
+
+    monkeypatch.setenv("DRIFTLINE_SNAPSHOT_CONN_ID", "s3_data")
+    root = f"s3://{s3_bucket}/driftline/snapshots"
+    uri = snapshots.snapshot_uri(root, "churn", "scheduled__2026-01-02", "current_window")
+    frame = pd.DataFrame({"id": ["a", "b"], "x": [1.0, 2.0]})
+    ref = snapshots.mark(snapshots.write_snapshot(frame, uri), "validated")
+    pd.testing.assert_frame_equal(snapshots.read_snapshot(uri), frame)
+    moved = snapshots.quarantine(ref, {"success": False})
+    assert (
+        moved.uri
+        == f"s3://{s3_bucket}/driftline/snapshots/churn/quarantine/scheduled__2026-01-02/current_window.parquet"
+    )
+    with pytest.raises(SnapshotError, match="does not exist"):
+        snapshots.read_snapshot(uri)
+    with pytest.raises(SnapshotError, match="has status 'quarantined'"):
+        snapshots.read_snapshot(moved.uri)
