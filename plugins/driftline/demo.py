@@ -110,6 +110,10 @@ def _load_dags() -> dict[str, Any]:
     return bag.dags
 
 
+def _state(ti: Any) -> str:
+    return str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
@@ -152,7 +156,7 @@ def describe(task_id: str, state: str, result: Any, error: str | None) -> list[s
             text += f"; left out {item['rows']} rows of quarantined batch {item['start'][:10]}"
     elif task_id.startswith("validate_"):
         v = facts.get("validation", {})
-        text = f"passed: {v.get('evaluated', v.get('expectations', '?'))} expectations, {len(v.get('warnings', []))} warning(s); snapshot {r.get('sha256', '')[:12]}"
+        text = f"passed: {v.get('evaluated', v.get('expectations', '?'))} expectations, {v.get('warned', 0)} warning(s); snapshot {r.get('sha256', '')[:12]}"
     elif task_id == "check_drift":
         text = f"{_data_drift_text(r.get('data_drift') or {})}; {_concept_text(r.get('concept_drift') or {})}"
     elif task_id == "decide_retrain":
@@ -184,7 +188,7 @@ def run_day(dag: Any, day: dt.date, params: dict[str, Any], log_path: Path) -> t
         ti = tis.get(task_id)
         if ti is None:
             continue
-        state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+        state = _state(ti)
         result = ti.xcom_pull(task_ids=task_id) if state == "success" else None
         if task_id == "decide_retrain" and state == "success":
             result = ti.xcom_pull(task_ids=task_id, key="decision")
@@ -217,7 +221,7 @@ def _rollback(dag: Any, log_path: Path) -> int:
     with _quiet(log_path):
         dagrun = dag.test(run_conf=ROLLBACK_PARAMS)
     [ti] = dagrun.get_task_instances()
-    state = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+    state = _state(ti)
     result = ti.xcom_pull(task_ids=ti.task_id) if state == "success" else None
     if result:
         print(

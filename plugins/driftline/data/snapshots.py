@@ -58,13 +58,18 @@ def default_root() -> str:
     return str(driftline_home() / "snapshots")
 
 
+def is_object_store_uri(uri: str) -> bool:
+    """True for `s3://`, `gs://`, ... URIs (readable from a pod); False for local paths and file:// URIs."""
+    return "://" in uri and not uri.startswith("file://")
+
+
 def storage_path(uri: str, conn_id: str | None = None) -> Any:
     """A local Path, or an ObjectStoragePath for an object-store URI.
 
     The object store's Airflow connection is `conn_id`, else `DRIFTLINE_SNAPSHOT_CONN_ID` (the
     snapshot store is a platform setting, shared by every model), else the provider's default.
     """
-    if "://" in uri and not uri.startswith("file://"):
+    if is_object_store_uri(uri):
         from airflow.sdk import ObjectStoragePath
 
         conn_id = conn_id or os.environ.get("DRIFTLINE_SNAPSHOT_CONN_ID")

@@ -144,21 +144,17 @@ def artifact_folder(snapshot_uri: str) -> str:
     return snapshot_uri.rsplit("/", 1)[0] if "/" in snapshot_uri else "."
 
 
-def _write(uri: str, data: bytes) -> None:
-    from driftline.data.snapshots import write_bytes
-
-    write_bytes(uri, data)
-
-
 def write_artifacts(folder: str, snapshot: Any | None, summary: dict[str, Any]) -> dict[str, str | None]:
     """Write `drift_report.html` (if there is an Evidently snapshot) and `drift_summary.json` into `folder`."""
+    from driftline.data.snapshots import write_bytes
+
     folder = folder.rstrip("/")
     paths: dict[str, str | None] = {"report_html": None, "summary_json": f"{folder}/{SUMMARY_NAME}"}
     if snapshot is not None:
         with tempfile.TemporaryDirectory(prefix="driftline-drift-") as tmp:
             local = Path(tmp) / REPORT_NAME
             snapshot.save_html(str(local))
-            _write(f"{folder}/{REPORT_NAME}", local.read_bytes())
+            write_bytes(f"{folder}/{REPORT_NAME}", local.read_bytes())
         paths["report_html"] = f"{folder}/{REPORT_NAME}"
-    _write(f"{folder}/{SUMMARY_NAME}", json.dumps(summary, indent=2, default=str).encode())
+    write_bytes(f"{folder}/{SUMMARY_NAME}", json.dumps(summary, indent=2, default=str).encode())
     return paths

@@ -105,7 +105,8 @@ class KubernetesTrainOperator(DriftlineOperator):
 
     def pod_operator(self, context: Any) -> KubernetesPodOperator:
         """The KubernetesPodOperator for this try (concrete identity args, no Jinja left to render)."""
-        from driftline.training.pod import build_training_pod_operator, is_object_store_uri
+        from driftline.data.snapshots import is_object_store_uri
+        from driftline.training.pod import build_training_pod_operator
 
         uri = snapshot_uri_of(self.snapshot)
         if not is_object_store_uri(uri):

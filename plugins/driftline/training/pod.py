@@ -56,11 +56,6 @@ IDENTITY_TEMPLATES = {
 }
 
 
-def is_object_store_uri(uri: str) -> bool:
-    """True for `s3://`, `gs://`, ... URIs a pod can read; False for worker-local paths."""
-    return "://" in uri and not uri.startswith("file://")
-
-
 def _config_json(config: ModelConfig) -> str:
     text = config.model_dump_json()
     if any(marker in text for marker in _TEMPLATE_MARKERS):
