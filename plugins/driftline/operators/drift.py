@@ -56,6 +56,7 @@ def champion_to_dict(champion: Any) -> dict[str, Any] | None:
         "metric_name": champion.metric_name,
         "metric_value": champion.metric_value,
         "snapshot_uri": champion.snapshot_uri,
+        "snapshot_sha256": getattr(champion, "snapshot_sha256", None),
         "trained_until": _iso(champion.trained_until),
         "promoted_at": _iso(champion.promoted_at),
     }
@@ -75,6 +76,7 @@ def champion_from_dict(data: dict[str, Any] | None) -> Any:
         snapshot_uri=data.get("snapshot_uri"),
         trained_until=parse_time(data.get("trained_until")),
         promoted_at=parse_time(data.get("promoted_at")),
+        snapshot_sha256=data.get("snapshot_sha256"),
     )
 
 
@@ -126,7 +128,7 @@ class CheckDriftOperator(DriftlineOperator):
             out["concept_drift"] = {"evaluated": False, "drifted": None, "reason": reason}
             return out
 
-        current = read_snapshot(ref.uri)
+        current = read_snapshot(ref.uri, sha256=ref.sha256 or None)
         out["data_drift"], snap, sample_summary = self._data_drift(current, champion)
         out["concept_drift"] = self._concept_drift(current, champion, hook).to_dict()
         from driftline.drift.report import artifact_folder, write_artifacts
@@ -159,7 +161,7 @@ class CheckDriftOperator(DriftlineOperator):
             self.log.warning("Data drift %s", reason)
             return {"evaluated": False, "reason": reason}, None, None
         try:
-            reference = read_snapshot(champion.snapshot_uri)
+            reference = read_snapshot(champion.snapshot_uri, sha256=champion.snapshot_sha256 or None)
         except SnapshotError as exc:
             reason = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
             self.log.error("Data drift %s", reason)
@@ -205,7 +207,8 @@ class CheckDriftOperator(DriftlineOperator):
                 return not_evaluated(
                     config, "data.labels is configured but no labels snapshot was passed to check_drift"
                 )
-            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
+            labels_ref = SnapshotRef.from_dict(self.labels)
+            labels = read_snapshot(labels_ref.uri, sha256=labels_ref.sha256 or None)
         rows = labelled_rows(current, config, labels)
         if len(rows) < config.drift.concept.min_labels or champion.metric_value is None:
             return evaluate_concept_drift(None, rows, config, champion.metric_value)

@@ -61,7 +61,14 @@ class TrainModelOperator(DriftlineOperator):
 
         uri = snapshot_uri_of(self.snapshot)
         identity = run_identity(context).tags()
-        result = train(self.model_config, uri, identity, mlflow_conn_id=self.mlflow_conn_id)
+        expected = self.snapshot.get("sha256") if isinstance(self.snapshot, dict) else None
+        result = train(
+            self.model_config,
+            uri,
+            identity,
+            mlflow_conn_id=self.mlflow_conn_id,
+            snapshot_sha256=str(expected) if expected else None,
+        )
         self.log.info(
             "%s MLflow run %s: %s=%s",
             "reused" if result.reused else "trained",

@@ -7,6 +7,13 @@ the caller at once. When the attempts run out the last error becomes a `Registry
 Airflow retries. The defaults come from `DRIFTLINE_REGISTRY_RETRIES` (attempts, default 4) and
 `DRIFTLINE_REGISTRY_BACKOFF` (first delay in seconds, default 1.0, doubled each time, capped at
 `max_delay`).
+
+Bounded: one `call` never takes longer than `budget` seconds (`DRIFTLINE_REGISTRY_BUDGET`, default
+30): no retry starts unless a whole request (`request_timeout`) still fits. MLflow's own HTTP retries
+(7 by default, with a 120 s timeout per request) would nest under these and outlast the registry
+lock's lease, so `bound_client` turns them off and caps a request at `request_timeout` unless the
+environment sets `MLFLOW_HTTP_REQUEST_MAX_RETRIES` / `MLFLOW_HTTP_REQUEST_TIMEOUT` itself. The
+registry lock (driftline.registry.lock) requires its lease to outlast a call's budget.
 """
 
 from __future__ import annotations
@@ -36,12 +43,15 @@ class RetryPolicy:
     attempts: int = 4
     backoff: float = 1.0
     max_delay: float = 10.0
+    budget: float = 30.0
+    request_timeout: float = 10.0
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
         return cls(
             attempts=max(1, int(os.environ.get("DRIFTLINE_REGISTRY_RETRIES", "4"))),
             backoff=max(0.0, float(os.environ.get("DRIFTLINE_REGISTRY_BACKOFF", "1.0"))),
+            budget=max(1.0, float(os.environ.get("DRIFTLINE_REGISTRY_BUDGET", "30"))),
         )
 
     def delay(self, attempt: int) -> float:
@@ -72,6 +82,12 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def bound_client(policy: RetryPolicy) -> None:
+    """Keep MLflow's HTTP client from retrying under Driftline's retries (unless configured explicitly)."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(policy.request_timeout))))
+
+
 def call(
     policy: RetryPolicy | None,
     what: str,
@@ -81,16 +97,25 @@ def call(
 ) -> T:
     """Run `fn(*args, **kwargs)`; retry transient failures; raise RegistryError naming `what` at the end."""
     policy = policy or RetryPolicy.from_env()
+    bound_client(policy)
+    deadline = time.monotonic() + policy.budget
     last: BaseException | None = None
+    tries = 0
     for attempt in range(1, policy.attempts + 1):
+        tries = attempt
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
             if not is_transient(exc):
                 raise
             last = exc
-            if attempt < policy.attempts:
-                time.sleep(policy.delay(attempt))
+            if attempt == policy.attempts:
+                break
+            pause = policy.delay(attempt)
+            if time.monotonic() + pause + policy.request_timeout > deadline:
+                break  # another try could overrun the budget (and the lock's lease)
+            time.sleep(pause)
     raise RegistryError(
-        f"model registry unavailable: {what} failed {policy.attempts} time(s); last error: {last}"
+        f"model registry unavailable: {what} failed {tries} time(s) within {policy.budget:.0f}s; "
+        f"last error: {last}"
     ) from last

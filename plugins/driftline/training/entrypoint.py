@@ -220,11 +220,14 @@ def train(
     tracking_uri: str | None = None,
     mlflow_conn_id: str = "mlflow_default",
     snapshot_conn_id: str | None = None,
+    snapshot_sha256: str | None = None,
 ) -> TrainResult:
     """Train `config`'s model on a validated snapshot and log it to MLflow (see the module docstring).
 
     `identity` holds the Airflow dag_id/run_id/task_id/try_number (bare or `airflow.`-prefixed keys);
     with dag_id, run_id and task_id present a retry reuses the FINISHED run of an earlier try.
+    `snapshot_sha256` is the hash the caller was handed with the snapshot (its XCom): the snapshot
+    read must match it, so training never fits on data other than what was validated.
     """
     import mlflow
 
@@ -242,6 +245,13 @@ def train(
         raise SnapshotError(
             f"snapshot {snapshot_uri} has status {ref.status!r}; training reads only 'validated' snapshots"
         )
+    if snapshot_sha256 and ref.sha256 != snapshot_sha256:
+        from driftline.exceptions import SnapshotError
+
+        raise SnapshotError(
+            f"snapshot {snapshot_uri} is not the data this step was handed: sha256 {ref.sha256[:12]} "
+            f"!= {snapshot_sha256[:12]}"
+        )
 
     hook = MlflowHook(mlflow_conn_id=mlflow_conn_id, tracking_uri=tracking_uri)
     client = hook.client
@@ -258,7 +268,7 @@ def train(
         if killed:
             log.warning("marked MLflow runs %s of earlier tries KILLED (left RUNNING)", killed)
 
-    df = read_snapshot(snapshot_uri, require="validated", conn_id=snapshot_conn_id)
+    df = read_snapshot(snapshot_uri, require="validated", conn_id=snapshot_conn_id, sha256=ref.sha256)
     check_frame(config, df, snapshot_uri)
     train_df, valid_df = split.time_split(df, config.data.timestamp, config.training.validation_days)
     label = config.data.label
@@ -337,6 +347,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--snapshot-conn-id", default=None, help="Airflow connection for an object-store snapshot."
     )
+    parser.add_argument(
+        "--snapshot-sha256", default=None, help="The snapshot's expected sha256 (lineage check)."
+    )
     parser.add_argument("--dag-id", default=None)
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--task-id", default=None)
@@ -401,6 +414,7 @@ def _run(args: argparse.Namespace) -> int:
             {k: v for k, v in identity.items() if v},
             tracking_uri=args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
             snapshot_conn_id=args.snapshot_conn_id,
+            snapshot_sha256=args.snapshot_sha256,
         )
     except PermanentError as exc:
         log.error("training input error (a retry will not help): %s", exc)
