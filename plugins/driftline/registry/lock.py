@@ -13,7 +13,8 @@ model `_driftline_lock.m.<generation>`, one generation above the newest that exi
   generation was deleted or a newer one exists. A writer can therefore only write while no other
   writer can hold the lock, provided clocks agree within `skew` seconds and one call finishes within
   its budget (driftline.registry.retry bounds it, MLflow's own HTTP retries included); the lease
-  (`ttl`, default 120 s) must exceed twice the budget plus the skew, which is checked;
+  (`ttl`, default 120 s) must exceed twice the budget plus the skew (`DRIFTLINE_REGISTRY_CLOCK_SKEW`,
+  default 5 s), which is checked;
 - release tags the generation `released`; the newest generation is never deleted (so generations only
   grow), older ones are deleted by the next holder.
 
@@ -76,7 +77,7 @@ class RegistryLock:
         ttl: float = 120.0,
         wait: float = 60.0,
         policy: RetryPolicy | None = None,
-        skew: float = 5.0,
+        skew: float | None = None,
     ) -> None:
         self.hook = hook
         self.name = name
@@ -85,6 +86,8 @@ class RegistryLock:
         self.ttl = ttl
         self.wait = wait
         self.policy = policy or RetryPolicy.from_env()
+        if skew is None:
+            skew = float(os.environ.get("DRIFTLINE_REGISTRY_CLOCK_SKEW", "5"))
         self.skew = skew
         if ttl <= 2 * self.policy.budget + skew:
             raise RegistryInputError(
