@@ -58,10 +58,16 @@ def _policy() -> Any:
     return RetryPolicy(attempts=2, backoff=0.01, budget=2.0, request_timeout=1.0)
 
 
+_HOOKS: dict[str, Any] = {}
+
+
 def _hook(lab: Lab) -> Any:
+    """One hook (one MlflowClient, one SQLAlchemy engine) for every cell: a new store per cell is slow."""
     from driftline.hooks.mlflow import MlflowHook
 
-    return MlflowHook("faults_no_such_conn", tracking_uri=lab.uri)
+    if lab.uri not in _HOOKS:
+        _HOOKS[lab.uri] = MlflowHook("faults_no_such_conn", tracking_uri=lab.uri)
+    return _HOOKS[lab.uri]
 
 
 @pytest.fixture(scope="module")
