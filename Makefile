@@ -1,7 +1,7 @@
 # Driftline developer commands. Everything local lives under .driftline/ (git-ignored).
 #   make demo   install, generate example data, run the example pipeline end to end (dag.test)
 #   make test   install, run the test suite
-#   make up     Airflow standalone (UI on :8080) + MLflow server (:5000) + local DynamoDB (:4566)
+#   make up     Airflow (UI on 127.0.0.1:8080, login) + MLflow (:5000) + moto DynamoDB/S3 (:4566), loopback only
 #   make down / make clean / make lint / make bench / make validate
 
 SHELL := /bin/bash
