@@ -80,8 +80,8 @@ def check_arrival(
     template = lister.template
     if not templates.is_dated(template):
         matches = lister.glob(template)
-        missing = [] if matches else [f"no file matches {template}"]
-        return Arrival(lister.describe(), *span, found=matches[:20], missing=missing)
+        absent = [] if matches else [f"no file matches {template}"]
+        return Arrival(lister.describe(), *span, found=matches[:20], missing=absent)
     found: list[str] = []
     missing: list[str] = []
     for day in window.day_list():

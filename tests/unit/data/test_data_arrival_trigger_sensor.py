@@ -228,3 +228,19 @@ def test_freshness_query_only_for_sql_sources(example_config):
 
     with pytest.raises(ValidationError, match=r"wait.freshness_query applies to a sql source only"):
         config(example_config, freshness_query="SELECT 1")
+
+
+def test_dag_wiring_of_the_sensors(example_config, example_config_path: Path):
+    from driftline.factory.dags import build_pipeline_dag
+
+    raw = config(example_config, labels_timeout_minutes=30).model_dump(mode="json")
+    raw["data"]["labels"] = {"kind": "local", "path": "{data_root}/labels/dt={ds}/part.parquet"}
+    dag = build_pipeline_dag(ModelConfig.model_validate(raw), example_config_path)
+    assert dag.get_task("wait_for_data").downstream_task_ids == {"load_current"}
+    assert dag.get_task("wait_for_labels").downstream_task_ids == {"load_labels"}
+    assert dag.get_task("wait_for_labels").timeout == 1800
+
+    raw["data"]["wait"] = {"enabled": False}
+    raw["data"]["labels"] = None
+    dag = build_pipeline_dag(ModelConfig.model_validate(raw), example_config_path)
+    assert not {"wait_for_data", "wait_for_labels"} & set(dag.task_ids)
