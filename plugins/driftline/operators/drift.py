@@ -11,7 +11,7 @@ and returns the task id of the branch to follow.
 Asset events: outlets declared on a task are emitted whenever it succeeds, and a branch task
 succeeds on both branches. So the operator declares an AssetAlias
 (`driftline.<model>.retrain_needed.alias`) as its outlet and adds an event for
-`factory.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
+`driftline.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
 alias with no event added emits nothing. DAGs scheduled on `retrain_needed(model)` run only then.
 """
 
@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.branch import BranchMixIn
 
-from driftline.factory import assets
-from driftline.factory.assets import retrain_needed
+from driftline import assets
+from driftline.assets import retrain_needed
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 
 if TYPE_CHECKING:
