@@ -304,7 +304,8 @@ def train(
     try:
         with mlflow.start_run(run_id=run_id):
             params = _params(config, ref.facts, len(train_df), len(valid_df), split_at)
-            client.log_batch(run_id, params=tracking.as_params(params))  # before fitting: a failed run has them
+            # Params before fitting, so a failed run has them too; one request each for params and metrics.
+            client.log_batch(run_id, params=tracking.as_params(params))
             model = estimators.fit_model(est, config.data.features, X_train, y_train, estimator=estimator)
             valid_metrics = metrics.evaluate(model, X_valid, y_valid, config.training.task)
             train_metrics = metrics.evaluate(model, X_train, y_train, config.training.task)
