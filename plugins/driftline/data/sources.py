@@ -216,7 +216,7 @@ class _LocalFiles(_Lister):
 
 
 class _S3Objects(_Lister):
-    """S3 objects read through the Amazon provider's S3Hook and an Airflow connection."""
+    """S3 objects read through the one object-store layer (driftline.objectstore) and an Airflow connection."""
 
     def __init__(self, cfg: S3Source) -> None:
         templates.check_template(cfg.uri, "data.source.uri")
@@ -224,31 +224,38 @@ class _S3Objects(_Lister):
         self.bucket = bucket
         self.template = key
         self.cfg = cfg
-        self._hook: Any = None
+        self._fs: Any = None
 
     @property
-    def hook(self) -> Any:
-        if self._hook is None:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    def fs(self) -> Any:
+        """The bucket's fsspec filesystem, with the connection's credentials and endpoint."""
+        if self._fs is None:
+            from driftline.objectstore import object_path
 
             # aws_default may be absent on purpose: the AWS hook then uses the environment's credentials.
             if self.cfg.conn_id != "aws_default":
                 _get_connection(self.cfg.conn_id, "data.source.conn_id")
-            self._hook = S3Hook(aws_conn_id=self.cfg.conn_id)
-        return self._hook
+            self._fs = object_path(f"s3://{self.bucket}/", self.cfg.conn_id).fs
+        return self._fs
 
     def describe(self) -> str:
         return f"s3 source {self.cfg.uri!r} (connection {self.cfg.conn_id!r})"
 
     def _list(self, prefix: str) -> list[str]:
+        folder, _, start = prefix.rpartition("/")
+        base = f"{self.bucket}/{folder}".rstrip("/")
         try:
-            return list(self.hook.list_keys(bucket_name=self.bucket, prefix=prefix) or [])
+            self.fs.invalidate_cache(base)  # objects arrive while a worker lives: never list from cache
+            found = self.fs.find(base, prefix=start) if start else self.fs.find(base)
+        except FileNotFoundError:
+            return []
         except DataSourceError:
             raise
         except Exception as exc:
             raise DataSourceError(
                 f"{self.describe()}: cannot list s3://{self.bucket}/{prefix}: {exc}"
             ) from exc
+        return [str(p).removeprefix(f"{self.bucket}/") for p in found]
 
     def glob(self, pattern: str) -> list[str]:
         keys = self._list(templates.literal_prefix(pattern))
@@ -259,7 +266,7 @@ class _S3Objects(_Lister):
 
     def read(self, location: str) -> bytes:
         try:
-            return self.hook.get_key(location, bucket_name=self.bucket).get()["Body"].read()
+            return bytes(self.fs.cat_file(f"{self.bucket}/{location}"))
         except Exception as exc:
             raise DataSourceError(
                 f"{self.describe()}: cannot read s3://{self.bucket}/{location}: {exc}"
