@@ -8,6 +8,7 @@ Runs are created through the DAG's own timetable (the scheduler's view of it, vi
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import pandas as pd
@@ -92,7 +93,7 @@ def t(day: int, hour: int = 0) -> dt.datetime:
 
 def assert_tiles(runs: list[DataInterval]) -> None:
     """Consecutive runs' intervals meet end to start: every instant is scored exactly once."""
-    for before, after in zip(runs, runs[1:], strict=False):
+    for before, after in itertools.pairwise(runs):
         assert before.end == after.start
 
 
