@@ -100,7 +100,9 @@ HOURLY = {"kind": "local", "path": "data/{ts:%Y-%m-%d/%H}/part.parquet"}
 
 @pytest.mark.parametrize("cron", ["@hourly", "0 3 * * MON-FRI", "0 */6 * * *", "@daily"])
 def test_sub_daily_cron_on_hourly_partitions(tmp_path, cron):
-    assert load_config(with_change(tmp_path, {"schedule": {"cron": cron}}, source=HOURLY)).schedule.cron == cron
+    assert (
+        load_config(with_change(tmp_path, {"schedule": {"cron": cron}}, source=HOURLY)).schedule.cron == cron
+    )
 
 
 @pytest.mark.parametrize("cron", ["@hourly", "0 3 * * MON-FRI", "*/15 * * * *"])
