@@ -69,10 +69,11 @@ class LoadedWindow:
 
 @dataclass
 class _Partition:
-    """One file or object to read, and the day it belongs to (None for an undated glob)."""
+    """One file or object to read, and the day / partition start it belongs to (None for an undated glob)."""
 
     location: str
     day: dt.date | None = None
+    start: dt.datetime | None = None
 
 
 def load_window(
@@ -140,35 +141,40 @@ def _find_partitions(
         if not found:
             raise DataSourceError(f"{lister.describe()}: no file matches {template!r}")
         return found, []
+    step = templates.STEPS[templates.granularity(template) or "day"]
     if window.start is None:  # expanding: whatever partitions exist up to the end
-        parse = templates.date_parser(template)
+        parse = templates.time_parser(template)
         found = []
         for loc in lister.glob(templates.to_glob(template)):
-            day = parse(loc)
-            if day is not None and window.contains_day(day):
-                found.append(_Partition(loc, day))
+            when = parse(loc)
+            if when is not None and window.overlaps(when, step):
+                found.append(_Partition(loc, when.date(), when))
         if not found:
             raise DataSourceError(
                 f"{lister.describe()}: no partition matching {template!r} before {window.end.isoformat()}"
             )
-        return sorted(found, key=lambda p: (p.day, p.location)), []
+        return sorted(found, key=lambda p: (p.start, p.location)), []
     found, missing, missing_paths = [], [], []
-    for day in window.day_list():
-        path = templates.render_day(template, day)
+    starts = window.partition_starts(step)
+    for start in starts:
+        path = templates.render_at(template, start)
         matches = lister.glob(path) if templates.has_glob(path) else ([path] if lister.exists(path) else [])
         if not matches:
-            missing.append(day.isoformat())
+            missing.append(start.date().isoformat() if step == templates.STEPS["day"] else start.isoformat())
             missing_paths.append(path)
-        found.extend(_Partition(loc, day) for loc in matches)
+        found.extend(_Partition(loc, start.date(), start) for loc in matches)
     if missing and (not tolerate_missing or not found):
         detail = "; ".join(f"{d}: {p}" for d, p in zip(missing, missing_paths, strict=True))
         raise DataSourceError(
-            f"{lister.describe()}: {len(missing)} of {len(window.day_list())} partition(s) of window "
+            f"{lister.describe()}: {len(missing)} of {len(starts)} partition(s) of window "
             f"{_span(window)} missing: {detail}"
         )
     if missing:
         log.warning(
-            "%s: training window tolerates %d missing day(s): %s", lister.describe(), len(missing), missing
+            "%s: training window tolerates %d missing partition(s): %s",
+            lister.describe(),
+            len(missing),
+            missing,
         )
     return found, missing
 
