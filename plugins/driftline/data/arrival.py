@@ -2,8 +2,8 @@
 
 `check_arrival(source_cfg, window, ...)` looks without reading the data:
 
-- local files and S3 objects with a date template: one partition per day of the window;
-  a day with no matching file or key is missing (named with its path). An undated glob or
+- local files and S3 objects with a date template: one partition per day (or hour, minute)
+  of the window; one with no matching file or key is missing (named with its path). An undated glob or
   prefix has arrived when anything matches it.
 - SQL: with `freshness_query`, its one timestamp must be at or after the window's end; else a
   table must have rows on every day of the window, a query must return a row for the window.
@@ -84,13 +84,15 @@ def check_arrival(
         return Arrival(lister.describe(), *span, found=matches[:20], missing=absent)
     found: list[str] = []
     missing: list[str] = []
-    for day in window.day_list():
-        path = templates.render_day(template, day)
+    step = templates.STEPS[templates.granularity(template) or "day"]
+    for start in window.partition_starts(step):  # days, or hours/minutes for {ts:...} templates
+        path = templates.render_at(template, start)
         matches = lister.glob(path) if templates.has_glob(path) else ([path] if lister.exists(path) else [])
         if matches:
             found.extend(matches)
         else:
-            missing.append(f"{day.isoformat()}: {_where(cfg, lister, path)}")
+            when = start.date().isoformat() if step == templates.STEPS["day"] else start.isoformat()
+            missing.append(f"{when}: {_where(cfg, lister, path)}")
     return Arrival(lister.describe(), *span, found=found, missing=missing)
 
 

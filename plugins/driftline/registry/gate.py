@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.config.models import ModelConfig, RegistrySection
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
 
 Decision = Literal["promoted", "kept_champion", "rejected"]
 EPS = 1e-12
@@ -133,7 +133,7 @@ def evaluation_data(config: ModelConfig, evaluation: dict[str, Any]) -> tuple[pd
 
 
 def score_version(
-    hook: MlflowHook, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
+    hook: MlflowAccess, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
 ) -> float:
     """Load `models:/name/version` and return its `registry.metric` on (X, y)."""
     import mlflow.sklearn
@@ -153,7 +153,7 @@ def score_version(
 
 
 def _record(
-    hook: MlflowHook, name: str, version: int, tags: dict[str, str], policy: RetryPolicy | None
+    hook: MlflowAccess, name: str, version: int, tags: dict[str, str], policy: RetryPolicy | None
 ) -> None:
     for key, value in tags.items():
         call(
@@ -168,7 +168,7 @@ def _record(
 
 
 def run_gate(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     config: ModelConfig,
     registered: dict[str, Any],
     evaluation: dict[str, Any],
