@@ -234,6 +234,8 @@ def check_inputs(reference: pd.DataFrame, current: pd.DataFrame, settings: Drift
     if problems:
         raise DriftInputError("reference and current data have incompatible dtypes: " + "; ".join(problems))
     for col, (method, _) in settings.columns.items():
+        if method is None:
+            continue
         if method not in METHOD_TYPES or settings.column_types.get(col) not in METHOD_TYPES[method]:
             raise DriftInputError(
                 f"drift.columns.{col}.method {method!r} does not apply to a "
