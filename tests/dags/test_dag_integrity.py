@@ -80,7 +80,8 @@ def test_pipeline_graph(project_dags):
         "keep_champion": ["publish_summary"],
         "publish_summary": [],
     }
-    assert dag.schedule == "@daily"
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    assert dag.timetable.expression == "0 0 * * *"  # @daily, each run with its own data interval
     assert not dag.catchup
 
 

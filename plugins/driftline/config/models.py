@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-_CRON_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
+_CRON_PRESETS = {"@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 
@@ -55,6 +55,11 @@ class ScheduleSection(Strict):
     @field_validator("cron")
     @classmethod
     def _check_cron(cls, value: str | None) -> str | None:
+        if value in ("@once", "@continuous"):
+            raise ValueError(
+                f"{value} gives runs no data interval to score: use a cron or preset such as @daily, "
+                "or null for manual runs only"
+            )
         if value is None or value in _CRON_PRESETS:
             return value
         from croniter import croniter
@@ -276,6 +281,11 @@ class DriftSection(Strict):
     concept: ConceptDriftSection = Field(default_factory=ConceptDriftSection)
     max_model_age_days: int | None = Field(default=30, ge=1)
     cooldown_hours: float = Field(default=24, ge=0)
+    max_not_evaluated_runs: int = Field(
+        default=3,
+        ge=1,
+        description="Alert when data or concept drift is 'not evaluated' for more consecutive runs than this.",
+    )
 
 
 # --- training ------------------------------------------------------------------------------
@@ -379,6 +389,11 @@ class RegistrySection(Strict):
     bootstrap_resamples: int = Field(
         default=1000, ge=100, le=100_000, description="Paired bootstrap resamples of the held-out rows."
     )
+    mlflow_conn_id: str = Field(
+        default="mlflow_default",
+        min_length=1,
+        description="Airflow connection of the MLflow tracking server / registry (a missing one is an error).",
+    )
 
 
 # --- sections built by later releases --------------------------------------------------------
@@ -453,6 +468,25 @@ class ModelConfig(Strict):
     def columns(self) -> list[str]:
         """Every column a window must have: id, timestamp, features, label."""
         return [self.data.entity_id, self.data.timestamp, *self.feature_names, self.data.label]
+
+    @model_validator(mode="after")
+    def _schedule_fits_partitions(self) -> ModelConfig:
+        """Every run's data interval must be whole partitions of the sources (see data.templates)."""
+        from driftline.data.templates import schedule_problem
+
+        cron = self.schedule.cron
+        if cron is None:
+            return self
+        for field, source in (("data.source", self.data.source), ("data.labels", self.data.labels)):
+            if isinstance(source, LocalSource):
+                problem = schedule_problem(cron, source.path, f"{field}.path")
+            elif isinstance(source, S3Source):
+                problem = schedule_problem(cron, source.uri, f"{field}.uri")
+            else:
+                problem = None
+            if problem:
+                raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _drift_columns_are_features(self) -> ModelConfig:

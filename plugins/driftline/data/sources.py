@@ -69,10 +69,11 @@ class LoadedWindow:
 
 @dataclass
 class _Partition:
-    """One file or object to read, and the day it belongs to (None for an undated glob)."""
+    """One file or object to read, and the day / partition start it belongs to (None for an undated glob)."""
 
     location: str
     day: dt.date | None = None
+    start: dt.datetime | None = None
 
 
 def load_window(
@@ -140,35 +141,40 @@ def _find_partitions(
         if not found:
             raise DataSourceError(f"{lister.describe()}: no file matches {template!r}")
         return found, []
+    step = templates.STEPS[templates.granularity(template) or "day"]
     if window.start is None:  # expanding: whatever partitions exist up to the end
-        parse = templates.date_parser(template)
+        parse = templates.time_parser(template)
         found = []
         for loc in lister.glob(templates.to_glob(template)):
-            day = parse(loc)
-            if day is not None and window.contains_day(day):
-                found.append(_Partition(loc, day))
+            when = parse(loc)
+            if when is not None and window.overlaps(when, step):
+                found.append(_Partition(loc, when.date(), when))
         if not found:
             raise DataSourceError(
                 f"{lister.describe()}: no partition matching {template!r} before {window.end.isoformat()}"
             )
-        return sorted(found, key=lambda p: (p.day, p.location)), []
+        return sorted(found, key=lambda p: (p.start, p.location)), []
     found, missing, missing_paths = [], [], []
-    for day in window.day_list():
-        path = templates.render_day(template, day)
+    starts = window.partition_starts(step)
+    for start in starts:
+        path = templates.render_at(template, start)
         matches = lister.glob(path) if templates.has_glob(path) else ([path] if lister.exists(path) else [])
         if not matches:
-            missing.append(day.isoformat())
+            missing.append(start.date().isoformat() if step == templates.STEPS["day"] else start.isoformat())
             missing_paths.append(path)
-        found.extend(_Partition(loc, day) for loc in matches)
+        found.extend(_Partition(loc, start.date(), start) for loc in matches)
     if missing and (not tolerate_missing or not found):
         detail = "; ".join(f"{d}: {p}" for d, p in zip(missing, missing_paths, strict=True))
         raise DataSourceError(
-            f"{lister.describe()}: {len(missing)} of {len(window.day_list())} partition(s) of window "
+            f"{lister.describe()}: {len(missing)} of {len(starts)} partition(s) of window "
             f"{_span(window)} missing: {detail}"
         )
     if missing:
         log.warning(
-            "%s: training window tolerates %d missing day(s): %s", lister.describe(), len(missing), missing
+            "%s: training window tolerates %d missing partition(s): %s",
+            lister.describe(),
+            len(missing),
+            missing,
         )
     return found, missing
 
@@ -216,7 +222,7 @@ class _LocalFiles(_Lister):
 
 
 class _S3Objects(_Lister):
-    """S3 objects read through the Amazon provider's S3Hook and an Airflow connection."""
+    """S3 objects read through the one object-store layer (driftline.objectstore) and an Airflow connection."""
 
     def __init__(self, cfg: S3Source) -> None:
         templates.check_template(cfg.uri, "data.source.uri")
@@ -224,31 +230,38 @@ class _S3Objects(_Lister):
         self.bucket = bucket
         self.template = key
         self.cfg = cfg
-        self._hook: Any = None
+        self._fs: Any = None
 
     @property
-    def hook(self) -> Any:
-        if self._hook is None:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    def fs(self) -> Any:
+        """The bucket's fsspec filesystem, with the connection's credentials and endpoint."""
+        if self._fs is None:
+            from driftline.objectstore import object_path
 
             # aws_default may be absent on purpose: the AWS hook then uses the environment's credentials.
             if self.cfg.conn_id != "aws_default":
                 _get_connection(self.cfg.conn_id, "data.source.conn_id")
-            self._hook = S3Hook(aws_conn_id=self.cfg.conn_id)
-        return self._hook
+            self._fs = object_path(f"s3://{self.bucket}/", self.cfg.conn_id).fs
+        return self._fs
 
     def describe(self) -> str:
         return f"s3 source {self.cfg.uri!r} (connection {self.cfg.conn_id!r})"
 
     def _list(self, prefix: str) -> list[str]:
+        folder, _, start = prefix.rpartition("/")
+        base = f"{self.bucket}/{folder}".rstrip("/")
         try:
-            return list(self.hook.list_keys(bucket_name=self.bucket, prefix=prefix) or [])
+            self.fs.invalidate_cache(base)  # objects arrive while a worker lives: never list from cache
+            found = self.fs.find(base, prefix=start) if start else self.fs.find(base)
+        except FileNotFoundError:
+            return []
         except DataSourceError:
             raise
         except Exception as exc:
             raise DataSourceError(
                 f"{self.describe()}: cannot list s3://{self.bucket}/{prefix}: {exc}"
             ) from exc
+        return [str(p).removeprefix(f"{self.bucket}/") for p in found]
 
     def glob(self, pattern: str) -> list[str]:
         keys = self._list(templates.literal_prefix(pattern))
@@ -259,7 +272,7 @@ class _S3Objects(_Lister):
 
     def read(self, location: str) -> bytes:
         try:
-            return self.hook.get_key(location, bucket_name=self.bucket).get()["Body"].read()
+            return bytes(self.fs.cat_file(f"{self.bucket}/{location}"))
         except Exception as exc:
             raise DataSourceError(
                 f"{self.describe()}: cannot read s3://{self.bucket}/{location}: {exc}"

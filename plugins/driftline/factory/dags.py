@@ -22,6 +22,7 @@ from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.factory import docs, ids
 from driftline.factory.params import pipeline_params, rollback_params
+from driftline.factory.schedule import pipeline_timetable
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
 
     with DAG(
         dag_id=ids.pipeline_dag_id(config.model.name),
-        schedule=config.schedule.cron,
+        schedule=pipeline_timetable(config),
         start_date=_start_date(config),
         catchup=config.schedule.catchup,
         max_active_runs=1,

@@ -13,7 +13,7 @@ and returns the task id of the branch to follow.
 Asset events: outlets declared on a task are emitted whenever it succeeds, and a branch task
 succeeds on both branches. So the operator declares an AssetAlias
 (`driftline.<model>.retrain_needed.alias`) as its outlet and adds an event for
-`factory.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
+`driftline.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
 alias with no event added emits nothing. DAGs scheduled on `retrain_needed(model)` run only then.
 """
 
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.branch import BranchMixIn
 
-from driftline.factory import assets
-from driftline.factory.assets import retrain_needed
+from driftline import assets
+from driftline.assets import retrain_needed
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 
 if TYPE_CHECKING:
@@ -559,27 +559,30 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             "branch": payload["branch"],
             "data_drift_evaluated": str(data_drift is not None),
         }
-        for key, value in params.items():
-            client.log_param(run_id, key, value)
+        values: dict[str, float] = {}
         if data_drift is not None:
-            client.log_metric(run_id, "data_drift_share", float(data_drift.drift_share))
-            client.log_metric(run_id, "drifted_columns", float(data_drift.number_of_drifted_columns))
+            values["data_drift_share"] = float(data_drift.drift_share)
+            values["drifted_columns"] = float(data_drift.number_of_drifted_columns)
             for name, col in data_drift.columns.items():
                 key = _METRIC_UNSAFE.sub("_", name)
                 if col.statistic is not None:
-                    client.log_metric(run_id, f"drift_score.{key}", float(col.statistic))
+                    values[f"drift_score.{key}"] = float(col.statistic)
                 if col.drifted is not None:
-                    client.log_metric(run_id, f"drifted.{key}", float(col.drifted))
+                    values[f"drifted.{key}"] = float(col.drifted)
         if concept_drift is not None and concept_drift.live_value is not None:
-            client.log_metric(run_id, f"live.{concept_drift.metric}", float(concept_drift.live_value))
-            client.log_metric(run_id, "concept_drop", float(concept_drift.drop))
+            values[f"live.{concept_drift.metric}"] = float(concept_drift.live_value)
+            values["concept_drop"] = float(concept_drift.drop)
             if concept_drift.interval:
-                client.log_metric(run_id, "concept_drop_lower", float(concept_drift.interval["lower"]))
-                client.log_metric(run_id, "concept_drop_upper", float(concept_drift.interval["upper"]))
+                values["concept_drop_lower"] = float(concept_drift.interval["lower"])
+                values["concept_drop_upper"] = float(concept_drift.interval["upper"])
         for kind, target in (targets or {}).items():
             if target is not None and target.evaluated and target.statistic is not None:
-                client.log_metric(run_id, f"{kind}_drift_score", float(target.statistic))
-                client.log_metric(run_id, f"{kind}_drifted", float(bool(target.drifted)))
+                values[f"{kind}_drift_score"] = float(target.statistic)
+                values[f"{kind}_drifted"] = float(bool(target.drifted))
+        from driftline.training.tracking import as_metrics, as_params
+
+        # One request (MLflow splits it at its batch limits) instead of one per param and metric.
+        client.log_batch(run_id, metrics=as_metrics(values), params=as_params(params))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
         self._log_drift_artifacts(client, run_id, drift or {})
         client.set_terminated(run_id)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.config.models import ModelConfig, RegistrySection
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
     from driftline.training.bootstrap import PairedComparison, Predictions
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def evaluation_data(config: ModelConfig, evaluation: dict[str, Any]) -> tuple[pd
 
 
 def predict_version(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     version: int,
     X: pd.DataFrame,
@@ -190,7 +190,7 @@ def predict_version(
 
 
 def score_version(
-    hook: MlflowHook, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
+    hook: MlflowAccess, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
 ) -> float:
     """Load `models:/name/version` and return its `registry.metric` on (X, y) (NaN when undefined)."""
     from driftline.training.bootstrap import point_metric
@@ -199,7 +199,7 @@ def score_version(
 
 
 def _record(
-    hook: MlflowHook, name: str, version: int, tags: dict[str, str], policy: RetryPolicy | None
+    hook: MlflowAccess, name: str, version: int, tags: dict[str, str], policy: RetryPolicy | None
 ) -> None:
     for key, value in tags.items():
         call(
@@ -214,7 +214,7 @@ def _record(
 
 
 def run_gate(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     config: ModelConfig,
     registered: dict[str, Any],
     evaluation: dict[str, Any],

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from driftline.factory.assets import retrain_needed, retrain_needed_alias
+from driftline.assets import retrain_needed, retrain_needed_alias
 from driftline.operators.drift import (
     CheckDriftOperator,
     RetrainDecisionOperator,
