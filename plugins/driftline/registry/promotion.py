@@ -45,7 +45,7 @@ from driftline.registry.lock import RegistryLock
 from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class PromotionResult:
 
 
 def open_lock(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     actor: str,
     policy: RetryPolicy | None = None,
@@ -96,7 +96,7 @@ def open_lock(
     return RegistryLock(hook, name, holder=actor, ttl=lock_ttl, wait=lock_wait, policy=policy)
 
 
-def require_model(hook: MlflowHook, name: str, policy: RetryPolicy | None = None) -> Any:
+def require_model(hook: MlflowAccess, name: str, policy: RetryPolicy | None = None) -> Any:
     """The RegisteredModel `name`; RegistryInputError when it does not exist."""
     model = read_model(hook, name, policy)
     if model is None:
@@ -106,7 +106,7 @@ def require_model(hook: MlflowHook, name: str, policy: RetryPolicy | None = None
     return model
 
 
-def require_version(hook: MlflowHook, name: str, version: int, policy: RetryPolicy | None = None) -> Any:
+def require_version(hook: MlflowAccess, name: str, version: int, policy: RetryPolicy | None = None) -> Any:
     """ModelVersion `version` of `name`; RegistryInputError when it does not exist."""
     try:
         return call(
@@ -119,7 +119,7 @@ def require_version(hook: MlflowHook, name: str, version: int, policy: RetryPoli
 
 
 def _apply(
-    hook: MlflowHook, name: str, plan: dict[str, Any], policy: RetryPolicy | None, lock: RegistryLock
+    hook: MlflowAccess, name: str, plan: dict[str, Any], policy: RetryPolicy | None, lock: RegistryLock
 ) -> None:
     """Carry out a plan; every step is idempotent, so a replay after a crash is safe; each write is fenced."""
     client = hook.client
@@ -174,7 +174,7 @@ def _apply(
 
 
 def repair_locked(
-    hook: MlflowHook, name: str, model: Any, lock: RegistryLock, policy: RetryPolicy | None = None
+    hook: MlflowAccess, name: str, model: Any, lock: RegistryLock, policy: RetryPolicy | None = None
 ) -> bool:
     """Replay a change a crashed writer left half-done. Call with the lock held; True if one was found."""
     pending = dict(model.tags or {}).get(PENDING_TAG)
@@ -186,7 +186,7 @@ def repair_locked(
 
 
 def repair(
-    hook: MlflowHook, name: str, actor: str = "driftline repair", policy: RetryPolicy | None = None
+    hook: MlflowAccess, name: str, actor: str = "driftline repair", policy: RetryPolicy | None = None
 ) -> bool:
     """Take the lock and complete a half-finished alias change of `name`, if any."""
     with open_lock(hook, name, actor, policy) as lock:
@@ -194,7 +194,7 @@ def repair(
 
 
 def commit_aliases(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     lock: RegistryLock,
     new_aliases: dict[str, int | None],
@@ -270,7 +270,7 @@ def _done(name: str, version: int, tags: dict[str, str], op_id: str | None) -> P
 
 
 def _promote_locked(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     lock: RegistryLock,
     version: int,
@@ -323,7 +323,7 @@ def _promote_locked(
 
 
 def _locked_and_repaired(
-    hook: MlflowHook, name: str, actor: str, policy: RetryPolicy | None, lock_ttl: float, lock_wait: float
+    hook: MlflowAccess, name: str, actor: str, policy: RetryPolicy | None, lock_ttl: float, lock_wait: float
 ) -> RegistryLock:
     lock = open_lock(hook, name, actor, policy, lock_ttl, lock_wait)
     lock.acquire()
@@ -336,7 +336,7 @@ def _locked_and_repaired(
 
 
 def promote(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     version: int,
     expected_champion: int | None,
@@ -382,7 +382,7 @@ def promote(
 
 
 def decide_rollback(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     lock: RegistryLock,
     target_version: int | None,
@@ -433,7 +433,7 @@ def decide_rollback(
 
 
 def rollback(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     target_version: int | None,
     reason: str,

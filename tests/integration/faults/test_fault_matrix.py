@@ -50,6 +50,7 @@ class Lab:
     evaluation: dict[str, Any]
     failing_report: Any
     passing_report: Any
+    versions: dict[str, dict[str, Any]]  # "strong"/"weak": what create_model_version needs
 
 
 def _policy() -> Any:
@@ -63,10 +64,10 @@ _HOOKS: dict[str, Any] = {}
 
 def _hook(lab: Lab) -> Any:
     """One hook (one MlflowClient, one SQLAlchemy engine) for every cell: a new store per cell is slow."""
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowStore
 
     if lab.uri not in _HOOKS:
-        _HOOKS[lab.uri] = MlflowHook("faults_no_such_conn", tracking_uri=lab.uri)
+        _HOOKS[lab.uri] = MlflowStore(lab.uri)
     return _HOOKS[lab.uri]
 
 
@@ -77,9 +78,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
 
     root = tmp_path_factory.mktemp("faults")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowStore
 
-    hook = MlflowHook("faults_no_such_conn", tracking_uri=uri)
+    hook = MlflowStore(uri)
     strong = log_training_run(hook, "faults", seed=0, run_id="scheduled__strong")
     weak = log_training_run(hook, "faults", weak=True, seed=1, run_id="scheduled__weak")
     df = synthetic_frame()
@@ -87,7 +88,16 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     evaluation = mark(ref, "validated").to_dict()
     config = registry_config("faults")
     bad = df.assign(x1=None)
-    return Lab(root, uri, strong, weak, evaluation, validate_frame(bad, config), validate_frame(df, config))
+    versions = {}
+    for label, training in (("strong", strong), ("weak", weak)):
+        version = _register(hook, "faults_template", training, f"template_{label}")
+        mv = hook.client.get_model_version("faults_template", str(version))
+        model_id = mv.source.removeprefix("models:/") if mv.source.startswith("models:/m-") else None
+        tags = {k: v for k, v in dict(mv.tags).items() if not k.startswith("airflow.")}
+        versions[label] = {"source": mv.source, "run_id": mv.run_id, "tags": tags, "model_id": model_id}
+    return Lab(
+        root, uri, strong, weak, evaluation, validate_frame(bad, config), validate_frame(df, config), versions
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -107,12 +117,6 @@ def _register(hook: Any, name: str, training: dict[str, Any], run_id: str) -> in
     return int(out["version"])
 
 
-def _champion(hook: Any, name: str, version: int, expected: int | None) -> None:
-    from driftline.registry.promotion import promote
-
-    promote(hook, name, version, expected, "setup", "setup", policy=_policy(), lock_ttl=TTL)
-
-
 @dataclass
 class Step:
     name: str
@@ -120,8 +124,21 @@ class Step:
     action: Callable[[Lab, Any, str, Path, dict[str, Any]], Any]
 
 
+def _start(lab: Lab, hook: Any, name: str, versions: list[str], aliases: dict[str, int]) -> None:
+    """A model with `versions` (template labels) and `aliases`, made by plain client calls (cheap)."""
+    client = hook.client
+    client.create_registered_model(name)
+    for label in versions:
+        v = lab.versions[label]
+        client.create_model_version(
+            name, v["source"], run_id=v["run_id"], tags=v["tags"], model_id=v["model_id"]
+        )
+    for alias, version in aliases.items():
+        client.set_registered_model_alias(name, alias, str(version))
+
+
 def setup_register(lab: Lab, hook: Any, name: str, root: Path) -> dict[str, Any]:
-    _champion(hook, name, _register(hook, name, lab.strong, "setup_1"), None)
+    _start(lab, hook, name, ["strong"], {"champion": 1})
     return {}
 
 
@@ -141,8 +158,7 @@ def act_register(lab: Lab, hook: Any, name: str, root: Path, ctx: dict[str, Any]
 
 
 def setup_gate(lab: Lab, hook: Any, name: str, root: Path) -> dict[str, Any]:
-    _champion(hook, name, _register(hook, name, lab.weak, "setup_1"), None)
-    _register(hook, name, lab.strong, "setup_2")
+    _start(lab, hook, name, ["weak", "strong"], {"champion": 1, "challenger": 2})
     return {}
 
 
@@ -162,8 +178,7 @@ def act_gate(lab: Lab, hook: Any, name: str, root: Path, ctx: dict[str, Any]) ->
 
 
 def setup_rollback(lab: Lab, hook: Any, name: str, root: Path) -> dict[str, Any]:
-    _champion(hook, name, _register(hook, name, lab.strong, "setup_1"), None)
-    _champion(hook, name, _register(hook, name, lab.weak, "setup_2"), 1)
+    _start(lab, hook, name, ["strong", "weak"], {"champion": 2, "previous-champion": 1})
     return {}
 
 

@@ -72,9 +72,9 @@ def small_clock_skew(monkeypatch):
 
 @pytest.fixture
 def sqlite_hook(tmp_path):
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowStore
 
-    return MlflowHook("lock_tests_no_such_conn", tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return MlflowStore(f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
 @pytest.fixture
@@ -88,9 +88,9 @@ def model(sqlite_hook):
 
 
 def hook_for(base: Any, who: str, recorder: Recorder, delay: float = 0.0) -> Any:
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowStore
 
-    hook = MlflowHook("lock_tests_no_such_conn", tracking_uri=base.tracking_uri)
+    hook = MlflowStore(base.tracking_uri)
     hook.__dict__["client"] = SlowClient(base.client, who, recorder, delay)
     return hook
 
