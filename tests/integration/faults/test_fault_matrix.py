@@ -76,6 +76,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     from driftline.data.snapshots import mark, snapshot_uri, write_snapshot
     from driftline.validation.gate import validate_frame
 
+    import os
+
+    os.environ.setdefault("DRIFTLINE_REGISTRY_CLOCK_SKEW", "0.5")  # the short lease below needs it
     root = tmp_path_factory.mktemp("faults")
     uri = f"sqlite:///{root / 'mlflow.db'}"
     from driftline.mlflow_store import MlflowStore
