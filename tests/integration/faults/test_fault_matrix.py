@@ -73,10 +73,10 @@ def _hook(lab: Lab) -> Any:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    import os
+
     from driftline.data.snapshots import mark, snapshot_uri, write_snapshot
     from driftline.validation.gate import validate_frame
-
-    import os
 
     os.environ.setdefault("DRIFTLINE_REGISTRY_CLOCK_SKEW", "0.5")  # the short lease below needs it
     root = tmp_path_factory.mktemp("faults")
