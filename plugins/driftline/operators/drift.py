@@ -552,6 +552,19 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             "driftline.model": self.model_config.model.name,
             "driftline.reasons": json.dumps(payload["reasons"])[:5000],
         }
+        # One record per Airflow run: a retry reuses a finished record of an earlier try and deletes
+        # the half-written ones a crashed try left behind (monitoring never counts a decision twice).
+        earlier = client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`airflow.run_id` = '{identity.run_id}' and tags.`airflow.task_id` = '{identity.task_id}'"
+            ),
+            max_results=50,
+        )
+        for old in earlier:
+            if old.info.status == "FINISHED":
+                return str(old.info.run_id)
+            client.delete_run(old.info.run_id)
         run = client.create_run(experiment_id, tags=tags, run_name=f"decide_retrain {identity.run_id}")
         run_id = run.info.run_id
         params = {

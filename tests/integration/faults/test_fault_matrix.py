@@ -259,6 +259,54 @@ def act_quarantine(lab: Lab, hook: Any, name: str, root: Path, ctx: dict[str, An
     return _validate(lab, name, root, ctx)
 
 
+def setup_decide(lab: Lab, hook: Any, name: str, root: Path) -> dict[str, Any]:
+    return {}
+
+
+def act_decide(lab: Lab, hook: Any, name: str, root: Path, ctx: dict[str, Any]) -> Any:
+    """The retrain decision and its monitoring record (an MLflow run per Airflow run)."""
+    from airflow.sdk.execution_time.context import OutletEventAccessors
+    from driftline.operators.drift import RetrainDecisionOperator
+
+    reason = "not evaluated: no champion (no reference data)"
+    drift = {
+        "champion": None,
+        "data_drift": {"evaluated": False, "reason": reason},
+        "concept_drift": {"evaluated": False, "drifted": None, "reason": reason},
+    }
+    config = _data_config(name, root)
+    op = RetrainDecisionOperator(task_id="decide_retrain", model_config=config, drift=drift)
+    op.do_branch = lambda context, branch: branch  # type: ignore[method-assign]  # skipping needs a DAG run
+    xcom: dict[str, Any] = {}
+    context = {**_context("decide_retrain"), "outlet_events": OutletEventAccessors()}
+    context["ti"].xcom_push = lambda key, value: xcom.__setitem__(key, value)
+    branch = op.execute(context)
+    return {"branch": branch, "decision": {k: v for k, v in xcom["decision"].items() if k != "mlflow_run_id"}}
+
+
+def monitoring_state(client: Any, name: str) -> list[dict[str, Any]]:
+    """The live (not deleted) monitoring runs of model `name`: status, tags, params, metrics."""
+    from driftline.operators.drift import monitoring_experiment
+
+    experiment = client.get_experiment_by_name(monitoring_experiment(name))
+    if experiment is None:
+        return []
+    runs = client.search_runs([experiment.experiment_id])
+    keep = ("airflow.", "driftline.")
+    return sorted(
+        (
+            {
+                "status": r.info.status,
+                "tags": scrub({k: v for k, v in r.data.tags.items() if k.startswith(keep)}),
+                "params": dict(r.data.params),
+                "metrics": dict(r.data.metrics),
+            }
+            for r in runs
+        ),
+        key=lambda r: json.dumps(r, sort_keys=True),
+    )
+
+
 STEPS = [  # DRIFTLINE_FAULT_STEPS=a,b limits a run to some steps (while debugging)
     Step("register", setup_register, act_register),
     Step("gate", setup_gate, act_gate),
@@ -266,6 +314,7 @@ STEPS = [  # DRIFTLINE_FAULT_STEPS=a,b limits a run to some steps (while debuggi
     Step("load", setup_load, act_load),
     Step("validate", setup_validate, act_validate_pass),
     Step("quarantine", setup_validate, act_quarantine),
+    Step("decide", setup_decide, act_decide),
 ]
 
 
@@ -285,6 +334,10 @@ def run_cell(
     hook = _hook(lab)
     report = lab.failing_report if step.name == "quarantine" else lab.passing_report
     monkeypatch.setattr(validation_gate, "validate_frame", lambda df, config: report)
+    from driftline.hooks.mlflow import MlflowHook
+
+    monkeypatch.setattr(MlflowHook, "store", property(lambda self: hook))  # the decide step's hook
+    monkeypatch.setattr(MlflowHook, "client", property(lambda self: hook.client))
     ctx = step.setup(lab, hook, name, root)
     delivered: list[Any] = []
     handler = alerts.register_alert_handler(lambda event: delivered.append(event))
@@ -305,6 +358,8 @@ def run_cell(
     state: dict[str, Any] = {"result": scrub(result)}
     if step.name in ("register", "gate", "rollback"):
         state["registry"] = registry_state(hook.client, name)
+    elif step.name == "decide":
+        state["monitoring"] = monitoring_state(hook.client, name)
     else:
         state["store"] = store_state(root / "snapshots")
         state["alerts"] = sorted({(e.kind, e.details.get("quarantine")) for e in delivered})
