@@ -166,11 +166,14 @@ def setup_gate(lab: Lab, hook: Any, name: str, root: Path) -> dict[str, Any]:
 
 
 def act_gate(lab: Lab, hook: Any, name: str, root: Path, ctx: dict[str, Any]) -> Any:
+    from driftline.config.models import ModelConfig
     from driftline.registry.gate import run_gate
 
+    config = registry_config(name).model_dump(mode="json", exclude_none=True)
+    config["training"]["min_validation_rows"] = 100  # the synthetic frame holds 160 in its last 2 days
     return run_gate(
         hook,
-        registry_config(name),
+        ModelConfig.model_validate(config),
         {"version": 2},
         lab.evaluation,
         actor="airflow:faults/scheduled__3",
