@@ -1,6 +1,9 @@
 """Turn partition files into one checked DataFrame: read, check columns, filter, coerce types.
 
 Error classes (all derive from DataSourceError, so one `except` catches every load problem):
+- NothingArrivedError: the read worked but found no data for the window (yet): missing
+  partitions, no matching file, no rows. Only this may be read as "nothing arrived yet";
+  any other DataSourceError means the source could not be read;
 - CorruptPartitionError: a file cannot be parsed (retryable: a writer may still be at it);
 - SourceSchemaError: missing columns or a column whose type cannot be coerced losslessly
   (permanent: a retry reads the same data).
@@ -18,6 +21,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.data.windows import Window
+
+
+class NothingArrivedError(DataSourceError):
+    """The source was read without error but holds no data for the window yet (missing partitions,
+    no matching file, no rows): retryable, since data may be late. Distinct from a failure to read."""
 
 
 class CorruptPartitionError(DataSourceError):

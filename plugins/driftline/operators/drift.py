@@ -84,7 +84,7 @@ class CheckDriftOperator(DriftlineOperator):
     :param current: the validated current snapshot (SnapshotRef dict; templated, e.g. `validate.output`).
     :param labels: optional validated snapshot of the `data.labels` source for the window (templated);
         needed for concept drift when `data.labels` is configured.
-    :param mlflow_conn_id: the MLflow connection.
+    :param mlflow_conn_id: the MLflow connection (default: the config's registry.mlflow_conn_id).
     """
 
     template_fields = ("current", "labels")
@@ -95,13 +95,13 @@ class CheckDriftOperator(DriftlineOperator):
         *,
         current: Any,
         labels: Any = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.current = current
         self.labels = labels
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
@@ -234,7 +234,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         drift: Any,
         retrain_task_id: str = "load_training",
         skip_task_id: str = "keep_champion",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         model_config = kwargs["model_config"]
@@ -243,7 +243,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         self.drift = drift
         self.retrain_task_id = retrain_task_id
         self.skip_task_id = skip_task_id
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
     def execute(self, context: Any) -> str:
         from driftline.drift.concept import ConceptDriftResult

@@ -46,7 +46,7 @@ class LoadWindowOperator(DriftlineOperator):
         from driftline.hooks.mlflow import MlflowHook
 
         name = self.model_config.registered_model_name
-        champion = get_champion(MlflowHook(), name)
+        champion = get_champion(MlflowHook(self.model_config.registry.mlflow_conn_id), name)
         if champion is None:
             return None, {}
         facts = {"champion_version": champion.version}
