@@ -42,6 +42,61 @@ def monitoring_experiment(model: str) -> str:
     return f"driftline/{model}/monitoring"
 
 
+TAG_DATA_EVALUATED = "driftline.data_drift_evaluated"
+TAG_CONCEPT_EVALUATED = "driftline.concept_drift_evaluated"
+
+
+def decision_records(hook: MlflowHook, model: str, max_results: int = 1000) -> list[Any]:
+    """The recorded retrain decisions of `model` (MLflow runs of its monitoring experiment), newest first."""
+    experiment = hook.client.get_experiment_by_name(monitoring_experiment(model))
+    if experiment is None:
+        return []
+    return list(
+        hook.client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{TAG_DECIDED_FOR}` != ''",
+            order_by=["attributes.start_time DESC"],
+            max_results=max_results,
+        )
+    )
+
+
+def data_clock(records: list[Any]) -> Any:
+    """`clock(at)`: the newest data time any run had decided on by wall-clock time `at` (or None).
+
+    A registry change that records no data time of its own (a rollback) applies from there on.
+    """
+    from driftline.registry.champion import parse_time
+
+    points = []
+    for run in records:
+        when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
+        if when is not None:
+            points.append((dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC), when))
+
+    def clock(at: dt.datetime) -> dt.datetime | None:
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        return max((when for started, when in points if started <= at), default=None)
+
+    return clock
+
+
+def champion_for_data_time(hook: MlflowHook, config: ModelConfig, data_time: dt.datetime) -> tuple[Any, str]:
+    """The champion a run scoring data up to `data_time` decides against (see registry.champion)."""
+    from driftline.registry.champion import get_champion_as_of
+
+    clock = data_clock(decision_records(hook, config.model.name))
+    return get_champion_as_of(hook, config.registered_model_name, data_time, clock)
+
+
+def _flag(value: Any) -> str:
+    return "n/a" if value is None else ("true" if value else "false")
+
+
+def _unflag(value: str | None) -> bool | None:
+    return {"true": True, "false": False}.get(value or "")
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -106,12 +161,15 @@ class CheckDriftOperator(DriftlineOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
         from driftline.hooks.mlflow import MlflowHook
-        from driftline.registry.champion import get_champion
 
         config: ModelConfig = self.model_config
         ref = SnapshotRef.from_dict(self.current)
         hook = MlflowHook(self.mlflow_conn_id)
-        champion = get_champion(hook, config.registered_model_name)
+        _, data_time = run_interval(context)
+        # The champion as of the run's data time, not the live one: a backfill compares with the
+        # reference (and cooldown, age) the live schedule had for this interval.
+        champion, how = champion_for_data_time(hook, config, data_time)
+        self.log.info("Champion for data up to %s: %s", data_time.isoformat(), how)
         out: dict[str, Any] = {
             "champion": champion_to_dict(champion),
             "current_uri": ref.uri,
@@ -149,6 +207,7 @@ class CheckDriftOperator(DriftlineOperator):
     def _data_drift(self, current: Any, champion: Any) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
         from driftline.data.snapshots import read_snapshot
         from driftline.drift.data_drift import compute_data_drift, settings_from_config
+        from driftline.drift.policy import ReferenceUnreadableError
         from driftline.drift.report import sampled_report
         from driftline.exceptions import SnapshotError
 
@@ -160,10 +219,11 @@ class CheckDriftOperator(DriftlineOperator):
             return {"evaluated": False, "reason": reason}, None, None
         try:
             reference = read_snapshot(champion.snapshot_uri)
-        except SnapshotError as exc:
-            reason = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
-            self.log.error("Data drift %s", reason)
-            return {"evaluated": False, "reason": reason}, None, None
+        except SnapshotError as exc:  # "could not read" is never "not evaluated": retry, then fail
+            raise ReferenceUnreadableError(
+                f"the reference snapshot of champion v{champion.version} ({champion.snapshot_uri}) "
+                f"cannot be read: {exc}"
+            ) from exc
         settings = settings_from_config(self.model_config)
         result = compute_data_drift(reference, current, settings)
         for name, col in result.columns.items():
@@ -202,8 +262,11 @@ class CheckDriftOperator(DriftlineOperator):
         labels = None
         if config.data.labels is not None:
             if not self.labels:
-                return not_evaluated(
-                    config, "data.labels is configured but no labels snapshot was passed to check_drift"
+                from driftline.exceptions import ConfigError
+
+                raise ConfigError(
+                    f"task {self.task_id}",
+                    ["data.labels is configured but no labels snapshot was passed to check_drift (labels=)"],
                 )
             labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
         rows = labelled_rows(current, config, labels)
@@ -291,9 +354,14 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             self.log.info("  suppressed by cooldown: %s", reason)
         for note in decision.notes:
             self.log.info("  note: %s", note)
+        evaluated = {
+            TAG_DATA_EVALUATED: _flag(data.get("evaluated")),
+            TAG_CONCEPT_EVALUATED: _flag(concept.get("evaluated") if config.drift.concept.enabled else None),
+        }
         payload["mlflow_run_id"] = self._record(
-            hook, experiment_id, payload, data_drift, concept_drift, identity
+            hook, experiment_id, payload, data_drift, concept_drift, identity, evaluated
         )
+        self._check_not_evaluated(hook, now, identity, data, concept)
         context["ti"].xcom_push(key="decision", value=payload)
         if decision.retrain:
             context["outlet_events"][assets.retrain_needed_alias(config.model.name)].add(
@@ -301,6 +369,44 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
                 extra={"reasons": decision.reasons, "decided_for": payload["decided_for"]},
             )
         return self.do_branch(context, payload["branch"])
+
+    def _check_not_evaluated(
+        self, hook: MlflowHook, now: dt.datetime, identity: Any, data: dict[str, Any], concept: dict[str, Any]
+    ) -> None:
+        """Alert when a drift check was "not evaluated" for more than drift.max_not_evaluated_runs runs in a row."""
+        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.drift.policy import not_evaluated_streak
+        from driftline.registry.champion import parse_time
+
+        config = self.model_config
+        limit = config.drift.max_not_evaluated_runs
+        records = list(reversed(decision_records(hook, config.model.name)))  # oldest first: the last wins
+        for tag, check, result in (
+            (TAG_DATA_EVALUATED, "data drift", data),
+            (TAG_CONCEPT_EVALUATED, "concept drift", concept),
+        ):
+            history = [
+                (when, _unflag(run.data.tags.get(tag)))
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+            ]
+            streak = not_evaluated_streak(history, now)
+            if streak <= limit:
+                continue
+            reason = str(result.get("reason") or "no reason recorded")
+            emit_alert(
+                AlertEvent(
+                    model=config.model.name,
+                    kind="drift_not_evaluated",
+                    severity="warning",
+                    message=(
+                        f"{check} was not evaluated for {streak} consecutive runs up to {now.isoformat()} "
+                        f"(drift.max_not_evaluated_runs is {limit}); latest reason: {reason}"
+                    ),
+                    details={"check": check, "streak": streak, "limit": limit, "reason": reason},
+                    run={"dag_id": identity.dag_id, "run_id": identity.run_id, "data_time": now.isoformat()},
+                )
+            )
 
     @staticmethod
     def _last_retrain_decision(
@@ -311,7 +417,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             [experiment_id],
             filter_string=f"tags.`{TAG_DECISION}` = 'retrain'",
             order_by=["attributes.start_time DESC"],
-            max_results=50,
+            max_results=1000,
         )
         from driftline.registry.champion import parse_time
 
@@ -320,7 +426,9 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             if run.data.tags.get("airflow.run_id") == airflow_run_id:
                 continue
             when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
-            if when is not None and when <= now:
+            # strictly earlier intervals: a re-run of this interval (a backfill, a cleared run)
+            # must not be held back by the retrain its first run decided
+            if when is not None and when < now:
                 times.append(when)
         return max(times, default=None)
 
@@ -332,10 +440,12 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         data_drift: Any,
         concept_drift: Any,
         identity: Any,
+        evaluated: dict[str, str],
     ) -> str:
         client = hook.client
         tags = {
             **identity.tags(),
+            **evaluated,
             TAG_DECISION: "retrain" if payload["retrain"] else "keep",
             TAG_DECIDED_FOR: payload["decided_for"],
             "driftline.model": self.model_config.model.name,

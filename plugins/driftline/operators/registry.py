@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from driftline.factory import assets
-from driftline.operators.base import DriftlineOperator, run_identity
+from driftline.operators.base import DriftlineOperator, run_identity, run_interval
 
 if TYPE_CHECKING:
     from driftline.hooks.mlflow import MlflowHook
@@ -137,6 +137,7 @@ class EvaluationGateOperator(_RegistryOperator):
             policy=self.policy(),
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
+            data_time=run_interval(context)[1],
         )
         self.log.info(
             "gate for %s: %s (%s)",
