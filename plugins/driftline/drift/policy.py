@@ -158,3 +158,17 @@ def not_evaluated_streak(records: list[tuple[dt.datetime, bool | None]], now: dt
             break
         streak += 1
     return streak
+
+
+def last_retrain_decision_time(
+    decisions: list[tuple[dt.datetime, bool, str]], now: dt.datetime, own_run_id: str = ""
+) -> dt.datetime | None:
+    """The data time of the latest retrain decided for an interval strictly before `now`.
+
+    `decisions` holds (data time, retrain?, Airflow run id) per recorded decision. Strictly
+    earlier: a re-run of this interval (a retry, a backfill, a cleared run) is not held back by
+    the retrain this interval's first run decided, and later intervals (decided before a
+    backfill of this one) do not count, so the cooldown is the one the schedule had.
+    """
+    times = [when for when, retrain, run_id in decisions if retrain and when < now and run_id != own_run_id]
+    return max(times, default=None)

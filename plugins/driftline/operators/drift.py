@@ -66,19 +66,14 @@ def data_clock(records: list[Any]) -> Any:
 
     A registry change that records no data time of its own (a rollback) applies from there on.
     """
-    from driftline.registry.champion import parse_time
+    from driftline.registry.champion import data_clock_from, parse_time
 
     points = []
     for run in records:
         when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
         if when is not None:
             points.append((dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC), when))
-
-    def clock(at: dt.datetime) -> dt.datetime | None:
-        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-        return max((when for started, when in points if started <= at), default=None)
-
-    return clock
+    return data_clock_from(points)
 
 
 def champion_for_data_time(hook: MlflowHook, config: ModelConfig, data_time: dt.datetime) -> tuple[Any, str]:
@@ -361,7 +356,9 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         payload["mlflow_run_id"] = self._record(
             hook, experiment_id, payload, data_drift, concept_drift, identity, evaluated
         )
-        self._check_not_evaluated(hook, now, identity, data, concept)
+        records = decision_records(hook, config.model.name)
+        self._note_backfill(records, now)
+        self._check_not_evaluated(records, now, identity, data, concept)
         context["ti"].xcom_push(key="decision", value=payload)
         if decision.retrain:
             context["outlet_events"][assets.retrain_needed_alias(config.model.name)].add(
@@ -370,8 +367,35 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             )
         return self.do_branch(context, payload["branch"])
 
+    def _note_backfill(self, records: list[Any], now: dt.datetime) -> None:
+        """Say so when later intervals were decided before this one: they are not re-decided."""
+        from driftline.registry.champion import parse_time
+
+        later = sorted(
+            {
+                when
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) and when > now
+            }
+        )
+        if later:
+            self.log.warning(
+                "backfill: %d later interval(s) (data times %s .. %s) were decided before this one; this "
+                "decision is the one the schedule would have made for %s (champion, cooldown and model age "
+                "as of that data time), but those later decisions were made without it and are not re-decided",
+                len(later),
+                later[0].isoformat(),
+                later[-1].isoformat(),
+                now.isoformat(),
+            )
+
     def _check_not_evaluated(
-        self, hook: MlflowHook, now: dt.datetime, identity: Any, data: dict[str, Any], concept: dict[str, Any]
+        self,
+        records: list[Any],
+        now: dt.datetime,
+        identity: Any,
+        data: dict[str, Any],
+        concept: dict[str, Any],
     ) -> None:
         """Alert when a drift check was "not evaluated" for more than drift.max_not_evaluated_runs runs in a row."""
         from driftline.alerts import AlertEvent, emit_alert
@@ -380,7 +404,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
 
         config = self.model_config
         limit = config.drift.max_not_evaluated_runs
-        records = list(reversed(decision_records(hook, config.model.name)))  # oldest first: the last wins
+        records = list(reversed(records))  # oldest first: the last record of an interval wins
         for tag, check, result in (
             (TAG_DATA_EVALUATED, "data drift", data),
             (TAG_CONCEPT_EVALUATED, "concept drift", concept),
@@ -412,25 +436,22 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
     def _last_retrain_decision(
         hook: MlflowHook, experiment_id: str, airflow_run_id: str, now: dt.datetime
     ) -> dt.datetime | None:
-        """The data time of the latest retrain decided for an earlier interval (a retry ignores its own)."""
+        """The data time of the latest retrain decided for an earlier interval (policy.last_retrain_decision_time)."""
+        from driftline.drift.policy import last_retrain_decision_time
+        from driftline.registry.champion import parse_time
+
         runs = hook.client.search_runs(
             [experiment_id],
             filter_string=f"tags.`{TAG_DECISION}` = 'retrain'",
             order_by=["attributes.start_time DESC"],
             max_results=1000,
         )
-        from driftline.registry.champion import parse_time
-
-        times = []
-        for run in runs:
-            if run.data.tags.get("airflow.run_id") == airflow_run_id:
-                continue
-            when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
-            # strictly earlier intervals: a re-run of this interval (a backfill, a cleared run)
-            # must not be held back by the retrain its first run decided
-            if when is not None and when < now:
-                times.append(when)
-        return max(times, default=None)
+        decisions = [
+            (when, True, str(run.data.tags.get("airflow.run_id", "")))
+            for run in runs
+            if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+        ]
+        return last_retrain_decision_time(decisions, now, airflow_run_id)
 
     def _record(
         self,

@@ -148,6 +148,17 @@ DATA_TIME_DETAIL = "data_time"
 DataClock = Callable[[dt.datetime], "dt.datetime | None"]
 
 
+def data_clock_from(points: list[tuple[dt.datetime, dt.datetime]]) -> DataClock:
+    """A clock from (wall-clock time a decision was made, its data time) pairs: `clock(at)` is the
+    newest data time decided on by wall-clock time `at`, or None when nothing was decided yet."""
+
+    def clock(at: dt.datetime) -> dt.datetime | None:
+        at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+        return max((when for made, when in points if made <= at), default=None)
+
+    return clock
+
+
 @dataclass(frozen=True)
 class AsOfChampion:
     """Which version was champion for runs scoring data up to `data_time`, and how that was found."""
