@@ -29,8 +29,11 @@ def time_split(
             f"(columns: {sorted(map(str, df.columns))})"
         )
     ts = as_utc(df[timestamp_col])
-    if ts.isna().all():
-        raise TrainingInputError(f"data.timestamp column {timestamp_col!r} has no parseable timestamps")
+    if ts.isna().any():  # loads refuse these; never let one fall into the training part
+        raise TrainingInputError(
+            f"data.timestamp column {timestamp_col!r} has {int(ts.isna().sum())} of {len(ts)} row(s) "
+            "without a parseable timestamp; they are refused, not trained on"
+        )
     last_day = ts.max().floor("D")
     cutoff = last_day - pd.Timedelta(days=validation_days - 1)
     is_valid = (ts >= cutoff).to_numpy()
