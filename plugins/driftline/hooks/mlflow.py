@@ -1,7 +1,7 @@
 """MlflowHook: owns the MLflow client and the tracking URI, from an Airflow connection.
 
 Resolution of the tracking URI, with no silent fallback:
-1. an explicit `tracking_uri` (the training pod passes the one its Kubernetes Secret holds);
+1. an explicit `tracking_uri` (the training pod uses `driftline.mlflow_store` with its Secret's URI);
 2. the Airflow connection `mlflow_conn_id` (the config's `registry.mlflow_conn_id`, default
    `mlflow_default`): its `extra.tracking_uri` (which may be a `sqlite:///...` store), or
    `<schema or http>://<host>:<port>`; login/password become MLflow's basic-auth variables;
@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 import re
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
 from driftline.exceptions import PermanentError, RegistryError
+from driftline.mlflow_store import MlflowStore
 from driftline.settings import driftline_home
 
 if TYPE_CHECKING:
@@ -40,10 +40,6 @@ def default_tracking_uri() -> str:
     store = driftline_home() / "mlflow"
     store.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
-
-
-def default_artifact_root() -> Path:
-    return driftline_home() / "mlflow" / "artifacts"
 
 
 def local_store_enabled() -> bool:
@@ -114,35 +110,23 @@ class MlflowHook(BaseHook):
             os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", conn.password)
         return uri
 
+    @cached_property
+    def store(self) -> MlflowStore:
+        """The Airflow-free client wrapper the domain works with (driftline.mlflow_store)."""
+        return MlflowStore(self.tracking_uri)
+
     @property
     def is_local_store(self) -> bool:
         """True when MLflow writes straight to a local database (no server in between)."""
-        return self.tracking_uri.startswith(("sqlite:", "file:", "/"))
+        return self.store.is_local_store
 
-    @cached_property
+    @property
     def client(self) -> MlflowClient:
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self.store.client
 
     def get_or_create_experiment(self, name: str) -> str:
         """The experiment id for `name`, created with a local artifact root when the store is local."""
-        existing = self.client.get_experiment_by_name(name)
-        if existing is not None:
-            return str(existing.experiment_id)
-        location = None
-        if self.is_local_store:
-            location = (default_artifact_root() / name).as_uri()
-        try:
-            return str(self.client.create_experiment(name, artifact_location=location))
-        except Exception:
-            again = self.client.get_experiment_by_name(name)  # created concurrently
-            if again is None:
-                raise
-            return str(again.experiment_id)
+        return self.store.get_or_create_experiment(name)
 
     def get_conn(self) -> MlflowClient:
         return self.client

@@ -6,9 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, ExceptionRetryPolicy, RetryAction, RetryRule
 
 from driftline.config.models import ModelConfig
+from driftline.exceptions import PermanentError
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,33 @@ def run_identity(context: Any) -> RunIdentity:
     )
 
 
+def driftline_retry_policy() -> ExceptionRetryPolicy:
+    """How Driftline's errors map to Airflow's retries (the one place that mapping lives).
+
+    A `PermanentError` (bad input, a failed gate, a pod that exited 2) fails the task at once;
+    any other error (a source not there yet, a registry that is busy) takes the task's retries.
+    The domain raises plain errors and never imports Airflow.
+    """
+    return ExceptionRetryPolicy(
+        rules=[
+            RetryRule(
+                exception=PermanentError,
+                action=RetryAction.FAIL,
+                reason="a Driftline PermanentError: a retry cannot fix it",
+            )
+        ]
+    )
+
+
 class DriftlineOperator(BaseOperator):
-    """A step of one model's pipeline; holds the model's validated config."""
+    """A step of one model's pipeline; holds the model's validated config.
+
+    Its default `retry_policy` is `driftline_retry_policy()`: PermanentError fails without retry.
+    """
 
     ui_color = "#e8f1fb"
 
     def __init__(self, *, model_config: ModelConfig, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_policy", driftline_retry_policy())
         super().__init__(**kwargs)
         self.model_config = model_config
