@@ -46,19 +46,31 @@ def _utc(value: Any) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value.timestamp(), tz=dt.UTC)
 
 
-def run_interval(context: Any) -> tuple[dt.datetime, dt.datetime]:
-    """The run's data interval.
+_FROM_TASK: Any = object()
 
-    A run whose interval is empty (a manual run, or a cron-trigger timetable) gets the last
-    whole UTC day before its logical date: the day that has fully arrived.
+
+def run_interval(context: Any, cron: str | None = _FROM_TASK) -> tuple[dt.datetime, dt.datetime]:
+    """The run's data interval: what its current window scores.
+
+    A scheduled run carries its interval (the factory gives every pipeline a
+    `CronDataIntervalTimetable`), and so does a manual run of a scheduled DAG (Airflow infers the
+    last whole schedule interval ending at or before its logical date). A run whose interval is
+    empty (a DAG with `cron: null`, or a run without a logical date) gets the same rule computed
+    here from the config's schedule (`cron`, by default the task's `model_config.schedule.cron`):
+    the last whole schedule interval ending at or before its logical date, or without a schedule
+    the last whole UTC day: the data that has fully arrived.
     """
+    from driftline.data.windows import last_whole_interval
+
     start = _utc(context.get("data_interval_start"))
     end = _utc(context.get("data_interval_end"))
     if start is not None and end is not None and end > start:
         return start, end
+    if cron is _FROM_TASK:
+        config = getattr(context.get("task"), "model_config", None)
+        cron = config.schedule.cron if isinstance(config, ModelConfig) else None
     anchor = end or _utc(context.get("logical_date")) or dt.datetime.now(dt.UTC)
-    day_end = anchor.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day_end - dt.timedelta(days=1), day_end
+    return last_whole_interval(cron, anchor)
 
 
 def run_params(context: Any) -> RunParams:

@@ -48,7 +48,12 @@ class LoadLabelsOperator(DriftlineOperator):
         window = resolve_window(d.window, start, end, purpose="current")
         try:
             loaded = load_window(
-                d.labels, window, columns, timestamp_col=d.timestamp, allow_missing_partitions=True
+                d.labels,
+                window,
+                columns,
+                timestamp_col=d.timestamp,
+                allow_missing_partitions=True,
+                field="data.labels",
             )
             df, partitions, missing = loaded.df, loaded.partitions, loaded.missing
         except (SourceSchemaError, SourceConfigError, CorruptPartitionError):

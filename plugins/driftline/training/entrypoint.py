@@ -138,6 +138,19 @@ def check_labels(config: ModelConfig, y_train: pd.Series, y_valid: pd.Series) ->
             )
 
 
+def metric_standard_error(
+    config: ModelConfig, model: Any, X: pd.DataFrame, y: pd.Series, positive: Any
+) -> float | None:
+    """Bootstrap standard error of the registry metric on the held-out rows (None if undefined)."""
+    from driftline.training.bootstrap import metric_se
+
+    preds = metrics.predictions(model, X, y, config.training.task, positive)
+    se = metric_se(config.registry.metric, preds, resamples=500)
+    if se is not None:
+        log.info("held-out %s standard error (500 bootstrap resamples): %.4g", config.registry.metric, se)
+    return se
+
+
 def _skops_trusted(model: Any) -> list[str] | None:
     try:
         import skops.io as sio
@@ -274,9 +287,30 @@ def train(
 
     df = read_snapshot(snapshot_uri, require="validated", conn_id=snapshot_conn_id)
     check_frame(config, df, snapshot_uri)
-    train_df, valid_df = split.time_split(df, config.data.timestamp, config.training.validation_days)
+    train_df, valid_df = split.time_split(
+        df, config.data.timestamp, config.training.validation_days, config.training.min_validation_rows
+    )
     label = config.data.label
     check_labels(config, train_df[label], valid_df[label])
+    positive = None
+    if config.training.task == "binary_classification":
+        positive = metrics.resolve_positive_class(
+            df[label], config.data.positive_class, label, config.model.name
+        )
+        log.info(
+            "positive class of %r: %r (%s)",
+            label,
+            positive,
+            "data.positive_class" if config.data.positive_class is not None else "0/1 labels: 1 is positive",
+        )
+    log.info(
+        "held out %d row(s) from %s (training.validation_days=%d, training.min_validation_rows=%d); %d to train on",
+        len(valid_df),
+        split.as_utc(valid_df[config.data.timestamp]).min().floor("D").date().isoformat(),
+        config.training.validation_days,
+        config.training.min_validation_rows,
+        len(train_df),
+    )
     X_train = estimators.prepare_features(train_df, config.data.features)
     X_valid = estimators.prepare_features(valid_df, config.data.features)
     y_train, y_valid = train_df[label], valid_df[label]
@@ -307,8 +341,8 @@ def train(
             # Params before fitting, so a failed run has them too; one request each for params and metrics.
             client.log_batch(run_id, params=tracking.as_params(params))
             model = estimators.fit_model(est, config.data.features, X_train, y_train, estimator=estimator)
-            valid_metrics = metrics.evaluate(model, X_valid, y_valid, config.training.task)
-            train_metrics = metrics.evaluate(model, X_train, y_train, config.training.task)
+            valid_metrics = metrics.evaluate(model, X_valid, y_valid, config.training.task, positive)
+            train_metrics = metrics.evaluate(model, X_train, y_train, config.training.task, positive)
             if metric_name not in valid_metrics:
                 raise TrainingInputError(
                     f"registry.metric {metric_name!r} could not be computed for this model "
@@ -319,6 +353,12 @@ def train(
                 **{f"val_{k}": v for k, v in valid_metrics.items()},
                 **{f"train_{k}": v for k, v in train_metrics.items()},
             }
+            se = metric_standard_error(config, model, X_valid, y_valid, positive)
+            if se is not None:  # concept drift's interval needs the registered value's standard error
+                all_metrics[f"{metric_name}_se"] = se
+                all_metrics["validation_rows"] = float(len(valid_df))
+            if positive is not None:
+                client.set_tag(run_id, "driftline.positive_class", repr(positive))
             # One request for every metric (MLflow chunks it at its batch limits).
             client.log_batch(run_id, metrics=tracking.as_metrics(all_metrics))
             mlflow.log_dict(
