@@ -119,7 +119,9 @@ class ValidateSnapshotOperator(DriftlineOperator):
         )
         result["message"] = message
         quarantine_failed_batch(ref, result, cfg, window=self.window, message=message)
-        raise ValidationFailedError(message)
+        error = ValidationFailedError(message)
+        error.alert_recorded = True  # the failure callback's generic record would repeat this one
+        raise error
 
     def _resume_quarantine(self, given: Any) -> None:
         """An earlier try moved this batch to quarantine and died: finish ledger, move and alert, then fail."""

@@ -46,6 +46,7 @@ class Faults:
     calls: int = 0
     fired: bool = False
     names: list[str] = field(default_factory=list)
+    alerts: list[Any] = field(default_factory=list)  # every alert delivered (emit_alert ran)
 
     def hit(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.calls += 1
@@ -96,7 +97,13 @@ def faulty_systems(monkeypatch: Any, faults: Faults, hooks: list[Any]) -> Iterat
             fn = getattr(snapshots, name)
             m.setattr(snapshots, name, _wrap(faults, f"store.{name}", fn))
         m.setattr(sources, "load_window", _wrap(faults, "source.load_window", sources.load_window))
-        m.setattr(alerts, "emit_alert", _wrap(faults, "alert.emit", alerts.emit_alert))
+        real_emit = alerts.emit_alert
+
+        def deliver(event: Any) -> None:
+            real_emit(event)
+            faults.alerts.append(event)
+
+        m.setattr(alerts, "emit_alert", _wrap(faults, "alert.emit", deliver))
         yield
 
 

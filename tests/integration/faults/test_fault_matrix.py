@@ -328,7 +328,6 @@ def run_cell(
     lab: Lab, step: Step, k: int | None, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Faults, dict[str, Any], list[str], list[Any]]:
     """Fresh state, the step with a fault at call k, then a retry; (faults, end state, errors, alerts)."""
-    from driftline import alerts
     from driftline.validation import gate as validation_gate
 
     name = f"m_{uuid.uuid4().hex[:10]}"
@@ -342,8 +341,6 @@ def run_cell(
     monkeypatch.setattr(MlflowHook, "store", property(lambda self: hook))  # the decide step's hook
     monkeypatch.setattr(MlflowHook, "client", property(lambda self: hook.client))
     ctx = step.setup(lab, hook, name, root)
-    delivered: list[Any] = []
-    handler = alerts.register_alert_handler(lambda event: delivered.append(event))
     faults = Faults(k, mode)
     errors: list[str] = []
     result: Any = None
@@ -356,8 +353,7 @@ def run_cell(
                 result = step.action(lab, hook, name, root, ctx)  # the retry
     except Exception as exc:  # the retry did not converge
         errors.append(f"{type(exc).__name__}: {exc}")
-    finally:
-        alerts.unregister_alert_handler(handler)
+    delivered = faults.alerts
     state: dict[str, Any] = {"result": scrub(result)}
     if step.name in ("register", "gate", "rollback"):
         state["registry"] = registry_state(hook.client, name)
