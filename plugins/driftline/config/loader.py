@@ -104,7 +104,9 @@ def decode_config(data: bytes) -> str:
             raise UnreadableConfig(f"file is encoded as {name}: save it as UTF-8")
     nul = data.find(b"\x00")
     if nul >= 0:
-        raise UnreadableConfig(f"file holds binary data (a NUL byte at offset {nul}): a config is UTF-8 YAML text")
+        raise UnreadableConfig(
+            f"file holds binary data (a NUL byte at offset {nul}): a config is UTF-8 YAML text"
+        )
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")

@@ -209,10 +209,10 @@ class CheckDriftOperator(DriftlineOperator):
         rows = labelled_rows(current, config, labels)
         if len(rows) < config.drift.concept.min_labels or champion.metric_value is None:
             return evaluate_concept_drift(None, rows, config, champion.metric_value)
-        import mlflow.sklearn
+        from driftline.registry.models import load_sklearn_model
 
         hook.client  # noqa: B018 - sets the tracking and registry URIs
-        model = mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
+        model = load_sklearn_model(f"models:/{champion.name}/{champion.version}")
         result = evaluate_concept_drift(model, rows, config, champion.metric_value)
         self.log.info("Concept drift: %s", result.reason)
         return result

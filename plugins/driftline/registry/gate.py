@@ -136,12 +136,11 @@ def score_version(
     hook: MlflowHook, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
 ) -> float:
     """Load `models:/name/version` and return its `registry.metric` on (X, y)."""
-    import mlflow.sklearn
-
+    from driftline.registry.models import load_sklearn_model
     from driftline.training.metrics import evaluate
 
     hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
-    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    model = load_sklearn_model(f"models:/{name}/{version}")
     metrics = evaluate(model, X, y, config.training.task)
     metric = config.registry.metric
     if metric not in metrics:
