@@ -22,6 +22,7 @@ from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.factory import docs, ids
 from driftline.factory.params import pipeline_params, rollback_params
+from driftline.factory.steplog import finish_step, start_step
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ def default_args(config: ModelConfig) -> dict[str, object]:
         "retry_delay": dt.timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=30),
+        # first and last log lines of every step; a misspelled conf key fails the first task at once
+        "pre_execute": start_step,
+        "post_execute": finish_step,
     }
 
 
