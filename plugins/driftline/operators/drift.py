@@ -366,5 +366,19 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             client.log_metric(run_id, f"live.{concept_drift.metric}", float(concept_drift.live_value))
             client.log_metric(run_id, "concept_drop", float(concept_drift.drop))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
+        from driftline.training.tracking import log_store_files
+        from driftline.validation.results import result_uri
+
+        drift = self.drift or {}
+        current = drift.get("current_uri")
+        log_store_files(
+            client,
+            run_id,
+            {
+                "drift/drift_report.html": drift.get("report_html"),
+                "drift/drift_summary.json": drift.get("summary_json"),
+                "validation/current_window.validation.json": result_uri(current) if current else None,
+            },
+        )
         client.set_terminated(run_id)
         return run_id

@@ -215,6 +215,10 @@ def test_drifted_window_with_concept_drift_retrains(champion, example_config, he
     assert run.data.params["decision"] == "retrain"
     assert run.data.metrics["drifted.usage_minutes"] == 1.0
     assert "drift_score.plan" in run.data.metrics
+    # the drift report and summary are artifacts of the MLflow run that recorded the decision
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
+    assert logged == {"drift/drift_report.html", "drift/drift_summary.json"}
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
     # the next day's run is inside the 12 h cooldown? no: 24 h later it is outside; the same day is inside
     branch, context = _decide(example_config, out, helpers, monkeypatch, run_id="manual__2026-01-11")
