@@ -11,30 +11,20 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
+from driftline.mlflow_store import MlflowStore
 from driftline.settings import driftline_home
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 
-# The experiment-kind tag MLflow 3.17's UI reads (its JS bundle: ExperimentKind.CUSTOM_MODEL_DEVELOPMENT;
-# an untagged experiment is inferred, and Driftline's were shown as GenAI experiments).
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
-EXPERIMENT_KIND_ML = "custom_model_development"
-
-
 def default_tracking_uri() -> str:
     store = driftline_home() / "mlflow"
     store.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
-
-
-def default_artifact_root() -> Path:
-    return driftline_home() / "mlflow" / "artifacts"
 
 
 class MlflowHook(BaseHook):
@@ -75,48 +65,23 @@ class MlflowHook(BaseHook):
             return uri
         return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
+    @cached_property
+    def store(self) -> MlflowStore:
+        """The Airflow-free client wrapper the domain works with (driftline.mlflow_store)."""
+        return MlflowStore(self.tracking_uri)
+
     @property
     def is_local_store(self) -> bool:
         """True when MLflow writes straight to a local database (no server in between)."""
-        return self.tracking_uri.startswith(("sqlite:", "file:", "/"))
+        return self.store.is_local_store
 
-    @cached_property
+    @property
     def client(self) -> MlflowClient:
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self.store.client
 
     def get_or_create_experiment(self, name: str) -> str:
-        """The experiment id for `name`, created with a local artifact root when the store is local.
-
-        Driftline's experiments are marked as machine-learning experiments, so MLflow 3's UI opens
-        them in its classic view (runs, metrics, models) rather than the GenAI view (traces); an
-        experiment that already carries a kind keeps it.
-        """
-        existing = self.client.get_experiment_by_name(name)
-        if existing is not None:
-            if EXPERIMENT_KIND_TAG not in (existing.tags or {}):
-                self.client.set_experiment_tag(
-                    existing.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND_ML
-                )
-            return str(existing.experiment_id)
-        location = None
-        if self.is_local_store:
-            location = (default_artifact_root() / name).as_uri()
-        try:
-            return str(
-                self.client.create_experiment(
-                    name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND_ML}
-                )
-            )
-        except Exception:
-            again = self.client.get_experiment_by_name(name)  # created concurrently
-            if again is None:
-                raise
-            return str(again.experiment_id)
+        """The experiment id for `name`, created with a local artifact root when the store is local."""
+        return self.store.get_or_create_experiment(name)
 
     def get_conn(self) -> MlflowClient:
         return self.client
