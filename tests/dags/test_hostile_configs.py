@@ -8,6 +8,7 @@ the same (never a bare traceback).
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import shutil
 import subprocess
@@ -172,3 +173,16 @@ def test_cli_with_hostile_defaults(tmp_path):
     assert "Traceback" not in result.stderr
     assert f"{tmp_path / '_defaults.yaml'}: 1 error(s)" in result.stderr
     assert "file is encoded as UTF-16" in result.stderr
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped(tmp_path, monkeypatch):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    folder = _dags_folder(tmp_path)
+    (folder / "configs" / os.fsdecode(b"caf\xe9.yaml")).write_bytes(b"model: [\n")
+    bag = _dagbag(folder, monkeypatch)
+    assert bag.import_errors == {}
+    dag = bag.dags["driftline__config_error__caf_udce9"]
+    assert dag.dag_display_name == "BROKEN CONFIG caf\\udce9.yaml"
+    json.dumps(DagSerialization.to_dict(dag)).encode("utf-8")  # storable: no lone surrogates left
+    assert "driftline__churn" in bag.dag_ids

@@ -17,7 +17,7 @@ import attrs
 from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
 from airflow.sdk.definitions.param import ParamsDict
 
-from driftline.config.loader import load_folder
+from driftline.config.loader import display_path, load_folder
 from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.factory import docs, ids
@@ -183,6 +183,7 @@ class ReportConfigError(BaseOperator):
 
 
 def build_config_error_dag(path: Path, error: ConfigError) -> DAG:
+    path = Path(display_path(path))  # a file name that is not UTF-8 must not reach Airflow's database
     message = str(error)
     with DAG(
         dag_id=ids.config_error_dag_id(path.stem),

@@ -15,13 +15,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import Param
+from airflow.sdk.exceptions import AirflowFailException
 
 from driftline.config.models import ModelConfig
 from driftline.exceptions import PermanentError
 
 
-class UnknownParamsError(PermanentError):
-    """A run was triggered with conf keys that are not params of the DAG."""
+class UnknownParamsError(PermanentError, AirflowFailException):
+    """A run was triggered with conf keys that are not params of the DAG.
+
+    Also an AirflowFailException: it is raised before any task's own retry policy applies (in the
+    `pre_execute` hook of sensors too), and no retry fixes it.
+    """
 
 
 def unknown_conf_keys(conf: Mapping[str, Any] | None, valid: set[str]) -> list[str]:
