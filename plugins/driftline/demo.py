@@ -88,6 +88,9 @@ def isolate(env: MutableMapping[str, str] | None = None) -> Path:
     env["AIRFLOW_HOME"] = str(airflow_home)
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{airflow_home / 'airflow.db'}"
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    # The demo's registry is the embedded SQLite store under its home, chosen explicitly (without
+    # this, a missing MLflow connection is an error: driftline.hooks.mlflow).
+    env["DRIFTLINE_MLFLOW_LOCAL_STORE"] = "1"
     env.pop("MLFLOW_REGISTRY_URI", None)
     env.pop("AIRFLOW_CONN_MLFLOW_DEFAULT", None)
     return home

@@ -38,6 +38,7 @@ def test_isolate_points_everything_at_the_demo_folder(tmp_path):
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == f"sqlite:///{home / 'airflow' / 'airflow.db'}"
     assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
     assert "AIRFLOW_CONN_MLFLOW_DEFAULT" not in env
+    assert env["DRIFTLINE_MLFLOW_LOCAL_STORE"] == "1"
     assert isolate(env) == home  # idempotent
 
 
