@@ -219,6 +219,10 @@ def test_drifted_window_with_concept_drift_retrains(champion, example_config, he
     assert run.data.params["decision"] == "retrain"
     assert run.data.metrics["drifted.usage_minutes"] == 1.0
     assert "drift_score.plan" in run.data.metrics
+    # the drift report and summary are artifacts of the MLflow run that recorded the decision
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
+    assert logged == {"drift/drift_report.html", "drift/drift_summary.json"}
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
     # another run for the same interval (a backfill, a cleared run) decides as the first one did:
     # the cooldown counts retrains decided for strictly earlier intervals only
