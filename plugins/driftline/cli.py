@@ -103,7 +103,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         config = None
     if config is not None:
         name = config.registered_model_name
-    hook = MlflowHook(tracking_uri=args.tracking_uri)
+    conn_id = config.registry.mlflow_conn_id if config is not None else MlflowHook.default_conn_name
+    hook = MlflowHook(conn_id, tracking_uri=args.tracking_uri)
     print(format_history(history(hook, name)))
     return 0
 

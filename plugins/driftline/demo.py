@@ -275,6 +275,9 @@ def _print_registry() -> None:
 
 def main() -> None:
     started = time.monotonic()
+    # The demo's registry is the embedded SQLite store, chosen explicitly (without this, a missing
+    # MLflow connection is an error: driftline.hooks.mlflow).
+    os.environ.setdefault("DRIFTLINE_MLFLOW_LOCAL_STORE", "1")
     print(
         f"Driftline demo — state in {driftline_home()} (its MLflow store, snapshots and alerts start empty)"
     )

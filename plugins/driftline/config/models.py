@@ -51,6 +51,12 @@ class ScheduleSection(Strict):
     cron: str | None = "@daily"
     start_date: dt.date = dt.date(2026, 1, 1)
     catchup: bool = False
+    max_active_runs: int = Field(
+        default=4,
+        ge=1,
+        description="Runs of the pipeline at once (days waiting for data do not block other days); "
+        "the registry steps still run one at a time.",
+    )
 
     @field_validator("cron")
     @classmethod
@@ -141,6 +147,33 @@ class WindowSection(Strict):
         return self
 
 
+class WaitSection(Strict):
+    """How a run waits for its current window's data (and late labels) before loading it."""
+
+    enabled: bool = Field(default=True, description="Wait for the data before load_current.")
+    mode: Literal["deferrable", "reschedule", "poke"] = Field(
+        default="deferrable",
+        description="deferrable: polls in the triggerer, no worker slot; reschedule: a short task "
+        "per poke; poke: one task holds a worker slot while it waits.",
+    )
+    timeout_minutes: int = Field(
+        default=360, ge=1, description="Fail the run (naming the missing partitions) after this long."
+    )
+    poke_interval_seconds: int = Field(default=300, ge=1, description="Time between two checks.")
+    labels_timeout_minutes: int = Field(
+        default=0,
+        ge=0,
+        description="With data.labels: wait this long for the labels of the window (0: do not "
+        "wait); after it the run goes on without them.",
+    )
+    freshness_query: str | None = Field(
+        default=None,
+        description="SQL sources: a query returning one timestamp (e.g. SELECT max(loaded_at) FROM "
+        "etl_log); the data has arrived when it is at or after the window's end. Default: rows "
+        "exist for every day of the window.",
+    )
+
+
 class DataSection(Strict):
     """Where the data lives and what its columns mean."""
 
@@ -157,6 +190,7 @@ class DataSection(Strict):
     )
     features: list[Feature] = Field(min_length=1)
     window: WindowSection = Field(default_factory=WindowSection)
+    wait: WaitSection = Field(default_factory=WaitSection)
     snapshot_root: str | None = Field(
         default=None,
         description="Folder or s3:// prefix for run snapshots (default: DRIFTLINE_HOME/snapshots).",
@@ -171,6 +205,8 @@ class DataSection(Strict):
         special = {self.entity_id, self.timestamp, self.label} & set(names)
         if special:
             raise ValueError(f"entity_id/timestamp/label must not also be features: {sorted(special)}")
+        if self.wait.freshness_query is not None and self.source.kind != "sql":
+            raise ValueError("wait.freshness_query applies to a sql source only")
         return self
 
 

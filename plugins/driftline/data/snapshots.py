@@ -81,17 +81,37 @@ def manifest_uri(uri: str) -> str:
     return uri[: -len(".parquet")] + ".json" if uri.endswith(".parquet") else uri + ".json"
 
 
+class SnapshotStoreError(SnapshotError):
+    """The snapshot store cannot be used as configured (e.g. its bucket does not exist)."""
+
+
+def _bucket_of(uri: str) -> str:
+    return uri.split("://", 1)[1].split("/", 1)[0]
+
+
 def write_bytes(uri: str, data: bytes, conn_id: str | None = None) -> None:
-    """Write a whole file or object; a local file is replaced atomically."""
+    """Write a whole file or object; a local file is replaced atomically.
+
+    An object store's bucket is never created (object stores have no folders to make, and
+    `mkdir` on a bucket path would create a mistyped bucket): writing into a missing bucket is
+    SnapshotStoreError naming the bucket.
+    """
     path = storage_path(uri, conn_id)
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
-    else:  # object stores write whole objects atomically
-        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    try:  # object stores write whole objects atomically
         path.write_bytes(data)
+    except FileNotFoundError as exc:
+        bucket = _bucket_of(uri)
+        raise SnapshotStoreError(
+            f"cannot write {uri}: the bucket {bucket!r} does not exist (or the connection "
+            f"{conn_id or os.environ.get('DRIFTLINE_SNAPSHOT_CONN_ID') or 'default'!r} cannot see it); Driftline "
+            "never creates buckets: create it, or fix data.snapshot_root / DRIFTLINE_SNAPSHOT_CONN_ID"
+        ) from exc
 
 
 def read_bytes(uri: str, conn_id: str | None = None) -> bytes:

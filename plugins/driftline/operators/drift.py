@@ -45,6 +45,56 @@ def monitoring_experiment(model: str) -> str:
     return f"driftline/{model}/monitoring"
 
 
+TAG_DATA_EVALUATED = "driftline.data_drift_evaluated"
+TAG_CONCEPT_EVALUATED = "driftline.concept_drift_evaluated"
+
+
+def decision_records(hook: MlflowHook, model: str, max_results: int = 1000) -> list[Any]:
+    """The recorded retrain decisions of `model` (MLflow runs of its monitoring experiment), newest first."""
+    experiment = hook.client.get_experiment_by_name(monitoring_experiment(model))
+    if experiment is None:
+        return []
+    return list(
+        hook.client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{TAG_DECIDED_FOR}` != ''",
+            order_by=["attributes.start_time DESC"],
+            max_results=max_results,
+        )
+    )
+
+
+def data_clock(records: list[Any]) -> Any:
+    """`clock(at)`: the newest data time any run had decided on by wall-clock time `at` (or None).
+
+    A registry change that records no data time of its own (a rollback) applies from there on.
+    """
+    from driftline.registry.champion import data_clock_from, parse_time
+
+    points = []
+    for run in records:
+        when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
+        if when is not None:
+            points.append((dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC), when))
+    return data_clock_from(points)
+
+
+def champion_for_data_time(hook: MlflowHook, config: ModelConfig, data_time: dt.datetime) -> tuple[Any, str]:
+    """The champion a run scoring data up to `data_time` decides against (see registry.champion)."""
+    from driftline.registry.champion import get_champion_as_of
+
+    clock = data_clock(decision_records(hook, config.model.name))
+    return get_champion_as_of(hook, config.registered_model_name, data_time, clock)
+
+
+def _flag(value: Any) -> str:
+    return "n/a" if value is None else ("true" if value else "false")
+
+
+def _unflag(value: str | None) -> bool | None:
+    return {"true": True, "false": False}.get(value or "")
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -87,7 +137,7 @@ class CheckDriftOperator(DriftlineOperator):
     :param current: the validated current snapshot (SnapshotRef dict; templated, e.g. `validate.output`).
     :param labels: optional validated snapshot of the `data.labels` source for the window (templated);
         needed for concept drift when `data.labels` is configured.
-    :param mlflow_conn_id: the MLflow connection.
+    :param mlflow_conn_id: the MLflow connection (default: the config's registry.mlflow_conn_id).
     """
 
     template_fields = ("current", "labels")
@@ -98,25 +148,28 @@ class CheckDriftOperator(DriftlineOperator):
         *,
         current: Any,
         labels: Any = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.current = current
         self.labels = labels
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
         self.reference_problem = ""
         self.labels_problem = ""
 
     def execute(self, context: Any) -> dict[str, Any]:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
         from driftline.hooks.mlflow import MlflowHook
-        from driftline.registry.champion import get_champion
 
         config: ModelConfig = self.model_config
         ref = SnapshotRef.from_dict(self.current)
         hook = MlflowHook(self.mlflow_conn_id)
-        champion = get_champion(hook, config.registered_model_name)
+        _, data_time = run_interval(context)
+        # The champion as of the run's data time, not the live one: a backfill compares with the
+        # reference (and cooldown, age) the live schedule had for this interval.
+        champion, how = champion_for_data_time(hook, config, data_time)
+        self.log.info("Champion for data up to %s: %s", data_time.isoformat(), how)
         out: dict[str, Any] = {
             "champion": champion_to_dict(champion),
             "current_uri": ref.uri,
@@ -274,6 +327,7 @@ class CheckDriftOperator(DriftlineOperator):
 
     def _reference(self, champion: Any) -> Any:
         from driftline.data.snapshots import read_snapshot
+        from driftline.drift.policy import ReferenceUnreadableError
         from driftline.exceptions import SnapshotError
 
         if not champion.snapshot_uri:
@@ -284,10 +338,11 @@ class CheckDriftOperator(DriftlineOperator):
             return None
         try:
             return read_snapshot(champion.snapshot_uri)
-        except SnapshotError as exc:
-            self.reference_problem = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
-            self.log.error("Drift %s", self.reference_problem)
-            return None
+        except SnapshotError as exc:  # "could not read" is never "not evaluated": retry, then fail
+            raise ReferenceUnreadableError(
+                f"the reference snapshot of champion v{champion.version} ({champion.snapshot_uri}) "
+                f"cannot be read: {exc}"
+            ) from exc
 
     def _data_drift(self, reference: Any, current: Any, champion: Any) -> tuple[dict[str, Any], Any, Any]:
         from driftline.drift.data_drift import compute_data_drift, settings_from_config
@@ -336,11 +391,13 @@ class CheckDriftOperator(DriftlineOperator):
         config = self.model_config
         labels = None
         if config.data.labels is not None:
-            if not self.labels:
-                self.labels_problem = (
-                    "data.labels is configured but no labels snapshot was passed to check_drift"
+            if not self.labels:  # a wiring error, not a reason for "not evaluated"
+                from driftline.exceptions import ConfigError
+
+                raise ConfigError(
+                    f"task {self.task_id}",
+                    ["data.labels is configured but no labels snapshot was passed to check_drift (labels=)"],
                 )
-                return None
             labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
         return labelled_rows(current, config, labels)
 
@@ -426,7 +483,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         drift: Any,
         retrain_task_id: str = "load_training",
         skip_task_id: str = "keep_champion",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         model_config = kwargs["model_config"]
@@ -435,7 +492,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         self.drift = drift
         self.retrain_task_id = retrain_task_id
         self.skip_task_id = skip_task_id
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
     def execute(self, context: Any) -> str:
         from driftline.drift.concept import ConceptDriftResult
@@ -490,9 +547,16 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             self.log.info("  suppressed by cooldown: %s", reason)
         for note in decision.notes:
             self.log.info("  note: %s", note)
+        evaluated = {
+            TAG_DATA_EVALUATED: _flag(data.get("evaluated")),
+            TAG_CONCEPT_EVALUATED: _flag(concept.get("evaluated") if config.drift.concept.enabled else None),
+        }
         payload["mlflow_run_id"] = self._record(
-            hook, experiment_id, payload, data_drift, concept_drift, identity, targets, drift
+            hook, experiment_id, payload, data_drift, concept_drift, identity, evaluated, targets, drift
         )
+        records = decision_records(hook, config.model.name)
+        self._note_backfill(records, now)
+        self._check_not_evaluated(records, now, identity, data, concept)
         context["ti"].xcom_push(key="decision", value=payload)
         if decision.retrain:
             context["outlet_events"][assets.retrain_needed_alias(config.model.name)].add(
@@ -501,27 +565,91 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             )
         return self.do_branch(context, payload["branch"])
 
+    def _note_backfill(self, records: list[Any], now: dt.datetime) -> None:
+        """Say so when later intervals were decided before this one: they are not re-decided."""
+        from driftline.registry.champion import parse_time
+
+        later = sorted(
+            {
+                when
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) and when > now
+            }
+        )
+        if later:
+            self.log.warning(
+                "backfill: %d later interval(s) (data times %s .. %s) were decided before this one; this "
+                "decision is the one the schedule would have made for %s (champion, cooldown and model age "
+                "as of that data time), but those later decisions were made without it and are not re-decided",
+                len(later),
+                later[0].isoformat(),
+                later[-1].isoformat(),
+                now.isoformat(),
+            )
+
+    def _check_not_evaluated(
+        self,
+        records: list[Any],
+        now: dt.datetime,
+        identity: Any,
+        data: dict[str, Any],
+        concept: dict[str, Any],
+    ) -> None:
+        """Alert when a drift check was "not evaluated" for more than drift.max_not_evaluated_runs runs in a row."""
+        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.drift.policy import not_evaluated_streak
+        from driftline.registry.champion import parse_time
+
+        config = self.model_config
+        limit = config.drift.max_not_evaluated_runs
+        records = list(reversed(records))  # oldest first: the last record of an interval wins
+        for tag, check, result in (
+            (TAG_DATA_EVALUATED, "data drift", data),
+            (TAG_CONCEPT_EVALUATED, "concept drift", concept),
+        ):
+            history = [
+                (when, _unflag(run.data.tags.get(tag)))
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+            ]
+            streak = not_evaluated_streak(history, now)
+            if streak <= limit:
+                continue
+            reason = str(result.get("reason") or "no reason recorded")
+            emit_alert(
+                AlertEvent(
+                    model=config.model.name,
+                    kind="drift_not_evaluated",
+                    severity="warning",
+                    message=(
+                        f"{check} was not evaluated for {streak} consecutive runs up to {now.isoformat()} "
+                        f"(drift.max_not_evaluated_runs is {limit}); latest reason: {reason}"
+                    ),
+                    details={"check": check, "streak": streak, "limit": limit, "reason": reason},
+                    run={"dag_id": identity.dag_id, "run_id": identity.run_id, "data_time": now.isoformat()},
+                )
+            )
+
     @staticmethod
     def _last_retrain_decision(
         hook: MlflowHook, experiment_id: str, airflow_run_id: str, now: dt.datetime
     ) -> dt.datetime | None:
-        """The data time of the latest retrain decided for an earlier interval (a retry ignores its own)."""
+        """The data time of the latest retrain decided for an earlier interval (policy.last_retrain_decision_time)."""
+        from driftline.drift.policy import last_retrain_decision_time
+        from driftline.registry.champion import parse_time
+
         runs = hook.client.search_runs(
             [experiment_id],
             filter_string=f"tags.`{TAG_DECISION}` = 'retrain'",
             order_by=["attributes.start_time DESC"],
-            max_results=50,
+            max_results=1000,
         )
-        from driftline.registry.champion import parse_time
-
-        times = []
-        for run in runs:
-            if run.data.tags.get("airflow.run_id") == airflow_run_id:
-                continue
-            when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
-            if when is not None and when <= now:
-                times.append(when)
-        return max(times, default=None)
+        decisions = [
+            (when, True, str(run.data.tags.get("airflow.run_id", "")))
+            for run in runs
+            if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+        ]
+        return last_retrain_decision_time(decisions, now, airflow_run_id)
 
     def _log_drift_artifacts(self, client: Any, run_id: str, drift: dict[str, Any]) -> None:
         """The drift summary and, when it was built, the HTML report, stored with the monitoring run."""
@@ -538,12 +666,14 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         data_drift: Any,
         concept_drift: Any,
         identity: Any,
+        evaluated: dict[str, str],
         targets: dict[str, Any] | None = None,
         drift: dict[str, Any] | None = None,
     ) -> str:
         client = hook.client
         tags = {
             **identity.tags(),
+            **evaluated,
             TAG_DECISION: "retrain" if payload["retrain"] else "keep",
             TAG_DECIDED_FOR: payload["decided_for"],
             "driftline.model": self.model_config.model.name,

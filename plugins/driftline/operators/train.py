@@ -42,16 +42,17 @@ class TrainModelOperator(DriftlineOperator):
     """Train on the worker (training.backend: local).
 
     :param snapshot: the validated training snapshot: a SnapshotRef dict or URI (templated).
-    :param mlflow_conn_id: the Airflow connection of the MLflow tracking server.
+    :param mlflow_conn_id: the Airflow connection of the MLflow tracking server (default: the config's
+        registry.mlflow_conn_id).
     """
 
     template_fields: Sequence[str] = ("snapshot",)
     ui_color = "#dff0d8"
 
-    def __init__(self, *, snapshot: Any, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+    def __init__(self, *, snapshot: Any, mlflow_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.snapshot = snapshot
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from driftline.hooks.mlflow import MlflowHook

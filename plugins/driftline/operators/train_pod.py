@@ -50,7 +50,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from driftline.config.models import ModelConfig
 from driftline.exceptions import TrainingError
-from driftline.operators.base import driftline_retry_policy
+from driftline.operators.base import driftline_failure_callbacks, driftline_retry_policy
 from driftline.operators.train import snapshot_uri_of
 from driftline.training.errors import TrainingInputError
 
@@ -270,6 +270,7 @@ class TrainPodOperator(KubernetesPodOperator):
         arguments = pod_operator_kwargs(model_config, identity=identity)
         arguments.update(kwargs)
         arguments.setdefault("retry_policy", driftline_retry_policy())
+        arguments.setdefault("on_failure_callback", driftline_failure_callbacks())
         super().__init__(**arguments)
         self.model_config = model_config
         self.snapshot = snapshot

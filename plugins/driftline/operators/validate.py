@@ -120,7 +120,9 @@ class ValidateSnapshotOperator(DriftlineOperator):
                 run=result["run"],
             )
         )
-        raise ValidationFailedError(message)
+        error = ValidationFailedError(message)
+        error.alert_recorded = True  # the failure callback's generic record would repeat this one
+        raise error
 
     def _record_range(self, ref: Any, quarantined_uri: str, run_id: str, reason: str) -> None:
         """Keep this batch's time range out of every later training window."""

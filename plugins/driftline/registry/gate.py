@@ -223,8 +223,12 @@ def run_gate(
     policy: RetryPolicy | None = None,
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
+    data_time: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
+
+    `data_time` (the run's data-interval end) goes into the promotion's audit entry, so readers
+    know from which data time on this version was champion (registry.champion.get_champion_as_of).
 
     Result: {"decision", "reason", "metric", "direction", "challenger": {"version", "score"},
     "champion": {"version", "score"} | None, "promotion": {...} | None}.
@@ -320,6 +324,7 @@ def run_gate(
                 "challenger_score": challenger_score,
                 "champion_score": champion_score,
                 "interval": verdict.interval,
+                **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
             },
             policy=policy,
             lock_ttl=lock_ttl,

@@ -84,7 +84,7 @@ def test_unknown_model_on_a_local_store(driftline_home):
     from driftline.registry.champion import get_champion
     from driftline.registry.promotion import promote, rollback
 
-    hook = MlflowHook("none")  # SQLite under DRIFTLINE_HOME
+    hook = MlflowHook()  # the fixture's mlflow_default connection: SQLite under DRIFTLINE_HOME
     assert get_champion(hook, "nope") is None
     with pytest.raises(RegistryInputError, match="registered model 'nope' does not exist"):
         history(hook, "nope")
