@@ -381,10 +381,10 @@ class CheckDriftOperator(DriftlineOperator):
         return {"evaluated": True, **result.to_dict()}, result, settings
 
     def _load_model(self, hook: MlflowHook, champion: Any) -> Any:
-        import mlflow.sklearn
+        from driftline.registry.models import load_sklearn_model
 
         hook.client  # noqa: B018 - sets the tracking and registry URIs
-        return mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
+        return load_sklearn_model(f"models:/{champion.name}/{champion.version}")
 
     def _labelled(self, current: Any) -> Any:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
@@ -731,5 +731,14 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         client.log_batch(run_id, metrics=as_metrics(values), params=as_params(params))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
         self._log_drift_artifacts(client, run_id, drift or {})
+        from driftline.training.tracking import log_store_files
+        from driftline.validation.results import result_uri
+
+        current = (drift or {}).get("current_uri")
+        log_store_files(  # the validation result of the window the drift was measured on
+            client,
+            run_id,
+            {"validation/current_window.validation.json": result_uri(current) if current else None},
+        )
         client.set_terminated(run_id)
         return run_id

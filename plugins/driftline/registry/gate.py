@@ -177,8 +177,7 @@ def predict_version(
     positive: Any = None,
 ) -> Predictions:
     """Load `models:/name/version` and return its predictions on (X, y)."""
-    import mlflow.sklearn
-
+    from driftline.registry.models import load_sklearn_model
     from driftline.training.metrics import available_metrics, predictions
 
     metric = config.registry.metric
@@ -188,7 +187,7 @@ def predict_version(
             f"available: {sorted(available_metrics(config.training.task))}"
         )
     hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
-    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    model = load_sklearn_model(f"models:/{name}/{version}")
     return predictions(model, X, y, config.training.task, positive)
 
 

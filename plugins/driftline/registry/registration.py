@@ -108,7 +108,10 @@ def model_source(hook: MlflowAccess, run: Any, policy: RetryPolicy | None = None
 def version_tags(
     run: Any, training: dict[str, Any], metric_name: str, dag_id: str | None, run_id: str | None
 ) -> dict[str, str]:
-    """The contract tags (driftline.registry.champion) for a version trained by `run`."""
+    """The contract tags (driftline.registry.champion) for a version trained by `run`: the few a person reads.
+
+    The training run holds the rest (all metrics, params, `lineage.json`, the validation result).
+    """
     run_tags = dict(run.data.tags or {})
     tags = {
         TAG_TRAINING_RUN_ID: run.info.run_id,
@@ -120,8 +123,10 @@ def version_tags(
         TAG_RUN_ID: str(run_id or run_tags.get(TAG_RUN_ID) or ""),
         TAG_REGISTERED_AT: dt.datetime.now(dt.UTC).isoformat(),
     }
-    for key, value in dict(run.data.metrics or {}).items():
-        tags[metric_tag(key)] = repr(float(value))
+    # Only the metric the gate and concept drift read: every other metric is on the training run.
+    value = dict(run.data.metrics or {}).get(tags[TAG_METRIC_NAME])
+    if value is not None:
+        tags[metric_tag(tags[TAG_METRIC_NAME])] = repr(float(value))
     return tags
 
 

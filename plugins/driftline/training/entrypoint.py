@@ -377,6 +377,26 @@ def train(
             )
             model_uri = log_model(config, model, X_valid)
             mlflow.set_tag("driftline.model_uri", model_uri)
+            mlflow.log_dict(
+                {
+                    "snapshot_uri": snapshot_uri,
+                    "snapshot_sha256": ref.sha256,
+                    "trained_until": until,
+                    "split_at": split_at,
+                    "window": {k: v for k, v in ref.facts.items() if k != "validation"},
+                    "validation": ref.facts.get("validation"),
+                    "airflow": ident,
+                },
+                "lineage.json",
+            )
+            from driftline.validation.results import result_uri
+
+            tracking.log_store_files(
+                client,
+                run_id,
+                {"validation/training_window.validation.json": result_uri(snapshot_uri)},
+                snapshot_conn_id,
+            )
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise

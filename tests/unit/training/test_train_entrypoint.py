@@ -35,6 +35,7 @@ def _runs(uri: str, config: Any) -> list[Any]:
 def test_local_training_logs_params_metrics_tags_and_a_loadable_model(
     config: Any, validated_snapshot: Any, tracking_uri: str, churn_frame: pd.DataFrame
 ) -> None:
+    import mlflow.artifacts
     import mlflow.sklearn
 
     result = train(config, validated_snapshot.uri, IDENTITY, tracking_uri=tracking_uri)
@@ -72,6 +73,13 @@ def test_local_training_logs_params_metrics_tags_and_a_loadable_model(
     assert {tags[f"airflow.{k}"] for k in IDENTITY} == set(IDENTITY.values())
     for package in ("python", "scikit-learn", "pandas", "numpy", "mlflow"):
         assert tags[f"driftline.env.{package}"]
+    experiment = _client(tracking_uri).get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # MLflow's classic ML view
+    artifacts = {a.path for a in _client(tracking_uri).list_artifacts(result.run_id)}
+    assert "lineage.json" in artifacts
+    lineage = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/lineage.json")
+    assert lineage["snapshot_sha256"] == validated_snapshot.sha256
+    assert lineage["window"]["window_kind"] == "rolling"
 
     model = mlflow.sklearn.load_model(result.model_uri)
     sample = churn_frame[config.feature_names].head(5)
@@ -231,3 +239,23 @@ def test_module_entrypoint_exits_2_on_bad_input(example_config_path: Path, drift
     assert (
         f"snapshot {missing} does not exist" in proc.stdout + proc.stderr
     )  # Airflow routes logging to stdout
+
+
+def test_string_labels_need_the_positive_class(
+    config: Any, driftline_home: Path, churn_frame: pd.DataFrame, tracking_uri: str, make_snapshot: Any
+) -> None:
+    frame = churn_frame.assign(churned=churn_frame["churned"].map({1: "left", 0: "stayed"}))
+    ref = make_snapshot(frame, driftline_home, name="string_labels")
+    with pytest.raises(TrainingInputError, match=r"field data\.positive_class") as exc:
+        train(config, ref.uri, IDENTITY, tracking_uri=tracking_uri)
+    assert isinstance(exc.value, PermanentError)
+    assert "['left', 'stayed']" in str(exc.value)
+    assert _runs(tracking_uri, config) == []
+
+    named = config.model_copy(update={"data": config.data.model_copy(update={"positive_class": "left"})})
+    result = train(named, ref.uri, IDENTITY, tracking_uri=tracking_uri)
+    run = _client(tracking_uri).get_run(result.run_id)
+    assert run.data.tags["driftline.positive_class"] == "'left'"
+    assert run.data.metrics["roc_auc_se"] > 0 and run.data.metrics["validation_rows"] > 0
+    # the same model scored with "stayed" as positive would have AUC 1 - auc: "left" really is positive
+    assert result.metrics["roc_auc"] > 0.6
