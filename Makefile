@@ -35,7 +35,7 @@ $(UV_BOOT)/bin/uv:
 	$(UV_BOOT)/bin/pip install --quiet uv
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --extra local --python $(PYTHON)
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -75,5 +75,5 @@ data: install
 	$(VENV)/bin/python include/generate_churn_data.py --out $(DRIFTLINE_HOME)/data
 
 bench: install
-	$(UV) sync --frozen --group bench --python $(PYTHON)
+	$(UV) sync --frozen --extra local --group bench --python $(PYTHON)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

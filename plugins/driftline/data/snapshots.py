@@ -15,14 +15,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.exceptions import SnapshotError
-from driftline.settings import driftline_home
+from driftline.settings import driftline_home, snapshot_conn_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +71,7 @@ def storage_path(uri: str, conn_id: str | None = None) -> Any:
     if is_object_store_uri(uri):
         from airflow.sdk import ObjectStoragePath
 
-        conn_id = conn_id or os.environ.get("DRIFTLINE_SNAPSHOT_CONN_ID")
+        conn_id = conn_id or snapshot_conn_id()
         return ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
     return Path(uri.removeprefix("file://"))
 

@@ -11,7 +11,6 @@ Airflow retries. The defaults come from `DRIFTLINE_REGISTRY_RETRIES` (attempts, 
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from driftline.exceptions import RegistryError
+from driftline.settings import setting
 
 T = TypeVar("T")
 
@@ -40,8 +40,8 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> RetryPolicy:
         return cls(
-            attempts=max(1, int(os.environ.get("DRIFTLINE_REGISTRY_RETRIES", "4"))),
-            backoff=max(0.0, float(os.environ.get("DRIFTLINE_REGISTRY_BACKOFF", "1.0"))),
+            attempts=max(1, int(setting("registry_retries", "4") or "4")),
+            backoff=max(0.0, float(setting("registry_backoff", "1.0") or "1.0")),
         )
 
     def delay(self, attempt: int) -> float:
