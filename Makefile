@@ -2,7 +2,7 @@
 #   make demo   install, generate example data, run the example pipeline end to end (dag.test)
 #   make test   install, run the test suite
 #   make up     Airflow standalone (UI on :8080) + MLflow server (:5000) + local DynamoDB (:4566)
-#   make down / make clean / make lint / make bench / make validate
+#   make down / make clean / make lint (ruff + mypy strict) / make bench / make validate
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -46,6 +46,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 up: install
@@ -60,6 +61,7 @@ clean: down
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .

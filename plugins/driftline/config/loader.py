@@ -124,7 +124,7 @@ def _describe(error: Any, path: str) -> str:
         msg = msg[len("Value error, ") :]
     if kind == "union_tag_invalid":
         return f"unknown source kind: expected one of {error.get('ctx', {}).get('expected_tags', 'local, s3, sql')}"
-    return msg
+    return str(msg)
 
 
 def format_validation_error(exc: ValidationError, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:

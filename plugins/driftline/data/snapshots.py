@@ -12,15 +12,18 @@ Airflow's ObjectStoragePath and a connection id).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.exceptions import SnapshotError
+from driftline.payloads import SnapshotPayload
 from driftline.settings import driftline_home, snapshot_conn_id
 
 if TYPE_CHECKING:
@@ -40,11 +43,17 @@ class SnapshotRef:
     status: Status = "raw"
     facts: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> SnapshotPayload:
+        return SnapshotPayload(
+            uri=self.uri,
+            rows=self.rows,
+            sha256=self.sha256,
+            status=self.status,
+            facts=copy.deepcopy(self.facts),
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SnapshotRef:
+    def from_dict(cls, data: Mapping[str, Any]) -> SnapshotRef:
         return cls(**{k: data[k] for k in ("uri", "rows", "sha256", "status", "facts") if k in data})
 
 
@@ -102,7 +111,8 @@ def write_bytes(uri: str, data: bytes, conn_id: str | None = None) -> None:
 def read_bytes(uri: str, conn_id: str | None = None) -> bytes:
     path = storage_path(uri, conn_id)
     try:
-        return path.read_bytes()
+        data: bytes = path.read_bytes()
+        return data
     except FileNotFoundError as exc:
         raise SnapshotError(f"snapshot {uri} does not exist") from exc
 

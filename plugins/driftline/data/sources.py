@@ -94,7 +94,9 @@ def load_window(
     tolerate = window.kind != "current" if allow_missing_partitions is None else allow_missing_partitions
     if isinstance(source_cfg, SqlSource):
         label = _sql_label(source_cfg)
-        df, partitions, missing = _load_sql(source_cfg, window, columns, timestamp_col), [label], []
+        partitions: list[str] = [label]
+        missing: list[str] = []
+        df = _load_sql(source_cfg, window, columns, timestamp_col)
     else:
         lister = _LocalFiles(source_cfg) if isinstance(source_cfg, LocalSource) else _S3Objects(source_cfg)
         found, missing = _find_partitions(lister, window, tolerate)
@@ -259,7 +261,8 @@ class _S3Objects(_Lister):
 
     def read(self, location: str) -> bytes:
         try:
-            return self.hook.get_key(location, bucket_name=self.bucket).get()["Body"].read()
+            body: bytes = self.hook.get_key(location, bucket_name=self.bucket).get()["Body"].read()
+            return body
         except Exception as exc:
             raise DataSourceError(
                 f"{self.describe()}: cannot read s3://{self.bucket}/{location}: {exc}"
@@ -336,7 +339,7 @@ def _dialect(hook: Any) -> str:
 
 def build_query(
     cfg: SqlSource, hook: Any, window: Window, columns: list[str], timestamp_col: str
-) -> tuple[str, list]:
+) -> tuple[str, list[Any]]:
     """The SQL text with the hook's placeholders and its positional parameters."""
     placeholder = getattr(hook, "placeholder", "%s")
     if cfg.table is not None:

@@ -27,6 +27,7 @@ from airflow.providers.standard.operators.branch import BranchMixIn
 from driftline.factory import assets
 from driftline.factory.assets import retrain_needed
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
+from driftline.payloads import ChampionPayload, DriftPayload
 
 if TYPE_CHECKING:
     from driftline.config.models import ModelConfig
@@ -46,7 +47,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def champion_to_dict(champion: Any) -> dict[str, Any] | None:
+def champion_to_dict(champion: Any) -> ChampionPayload | None:
     if champion is None:
         return None
     return {
@@ -103,7 +104,7 @@ class CheckDriftOperator(DriftlineOperator):
         self.labels = labels
         self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> DriftPayload:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
         from driftline.hooks.mlflow import MlflowHook
         from driftline.registry.champion import get_champion
@@ -112,13 +113,15 @@ class CheckDriftOperator(DriftlineOperator):
         ref = SnapshotRef.from_dict(self.current)
         hook = MlflowHook(self.mlflow_conn_id)
         champion = get_champion(hook, config.registered_model_name)
-        out: dict[str, Any] = {
-            "champion": champion_to_dict(champion),
-            "current_uri": ref.uri,
-            "reference_uri": getattr(champion, "snapshot_uri", None),
-            "report_html": None,
-            "summary_json": None,
-        }
+        out = DriftPayload(
+            champion=champion_to_dict(champion),
+            current_uri=ref.uri,
+            reference_uri=getattr(champion, "snapshot_uri", None),
+            report_html=None,
+            summary_json=None,
+            data_drift={},
+            concept_drift={},
+        )
         if champion is None:
             reason = "not evaluated: no champion (no reference data)"
             self.log.info("Drift %s for registered model %r", reason, config.registered_model_name)
@@ -141,7 +144,8 @@ class CheckDriftOperator(DriftlineOperator):
             "concept_drift": out["concept_drift"],
         }
         paths = write_artifacts(artifact_folder(ref.uri), snap, summary)
-        out.update(paths)
+        out["report_html"] = paths.get("report_html")
+        out["summary_json"] = paths.get("summary_json")
         self.log.info("Drift report: %s", paths["report_html"])
         self.log.info("Drift summary: %s", paths["summary_json"])
         return out
@@ -300,7 +304,9 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
                 retrain_needed(config.model.name),
                 extra={"reasons": decision.reasons, "decided_for": payload["decided_for"]},
             )
-        return self.do_branch(context, payload["branch"])
+        branch: str = payload["branch"]
+        self.do_branch(context, branch)
+        return branch
 
     @staticmethod
     def _last_retrain_decision(
@@ -367,4 +373,4 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             client.log_metric(run_id, "concept_drop", float(concept_drift.drop))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
         client.set_terminated(run_id)
-        return run_id
+        return str(run_id)

@@ -15,6 +15,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftline.payloads import GatePayload
 from driftline.registry.champion import get_champion
 from driftline.registry.errors import RegistryInputError
 from driftline.registry.promotion import promote, require_version
@@ -177,7 +178,7 @@ def run_gate(
     policy: RetryPolicy | None = None,
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
-) -> dict[str, Any]:
+) -> GatePayload:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
 
     Result: {"decision", "reason", "metric", "direction", "challenger": {"version", "score"},

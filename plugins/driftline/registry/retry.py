@@ -47,7 +47,7 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based), with jitter."""
         base = min(self.max_delay, self.backoff * (2 ** (attempt - 1)))
-        return base * random.uniform(0.5, 1.0)
+        return float(base * random.uniform(0.5, 1.0))
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -29,13 +29,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from driftline.config.models import ModelConfig
 from driftline.training.errors import TrainingInputError
 
 if TYPE_CHECKING:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.sdk import Context
     from kubernetes.client import models as k8s
 
 log = logging.getLogger(__name__)
@@ -270,8 +271,10 @@ def render_pod_manifest(
     op = build_training_pod_operator(
         config, task_id=task_id, snapshot_uri_template=snapshot_uri, identity=identity
     )
-    pod = op.build_pod_request_obj(_render_context(dag_id, run_id, task_id, try_number), dry_run=True)
-    return ApiClient().sanitize_for_serialization(pod)
+    context = cast("Context", _render_context(dag_id, run_id, task_id, try_number))
+    pod = op.build_pod_request_obj(context, dry_run=True)
+    manifest: dict[str, Any] = ApiClient().sanitize_for_serialization(pod)
+    return manifest
 
 
 def _schema_errors(manifest: dict[str, Any], version: str) -> list[str]:
