@@ -54,6 +54,10 @@ class DriftPayload(TypedDict):
     summary_json: str | None
     data_drift: dict[str, Any]
     concept_drift: dict[str, Any]
+    label_drift: NotRequired[dict[str, Any]]
+    prediction_drift: NotRequired[dict[str, Any]]
+    current_window: NotRequired[dict[str, Any]]
+    report: NotRequired[dict[str, Any]]
 
 
 class TrainingPayload(TypedDict):
@@ -92,5 +96,6 @@ class GatePayload(TypedDict):
     direction: str
     challenger: ScoredVersion
     champion: ScoredVersion | None
+    interval: NotRequired[dict[str, Any] | None]
+    positive_class: NotRequired[Any]
     promotion: dict[str, Any] | None
-    error: NotRequired[str]

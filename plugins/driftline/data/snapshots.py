@@ -7,7 +7,7 @@ A snapshot is `<root>/<model>/<run>/<name>.parquet` with a JSON manifest beside 
 `validated` and cannot read anything else. Writes go to a temporary name first and are
 renamed into place, so a crash never leaves a half-written snapshot that looks valid.
 Roots may be local folders or object-store URIs (`s3://bucket/prefix`, read through
-Airflow's ObjectStoragePath and a connection id).
+`driftline.objectstore`: Airflow's ObjectStoragePath with a connection id, else plain fsspec).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.exceptions import SnapshotError
+from driftline.objectstore import is_object_store_uri, object_path
 from driftline.payloads import SnapshotPayload
 from driftline.settings import driftline_home, snapshot_conn_id
 
@@ -66,22 +67,15 @@ def default_root() -> str:
     return str(driftline_home() / "snapshots")
 
 
-def is_object_store_uri(uri: str) -> bool:
-    """True for `s3://`, `gs://`, ... URIs (readable from a pod); False for local paths and file:// URIs."""
-    return "://" in uri and not uri.startswith("file://")
-
-
 def storage_path(uri: str, conn_id: str | None = None) -> Any:
-    """A local Path, or an ObjectStoragePath for an object-store URI.
+    """A local Path, or an object-store path (driftline.objectstore, the one object-store layer).
 
     The object store's Airflow connection is `conn_id`, else `DRIFTLINE_SNAPSHOT_CONN_ID` (the
-    snapshot store is a platform setting, shared by every model), else the provider's default.
+    snapshot store is a platform setting, shared by every model); with neither (the training pod),
+    the environment's credentials.
     """
     if is_object_store_uri(uri):
-        from airflow.sdk import ObjectStoragePath
-
-        conn_id = conn_id or snapshot_conn_id()
-        return ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+        return object_path(uri, conn_id or snapshot_conn_id())
     return Path(uri.removeprefix("file://"))
 
 

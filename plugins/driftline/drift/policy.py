@@ -6,7 +6,9 @@ Retrain when any of these holds (every one that holds is recorded as a reason):
 - data drift: the share of drifted columns reached `drift.drift_share` (DataDriftResult.dataset_drift);
 - concept drift: the live metric dropped beyond `drift.concept.tolerance`;
 - the champion is older than `max_model_age`. Age is counted from the newest data it learned
-  from (`trained_until`), or from its promotion when that is unknown.
+  from (`trained_until`), or from its promotion when that is unknown;
+- label drift / prediction drift, when detected and configured as a retrain reason
+  (`drift.label.retrain`, `drift.prediction.retrain`); detected but not a reason, it is a note.
 Cooldown: a retrain decided less than `cooldown` after the last retrain is suppressed (its
 reasons move to `suppressed`) unless forced. This stops a persistent drift from retraining on
 every run while the last retrain is still recent. All times are data times (a run's data
@@ -42,6 +44,19 @@ class _ConceptDrift(Protocol):
     def evaluated(self) -> bool: ...
     @property
     def drifted(self) -> bool | None: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class _TargetDrift(Protocol):
+    @property
+    def kind(self) -> str: ...
+    @property
+    def evaluated(self) -> bool: ...
+    @property
+    def drifted(self) -> bool | None: ...
+    @property
+    def retrain(self) -> bool: ...
     @property
     def reason(self) -> str: ...
 
@@ -87,6 +102,8 @@ def decide_retrain(
     force: bool,
     max_model_age: dt.timedelta | None,
     cooldown: dt.timedelta,
+    label_drift: _TargetDrift | None = None,
+    prediction_drift: _TargetDrift | None = None,
 ) -> RetrainDecision:
     """Decide whether to retrain; pure (no I/O), every reason recorded."""
     reasons: list[str] = []
@@ -112,6 +129,17 @@ def decide_retrain(
             reasons.append(f"concept drift: {concept_drift.reason}")
         elif not concept_drift.evaluated:
             notes.append(f"concept drift not evaluated: {concept_drift.reason}")
+    for target in (label_drift, prediction_drift):
+        if target is None:
+            continue
+        if not target.evaluated:
+            notes.append(f"{target.kind} drift not evaluated: {target.reason}")
+        elif target.drifted and target.retrain:
+            reasons.append(f"{target.kind} drift: {target.reason}")
+        elif target.drifted:
+            notes.append(
+                f"{target.kind} drift detected, not a retrain reason (drift.{target.kind}.retrain is false): {target.reason}"
+            )
     if champion is not None and max_model_age is not None:
         age, since = champion_age(champion, now)
         if age is None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
+from driftline.mlflow_store import MlflowStore
 from driftline.settings import driftline_home
 
 if TYPE_CHECKING:
@@ -25,10 +25,6 @@ def default_tracking_uri() -> str:
     store = driftline_home() / "mlflow"
     store.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{store / 'mlflow.db'}"
-
-
-def default_artifact_root() -> Path:
-    return driftline_home() / "mlflow" / "artifacts"
 
 
 class MlflowHook(BaseHook):
@@ -70,35 +66,23 @@ class MlflowHook(BaseHook):
             return uri
         return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
+    @cached_property
+    def store(self) -> MlflowStore:
+        """The Airflow-free client wrapper the domain works with (driftline.mlflow_store)."""
+        return MlflowStore(self.tracking_uri)
+
     @property
     def is_local_store(self) -> bool:
         """True when MLflow writes straight to a local database (no server in between)."""
-        return self.tracking_uri.startswith(("sqlite:", "file:", "/"))
+        return self.store.is_local_store
 
-    @cached_property
+    @property
     def client(self) -> MlflowClient:
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self.store.client
 
     def get_or_create_experiment(self, name: str) -> str:
         """The experiment id for `name`, created with a local artifact root when the store is local."""
-        existing = self.client.get_experiment_by_name(name)
-        if existing is not None:
-            return str(existing.experiment_id)
-        location = None
-        if self.is_local_store:
-            location = (default_artifact_root() / name).as_uri()
-        try:
-            return str(self.client.create_experiment(name, artifact_location=location))
-        except Exception:
-            again = self.client.get_experiment_by_name(name)  # created concurrently
-            if again is None:
-                raise
-            return str(again.experiment_id)
+        return self.store.get_or_create_experiment(name)
 
     def get_conn(self) -> MlflowClient:
         return self.client

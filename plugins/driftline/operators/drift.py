@@ -3,7 +3,9 @@
 CheckDriftOperator returns a small JSON dict:
     {"data_drift": {"evaluated": bool, "reason"?, ...DataDriftResult},
      "concept_drift": {...ConceptDriftResult},
-     "champion": {...} | None, "current_uri", "reference_uri", "report_html", "summary_json"}
+     "label_drift": {...TargetDriftResult}, "prediction_drift": {...TargetDriftResult},
+     "champion": {...} | None, "current_uri", "reference_uri", "current_window": {...},
+     "report_html": uri | None, "summary_json", "report": {"built", "why", "seconds", "bytes", "bound"}}
 RetrainDecisionOperator applies driftline.drift.policy.decide_retrain, pushes the decision under
 XCom key "decision", records it as an MLflow run in experiment `driftline/<model>/monitoring`
 and returns the task id of the branch to follow.
@@ -11,7 +13,7 @@ and returns the task id of the branch to follow.
 Asset events: outlets declared on a task are emitted whenever it succeeds, and a branch task
 succeeds on both branches. So the operator declares an AssetAlias
 (`driftline.<model>.retrain_needed.alias`) as its outlet and adds an event for
-`factory.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
+`driftline.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
 alias with no event added emits nothing. DAGs scheduled on `retrain_needed(model)` run only then.
 """
 
@@ -20,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.branch import BranchMixIn
 
-from driftline.factory import assets
-from driftline.factory.assets import retrain_needed
+from driftline import assets
+from driftline.assets import retrain_needed
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 from driftline.payloads import ChampionPayload, DriftPayload
 
@@ -103,6 +106,8 @@ class CheckDriftOperator(DriftlineOperator):
         self.current = current
         self.labels = labels
         self.mlflow_conn_id = mlflow_conn_id
+        self.reference_problem = ""
+        self.labels_problem = ""
 
     def execute(self, context: Any) -> DriftPayload:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
@@ -127,47 +132,171 @@ class CheckDriftOperator(DriftlineOperator):
             self.log.info("Drift %s for registered model %r", reason, config.registered_model_name)
             out["data_drift"] = {"evaluated": False, "reason": reason}
             out["concept_drift"] = {"evaluated": False, "drifted": None, "reason": reason}
+            out["label_drift"] = {"kind": "label", "evaluated": False, "drifted": None, "reason": reason}
+            out["prediction_drift"] = {
+                "kind": "prediction",
+                "evaluated": False,
+                "drifted": None,
+                "reason": reason,
+            }
             return out
 
         current = read_snapshot(ref.uri)
-        out["data_drift"], snap, sample_summary = self._data_drift(current, champion)
-        out["concept_drift"] = self._concept_drift(current, champion, hook).to_dict()
-        from driftline.drift.report import artifact_folder, write_artifacts
+        current, out["current_window"] = self._drift_window(current, context)
+        reference = self._reference(champion)
+        out["data_drift"], result, settings = self._data_drift(reference, current, champion)
+        model = None
+        if config.drift.prediction.enabled or config.drift.concept.enabled:
+            model = self._load_model(hook, champion)
+        labelled = self._labelled(current)
+        out["concept_drift"] = self._concept_drift(labelled, champion, hook, model).to_dict()
+        out["label_drift"] = self._label_drift(reference, labelled).to_dict()
+        out["prediction_drift"] = self._prediction_drift(reference, current, model).to_dict()
+        from driftline.drift.report import artifact_folder, sampled_report, should_build, write_artifacts
 
+        build, why = should_build(
+            config.drift.report.when,
+            data_drift=bool(result is not None and result.dataset_drift),
+            label_drift=bool(out["label_drift"].get("drifted")),
+            prediction_drift=bool(out["prediction_drift"].get("drifted")),
+        )
+        snap, sample_summary, seconds = None, None, 0.0
+        if build and result is not None and reference is not None:
+            started = time.perf_counter()
+            snap, sample_summary = sampled_report(
+                reference,
+                current,
+                result,
+                settings,
+                sample_size=config.drift.report.sample_size,
+                max_columns=config.drift.report.max_columns,
+            )
+            seconds = time.perf_counter() - started
+            if sample_summary["disagreements_with_full_data"]:
+                self.log.info(
+                    "The sampled Evidently report differs from the full-data decision for %s (the full-data one counts)",
+                    sample_summary["disagreements_with_full_data"],
+                )
         summary = {
             "model": config.model.name,
             "champion": out["champion"],
             "current_uri": ref.uri,
+            "current_window": out["current_window"],
             "reference_uri": champion.snapshot_uri,
             "data_drift": out["data_drift"],
+            "label_drift": out["label_drift"],
+            "prediction_drift": out["prediction_drift"],
             "evidently_sample_report": sample_summary,
             "concept_drift": out["concept_drift"],
         }
         paths = write_artifacts(artifact_folder(ref.uri), snap, summary)
-        out["report_html"] = paths.get("report_html")
-        out["summary_json"] = paths.get("summary_json")
-        self.log.info("Drift report: %s", paths["report_html"])
+        out["report_html"], out["summary_json"] = paths["report_html"], paths["summary_json"]
+        out["report"] = {
+            "built": snap is not None,
+            "why": why,
+            "seconds": round(seconds, 3),
+            "bytes": paths.get("report_bytes"),
+            "bound": (
+                f"at most {config.drift.report.sample_size} rows per side and "
+                f"{config.drift.report.max_columns} columns (drifted first)"
+            ),
+        }
+        if snap is not None:
+            self.log.info(
+                "Drift report (%s): %s, %d bytes, %.1f s, %s",
+                why,
+                paths["report_html"],
+                paths["report_bytes"],
+                seconds,
+                out["report"]["bound"],
+            )
+        else:
+            self.log.info("Drift report not built: %s", why)
         self.log.info("Drift summary: %s", paths["summary_json"])
         return out
 
-    def _data_drift(self, current: Any, champion: Any) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
+    def _drift_window(self, current: Any, context: Any) -> tuple[Any, dict[str, Any]]:
+        """The current window for drift: the run's interval, or the last `drift.current_window_days`.
+
+        Earlier days come from the source through the data window code, minus every range the
+        validation gate quarantined; the run's own interval is its validated snapshot.
+        """
+        import pandas as pd
+
+        from driftline.data import quarantine_ledger
+        from driftline.data.sources import load_window
+        from driftline.data.windows import Window
+
+        cfg = self.model_config
+        start, end = run_interval(context)
+        days = cfg.drift.current_window_days
+        facts: dict[str, Any] = {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "days": days,
+            "rows": len(current),
+            "earlier_partitions": [],
+            "missing_days": [],
+            "quarantined_excluded": [],
+        }
+        drift_start = end - dt.timedelta(days=days) if days else start
+        if drift_start >= start:
+            return current, facts
+        earlier = Window(drift_start, start, "rolling", days, {"purpose": "drift current window"})
+        loaded = load_window(
+            cfg.data.source,
+            earlier,
+            cfg.columns,
+            timestamp_col=cfg.data.timestamp,
+            feature_types={f.name: f.type for f in cfg.data.features},
+            allow_missing_partitions=True,
+        )
+        ranges = quarantine_ledger.quarantined_ranges(cfg.data.snapshot_root, cfg.model.name)
+        df, excluded = quarantine_ledger.drop_quarantined(loaded.df, cfg.data.timestamp, ranges)
+        combined = pd.concat([df, current[df.columns]], ignore_index=True)
+        facts.update(
+            start=drift_start.isoformat(),
+            rows=len(combined),
+            earlier_partitions=loaded.partitions,
+            missing_days=loaded.missing,
+            quarantined_excluded=excluded,
+        )
+        self.log.info(
+            "Drift current window: the last %d day(s) [%s, %s): %d rows (%d from %d earlier partition(s), "
+            "%d missing day(s), %d quarantined row(s) left out)",
+            days,
+            drift_start.isoformat(),
+            end.isoformat(),
+            len(combined),
+            len(df),
+            len(loaded.partitions),
+            len(loaded.missing),
+            sum(item["rows"] for item in excluded),
+        )
+        return combined, facts
+
+    def _reference(self, champion: Any) -> Any:
         from driftline.data.snapshots import read_snapshot
-        from driftline.drift.data_drift import compute_data_drift, settings_from_config
-        from driftline.drift.report import sampled_report
         from driftline.exceptions import SnapshotError
 
         if not champion.snapshot_uri:
-            reason = (
+            self.reference_problem = (
                 f"not evaluated: champion v{champion.version} has no snapshot_uri tag (no reference data)"
             )
-            self.log.warning("Data drift %s", reason)
-            return {"evaluated": False, "reason": reason}, None, None
+            self.log.warning("Drift %s", self.reference_problem)
+            return None
         try:
-            reference = read_snapshot(champion.snapshot_uri)
+            return read_snapshot(champion.snapshot_uri)
         except SnapshotError as exc:
-            reason = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
-            self.log.error("Data drift %s", reason)
-            return {"evaluated": False, "reason": reason}, None, None
+            self.reference_problem = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
+            self.log.error("Drift %s", self.reference_problem)
+            return None
+
+    def _data_drift(self, reference: Any, current: Any, champion: Any) -> tuple[dict[str, Any], Any, Any]:
+        from driftline.drift.data_drift import compute_data_drift, settings_from_config
+
+        if reference is None:
+            return {"evaluated": False, "reason": self.reference_problem}, None, None
         settings = settings_from_config(self.model_config)
         result = compute_data_drift(reference, current, settings)
         for name, col in result.columns.items():
@@ -177,49 +306,111 @@ class CheckDriftOperator(DriftlineOperator):
                 col.method,
                 col.statistic,
                 col.threshold,
-                {True: "DRIFT", False: "ok", None: "not comparable"}[col.drifted],
+                "constant in window"
+                if col.status == "constant_in_window"
+                else {True: "DRIFT", False: "ok", None: "not comparable"}[col.drifted],
                 f" ({col.reason})" if col.reason else "",
             )
+        if result.excluded:
+            self.log.info("left out of drift by the config: %s", result.excluded)
         self.log.info(
-            "Data drift: %d/%d columns drifted, share %.3f (dataset drift at >= %s): %s",
+            "Data drift: %d/%d columns drifted, share %.3f (dataset drift at >= %s): %s%s",
             result.number_of_drifted_columns,
             result.number_of_columns,
             result.drift_share,
             result.drift_share_threshold,
             result.dataset_drift,
+            f"; constant in window (not counted): {result.constant_in_window}"
+            if result.constant_in_window
+            else "",
         )
-        snap, sample_summary = sampled_report(reference, current, result, settings)
-        if sample_summary["disagreements_with_full_data"]:
-            self.log.info(
-                "The sampled Evidently report differs from the full-data decision for %s (the full-data one counts)",
-                sample_summary["disagreements_with_full_data"],
-            )
-        return {"evaluated": True, **result.to_dict()}, snap, sample_summary
+        return {"evaluated": True, **result.to_dict()}, result, settings
 
-    def _concept_drift(self, current: Any, champion: Any, hook: MlflowHook) -> Any:
+    def _load_model(self, hook: MlflowHook, champion: Any) -> Any:
+        import mlflow.sklearn
+
+        hook.client  # noqa: B018 - sets the tracking and registry URIs
+        return mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
+
+    def _labelled(self, current: Any) -> Any:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
-        from driftline.drift.concept import evaluate_concept_drift, labelled_rows, not_evaluated
+        from driftline.drift.concept import labelled_rows
+
+        config = self.model_config
+        labels = None
+        if config.data.labels is not None:
+            if not self.labels:
+                self.labels_problem = (
+                    "data.labels is configured but no labels snapshot was passed to check_drift"
+                )
+                return None
+            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
+        return labelled_rows(current, config, labels)
+
+    def _concept_drift(self, rows: Any, champion: Any, hook: MlflowHook, model: Any) -> Any:
+        from driftline.drift.concept import evaluate_concept_drift, not_evaluated
 
         config = self.model_config
         if not config.drift.concept.enabled:
             return not_evaluated(config, "drift.concept.enabled is false")
-        labels = None
-        if config.data.labels is not None:
-            if not self.labels:
-                return not_evaluated(
-                    config, "data.labels is configured but no labels snapshot was passed to check_drift"
-                )
-            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
-        rows = labelled_rows(current, config, labels)
+        if rows is None:
+            return not_evaluated(config, self.labels_problem)
         if len(rows) < config.drift.concept.min_labels or champion.metric_value is None:
             return evaluate_concept_drift(None, rows, config, champion.metric_value)
-        import mlflow.sklearn
-
-        hook.client  # noqa: B018 - sets the tracking and registry URIs
-        model = mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
-        result = evaluate_concept_drift(model, rows, config, champion.metric_value)
+        reference_se = self._registered_se(hook, champion)
+        result = evaluate_concept_drift(model, rows, config, champion.metric_value, reference_se)
         self.log.info("Concept drift: %s", result.reason)
         return result
+
+    def _registered_se(self, hook: MlflowHook, champion: Any) -> float | None:
+        """The bootstrap standard error training recorded for the registry metric (None if absent)."""
+        if not champion.run_id:
+            return None
+        metrics = hook.client.get_run(champion.run_id).data.metrics
+        value = metrics.get(f"{self.model_config.registry.metric}_se")
+        return float(value) if value is not None else None
+
+    def _label_drift(self, reference: Any, labelled: Any) -> Any:
+        from driftline.drift.target import label_drift, not_evaluated
+
+        if reference is None:
+            return not_evaluated("label", self.model_config.drift.label, self.reference_problem)
+        if labelled is None:
+            return not_evaluated("label", self.model_config.drift.label, self.labels_problem)
+        result = label_drift(reference, labelled, self.model_config)
+        self.log.info("Label drift: %s", self._verdict(result))
+        return result
+
+    def _prediction_drift(self, reference: Any, current: Any, model: Any) -> Any:
+        from driftline.drift.target import not_evaluated, prediction_drift
+
+        settings = self.model_config.drift.prediction
+        if reference is None:
+            return not_evaluated("prediction", settings, self.reference_problem)
+        if model is None:
+            return not_evaluated("prediction", settings, "drift.prediction.enabled is false")
+        result = prediction_drift(model, reference, current, self.model_config)
+        self.log.info("Prediction drift: %s", self._verdict(result))
+        return result
+
+    @staticmethod
+    def _verdict(result: Any) -> str:
+        if not result.evaluated:
+            return f"not evaluated ({result.reason})"
+        return f"{'DRIFT' if result.drifted else 'no drift'}: {result.reason}"
+
+
+def _log_artifact_bytes(client: Any, run_id: str, uri: str, artifact_path: str) -> None:
+    """Copy one file of the snapshot store (local or object store) into the run's artifacts."""
+    import tempfile
+    from pathlib import Path
+
+    from driftline.data.snapshots import read_bytes
+
+    with tempfile.TemporaryDirectory(prefix="driftline-artifact-") as tmp:
+        local = Path(tmp) / uri.rsplit("/", 1)[-1]
+        local.write_bytes(read_bytes(uri))
+        client.log_artifact(run_id, str(local), artifact_path)
 
 
 class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
@@ -253,6 +444,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         from driftline.drift.concept import ConceptDriftResult
         from driftline.drift.data_drift import DataDriftResult
         from driftline.drift.policy import decide_retrain, last_retrain_time
+        from driftline.drift.target import TargetDriftResult
         from driftline.hooks.mlflow import MlflowHook
 
         config: ModelConfig = self.model_config
@@ -261,6 +453,10 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         data_drift = DataDriftResult.from_dict(data) if data.get("evaluated") else None
         concept = drift.get("concept_drift") or {}
         concept_drift = ConceptDriftResult.from_dict(concept) if "metric" in concept else None
+        targets = {}
+        for kind in ("label", "prediction"):
+            raw = drift.get(f"{kind}_drift") or {}
+            targets[kind] = TargetDriftResult.from_dict(raw) if "retrain" in raw else None
         champion = champion_from_dict(drift.get("champion"))
         _, now = run_interval(context)
         identity = run_identity(context)
@@ -280,6 +476,8 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             force=run_params(context).force_retrain,
             max_model_age=dt.timedelta(days=max_age) if max_age is not None else None,
             cooldown=dt.timedelta(hours=config.drift.cooldown_hours),
+            label_drift=targets["label"],
+            prediction_drift=targets["prediction"],
         )
         payload = {
             **decision.to_dict(),
@@ -296,7 +494,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         for note in decision.notes:
             self.log.info("  note: %s", note)
         payload["mlflow_run_id"] = self._record(
-            hook, experiment_id, payload, data_drift, concept_drift, identity
+            hook, experiment_id, payload, data_drift, concept_drift, identity, targets, drift
         )
         context["ti"].xcom_push(key="decision", value=payload)
         if decision.retrain:
@@ -330,6 +528,13 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
                 times.append(when)
         return max(times, default=None)
 
+    def _log_drift_artifacts(self, client: Any, run_id: str, drift: dict[str, Any]) -> None:
+        """The drift summary and, when it was built, the HTML report, stored with the monitoring run."""
+        for key in ("summary_json", "report_html"):
+            uri = drift.get(key)
+            if uri:
+                _log_artifact_bytes(client, run_id, str(uri), "drift")
+
     def _record(
         self,
         hook: MlflowHook,
@@ -338,6 +543,8 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         data_drift: Any,
         concept_drift: Any,
         identity: Any,
+        targets: dict[str, Any] | None = None,
+        drift: dict[str, Any] | None = None,
     ) -> str:
         client = hook.client
         tags = {
@@ -357,20 +564,31 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             "branch": payload["branch"],
             "data_drift_evaluated": str(data_drift is not None),
         }
-        for key, value in params.items():
-            client.log_param(run_id, key, value)
+        values: dict[str, float] = {}
         if data_drift is not None:
-            client.log_metric(run_id, "data_drift_share", float(data_drift.drift_share))
-            client.log_metric(run_id, "drifted_columns", float(data_drift.number_of_drifted_columns))
+            values["data_drift_share"] = float(data_drift.drift_share)
+            values["drifted_columns"] = float(data_drift.number_of_drifted_columns)
             for name, col in data_drift.columns.items():
                 key = _METRIC_UNSAFE.sub("_", name)
                 if col.statistic is not None:
-                    client.log_metric(run_id, f"drift_score.{key}", float(col.statistic))
+                    values[f"drift_score.{key}"] = float(col.statistic)
                 if col.drifted is not None:
-                    client.log_metric(run_id, f"drifted.{key}", float(col.drifted))
+                    values[f"drifted.{key}"] = float(col.drifted)
         if concept_drift is not None and concept_drift.live_value is not None:
-            client.log_metric(run_id, f"live.{concept_drift.metric}", float(concept_drift.live_value))
-            client.log_metric(run_id, "concept_drop", float(concept_drift.drop))
+            values[f"live.{concept_drift.metric}"] = float(concept_drift.live_value)
+            values["concept_drop"] = float(concept_drift.drop)
+            if concept_drift.interval:
+                values["concept_drop_lower"] = float(concept_drift.interval["lower"])
+                values["concept_drop_upper"] = float(concept_drift.interval["upper"])
+        for kind, target in (targets or {}).items():
+            if target is not None and target.evaluated and target.statistic is not None:
+                values[f"{kind}_drift_score"] = float(target.statistic)
+                values[f"{kind}_drifted"] = float(bool(target.drifted))
+        from driftline.training.tracking import as_metrics, as_params
+
+        # One request (MLflow splits it at its batch limits) instead of one per param and metric.
+        client.log_batch(run_id, metrics=as_metrics(values), params=as_params(params))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
+        self._log_drift_artifacts(client, run_id, drift or {})
         client.set_terminated(run_id)
         return str(run_id)

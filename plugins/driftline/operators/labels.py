@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftline.assets import validated_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError, DataSourceError
-from driftline.factory.assets import validated_window
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval
 from driftline.payloads import SnapshotPayload
 
@@ -50,7 +50,12 @@ class LoadLabelsOperator(DriftlineOperator):
         window = resolve_window(d.window, start, end, purpose="current")
         try:
             loaded = load_window(
-                source, window, columns, timestamp_col=d.timestamp, allow_missing_partitions=True
+                source,
+                window,
+                columns,
+                timestamp_col=d.timestamp,
+                allow_missing_partitions=True,
+                field="data.labels",
             )
             df, partitions, missing = loaded.df, loaded.partitions, loaded.missing
         except (SourceSchemaError, SourceConfigError, CorruptPartitionError):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftline.assets import raw_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError, RegistryError
-from driftline.factory.assets import raw_window
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 from driftline.payloads import SnapshotPayload
 

@@ -2,7 +2,7 @@
 
 All talk to MLflow through MlflowHook(mlflow_conn_id). Nothing heavy is imported at module level
 (this module is imported when DAGs are parsed). A champion change (promotion or rollback) emits an
-event of the Asset `driftline.factory.assets.champion(model)` through the operator's AssetAlias
+event of the Asset `driftline.assets.champion(model)` through the operator's AssetAlias
 outlet, so the event exists only when the alias really moved.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from driftline.factory import assets
+from driftline import assets
 from driftline.operators.base import DriftlineOperator, run_identity
 from driftline.payloads import GatePayload, RegistrationPayload
 

@@ -6,9 +6,9 @@ import json
 import logging
 from typing import Any
 
+from driftline.assets import validated_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import SnapshotError, ValidationFailedError
-from driftline.factory.assets import validated_window
 from driftline.operators.base import DriftlineOperator, run_identity
 from driftline.payloads import SnapshotPayload
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -82,7 +82,7 @@ def _float(value: str | None) -> float | None:
         return None
 
 
-def read_model(hook: MlflowHook, name: str, policy: RetryPolicy | None = None) -> Any | None:
+def read_model(hook: MlflowAccess, name: str, policy: RetryPolicy | None = None) -> Any | None:
     """The RegisteredModel `name`, or None when it does not exist."""
     try:
         return call(policy, f"read registered model {name!r}", hook.client.get_registered_model, name)
@@ -97,14 +97,14 @@ def aliases_of(model: Any) -> dict[str, int]:
     return {str(alias): int(version) for alias, version in dict(model.aliases or {}).items()}
 
 
-def read_aliases(hook: MlflowHook, name: str, policy: RetryPolicy | None = None) -> dict[str, int] | None:
+def read_aliases(hook: MlflowAccess, name: str, policy: RetryPolicy | None = None) -> dict[str, int] | None:
     """{alias: version} of registered model `name`, or None when the model does not exist."""
     model = read_model(hook, name, policy)
     return None if model is None else aliases_of(model)
 
 
 def version_info(
-    hook: MlflowHook, name: str, version: int, policy: RetryPolicy | None = None
+    hook: MlflowAccess, name: str, version: int, policy: RetryPolicy | None = None
 ) -> ChampionInfo:
     """The ChampionInfo-shaped facts of any version (raises RESOURCE_DOES_NOT_EXIST for unknown ones)."""
     mv = call(
@@ -124,7 +124,7 @@ def version_info(
     )
 
 
-def get_champion(hook: MlflowHook, name: str) -> ChampionInfo | None:
+def get_champion(hook: MlflowAccess, name: str) -> ChampionInfo | None:
     """The current champion of registered model `name`; None when the model or the alias does not exist.
 
     An unreachable registry raises driftline.exceptions.RegistryError after retries.

@@ -172,8 +172,21 @@ def test_corrupt_file_is_named(churn_data: Path):
 
 
 def test_glob_matching_nothing(driftline_home: Path):
+    (driftline_home / "nothing").mkdir()
     with pytest.raises(DataSourceError, match=r"no file matches"):
         load(str(driftline_home / "nothing/*.parquet"), current(3))
+
+
+@pytest.mark.parametrize(
+    "path", ["{data_root}/no_such/dt={ds}/part.parquet", "{data_root}/no_such/*.parquet"]
+)
+def test_missing_root_folder_is_a_config_error_not_late_data(driftline_home: Path, path: str):
+    from driftline.data.sources import SourceConfigError
+
+    with pytest.raises(
+        SourceConfigError, match=r"^data.source.path: folder '.*/data/no_such' does not exist"
+    ):
+        load(path, current(3))
 
 
 def test_csv_day_partition(churn_data: Path):

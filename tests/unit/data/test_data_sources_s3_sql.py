@@ -1,4 +1,4 @@
-"""S3 (moto server on loopback, read through S3Hook) and SQL (SQLite connection, common-sql) sources."""
+"""S3 (moto server on loopback, read through ObjectStoragePath) and SQL (SQLite connection, common-sql) sources."""
 
 from __future__ import annotations
 

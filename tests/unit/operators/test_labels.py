@@ -50,10 +50,21 @@ def test_labels_are_loaded_and_null_rows_dropped(example_config, tmp_path):
 
 
 def test_no_labels_yet_is_an_empty_snapshot_not_an_error(example_config, tmp_path):
+    (tmp_path / "labels").mkdir()  # the root exists; the day's partition has not arrived
     ref = LoadLabelsOperator(model_config=_labelled(example_config, tmp_path)).execute(
         _context(dt.date(2026, 1, 11))
     )
     assert ref["rows"] == 0 and ref["status"] == "validated"
+
+
+def test_missing_labels_root_is_a_config_error(example_config, tmp_path):
+    import pytest
+    from driftline.data.sources import SourceConfigError
+
+    with pytest.raises(SourceConfigError, match=r"^data.labels.path: folder '.*/labels' does not exist"):
+        LoadLabelsOperator(model_config=_labelled(example_config, tmp_path)).execute(
+            _context(dt.date(2026, 1, 11))
+        )
 
 
 def test_pipeline_wires_labels_into_check_drift(example_config, tmp_path, example_config_path):

@@ -110,7 +110,7 @@ def test_operator_module_imports_nothing_heavy():
 def test_operator_template_fields_and_bad_params(example_config):
     from types import SimpleNamespace
 
-    from driftline.factory.assets import champion_alias
+    from driftline.assets import champion_alias
     from driftline.operators.registry import (
         EvaluationGateOperator,
         RegisterModelOperator,
