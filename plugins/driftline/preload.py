@@ -12,6 +12,12 @@ mp_forkserver_preload` in the fork server first. So a deployment sets
 and each task keeps its own process (retries, logs, timeouts per step) while paying the heavy
 imports once per scheduler start instead of once per task. Nothing here runs at DAG-parse time;
 the scheduler process itself stays lean (only the fork server imports this).
+
+Only third-party libraries are preloaded, never Driftline's own modules: a task process parses
+its DAG file and imports Driftline afresh, so a new config or a changed DAG takes effect without a
+scheduler restart (a preloaded `driftline.factory` would build the DAG as it was when the
+scheduler started: "Task not found in Dag"). Upgrading these libraries needs a scheduler restart,
+as any deploy of the worker image does.
 """
 
 from __future__ import annotations
@@ -23,13 +29,6 @@ log = logging.getLogger(__name__)
 
 # What the pipeline's steps import (profiled with `python -X importtime` under the scheduler).
 MODULES: tuple[str, ...] = (
-    "driftline.factory.dags",
-    "driftline.operators.load",
-    "driftline.operators.validate",
-    "driftline.operators.drift",
-    "driftline.operators.registry",
-    "driftline.operators.summary",
-    "driftline.operators.train",
     "pandas",
     "pyarrow.parquet",
     "numpy",
