@@ -12,6 +12,9 @@ from __future__ import annotations
 class DriftlineError(Exception):
     """Base class of every Driftline error."""
 
+    # True once a step has written its own alert record for this error (see driftline.notifiers).
+    alert_recorded: bool = False
+
 
 class PermanentError(DriftlineError):
     """An error a retry cannot fix (bad input, a failed gate): the task fails without retrying."""

@@ -40,6 +40,7 @@ class ChampionPayload(TypedDict):
     metric_name: str | None
     metric_value: float | None
     snapshot_uri: str | None
+    snapshot_sha256: str | None
     trained_until: str | None
     promoted_at: str | None
 

@@ -63,6 +63,9 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "registry_retries": _option(
         "Attempts per MLflow registry call. Env: DRIFTLINE_REGISTRY_RETRIES.", "4", "integer"
     ),
+    "registry_budget": _option(
+        "Seconds one registry call may take with its retries. Env: DRIFTLINE_REGISTRY_BUDGET.", "30", "float"
+    ),
     "registry_backoff": _option(
         "Seconds of the first retry delay of a registry call. Env: DRIFTLINE_REGISTRY_BACKOFF.",
         "1.0",

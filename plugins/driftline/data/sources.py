@@ -9,9 +9,11 @@ may still arrive: DataSourceError, retryable). *Training* windows tolerate missi
 facts; a training window with no partition at all is still an error. Pass
 `allow_missing_partitions=` to decide otherwise.
 
-Errors: DataSourceError (retryable: missing partition, empty window, corrupt file, S3 or
-database failure), SourceSchemaError / SourceConfigError (permanent: missing columns,
-uncoercible types, an unknown connection id, a hook that is not a SQL hook, and a source
+Errors: NothingArrivedError (retryable; the source was read but has nothing for the window
+yet: a missing partition under an existing root, no matching file, no rows), DataSourceError
+(retryable: the source could not be read: a corrupt file, an S3 or database failure),
+SourceSchemaError / SourceConfigError (permanent: missing columns, uncoercible types,
+unparseable timestamps, an unknown connection id, a hook that is not a SQL hook, and a source
 whose root does not exist: the folder above the first placeholder, the bucket, the table).
 Only a missing partition under an existing root is late data (see driftline.data.arrival).
 """
@@ -31,6 +33,7 @@ from driftline.config.models import LocalSource, S3Source, SqlSource
 from driftline.data import templates
 from driftline.data.frames import (
     CorruptPartitionError,
+    NothingArrivedError,
     SourceConfigError,
     SourceSchemaError,
     check_columns,
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CorruptPartitionError",
     "LoadedWindow",
+    "NothingArrivedError",
     "SourceConfigError",
     "SourceSchemaError",
     "check_root",
@@ -118,7 +122,7 @@ def load_window(
         partitions = [p.location for p in found]
         label = lister.describe()
     if df.empty:
-        raise DataSourceError(
+        raise NothingArrivedError(
             f"{label}: no rows with {timestamp_col} in {_span(window)} "
             f"(read {len(partitions)} partition(s): {_preview(partitions)}); the data may not have arrived yet"
         )
@@ -148,7 +152,7 @@ def _find_partitions(
     if not templates.is_dated(template):
         found = [_Partition(loc) for loc in lister.glob(template)]
         if not found:
-            raise DataSourceError(f"{lister.describe()}: no file matches {template!r}")
+            raise NothingArrivedError(f"{lister.describe()}: no file matches {template!r}")
         return found, []
     step = templates.STEPS[templates.granularity(template) or "day"]
     if window.start is None:  # expanding: whatever partitions exist up to the end
@@ -159,7 +163,7 @@ def _find_partitions(
             if when is not None and window.overlaps(when, step):
                 found.append(_Partition(loc, when.date(), when))
         if not found:
-            raise DataSourceError(
+            raise NothingArrivedError(
                 f"{lister.describe()}: no partition matching {template!r} before {window.end.isoformat()}"
             )
         return sorted(found, key=lambda p: (p.start, p.location)), []
@@ -174,7 +178,7 @@ def _find_partitions(
         found.extend(_Partition(loc, start.date(), start) for loc in matches)
     if missing and (not tolerate_missing or not found):
         detail = "; ".join(f"{d}: {p}" for d, p in zip(missing, missing_paths, strict=True))
-        raise DataSourceError(
+        raise NothingArrivedError(
             f"{lister.describe()}: {len(missing)} of {len(starts)} partition(s) of window "
             f"{_span(window)} missing: {detail}"
         )

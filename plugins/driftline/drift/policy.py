@@ -25,6 +25,16 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from driftline.exceptions import DriftlineError
+
+
+class ReferenceUnreadableError(DriftlineError):
+    """The champion's reference data cannot be read: retried, then the task fails.
+
+    Never reported as "data drift not evaluated": that outcome is kept for real reasons (no
+    champion yet, a champion registered without reference data).
+    """
+
 
 class _DataDrift(Protocol):
     @property
@@ -167,3 +177,37 @@ def last_retrain_time(
     """The latest of the champion's training-data end and the last recorded retrain decision."""
     times = [t for t in (champion_trained_until, last_decision_at) if t is not None]
     return max(times) if times else None
+
+
+def not_evaluated_streak(records: list[tuple[dt.datetime, bool | None]], now: dt.datetime) -> int:
+    """How many consecutive intervals, up to and including `now`, a check was "not evaluated".
+
+    `records` holds (data time, evaluated) per recorded decision, in any order; None means the
+    check does not apply to that run (e.g. concept drift disabled) and is skipped. Several records
+    for one data time (a retry, a re-run of the interval) count once, the last one given winning.
+    Intervals after `now` are ignored, so a backfill counts the streak the schedule had.
+    """
+    by_time: dict[dt.datetime, bool] = {}
+    for when, evaluated in records:
+        if evaluated is not None and when <= now:
+            by_time[when] = evaluated
+    streak = 0
+    for when in sorted(by_time, reverse=True):
+        if by_time[when]:
+            break
+        streak += 1
+    return streak
+
+
+def last_retrain_decision_time(
+    decisions: list[tuple[dt.datetime, bool, str]], now: dt.datetime, own_run_id: str = ""
+) -> dt.datetime | None:
+    """The data time of the latest retrain decided for an interval strictly before `now`.
+
+    `decisions` holds (data time, retrain?, Airflow run id) per recorded decision. Strictly
+    earlier: a re-run of this interval (a retry, a backfill, a cleared run) is not held back by
+    the retrain this interval's first run decided, and later intervals (decided before a
+    backfill of this one) do not count, so the cooldown is the one the schedule had.
+    """
+    times = [when for when, retrain, run_id in decisions if retrain and when < now and run_id != own_run_id]
+    return max(times, default=None)

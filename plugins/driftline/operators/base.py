@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator, ExceptionRetryPolicy, RetryAction, RetryRu
 
 from driftline.config.models import ModelConfig
 from driftline.exceptions import PermanentError
+from driftline.notifiers import AlertRecordNotifier
 
 
 @dataclass(frozen=True)
@@ -111,15 +112,22 @@ def driftline_retry_policy() -> ExceptionRetryPolicy:
     )
 
 
+def driftline_failure_callbacks() -> list[AlertRecordNotifier]:
+    """Every Driftline task's default `on_failure_callback`: the alert record (driftline.notifiers)."""
+    return [AlertRecordNotifier()]
+
+
 class DriftlineOperator(BaseOperator):
     """A step of one model's pipeline; holds the model's validated config.
 
-    Its default `retry_policy` is `driftline_retry_policy()`: PermanentError fails without retry.
+    Defaults: `retry_policy=driftline_retry_policy()` (a PermanentError fails without retry) and
+    `on_failure_callback=driftline_failure_callbacks()` (a failed task leaves an alert record).
     """
 
     ui_color = "#e8f1fb"
 
     def __init__(self, *, model_config: ModelConfig, **kwargs: Any) -> None:
         kwargs.setdefault("retry_policy", driftline_retry_policy())
+        kwargs.setdefault("on_failure_callback", driftline_failure_callbacks())
         super().__init__(**kwargs)
         self.model_config = model_config

@@ -46,6 +46,56 @@ def monitoring_experiment(model: str) -> str:
     return f"driftline/{model}/monitoring"
 
 
+TAG_DATA_EVALUATED = "driftline.data_drift_evaluated"
+TAG_CONCEPT_EVALUATED = "driftline.concept_drift_evaluated"
+
+
+def decision_records(hook: MlflowHook, model: str, max_results: int = 1000) -> list[Any]:
+    """The recorded retrain decisions of `model` (MLflow runs of its monitoring experiment), newest first."""
+    experiment = hook.client.get_experiment_by_name(monitoring_experiment(model))
+    if experiment is None:
+        return []
+    return list(
+        hook.client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{TAG_DECIDED_FOR}` != ''",
+            order_by=["attributes.start_time DESC"],
+            max_results=max_results,
+        )
+    )
+
+
+def data_clock(records: list[Any]) -> Any:
+    """`clock(at)`: the newest data time any run had decided on by wall-clock time `at` (or None).
+
+    A registry change that records no data time of its own (a rollback) applies from there on.
+    """
+    from driftline.registry.champion import data_clock_from, parse_time
+
+    points = []
+    for run in records:
+        when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
+        if when is not None:
+            points.append((dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC), when))
+    return data_clock_from(points)
+
+
+def champion_for_data_time(hook: MlflowHook, config: ModelConfig, data_time: dt.datetime) -> tuple[Any, str]:
+    """The champion a run scoring data up to `data_time` decides against (see registry.champion)."""
+    from driftline.registry.champion import get_champion_as_of
+
+    clock = data_clock(decision_records(hook, config.model.name))
+    return get_champion_as_of(hook, config.registered_model_name, data_time, clock)
+
+
+def _flag(value: Any) -> str:
+    return "n/a" if value is None else ("true" if value else "false")
+
+
+def _unflag(value: str | None) -> bool | None:
+    return {"true": True, "false": False}.get(value or "")
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -60,6 +110,7 @@ def champion_to_dict(champion: Any) -> ChampionPayload | None:
         "metric_name": champion.metric_name,
         "metric_value": champion.metric_value,
         "snapshot_uri": champion.snapshot_uri,
+        "snapshot_sha256": getattr(champion, "snapshot_sha256", None),
         "trained_until": _iso(champion.trained_until),
         "promoted_at": _iso(champion.promoted_at),
     }
@@ -79,6 +130,7 @@ def champion_from_dict(data: dict[str, Any] | None) -> Any:
         snapshot_uri=data.get("snapshot_uri"),
         trained_until=parse_time(data.get("trained_until")),
         promoted_at=parse_time(data.get("promoted_at")),
+        snapshot_sha256=data.get("snapshot_sha256"),
     )
 
 
@@ -88,7 +140,7 @@ class CheckDriftOperator(DriftlineOperator):
     :param current: the validated current snapshot (SnapshotRef dict; templated, e.g. `validate.output`).
     :param labels: optional validated snapshot of the `data.labels` source for the window (templated);
         needed for concept drift when `data.labels` is configured.
-    :param mlflow_conn_id: the MLflow connection.
+    :param mlflow_conn_id: the MLflow connection (default: the config's registry.mlflow_conn_id).
     """
 
     template_fields = ("current", "labels")
@@ -99,25 +151,28 @@ class CheckDriftOperator(DriftlineOperator):
         *,
         current: Any,
         labels: Any = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.current = current
         self.labels = labels
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
         self.reference_problem = ""
         self.labels_problem = ""
 
     def execute(self, context: Any) -> DriftPayload:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
         from driftline.hooks.mlflow import MlflowHook
-        from driftline.registry.champion import get_champion
 
         config: ModelConfig = self.model_config
         ref = SnapshotRef.from_dict(self.current)
         hook = MlflowHook(self.mlflow_conn_id)
-        champion = get_champion(hook, config.registered_model_name)
+        _, data_time = run_interval(context)
+        # The champion as of the run's data time, not the live one: a backfill compares with the
+        # reference (and cooldown, age) the live schedule had for this interval.
+        champion, how = champion_for_data_time(hook, config, data_time)
+        self.log.info("Champion for data up to %s: %s", data_time.isoformat(), how)
         out = DriftPayload(
             champion=champion_to_dict(champion),
             current_uri=ref.uri,
@@ -141,7 +196,7 @@ class CheckDriftOperator(DriftlineOperator):
             }
             return out
 
-        current = read_snapshot(ref.uri)
+        current = read_snapshot(ref.uri, sha256=ref.sha256 or None)
         current, out["current_window"] = self._drift_window(current, context)
         reference = self._reference(champion)
         out["data_drift"], result, settings = self._data_drift(reference, current, champion)
@@ -277,6 +332,7 @@ class CheckDriftOperator(DriftlineOperator):
 
     def _reference(self, champion: Any) -> Any:
         from driftline.data.snapshots import read_snapshot
+        from driftline.drift.policy import ReferenceUnreadableError
         from driftline.exceptions import SnapshotError
 
         if not champion.snapshot_uri:
@@ -286,11 +342,12 @@ class CheckDriftOperator(DriftlineOperator):
             self.log.warning("Drift %s", self.reference_problem)
             return None
         try:
-            return read_snapshot(champion.snapshot_uri)
-        except SnapshotError as exc:
-            self.reference_problem = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
-            self.log.error("Drift %s", self.reference_problem)
-            return None
+            return read_snapshot(champion.snapshot_uri, sha256=champion.snapshot_sha256 or None)
+        except SnapshotError as exc:  # "could not read" is never "not evaluated": retry, then fail
+            raise ReferenceUnreadableError(
+                f"the reference snapshot of champion v{champion.version} ({champion.snapshot_uri}) "
+                f"cannot be read: {exc}"
+            ) from exc
 
     def _data_drift(self, reference: Any, current: Any, champion: Any) -> tuple[dict[str, Any], Any, Any]:
         from driftline.drift.data_drift import compute_data_drift, settings_from_config
@@ -327,10 +384,10 @@ class CheckDriftOperator(DriftlineOperator):
         return {"evaluated": True, **result.to_dict()}, result, settings
 
     def _load_model(self, hook: MlflowHook, champion: Any) -> Any:
-        import mlflow.sklearn
+        from driftline.registry.models import load_sklearn_model
 
         hook.client  # noqa: B018 - sets the tracking and registry URIs
-        return mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
+        return load_sklearn_model(f"models:/{champion.name}/{champion.version}")
 
     def _labelled(self, current: Any) -> Any:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
@@ -339,12 +396,15 @@ class CheckDriftOperator(DriftlineOperator):
         config = self.model_config
         labels = None
         if config.data.labels is not None:
-            if not self.labels:
-                self.labels_problem = (
-                    "data.labels is configured but no labels snapshot was passed to check_drift"
+            if not self.labels:  # a wiring error, not a reason for "not evaluated"
+                from driftline.exceptions import ConfigError
+
+                raise ConfigError(
+                    f"task {self.task_id}",
+                    ["data.labels is configured but no labels snapshot was passed to check_drift (labels=)"],
                 )
-                return None
-            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
+            labels_ref = SnapshotRef.from_dict(self.labels)
+            labels = read_snapshot(labels_ref.uri, sha256=labels_ref.sha256 or None)
         return labelled_rows(current, config, labels)
 
     def _concept_drift(self, rows: Any, champion: Any, hook: MlflowHook, model: Any) -> Any:
@@ -429,7 +489,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         drift: Any,
         retrain_task_id: str = "load_training",
         skip_task_id: str = "keep_champion",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         model_config = kwargs["model_config"]
@@ -438,7 +498,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         self.drift = drift
         self.retrain_task_id = retrain_task_id
         self.skip_task_id = skip_task_id
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
     def execute(self, context: Any) -> str:
         from driftline.drift.concept import ConceptDriftResult
@@ -493,9 +553,16 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             self.log.info("  suppressed by cooldown: %s", reason)
         for note in decision.notes:
             self.log.info("  note: %s", note)
+        evaluated = {
+            TAG_DATA_EVALUATED: _flag(data.get("evaluated")),
+            TAG_CONCEPT_EVALUATED: _flag(concept.get("evaluated") if config.drift.concept.enabled else None),
+        }
         payload["mlflow_run_id"] = self._record(
-            hook, experiment_id, payload, data_drift, concept_drift, identity, targets, drift
+            hook, experiment_id, payload, data_drift, concept_drift, identity, evaluated, targets, drift
         )
+        records = decision_records(hook, config.model.name)
+        self._note_backfill(records, now)
+        self._check_not_evaluated(records, now, identity, data, concept)
         context["ti"].xcom_push(key="decision", value=payload)
         if decision.retrain:
             context["outlet_events"][assets.retrain_needed_alias(config.model.name)].add(
@@ -506,27 +573,91 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         self.do_branch(context, branch)
         return branch
 
+    def _note_backfill(self, records: list[Any], now: dt.datetime) -> None:
+        """Say so when later intervals were decided before this one: they are not re-decided."""
+        from driftline.registry.champion import parse_time
+
+        later = sorted(
+            {
+                when
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) and when > now
+            }
+        )
+        if later:
+            self.log.warning(
+                "backfill: %d later interval(s) (data times %s .. %s) were decided before this one; this "
+                "decision is the one the schedule would have made for %s (champion, cooldown and model age "
+                "as of that data time), but those later decisions were made without it and are not re-decided",
+                len(later),
+                later[0].isoformat(),
+                later[-1].isoformat(),
+                now.isoformat(),
+            )
+
+    def _check_not_evaluated(
+        self,
+        records: list[Any],
+        now: dt.datetime,
+        identity: Any,
+        data: dict[str, Any],
+        concept: dict[str, Any],
+    ) -> None:
+        """Alert when a drift check was "not evaluated" for more than drift.max_not_evaluated_runs runs in a row."""
+        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.drift.policy import not_evaluated_streak
+        from driftline.registry.champion import parse_time
+
+        config = self.model_config
+        limit = config.drift.max_not_evaluated_runs
+        records = list(reversed(records))  # oldest first: the last record of an interval wins
+        for tag, check, result in (
+            (TAG_DATA_EVALUATED, "data drift", data),
+            (TAG_CONCEPT_EVALUATED, "concept drift", concept),
+        ):
+            history = [
+                (when, _unflag(run.data.tags.get(tag)))
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+            ]
+            streak = not_evaluated_streak(history, now)
+            if streak <= limit:
+                continue
+            reason = str(result.get("reason") or "no reason recorded")
+            emit_alert(
+                AlertEvent(
+                    model=config.model.name,
+                    kind="drift_not_evaluated",
+                    severity="warning",
+                    message=(
+                        f"{check} was not evaluated for {streak} consecutive runs up to {now.isoformat()} "
+                        f"(drift.max_not_evaluated_runs is {limit}); latest reason: {reason}"
+                    ),
+                    details={"check": check, "streak": streak, "limit": limit, "reason": reason},
+                    run={"dag_id": identity.dag_id, "run_id": identity.run_id, "data_time": now.isoformat()},
+                )
+            )
+
     @staticmethod
     def _last_retrain_decision(
         hook: MlflowHook, experiment_id: str, airflow_run_id: str, now: dt.datetime
     ) -> dt.datetime | None:
-        """The data time of the latest retrain decided for an earlier interval (a retry ignores its own)."""
+        """The data time of the latest retrain decided for an earlier interval (policy.last_retrain_decision_time)."""
+        from driftline.drift.policy import last_retrain_decision_time
+        from driftline.registry.champion import parse_time
+
         runs = hook.client.search_runs(
             [experiment_id],
             filter_string=f"tags.`{TAG_DECISION}` = 'retrain'",
             order_by=["attributes.start_time DESC"],
-            max_results=50,
+            max_results=1000,
         )
-        from driftline.registry.champion import parse_time
-
-        times = []
-        for run in runs:
-            if run.data.tags.get("airflow.run_id") == airflow_run_id:
-                continue
-            when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
-            if when is not None and when <= now:
-                times.append(when)
-        return max(times, default=None)
+        decisions = [
+            (when, True, str(run.data.tags.get("airflow.run_id", "")))
+            for run in runs
+            if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+        ]
+        return last_retrain_decision_time(decisions, now, airflow_run_id)
 
     def _log_drift_artifacts(self, client: Any, run_id: str, drift: dict[str, Any]) -> None:
         """The drift summary and, when it was built, the HTML report, stored with the monitoring run."""
@@ -543,17 +674,32 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         data_drift: Any,
         concept_drift: Any,
         identity: Any,
+        evaluated: dict[str, str],
         targets: dict[str, Any] | None = None,
         drift: dict[str, Any] | None = None,
     ) -> str:
         client = hook.client
         tags = {
             **identity.tags(),
+            **evaluated,
             TAG_DECISION: "retrain" if payload["retrain"] else "keep",
             TAG_DECIDED_FOR: payload["decided_for"],
             "driftline.model": self.model_config.model.name,
             "driftline.reasons": json.dumps(payload["reasons"])[:5000],
         }
+        # One record per Airflow run: a retry reuses a finished record of an earlier try and deletes
+        # the half-written ones a crashed try left behind (monitoring never counts a decision twice).
+        earlier = client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`airflow.run_id` = '{identity.run_id}' and tags.`airflow.task_id` = '{identity.task_id}'"
+            ),
+            max_results=50,
+        )
+        for old in earlier:
+            if old.info.status == "FINISHED":
+                return str(old.info.run_id)
+            client.delete_run(old.info.run_id)
         run = client.create_run(experiment_id, tags=tags, run_name=f"decide_retrain {identity.run_id}")
         run_id = run.info.run_id
         params = {
@@ -590,5 +736,14 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         client.log_batch(run_id, metrics=as_metrics(values), params=as_params(params))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
         self._log_drift_artifacts(client, run_id, drift or {})
+        from driftline.training.tracking import log_store_files
+        from driftline.validation.results import result_uri
+
+        current = (drift or {}).get("current_uri")
+        log_store_files(  # the validation result of the window the drift was measured on
+            client,
+            run_id,
+            {"validation/current_window.validation.json": result_uri(current) if current else None},
+        )
         client.set_terminated(run_id)
         return str(run_id)

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from driftline import assets
-from driftline.operators.base import DriftlineOperator, run_identity
+from driftline.operators.base import DriftlineOperator, run_identity, run_interval
 from driftline.payloads import GatePayload, RegistrationPayload
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class _RegistryOperator(DriftlineOperator):
     def __init__(
         self,
         *,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         registry_retries: int | None = None,
         registry_backoff: float | None = None,
         lock_ttl: float = 120.0,
@@ -47,7 +47,7 @@ class _RegistryOperator(DriftlineOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
         self.registry_retries = registry_retries
         self.registry_backoff = registry_backoff
         self.lock_ttl = lock_ttl
@@ -129,6 +129,7 @@ class EvaluationGateOperator(_RegistryOperator):
     def execute(self, context: Any) -> GatePayload:
         from driftline.registry.gate import run_gate
 
+        identity = run_identity(context)
         result = run_gate(
             self.hook,
             self.model_config,
@@ -138,6 +139,8 @@ class EvaluationGateOperator(_RegistryOperator):
             policy=self.policy(),
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
+            op_key=f"{identity.dag_id}/{identity.run_id}",
+            data_time=run_interval(context)[1],
         )
         self.log.info(
             "gate for %s: %s (%s)",
@@ -160,7 +163,8 @@ class EvaluationGateOperator(_RegistryOperator):
 
 class RollbackOperator(_RegistryOperator):
     """Restore an earlier version as champion (params `target_version`: int or null = previous-champion,
-    `reason`: str), through the same locked compare-and-set path as promotion."""
+    `reason`: str), through the same locked compare-and-set path as promotion. The target is decided
+    once per Airflow run and recorded in the registry first; a retry finishes that decision."""
 
     def __init__(self, **kwargs: Any) -> None:
         model_config = kwargs["model_config"]
@@ -183,6 +187,7 @@ class RollbackOperator(_RegistryOperator):
                 f"params.target_version must be an integer or null, got {raw_target!r}"
             ) from exc
         reason = str(params.get("reason") or "").strip() or "manual rollback (no reason given)"
+        identity = run_identity(context)
         result = rollback(
             self.hook,
             self.model_config.registered_model_name,
@@ -192,6 +197,7 @@ class RollbackOperator(_RegistryOperator):
             policy=self.policy(),
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
+            op_key=f"{identity.dag_id}/{identity.run_id}",
         )
         out = result.to_dict() | {"reason": reason}
         if result.changed:

@@ -43,16 +43,17 @@ class TrainModelOperator(DriftlineOperator):
     """Train on the worker (training.backend: local).
 
     :param snapshot: the validated training snapshot: a SnapshotRef dict or URI (templated).
-    :param mlflow_conn_id: the Airflow connection of the MLflow tracking server.
+    :param mlflow_conn_id: the Airflow connection of the MLflow tracking server (default: the config's
+        registry.mlflow_conn_id).
     """
 
     template_fields: Sequence[str] = ("snapshot",)
     ui_color = "#dff0d8"
 
-    def __init__(self, *, snapshot: Any, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+    def __init__(self, *, snapshot: Any, mlflow_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.snapshot = snapshot
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
     def execute(self, context: Any) -> TrainingPayload:
         from driftline.hooks.mlflow import MlflowHook
@@ -61,7 +62,10 @@ class TrainModelOperator(DriftlineOperator):
         uri = snapshot_uri_of(self.snapshot)
         identity = run_identity(context).tags()
         store = MlflowHook(self.mlflow_conn_id).store
-        result = train(self.model_config, uri, identity, store=store)
+        expected = self.snapshot.get("sha256") if isinstance(self.snapshot, dict) else None
+        result = train(
+            self.model_config, uri, identity, store=store, snapshot_sha256=str(expected) if expected else None
+        )
         self.log.info(
             "%s MLflow run %s: %s=%s",
             "reused" if result.reused else "trained",

@@ -50,7 +50,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from driftline.config.models import ModelConfig
 from driftline.exceptions import TrainingError
-from driftline.operators.base import driftline_retry_policy
+from driftline.operators.base import driftline_failure_callbacks, driftline_retry_policy
 from driftline.operators.train import snapshot_uri_of
 from driftline.training.errors import TrainingInputError
 
@@ -271,6 +271,7 @@ class TrainPodOperator(KubernetesPodOperator):
         arguments = pod_operator_kwargs(model_config, identity=identity)
         arguments.update(kwargs)
         arguments.setdefault("retry_policy", driftline_retry_policy())
+        arguments.setdefault("on_failure_callback", driftline_failure_callbacks())
         super().__init__(**arguments)
         self.model_config = model_config
         self.snapshot = snapshot
@@ -284,6 +285,9 @@ class TrainPodOperator(KubernetesPodOperator):
             except TrainingInputError:
                 return  # execute() reports it
             self.arguments = with_snapshot(list(self.arguments or []), uri)
+            sha = self.snapshot.get("sha256") if isinstance(self.snapshot, dict) else None
+            if sha and "--snapshot-sha256" not in self.arguments:  # the pod checks the data it reads
+                self.arguments = [*self.arguments, "--snapshot-sha256", str(sha)]
 
     def check_inputs(self) -> None:
         """Refuse what no pod can run: a worker-local snapshot, no MLflow secret."""

@@ -1,4 +1,4 @@
-"""Retries with exponential backoff around single MLflow registry calls.
+"""Retries with exponential backoff around single MLflow registry calls (tenacity).
 
 Only transient failures are retried: connection errors, HTTP 5xx / INTERNAL_ERROR,
 TEMPORARILY_UNAVAILABLE, a locked SQLite database. A definite answer from the registry
@@ -6,16 +6,31 @@ TEMPORARILY_UNAVAILABLE, a locked SQLite database. A definite answer from the re
 the caller at once. When the attempts run out the last error becomes a `RegistryError`, which
 Airflow retries. The defaults come from `DRIFTLINE_REGISTRY_RETRIES` (attempts, default 4) and
 `DRIFTLINE_REGISTRY_BACKOFF` (first delay in seconds, default 1.0, doubled each time, capped at
-`max_delay`).
+`max_delay`, with full jitter). The loop itself is tenacity's `Retrying`.
+
+Bounded: one `call` never takes longer than `budget` seconds (`DRIFTLINE_REGISTRY_BUDGET`, default
+30): no retry starts unless a whole request (`request_timeout`) still fits. MLflow's own HTTP retries
+(7 by default, with a 120 s timeout per request) would nest under these and outlast the registry
+lock's lease, so `bound_client` turns them off and caps a request at `request_timeout` unless the
+environment sets `MLFLOW_HTTP_REQUEST_MAX_RETRIES` / `MLFLOW_HTTP_REQUEST_TIMEOUT` itself. The
+registry lock (driftline.registry.lock) requires its lease to outlast a call's budget.
 """
 
 from __future__ import annotations
 
-import random
-import time
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
 
 from driftline.exceptions import RegistryError
 from driftline.settings import setting
@@ -36,18 +51,26 @@ class RetryPolicy:
     attempts: int = 4
     backoff: float = 1.0
     max_delay: float = 10.0
+    budget: float = 30.0
+    request_timeout: float = 10.0
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
         return cls(
             attempts=max(1, int(setting("registry_retries", "4") or "4")),
             backoff=max(0.0, float(setting("registry_backoff", "1.0") or "1.0")),
+            budget=max(1.0, float(setting("registry_budget", "30") or "30")),
         )
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based), with jitter."""
-        base = min(self.max_delay, self.backoff * (2 ** (attempt - 1)))
-        return float(base * random.uniform(0.5, 1.0))
+    def retrying(self) -> Retrying:
+        """tenacity's loop for this policy: transient errors only, jittered exponential waits."""
+        return Retrying(
+            # no retry starts unless a whole request still fits in the budget
+            stop=stop_after_attempt(self.attempts)
+            | stop_before_delay(max(0.0, self.budget - self.request_timeout)),
+            wait=wait_random_exponential(multiplier=self.backoff, max=self.max_delay),
+            retry=retry_if_exception(is_transient),
+        )
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -72,6 +95,12 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def bound_client(policy: RetryPolicy) -> None:
+    """Keep MLflow's HTTP client from retrying under Driftline's retries (unless configured explicitly)."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(policy.request_timeout))))
+
+
 def call(
     policy: RetryPolicy | None,
     what: str,
@@ -81,16 +110,12 @@ def call(
 ) -> T:
     """Run `fn(*args, **kwargs)`; retry transient failures; raise RegistryError naming `what` at the end."""
     policy = policy or RetryPolicy.from_env()
-    last: BaseException | None = None
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            last = exc
-            if attempt < policy.attempts:
-                time.sleep(policy.delay(attempt))
-    raise RegistryError(
-        f"model registry unavailable: {what} failed {policy.attempts} time(s); last error: {last}"
-    ) from last
+    bound_client(policy)
+    try:
+        return policy.retrying()(fn, *args, **kwargs)  # a non-transient error is raised as it is
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        raise RegistryError(
+            f"model registry unavailable: {what} failed {exc.last_attempt.attempt_number} time(s) "
+            f"within {policy.budget:.0f}s; last error: {last}"
+        ) from last

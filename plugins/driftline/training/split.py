@@ -65,8 +65,11 @@ def time_split(
             f"(columns: {sorted(map(str, df.columns))})"
         )
     ts = as_utc(df[timestamp_col])
-    if ts.isna().all():
-        raise TrainingInputError(f"data.timestamp column {timestamp_col!r} has no parseable timestamps")
+    if ts.isna().any():  # loads refuse these; never let one fall into the training part
+        raise TrainingInputError(
+            f"data.timestamp column {timestamp_col!r} has {int(ts.isna().sum())} of {len(ts)} row(s) "
+            "without a parseable timestamp; they are refused, not trained on"
+        )
     last_day = ts.max().floor("D")
     days = validation_days if min_rows <= 1 else holdout_days(ts.dropna(), validation_days, min_rows)
     cutoff = last_day - pd.Timedelta(days=days - 1)

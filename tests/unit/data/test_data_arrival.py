@@ -108,3 +108,16 @@ def test_sql_missing_table_and_connection_fail_at_once(sqlite_db):
         )
     with pytest.raises(SourceConfigError, match=r"^data.labels.conn_id: Airflow connection 'nope'"):
         check(SqlSource(kind="sql", conn_id="nope", table="events"), window(3), field="data.labels")
+
+
+def test_local_hourly_partitions(driftline_home: Path):
+    root = driftline_home / "data" / "hourly"
+    for hour in (0, 1):
+        folder = root / f"2026-01-03/{hour:02d}"
+        folder.mkdir(parents=True)
+        (folder / "part.parquet").write_bytes(b"x")
+    cfg = LocalSource(kind="local", path="{data_root}/hourly/{ts:%Y-%m-%d/%H}/part.parquet")
+    win = resolve_window(WindowSection(), utc(2026, 1, 3), utc(2026, 1, 3).replace(hour=3), purpose="current")
+    arrival = check(cfg, win)
+    assert len(arrival.found) == 2
+    assert arrival.missing == [f"2026-01-03T02:00:00+00:00: {root / '2026-01-03/02/part.parquet'}"]

@@ -165,13 +165,33 @@ def test_snapshots_round_trip_in_s3(s3_bucket, monkeypatch):
     uri = snapshots.snapshot_uri(root, "churn", "scheduled__2026-01-02", "current_window")
     frame = pd.DataFrame({"id": ["a", "b"], "x": [1.0, 2.0]})
     ref = snapshots.mark(snapshots.write_snapshot(frame, uri), "validated")
-    pd.testing.assert_frame_equal(snapshots.read_snapshot(uri), frame)
+    uri = ref.uri  # content-addressed: current_window.<sha256[:16]>.parquet
+    pd.testing.assert_frame_equal(snapshots.read_snapshot(uri, sha256=ref.sha256), frame)
     moved = snapshots.quarantine(ref, {"success": False})
-    assert (
-        moved.uri
-        == f"s3://{s3_bucket}/driftline/snapshots/churn/quarantine/scheduled__2026-01-02/current_window.parquet"
+    assert moved.uri == (
+        f"s3://{s3_bucket}/driftline/snapshots/churn/quarantine/scheduled__2026-01-02/"
+        f"current_window.{ref.sha256[:16]}.parquet"
     )
     with pytest.raises(SnapshotError, match="does not exist"):
         snapshots.read_snapshot(uri)
     with pytest.raises(SnapshotError, match="has status 'quarantined'"):
         snapshots.read_snapshot(moved.uri)
+
+
+def test_a_snapshot_root_in_a_missing_bucket_is_an_error_and_no_bucket_is_created(
+    s3_bucket, moto_server, monkeypatch
+):
+    import boto3
+    import pandas as pd
+    from driftline.data import snapshots
+
+    monkeypatch.setenv("DRIFTLINE_SNAPSHOT_CONN_ID", "s3_data")
+    uri = snapshots.snapshot_uri(
+        "s3://churn-dta/driftline", "churn", "scheduled__2026-01-02", "current_window"
+    )
+    with pytest.raises(
+        snapshots.SnapshotStoreError, match=r"the bucket 'churn-dta' does not exist.*never creates buckets"
+    ):
+        snapshots.write_snapshot(pd.DataFrame({"x": [1.0]}), uri)
+    client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    assert "churn-dta" not in {b["Name"] for b in client.list_buckets()["Buckets"]}

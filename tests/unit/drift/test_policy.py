@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 
 import pytest
-from driftline.drift.policy import RetrainDecision, decide_retrain, last_retrain_time
+from driftline.drift.policy import RetrainDecision, decide_retrain, last_retrain_time, not_evaluated_streak
 
 NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 MAX_AGE = dt.timedelta(days=30)
@@ -281,3 +281,23 @@ def test_label_drift_reason_text() -> None:
         ),
     )
     assert decision.reasons == ["label drift: z 0.001 (threshold 0.05); shares {'0': 0.9, '1': 0.1} -> ..."]
+
+
+# --- "not evaluated" streaks (alert beyond drift.max_not_evaluated_runs) ---------------------
+
+
+def _d(day: int) -> dt.datetime:
+    return dt.datetime(2026, 1, day, tzinfo=dt.UTC)
+
+
+def test_streak_counts_consecutive_not_evaluated_intervals_up_to_now():
+    records = [(_d(1), True), (_d(2), False), (_d(3), False), (_d(4), None), (_d(5), False), (_d(6), True)]
+    assert not_evaluated_streak(records, _d(5)) == 3  # day 4 does not apply (e.g. concept drift disabled)
+    assert not_evaluated_streak(records, _d(6)) == 0
+    assert not_evaluated_streak(records, _d(1)) == 0
+    assert not_evaluated_streak([], _d(1)) == 0
+
+
+def test_streak_counts_a_rerun_interval_once_and_the_last_record_wins():
+    records = [(_d(1), False), (_d(2), False), (_d(2), False), (_d(3), True), (_d(3), False)]
+    assert not_evaluated_streak(records, _d(3)) == 3

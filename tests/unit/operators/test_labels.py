@@ -73,3 +73,34 @@ def test_pipeline_wires_labels_into_check_drift(example_config, tmp_path, exampl
     assert "load_labels" not in {
         t.task_id for t in build_pipeline_dag(example_config, example_config_path).tasks
     }
+
+
+def test_a_corrupt_labels_partition_is_an_error_not_no_labels(example_config, tmp_path):
+    import pytest
+    from driftline.data.frames import CorruptPartitionError
+
+    cfg = _labelled(example_config, tmp_path)
+    folder = tmp_path / "labels" / "dt=2026-01-12"
+    folder.mkdir(parents=True)
+    (folder / "labels.parquet").write_bytes(b"not parquet")
+    with pytest.raises(CorruptPartitionError, match="dt=2026-01-12"):
+        LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 12)))
+
+
+def test_an_unreadable_labels_source_is_an_error_not_no_labels(example_config, tmp_path, monkeypatch):
+    """A database that cannot be read (here: the file is not a SQLite database) retries, then fails."""
+    import json
+
+    import pytest
+    from driftline.config.models import SqlSource
+    from driftline.exceptions import DataSourceError, PermanentError
+
+    db = tmp_path / "labels.db"
+    db.write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("AIRFLOW_CONN_LABELS_DB", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    cfg = example_config.model_copy(deep=True)
+    cfg.data.labels = SqlSource(kind="sql", conn_id="labels_db", table="labels")
+    cfg.data.snapshot_root = str(tmp_path / "snapshots")
+    with pytest.raises(DataSourceError, match="not a database") as info:
+        LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 12)))
+    assert not isinstance(info.value, PermanentError)  # retried: the database may be back
