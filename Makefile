@@ -7,7 +7,7 @@
 #   make airflow ARGS="dags list"   the airflow CLI with the project's environment (not ~/airflow)
 #   make env    write .driftline/env: `source .driftline/env` gives a shell the same environment
 #   make clean  delete .driftline/ (it lists what); make clean-demo deletes only the demo's state
-#   make down / make lint / make bench / make validate
+#   make down / make lint (ruff + mypy strict) / make bench / make validate
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -40,7 +40,7 @@ $(UV_BOOT)/bin/uv:
 	$(UV_BOOT)/bin/pip install --quiet uv
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --extra local --python $(PYTHON)
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -51,6 +51,7 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 up: install
@@ -90,6 +91,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -105,5 +107,5 @@ data: install
 	$(VENV)/bin/python include/generate_churn_data.py --out $(DRIFTLINE_HOME)/data
 
 bench: install
-	$(UV) sync --frozen --group bench --python $(PYTHON)
+	$(UV) sync --frozen --extra local --group bench --python $(PYTHON)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

@@ -126,8 +126,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     airflow = str(Path(sys.executable).with_name("airflow"))
     env = {**os.environ, **project_env()}
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    os.execve(airflow, [airflow, *args.args], env)
-    return 0  # not reached
+    os.execve(airflow, [airflow, *args.args], env)  # replaces this process: never returns
 
 
 def cmd_run(args: argparse.Namespace) -> int:

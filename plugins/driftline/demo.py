@@ -52,8 +52,8 @@ def _ensure_data() -> None:
         return
     print(f"generating example data under {data_root()} ...")
     sys.path.insert(0, str(project_root() / "include"))
-    import generate_churn_data as gen  # type: ignore[import-not-found]
-    from generate_churn_data import generate  # type: ignore[import-not-found]
+    import generate_churn_data as gen
+    from generate_churn_data import generate
 
     generate(
         data_root(),

@@ -118,6 +118,12 @@ def decode_config(data: bytes) -> str:
         ) from None
 
 
+def _line(event: yaml.Event) -> int | str:
+    """The 1-based line where a YAML event starts ("?" when the parser gives no position)."""
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else "?"
+
+
 def check_yaml_shape(text: str) -> None:
     """Refuse YAML whose shape is hostile, from libyaml's event stream, before building objects.
 
@@ -142,9 +148,7 @@ def check_yaml_shape(text: str) -> None:
             depth += 1
             nodes += 1
             if depth > MAX_DEPTH:
-                raise UnreadableConfig(
-                    f"nesting is deeper than {MAX_DEPTH} levels at line {event.start_mark.line + 1}"
-                )
+                raise UnreadableConfig(f"nesting is deeper than {MAX_DEPTH} levels at line {_line(event)}")
             open_collections.append((event.anchor, nodes - 1))
             if event.anchor:
                 open_anchors.add(event.anchor)
@@ -161,7 +165,7 @@ def check_yaml_shape(text: str) -> None:
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor in open_anchors:
                 raise UnreadableConfig(
-                    f"alias *{event.anchor} at line {event.start_mark.line + 1} refers to its own "
+                    f"alias *{event.anchor} at line {_line(event)} refers to its own "
                     "enclosing anchor: recursive structures are not allowed"
                 )
             nodes += anchor_sizes.get(event.anchor or "", 1)
@@ -261,7 +265,7 @@ def _describe(error: Any, path: str) -> str:
         msg = msg[len("Value error, ") :]
     if kind == "union_tag_invalid":
         return f"unknown source kind: expected one of {error.get('ctx', {}).get('expected_tags', 'local, s3, sql')}"
-    return msg
+    return str(msg)
 
 
 def format_validation_error(exc: ValidationError, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:

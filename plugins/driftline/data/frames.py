@@ -130,7 +130,7 @@ def filter_window(df: pd.DataFrame, timestamp_col: str, window: Window, label: s
 
 
 def _examples(values: pd.Series, bad: pd.Series) -> list[str]:
-    return values[bad].astype(str).head(3).tolist()
+    return [str(v) for v in values[bad].astype(str).head(3).tolist()]
 
 
 def _coerce(values: pd.Series, expected: str) -> tuple[pd.Series | None, str]:

@@ -17,18 +17,20 @@ Roots may be local folders or object-store URIs (`s3://bucket/prefix`, read thro
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
-import os
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.exceptions import SnapshotError
 from driftline.objectstore import is_object_store_uri, object_path
-from driftline.settings import driftline_home
+from driftline.payloads import SnapshotPayload
+from driftline.settings import driftline_home, snapshot_conn_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,11 +49,17 @@ class SnapshotRef:
     status: Status = "raw"
     facts: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> SnapshotPayload:
+        return SnapshotPayload(
+            uri=self.uri,
+            rows=self.rows,
+            sha256=self.sha256,
+            status=self.status,
+            facts=copy.deepcopy(self.facts),
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SnapshotRef:
+    def from_dict(cls, data: Mapping[str, Any]) -> SnapshotRef:
         return cls(**{k: data[k] for k in ("uri", "rows", "sha256", "status", "facts") if k in data})
 
 
@@ -72,7 +80,7 @@ def storage_path(uri: str, conn_id: str | None = None) -> Any:
     the environment's credentials.
     """
     if is_object_store_uri(uri):
-        return object_path(uri, conn_id or os.environ.get("DRIFTLINE_SNAPSHOT_CONN_ID"))
+        return object_path(uri, conn_id or snapshot_conn_id())
     return Path(uri.removeprefix("file://"))
 
 
@@ -123,7 +131,7 @@ def write_bytes(uri: str, data: bytes, conn_id: str | None = None) -> None:
         bucket = _bucket_of(uri)
         raise SnapshotStoreError(
             f"cannot write {uri}: the bucket {bucket!r} does not exist (or the connection "
-            f"{conn_id or os.environ.get('DRIFTLINE_SNAPSHOT_CONN_ID') or 'default'!r} cannot see it); Driftline "
+            f"{conn_id or snapshot_conn_id() or 'default'!r} cannot see it); Driftline "
             "never creates buckets: create it, or fix data.snapshot_root / DRIFTLINE_SNAPSHOT_CONN_ID"
         ) from exc
 
@@ -131,7 +139,8 @@ def write_bytes(uri: str, data: bytes, conn_id: str | None = None) -> None:
 def read_bytes(uri: str, conn_id: str | None = None) -> bytes:
     path = storage_path(uri, conn_id)
     try:
-        return path.read_bytes()
+        data: bytes = path.read_bytes()
+        return data
     except FileNotFoundError as exc:
         raise SnapshotError(f"snapshot {uri} does not exist") from exc
 

@@ -106,7 +106,8 @@ def load_window(
     if isinstance(source_cfg, SqlSource):
         label = _sql_label(source_cfg)
         df = _load_sql(source_cfg, window, columns, timestamp_col, field)
-        partitions, missing = [label], []
+        partitions: list[str] = [label]
+        missing: list[str] = []
     else:
         lister = lister_for(source_cfg, field)
         lister.check_root()
@@ -417,7 +418,7 @@ def _dialect(hook: Any) -> str:
 
 def build_query(
     cfg: SqlSource, hook: Any, window: Window, columns: list[str], timestamp_col: str
-) -> tuple[str, list]:
+) -> tuple[str, list[Any]]:
     """The SQL text with the hook's placeholders and its positional parameters."""
     placeholder = getattr(hook, "placeholder", "%s")
     if cfg.table is not None:

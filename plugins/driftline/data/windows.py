@@ -158,7 +158,7 @@ def resolve_window(
     if override_days is not None:
         if isinstance(override_days, bool) or not isinstance(override_days, int) or override_days < 1:
             raise ConfigError("run param window_days", [f"must be an integer >= 1, got {override_days!r}"])
-        facts = {"override_days": override_days, "configured_kind": window_cfg.kind}
+        facts: dict[str, Any] = {"override_days": override_days, "configured_kind": window_cfg.kind}
         return Window(end - dt.timedelta(days=override_days), end, "rolling", override_days, facts)
 
     if window_cfg.kind == "rolling":

@@ -37,31 +37,47 @@ class ReferenceUnreadableError(DriftlineError):
 
 
 class _DataDrift(Protocol):
-    dataset_drift: bool
-    drift_share: float
-    drift_share_threshold: float
-    number_of_drifted_columns: int
-    number_of_columns: int
+    @property
+    def dataset_drift(self) -> bool: ...
+    @property
+    def drift_share(self) -> float: ...
+    @property
+    def drift_share_threshold(self) -> float: ...
+    @property
+    def number_of_drifted_columns(self) -> int: ...
+    @property
+    def number_of_columns(self) -> int: ...
 
 
 class _ConceptDrift(Protocol):
-    evaluated: bool
-    drifted: bool | None
-    reason: str
+    @property
+    def evaluated(self) -> bool: ...
+    @property
+    def drifted(self) -> bool | None: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class _TargetDrift(Protocol):
-    kind: str
-    evaluated: bool
-    drifted: bool | None
-    retrain: bool
-    reason: str
+    @property
+    def kind(self) -> str: ...
+    @property
+    def evaluated(self) -> bool: ...
+    @property
+    def drifted(self) -> bool | None: ...
+    @property
+    def retrain(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class _Champion(Protocol):
-    version: int
-    trained_until: dt.datetime | None
-    promoted_at: dt.datetime | None
+    @property
+    def version(self) -> int: ...
+    @property
+    def trained_until(self) -> dt.datetime | None: ...
+    @property
+    def promoted_at(self) -> dt.datetime | None: ...
 
 
 @dataclass(frozen=True)

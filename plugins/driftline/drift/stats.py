@@ -126,7 +126,8 @@ def clean_numeric(values: pd.Series) -> np.ndarray:
         arr = values.to_numpy(dtype="float64", na_value=np.nan)
         arr = arr[np.isfinite(arr)]
     arr.sort(kind="quicksort")
-    return arr
+    out: np.ndarray = arr
+    return out
 
 
 def clean_categorical(values: pd.Series) -> pd.Series:
@@ -286,7 +287,12 @@ def column_drift(
         ref = clean_categorical(reference)
         cur = clean_categorical(current)
     n_ref, n_cur = len(ref), len(cur)
-    base = {"column": column, "column_type": column_type, "reference_rows": n_ref, "current_rows": n_cur}
+    base: dict[str, Any] = {
+        "column": column,
+        "column_type": column_type,
+        "reference_rows": n_ref,
+        "current_rows": n_cur,
+    }
     if n_ref == 0:
         return ColumnDrift(
             **base,

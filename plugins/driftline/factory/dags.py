@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import attrs
 from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
@@ -73,7 +75,7 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         description=config.model.description or f"Driftline pipeline for {config.model.name}",
         owner_links={},
     ) as dag:
-        kw = {"model_config": config}
+        kw: dict[str, Any] = {"model_config": config}
         load_current = LoadWindowOperator(task_id="load_current", window="current", **kw)
         if config.data.wait.enabled:
             from driftline.sensors.arrival import DataArrivalSensor
@@ -143,7 +145,7 @@ def set_params(dag: DAG, params: dict[str, Param]) -> None:
         ParamsDict(params).validate()  # raises ParamValidationError on a bad default
         _checked_params.add(key)
     with attrs.validators.disabled():
-        dag.params = params
+        dag.params = params  # type: ignore[assignment]  # attrs' converter makes it a ParamsDict
 
 
 _checked_params: set[tuple[int, ...]] = set()
@@ -174,7 +176,7 @@ class ReportConfigError(BaseOperator):
 
     ui_color = "#f7c6c5"
 
-    def __init__(self, *, message: str, **kwargs: object) -> None:
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.message = message
 
@@ -205,6 +207,10 @@ def build_model_dags(config: ModelConfig, path: Path) -> list[DAG]:
     return [build_pipeline_dag(config, path), build_rollback_dag(config)]
 
 
+def _error_dags(path: Path, error: ConfigError) -> list[DAG]:
+    return [build_config_error_dag(path, error)]
+
+
 def build_all(folder: Path, only_dag_id: str | None = None) -> list[DAG]:
     """Every model's DAGs from `folder`; with `only_dag_id` (a worker running one task) just that model's."""
     only_model = ids.model_from_dag_id(only_dag_id)
@@ -215,17 +221,17 @@ def build_all(folder: Path, only_dag_id: str | None = None) -> list[DAG]:
     for path, config in loaded.configs.items():
         if only_model is not None and config.model.name != only_model:
             continue
-        dags.extend(_isolated(path, lambda c=config, p=path: build_model_dags(c, p)))
+        dags.extend(_isolated(path, partial(build_model_dags, config, path)))
     for path, error in loaded.errors.items():
         log.error("Driftline config %s is invalid:\n%s", path, error)
-        dags.extend(_isolated(path, lambda p=path, e=error: [build_config_error_dag(p, e)]))
+        dags.extend(_isolated(path, partial(_error_dags, path, error)))
     return dags
 
 
-def _isolated(path: Path, build: object) -> Iterable[DAG]:
+def _isolated(path: Path, build: Callable[[], Iterable[DAG]]) -> Iterable[DAG]:
     """Run one file's build so that an unexpected error cannot take the other models down."""
     try:
-        return build()  # type: ignore[operator]
+        return build()
     except ConfigError as exc:
         return [build_config_error_dag(path, exc)]
     except Exception as exc:  # a bug in a builder must not drop every other model's DAGs

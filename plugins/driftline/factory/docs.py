@@ -23,7 +23,7 @@ def pipeline_doc(config: ModelConfig, path: Path) -> str:
     window = (
         f"rolling {d.window.days} days" if d.window.kind == "rolling" else d.window.kind.replace("_", " ")
     )
-    backend = t.backend
+    backend: str = t.backend
     if backend == "kubernetes":
         res = t.kubernetes.resources
         backend += (

@@ -52,7 +52,7 @@ class MlflowHook(BaseHook):
 
     conn_name_attr = "mlflow_conn_id"
     default_conn_name = "mlflow_default"
-    conn_type = "http"
+    conn_type = "mlflow"  # declared with its form fields in driftline.provider; any type is read
     hook_name = "MLflow"
 
     def __init__(self, mlflow_conn_id: str = default_conn_name, tracking_uri: str | None = None) -> None:
@@ -95,8 +95,9 @@ class MlflowHook(BaseHook):
                 f"{LOCAL_STORE_ENV}=1 explicitly"
             )
         extra = conn.extra_dejson or {}
-        if extra.get("tracking_uri"):
-            uri = str(extra["tracking_uri"])
+        explicit = extra.get("tracking_uri") or extra.get("extra__mlflow__tracking_uri")
+        if explicit:
+            uri = str(explicit)
         elif conn.host:
             scheme = conn.schema or "http"
             uri = f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")

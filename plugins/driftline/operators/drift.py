@@ -30,6 +30,7 @@ from airflow.providers.standard.operators.branch import BranchMixIn
 from driftline import assets
 from driftline.assets import retrain_needed
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
+from driftline.payloads import ChampionPayload, DriftPayload
 
 if TYPE_CHECKING:
     from driftline.config.models import ModelConfig
@@ -99,7 +100,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def champion_to_dict(champion: Any) -> dict[str, Any] | None:
+def champion_to_dict(champion: Any) -> ChampionPayload | None:
     if champion is None:
         return None
     return {
@@ -160,7 +161,7 @@ class CheckDriftOperator(DriftlineOperator):
         self.reference_problem = ""
         self.labels_problem = ""
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> DriftPayload:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
         from driftline.hooks.mlflow import MlflowHook
 
@@ -172,13 +173,15 @@ class CheckDriftOperator(DriftlineOperator):
         # reference (and cooldown, age) the live schedule had for this interval.
         champion, how = champion_for_data_time(hook, config, data_time)
         self.log.info("Champion for data up to %s: %s", data_time.isoformat(), how)
-        out: dict[str, Any] = {
-            "champion": champion_to_dict(champion),
-            "current_uri": ref.uri,
-            "reference_uri": getattr(champion, "snapshot_uri", None),
-            "report_html": None,
-            "summary_json": None,
-        }
+        out = DriftPayload(
+            champion=champion_to_dict(champion),
+            current_uri=ref.uri,
+            reference_uri=getattr(champion, "snapshot_uri", None),
+            report_html=None,
+            summary_json=None,
+            data_drift={},
+            concept_drift={},
+        )
         if champion is None:
             reason = "not evaluated: no champion (no reference data)"
             self.log.info("Drift %s for registered model %r", reason, config.registered_model_name)
@@ -566,7 +569,9 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
                 retrain_needed(config.model.name),
                 extra={"reasons": decision.reasons, "decided_for": payload["decided_for"]},
             )
-        return self.do_branch(context, payload["branch"])
+        branch: str = payload["branch"]
+        self.do_branch(context, branch)
+        return branch
 
     def _note_backfill(self, records: list[Any], now: dt.datetime) -> None:
         """Say so when later intervals were decided before this one: they are not re-decided."""
@@ -741,4 +746,4 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             {"validation/current_window.validation.json": result_uri(current) if current else None},
         )
         client.set_terminated(run_id)
-        return run_id
+        return str(run_id)

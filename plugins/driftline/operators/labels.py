@@ -9,6 +9,7 @@ from driftline.assets import validated_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval
+from driftline.payloads import SnapshotPayload
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class LoadLabelsOperator(DriftlineOperator):
         kwargs.setdefault("outlets", [validated_window(model_config.model.name, "labels")])
         super().__init__(model_config=model_config, **kwargs)
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> SnapshotPayload:
         import pandas as pd
 
         from driftline.data.frames import NothingArrivedError
@@ -42,7 +43,8 @@ class LoadLabelsOperator(DriftlineOperator):
         from driftline.data.windows import resolve_window
 
         cfg = self.model_config
-        if cfg.data.labels is None:
+        source = cfg.data.labels
+        if source is None:
             raise ConfigError(f"task {self.task_id}", ["data.labels: no labels source is configured"])
         d = cfg.data
         columns = [d.entity_id, d.timestamp, d.label]
@@ -50,7 +52,7 @@ class LoadLabelsOperator(DriftlineOperator):
         window = resolve_window(d.window, start, end, purpose="current")
         try:
             loaded = load_window(
-                d.labels,
+                source,
                 window,
                 columns,
                 timestamp_col=d.timestamp,
@@ -70,7 +72,7 @@ class LoadLabelsOperator(DriftlineOperator):
         facts = {
             **window.describe(),
             "window": "labels",
-            "source": d.labels.kind,
+            "source": source.kind,
             "partitions": partitions,
             "missing_partitions": missing,
             "run_id": ident.run_id,

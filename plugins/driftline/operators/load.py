@@ -9,6 +9,7 @@ from driftline.assets import raw_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
+from driftline.payloads import SnapshotPayload
 
 log = logging.getLogger(__name__)
 WINDOWS = ("current", "training")
@@ -46,14 +47,14 @@ class LoadWindowOperator(DriftlineOperator):
         log.info("since_champion window: champion %s", how)
         if champion is None:
             return None, {}
-        facts = {"champion_version": champion.version}
+        facts: dict[str, Any] = {"champion_version": champion.version}
         if champion.trained_until is None:
             facts["champion_note"] = (
                 f"champion version {champion.version} of {name!r} has no trained_until tag"
             )
         return champion.trained_until, facts
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> SnapshotPayload:
         from driftline.data.snapshots import snapshot_uri, write_snapshot
         from driftline.data.sources import load_window
         from driftline.data.windows import resolve_window
@@ -65,7 +66,8 @@ class LoadWindowOperator(DriftlineOperator):
         cfg = self.model_config
         start, end = run_interval(context)
         params = run_params(context)
-        trained_until, extra = None, {}
+        trained_until: Any = None
+        extra: dict[str, Any] = {}
         if (
             self.window == "training"
             and cfg.data.window.kind == "since_champion"
@@ -87,7 +89,8 @@ class LoadWindowOperator(DriftlineOperator):
             timestamp_col=cfg.data.timestamp,
             feature_types={f.name: f.type for f in cfg.data.features},
         )
-        df, excluded = loaded.df, []
+        df = loaded.df
+        excluded: list[dict[str, Any]] = []
         if self.window == "training":
             from driftline.data import quarantine_ledger
             from driftline.data.windows import EmptyWindowError

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftline import assets
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval
+from driftline.payloads import GatePayload, RegistrationPayload
 
 if TYPE_CHECKING:
     from driftline.hooks.mlflow import MlflowHook
@@ -85,7 +86,7 @@ class RegisterModelOperator(_RegistryOperator):
         super().__init__(**kwargs)
         self.training = training
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> RegistrationPayload:
         from driftline.registry.registration import register_training_run
 
         identity = run_identity(context)
@@ -125,7 +126,7 @@ class EvaluationGateOperator(_RegistryOperator):
         self.registered = registered
         self.evaluation = evaluation
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> GatePayload:
         from driftline.registry.gate import run_gate
 
         identity = run_identity(context)
@@ -147,12 +148,13 @@ class EvaluationGateOperator(_RegistryOperator):
             result["decision"],
             result["reason"],
         )
-        if result["decision"] == "promoted" and (result.get("promotion") or {}).get("changed"):
+        promotion = result.get("promotion") or {}
+        if result["decision"] == "promoted" and promotion.get("changed"):
             self.emit_champion(
                 context,
                 {
                     "version": result["challenger"]["version"],
-                    "previous": result["promotion"]["previous"],
+                    "previous": promotion["previous"],
                     "action": "promote",
                 },
             )

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftline.config.models import ModelConfig
 from driftline.operators.base import DriftlineOperator, run_identity
+from driftline.payloads import TrainingPayload
 from driftline.training.errors import TrainingInputError
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def snapshot_uri_of(snapshot: Any) -> str:
     if isinstance(snapshot, str) and snapshot:
         return snapshot
     if isinstance(snapshot, dict) and isinstance(snapshot.get("uri"), str):
-        return snapshot["uri"]
+        return str(snapshot["uri"])
     raise TrainingInputError(
         f"train: expected the validated snapshot (a SnapshotRef dict with 'uri', or a URI), got {snapshot!r}"
     )
@@ -54,7 +55,7 @@ class TrainModelOperator(DriftlineOperator):
         self.snapshot = snapshot
         self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> TrainingPayload:
         from driftline.hooks.mlflow import MlflowHook
         from driftline.training.entrypoint import train
 

@@ -43,7 +43,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -55,6 +55,7 @@ from driftline.operators.train import snapshot_uri_of
 from driftline.training.errors import TrainingInputError
 
 if TYPE_CHECKING:
+    from airflow.sdk import Context
     from kubernetes.client import models as k8s
 
 log = logging.getLogger(__name__)
@@ -290,7 +291,7 @@ class TrainPodOperator(KubernetesPodOperator):
 
     def check_inputs(self) -> None:
         """Refuse what no pod can run: a worker-local snapshot, no MLflow secret."""
-        from driftline.data.snapshots import is_object_store_uri
+        from driftline.objectstore import is_object_store_uri
 
         uri = snapshot_uri_of(self.snapshot)
         if not is_object_store_uri(uri):
@@ -379,10 +380,11 @@ def render_pod_manifest(
 
     dag_id = dag_id or f"driftline__{config.model.name}"
     op = build_training_pod_operator(config, task_id=task_id, snapshot=snapshot_uri)
-    context = _render_context(dag_id, run_id, task_id, try_number)
+    context = cast("Context", _render_context(dag_id, run_id, task_id, try_number))
     op.render_template_fields(context)
     pod = op.build_pod_request_obj(context, dry_run=True)
-    return ApiClient().sanitize_for_serialization(pod)
+    manifest: dict[str, Any] = ApiClient().sanitize_for_serialization(pod)
+    return manifest
 
 
 def _schema_errors(manifest: dict[str, Any], version: str) -> list[str]:

@@ -10,6 +10,7 @@ from driftline.assets import validated_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import SnapshotError, ValidationFailedError
 from driftline.operators.base import DriftlineOperator, run_identity
+from driftline.payloads import SnapshotPayload
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class ValidateSnapshotOperator(DriftlineOperator):
         self.snapshot = snapshot
         self.window = window
 
-    def execute(self, context: Any) -> dict[str, Any]:
+    def execute(self, context: Any) -> SnapshotPayload:
         from driftline.data.snapshots import mark, read_manifest, read_snapshot
         from driftline.validation.gate import quarantine_failed_batch, validate_frame
         from driftline.validation.results import write_result

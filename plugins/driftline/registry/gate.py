@@ -23,6 +23,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftline.payloads import GatePayload
 from driftline.registry.audit import PENDING_TAG, entries_of_op
 from driftline.registry.champion import get_champion, read_model
 from driftline.registry.errors import RegistryInputError
@@ -188,7 +189,8 @@ def predict_version(
         )
     hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
     model = load_sklearn_model(f"models:/{name}/{version}")
-    return predictions(model, X, y, config.training.task, positive)
+    scored: Predictions = predictions(model, X, y, config.training.task, positive)
+    return scored
 
 
 def score_version(
@@ -227,7 +229,7 @@ def run_gate(
     lock_wait: float = 60.0,
     op_key: str | None = None,
     data_time: dt.datetime | None = None,
-) -> dict[str, Any]:
+) -> GatePayload:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
 
     `data_time` (the run's data-interval end) goes into the promotion's audit entry, so readers
@@ -272,7 +274,8 @@ def run_gate(
         resumed = _resumed(
             hook, name, challenger, challenger_score, dict(mv.tags or {}), config, op_key, policy
         )
-        return {**resumed, "positive_class": positive}
+        resumed["positive_class"] = positive
+        return resumed
     champion_score: float | None = None
     comparison = None
     if champion is not None:
@@ -356,7 +359,7 @@ def _resumed(
     config: ModelConfig,
     op_key: str | None,
     policy: RetryPolicy | None,
-) -> dict[str, Any]:
+) -> GatePayload:
     """The result of a gate whose promotion an earlier try made: rebuilt from its recorded tags."""
     model = read_model(hook, name, policy)
     tags = dict(model.tags or {}) if model else {}

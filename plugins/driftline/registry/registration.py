@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
+from driftline.payloads import RegistrationPayload
 from driftline.registry.champion import (
     CHALLENGER,
     CHAMPION,
@@ -187,7 +188,7 @@ def register_training_run(
     policy: RetryPolicy | None = None,
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
-) -> dict[str, Any]:
+) -> RegistrationPayload:
     """Register `training["run_id"]`'s model under config.registered_model_name and alias it `challenger`.
 
     Returns {"name", "version", "run_id"}. A version already registered by the same Airflow run
@@ -238,4 +239,4 @@ def register_training_run(
                 policy=policy,
                 op_id=op_id_for("register", f"{dag_id}/{run_id}" if dag_id and run_id else None),
             )
-    return {"name": name, "version": int(version), "run_id": training_run_id}
+    return RegistrationPayload(name=name, version=int(version), run_id=training_run_id)

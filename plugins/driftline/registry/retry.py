@@ -33,6 +33,7 @@ from tenacity import (
 )
 
 from driftline.exceptions import RegistryError
+from driftline.settings import setting
 
 T = TypeVar("T")
 
@@ -56,9 +57,9 @@ class RetryPolicy:
     @classmethod
     def from_env(cls) -> RetryPolicy:
         return cls(
-            attempts=max(1, int(os.environ.get("DRIFTLINE_REGISTRY_RETRIES", "4"))),
-            backoff=max(0.0, float(os.environ.get("DRIFTLINE_REGISTRY_BACKOFF", "1.0"))),
-            budget=max(1.0, float(os.environ.get("DRIFTLINE_REGISTRY_BUDGET", "30"))),
+            attempts=max(1, int(setting("registry_retries", "4") or "4")),
+            backoff=max(0.0, float(setting("registry_backoff", "1.0") or "1.0")),
+            budget=max(1.0, float(setting("registry_budget", "30") or "30")),
         )
 
     def retrying(self) -> Retrying:

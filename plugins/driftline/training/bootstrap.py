@@ -108,7 +108,8 @@ def weighted_metric(metric: str, p: Predictions, W: np.ndarray) -> np.ndarray:
     if p.task == "regression":
         err = p.pred.astype(float) - p.y.astype(float)
         if metric == "rmse":
-            return np.sqrt(_ratio(W @ (err * err), total, math.nan))
+            rmse: np.ndarray = np.sqrt(_ratio(W @ (err * err), total, math.nan))
+            return rmse
         if metric == "mae":
             return _ratio(W @ np.abs(err), total, math.nan)
         if metric == "r2":

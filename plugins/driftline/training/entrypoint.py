@@ -22,7 +22,7 @@ import logging
 import signal
 import sys
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import pandas as pd
 from driftline.config.models import ModelConfig
 from driftline.exceptions import PermanentError
 from driftline.mlflow_store import MlflowStore
+from driftline.payloads import TrainingPayload
 from driftline.training import estimators, metrics, split, tracking
 from driftline.training.errors import TrainingInputError
 
@@ -56,10 +57,18 @@ class TrainResult:
     reused: bool = False
     params: dict[str, str] = field(default_factory=dict, repr=False)
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("params")
-        return data
+    def to_dict(self) -> TrainingPayload:
+        return TrainingPayload(
+            run_id=self.run_id,
+            experiment_id=self.experiment_id,
+            metrics=dict(self.metrics),
+            snapshot_uri=self.snapshot_uri,
+            snapshot_sha256=self.snapshot_sha256,
+            trained_until=self.trained_until,
+            model_uri=self.model_uri,
+            metric_name=self.metric_name,
+            reused=self.reused,
+        )
 
 
 def experiment_name(config: ModelConfig) -> str:
@@ -80,14 +89,15 @@ def trained_until(facts: dict[str, Any], df: pd.DataFrame, timestamp_col: str) -
     """ISO timestamp of the data's end: the snapshot's window end, else its newest timestamp."""
     end = _window_end(facts)
     if end:
-        return pd.Timestamp(end).isoformat()
-    return split.as_utc(df[timestamp_col]).max().isoformat()
+        return str(pd.Timestamp(end).isoformat())
+    return str(split.as_utc(df[timestamp_col]).max().isoformat())
 
 
 def window_params(facts: dict[str, Any]) -> dict[str, str]:
     """Window facts of the snapshot as MLflow params (flat `window_*` keys)."""
     out: dict[str, str] = {}
-    window = facts.get("window") if isinstance(facts.get("window"), dict) else {}
+    raw = facts.get("window")
+    window: dict[str, Any] = raw if isinstance(raw, dict) else {}
     for key in ("start", "end", "kind", "days"):
         value = facts.get(f"window_{key}", window.get(key))
         if value is not None:

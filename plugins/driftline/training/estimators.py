@@ -75,12 +75,13 @@ def _load_module(module_name: str) -> Any:
 def resolve_callable(spec: str) -> Callable[..., Any]:
     """The user's `module:function` training function."""
     module_name, _, attr = spec.partition(":")
-    func = getattr(_load_module(module_name), attr, None)
+    func: Any = getattr(_load_module(module_name), attr, None)
     if not callable(func):
         raise TrainingInputError(
             f"training.estimator.callable {spec!r}: {module_name!r} has no function {attr!r}"
         )
-    return func
+    resolved: Callable[..., Any] = func
+    return resolved
 
 
 def build_estimator(estimator_cfg: Estimator) -> Any:

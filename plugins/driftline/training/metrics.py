@@ -104,7 +104,8 @@ def predictions(model: Any, X: Any, y: Any, task: str, positive_class: Any = Non
     if task == "regression":
         return Predictions(task, y_true.astype(float), pred.astype(float), None)
     proba = _proba(model, X)
-    classes = list(getattr(model, "classes_", None) if getattr(model, "classes_", None) is not None else [])
+    found = getattr(model, "classes_", None)
+    classes: list[Any] = list(found) if found is not None else []
     if task == "binary_classification":
         positive = resolve_positive_class(y_true, positive_class)
         score = None

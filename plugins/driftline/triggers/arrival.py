@@ -48,7 +48,7 @@ class DataArrivalTrigger(BaseTrigger):
         poke_interval: float,
         freshness_query: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger.__init__ is unannotated
         self.source = source
         self.field = field
         self.window_start = window_start

@@ -86,13 +86,13 @@ def _type_ok(dtype: Any, expected: str) -> bool:
 
     api = pd.api.types
     if expected == "int":
-        return api.is_integer_dtype(dtype) and not api.is_bool_dtype(dtype)
+        return bool(api.is_integer_dtype(dtype) and not api.is_bool_dtype(dtype))
     if expected == "float":
-        return api.is_numeric_dtype(dtype) and not api.is_bool_dtype(dtype)
+        return bool(api.is_numeric_dtype(dtype) and not api.is_bool_dtype(dtype))
     if expected == "bool":
-        return api.is_bool_dtype(dtype)
+        return bool(api.is_bool_dtype(dtype))
     if expected == "string":
-        return (
+        return bool(
             api.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype) or api.is_object_dtype(dtype)
         )
     return True  # category: any values

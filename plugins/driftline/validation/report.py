@@ -80,7 +80,8 @@ class ValidationReport:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(asdict(self))
+        safe: dict[str, Any] = json_safe(asdict(self))
+        return safe
 
     def summary(self) -> dict[str, Any]:
         """The small version carried in a snapshot's facts and XCom."""
