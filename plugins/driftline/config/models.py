@@ -345,7 +345,9 @@ class InferenceSection(Strict):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$",
         description="Sort key attribute of the `history` layout (the window's end date); unused by `latest`.",
     )
-    ttl_days: int | None = Field(default=None, ge=1, description="Items expire this long after their data time.")
+    ttl_days: int | None = Field(
+        default=None, ge=1, description="Items expire this long after their data time."
+    )
     ttl_attribute: str = Field(default="expires_at", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     create_if_missing: bool = Field(
         default=True, description="Create the table (on-demand, configured keys, TTL) when it does not exist."

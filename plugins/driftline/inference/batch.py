@@ -80,7 +80,10 @@ def run_batch_inference(
     stamp = record_run(client, cfg, proposed)
     if stamp != proposed:
         log.info(
-            "run %s already recorded its decision: scoring with version %s as at %s", run_id, stamp.model_version, stamp.scored_at
+            "run %s already recorded its decision: scoring with version %s as at %s",
+            run_id,
+            stamp.model_version,
+            stamp.scored_at,
         )
     model = load_model(stamp.model_version)
     guard = None

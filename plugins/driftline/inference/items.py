@@ -94,7 +94,9 @@ def build_item(
 ) -> Item:
     """One prediction item; floats become Decimal."""
     if entity.startswith(META_PREFIX):
-        raise InferenceInputError(f"entity id {entity!r} starts with {META_PREFIX!r}, reserved for meta items")
+        raise InferenceInputError(
+            f"entity id {entity!r} starts with {META_PREFIX!r}, reserved for meta items"
+        )
     item = key_of(cfg, entity, stamp)
     item["prediction"] = to_decimal(prediction) if isinstance(prediction, float) else prediction
     if score is not None:

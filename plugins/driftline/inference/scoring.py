@@ -47,7 +47,9 @@ def verify_snapshot(payload: dict[str, Any]) -> ScoringInput:
         raise InferenceInputError(f"the scoring input is not a snapshot reference: {payload!r}") from exc
     manifest = read_manifest(ref.uri)
     if manifest.status != "validated":
-        raise SnapshotError(f"snapshot {ref.uri} has status {manifest.status!r}; only validated data is scored")
+        raise SnapshotError(
+            f"snapshot {ref.uri} has status {manifest.status!r}; only validated data is scored"
+        )
     if manifest.sha256 != ref.sha256:
         raise SnapshotError(
             f"snapshot {ref.uri}: manifest sha256 {manifest.sha256[:12]} != the validated payload's {ref.sha256[:12]}"
@@ -133,7 +135,11 @@ def _scalar(value: Any) -> Any:
 
 
 def score_items(
-    model: Any, source: ScoringInput, config: ModelConfig, stamp: RunStamp, stats: dict[str, int] | None = None
+    model: Any,
+    source: ScoringInput,
+    config: ModelConfig,
+    stamp: RunStamp,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[Item]:
     """Every prediction item of the snapshot, chunk by chunk."""
     import numpy as np

@@ -66,7 +66,9 @@ def ensure_table(client: Any, cfg: InferenceSection) -> dict[str, Any]:
         except Exception as exc:
             if error_code(exc) != "ResourceInUseException":  # created concurrently: check it below
                 raise
-        client.get_waiter("table_exists").wait(TableName=cfg.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+        client.get_waiter("table_exists").wait(
+            TableName=cfg.table, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
         description = describe(client, cfg.table) or {}
         if cfg.ttl_days is not None:
             client.update_time_to_live(

@@ -46,7 +46,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
             raise AirflowSkipException("skipped: the run param skip_inference is true, nothing was scored")
         if not isinstance(self.snapshot, dict):
             raise ConfigError(
-                f"task {self.task_id}", [f"snapshot: expected validate_current's snapshot payload, got {self.snapshot!r}"]
+                f"task {self.task_id}",
+                [f"snapshot: expected validate_current's snapshot payload, got {self.snapshot!r}"],
             )
         from driftline.hooks.dynamodb import DriftlineDynamoDBHook
         from driftline.hooks.mlflow import MlflowHook
@@ -57,7 +58,9 @@ class ScoreAndWriteOperator(DriftlineOperator):
         name = config.registered_model_name
         champion = get_champion(mlflow_hook, name)
         if champion is None:
-            raise AirflowSkipException(f"skipped: registered model {name!r} has no {CHAMPION!r} yet, nothing to score with")
+            raise AirflowSkipException(
+                f"skipped: registered model {name!r} has no {CHAMPION!r} yet, nothing to score with"
+            )
         log.info("scoring with models:/%s@%s = version %s", name, CHAMPION, champion.version)
 
         def load_model(version: int) -> Any:

@@ -52,7 +52,7 @@ def make_config(example_config: Any, table_name: str) -> Any:
     from driftline.config.models import InferenceSection
 
     def make(**inference: Any) -> Any:
-        section = InferenceSection(**{"table": table_name, "writers": 4, "chunk_rows": 500, **inference})
+        section = InferenceSection(**{"table": table_name, "writers": 4, "chunk_rows": 100, **inference})
         return example_config.model_copy(update={"inference": section})
 
     return make
@@ -60,7 +60,7 @@ def make_config(example_config: Any, table_name: str) -> Any:
 
 @pytest.fixture(scope="session")
 def churn_days(churn_generator: Any) -> pd.DataFrame:
-    frames = [churn_generator.day_frame(DAY - dt.timedelta(days=i), 400, False, 42 + i) for i in range(4)]
+    frames = [churn_generator.day_frame(DAY - dt.timedelta(days=i), 300, False, 42 + i) for i in range(2)]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -70,7 +70,9 @@ def churn_model(churn_days: pd.DataFrame, example_config_session: Any) -> Any:
 
     cfg = example_config_session
     df = churn_days.dropna(subset=[cfg.data.entity_id])
-    return fit_model(cfg.training.estimator, cfg.data.features, prepare_features(df, cfg.data.features), df[cfg.data.label])
+    return fit_model(
+        cfg.training.estimator, cfg.data.features, prepare_features(df, cfg.data.features), df[cfg.data.label]
+    )
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +84,7 @@ def example_config_session() -> Any:
 
 @pytest.fixture
 def current_frame(churn_generator: Any) -> pd.DataFrame:
-    df = churn_generator.day_frame(DAY, 1200, False, 99)
+    df = churn_generator.day_frame(DAY, 300, False, 99)
     return df.dropna(subset=["customer_id"]).reset_index(drop=True)
 
 

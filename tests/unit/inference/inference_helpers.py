@@ -82,5 +82,9 @@ def scan_all(client: Any, table: str, meta: bool = False) -> list[dict[str, Any]
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     if not meta:
-        items = [i for i in items if not any(str(v).startswith("__driftline") for v in i.values() if isinstance(v, str))]
+        items = [
+            i
+            for i in items
+            if not any(str(v).startswith("__driftline") for v in i.values() if isinstance(v, str))
+        ]
     return items

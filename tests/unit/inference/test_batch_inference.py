@@ -7,12 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from inference_helpers import FaultyClient, scan_all
-
 from driftline.exceptions import SnapshotError
 from driftline.inference.batch import run_batch_inference
 from driftline.inference.errors import InferenceInputError, WriteIncompleteError
 from driftline.inference.items import item_set_checksum
+from inference_helpers import FaultyClient, scan_all
 
 END = dt.datetime(2026, 1, 16, tzinfo=dt.UTC)
 SCORED_AT = dt.datetime(2026, 1, 16, 1, 2, 3, tzinfo=dt.UTC)
@@ -70,16 +69,20 @@ def test_a_writer_killed_midway_then_retried_converges(ddb, make_config, validat
 
     config = make_config()
     with pytest.raises(RuntimeError, match="writer killed"):
-        run(FaultyClient(ddb, die_after=10), config, validated, churn_model)
+        run(FaultyClient(ddb, die_after=4), config, validated, churn_model)
     partial = len(scan_all(ddb, config.inference.table))
     assert 0 < partial < expected[0]
     # The retry is told the champion moved to 4 and scored later: it reuses the run's recorded decision.
-    result = run(ddb, config, validated, churn_model, champion_version=4, scored_at=SCORED_AT + dt.timedelta(hours=1))
+    result = run(
+        ddb, config, validated, churn_model, champion_version=4, scored_at=SCORED_AT + dt.timedelta(hours=1)
+    )
     assert result["model_version"] == 3
     assert item_set_checksum(scan_all(ddb, config.inference.table)) == expected
 
 
-def test_a_rerun_of_the_same_logical_date_leaves_an_identical_item_set(ddb, make_config, validated, churn_model):
+def test_a_rerun_of_the_same_logical_date_leaves_an_identical_item_set(
+    ddb, make_config, validated, churn_model
+):
     config = make_config()
     run(ddb, config, validated, churn_model, scored_at=None)
     first = item_set_checksum(scan_all(ddb, config.inference.table))
@@ -92,13 +95,17 @@ def test_an_older_date_never_overwrites_newer_predictions(ddb, make_config, vali
     later = END + dt.timedelta(days=1)
     run(ddb, config, validated, churn_model, run_id="scheduled__later", data_time=later, champion_version=5)
     result = run(ddb, config, validated, churn_model, run_id="backfill__earlier", champion_version=4)
-    assert result["conditional"] is True and result["kept_newer"] == result["items"] and result["written"] == 0
+    assert (
+        result["conditional"] is True and result["kept_newer"] == result["items"] and result["written"] == 0
+    )
     items = scan_all(ddb, config.inference.table)
     assert {i["model_version"] for i in items} == {5}
     assert {i["data_time"] for i in items} == {later.isoformat()}
 
 
-def test_history_layout_keeps_one_item_per_entity_and_date(ddb, make_config, validated, churn_model, current_frame):
+def test_history_layout_keeps_one_item_per_entity_and_date(
+    ddb, make_config, validated, churn_model, current_frame
+):
     config = make_config(layout="history")
     run(ddb, config, validated, churn_model)
     run(ddb, config, validated, churn_model, run_id="next", data_time=END + dt.timedelta(days=1))
@@ -106,7 +113,10 @@ def test_history_layout_keeps_one_item_per_entity_and_date(ddb, make_config, val
     assert len(items) == 2 * len(current_frame)
     assert {i["scored_for"] for i in items} == {"2026-01-16", "2026-01-17"}
     keys = ddb.describe_table(TableName=config.inference.table)["Table"]["KeySchema"]
-    assert [(k["AttributeName"], k["KeyType"]) for k in keys] == [("entity_id", "HASH"), ("scored_for", "RANGE")]
+    assert [(k["AttributeName"], k["KeyType"]) for k in keys] == [
+        ("entity_id", "HASH"),
+        ("scored_for", "RANGE"),
+    ]
 
 
 def test_an_entity_seen_twice_is_scored_from_its_latest_row(
@@ -132,24 +142,38 @@ def test_retries_running_out_fail_saying_how_many_items_were_not_written(ddb, ma
     from driftline.inference.writer import BatchWriter
 
     ensure_table(ddb, InferenceSection(table=table_name))
-    writer = BatchWriter(FaultyClient(ddb, throttle=1.0), table_name, writers=2, max_attempts=3, sleep=lambda s: None)
-    with pytest.raises(WriteIncompleteError, match=rf"^60 of 60 item\(s\) were not written to DynamoDB table '{table_name}'"):
+    writer = BatchWriter(
+        FaultyClient(ddb, throttle=1.0), table_name, writers=2, max_attempts=3, sleep=lambda s: None
+    )
+    with pytest.raises(
+        WriteIncompleteError, match=rf"^60 of 60 item\(s\) were not written to DynamoDB table '{table_name}'"
+    ):
         writer.write({"entity_id": f"e{i}", "prediction": 1} for i in range(60))
 
 
-def test_a_missing_table_is_an_error_unless_creation_is_allowed(ddb, make_config, validated, churn_model, table_name):
+def test_a_missing_table_is_an_error_unless_creation_is_allowed(
+    ddb, make_config, validated, churn_model, table_name
+):
     config = make_config(create_if_missing=False)
-    with pytest.raises(InferenceInputError, match=rf"table '{table_name}' does not exist and inference.create_if_missing is false"):
+    with pytest.raises(
+        InferenceInputError,
+        match=rf"table '{table_name}' does not exist and inference.create_if_missing is false",
+    ):
         run(ddb, config, validated, churn_model)
 
 
 def test_a_table_with_other_keys_is_refused(ddb, make_config, validated, churn_model):
     run(ddb, make_config(), validated, churn_model)
-    with pytest.raises(InferenceInputError, match=r"key schema is \[\('entity_id', 'HASH'\)\], the config \(layout 'history'\) needs"):
+    with pytest.raises(
+        InferenceInputError,
+        match=r"key schema is \[\('entity_id', 'HASH'\)\], the config \(layout 'history'\) needs",
+    ):
         run(ddb, make_config(layout="history"), validated, churn_model)
 
 
-def test_a_snapshot_that_does_not_match_its_validated_hash_is_refused(ddb, make_config, validated, churn_model):
+def test_a_snapshot_that_does_not_match_its_validated_hash_is_refused(
+    ddb, make_config, validated, churn_model
+):
     with pytest.raises(SnapshotError, match="manifest sha256"):
         run(ddb, make_config(), {**validated, "sha256": "0" * 64}, churn_model)
     from pathlib import Path
@@ -162,5 +186,7 @@ def test_a_snapshot_that_does_not_match_its_validated_hash_is_refused(ddb, make_
 def test_an_item_over_400_kb_is_refused():
     from driftline.inference.items import check_size
 
-    with pytest.raises(InferenceInputError, match=r"item for entity_id='e1' is \d+ bytes, over DynamoDB's 409600"):
+    with pytest.raises(
+        InferenceInputError, match=r"item for entity_id='e1' is \d+ bytes, over DynamoDB's 409600"
+    ):
         check_size({"entity_id": "e1", "blob": "x" * 410_000}, "entity_id")
