@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _dynamo  # noqa: E402
+import _dynamo
 
 BASELINE = "apache-airflow-providers-amazon DynamoDBHook.write_batch_data"
 
