@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "inference"))
 
-from conftest import (  # type: ignore[import-not-found]  # noqa: E402, F401
+from conftest import (  # type: ignore[import-not-found]  # noqa: F401
     churn_days,
     churn_model,
     current_frame,

@@ -6,12 +6,11 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from driftline.inference.batch import run_batch_inference
 from driftline.service.app import create_app
 from driftline.service.auth import NoApiKeysError, create_key, digest, load_key_hashes
 from driftline.service.champion import ChampionCache
+from fastapi.testclient import TestClient
 
 KEY = "dl_test_key"
 
