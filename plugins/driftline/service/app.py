@@ -86,6 +86,7 @@ def create_app(
         version="1",
         description="Batch predictions written by the Driftline pipelines, and on-demand scoring by the champion.",
     )
+
     def authenticated(
         key: Annotated[str | None, Security(api_key)],
         token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
