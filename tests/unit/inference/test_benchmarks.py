@@ -49,3 +49,20 @@ def test_inference_benchmark_quick_prints_its_figures() -> None:
         assert key in figures, key
     assert figures["benchmark"] == "inference" and figures["rows"] == 300
     assert figures["lost"] == figures["duplicates"] == 0
+
+
+@pytest.mark.slow
+def test_api_benchmark_quick_prints_its_figures() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "api.py"), "--quick", "--requests", "40", "--entities", "100"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    for key in ("requests", "concurrency", "rps", "p50_ms", "p99_ms", "errors", "baseline_rps", "ratio"):
+        assert key in figures, key
+    assert figures["benchmark"] == "api" and figures["requests"] == 40
+    assert figures["errors"] == figures["score_errors"] == 0
