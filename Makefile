@@ -1,7 +1,8 @@
 # Driftline developer commands. Everything local lives under .driftline/ (git-ignored).
 #   make demo   install, generate example data, run the example pipeline end to end (dag.test)
 #   make test   install, run the test suite
-#   make up     Airflow standalone (UI on :8080) + MLflow server (:5000) + local DynamoDB (:4566)
+#   make up     Airflow (UI on 127.0.0.1:8080, login) + MLflow (:5000) + moto DynamoDB/S3 (:4566), loopback only
+#   make check-stack  check a running stack: login required, connections loaded, loopback only
 #   make down / make clean / make lint / make bench / make validate
 
 SHELL := /bin/bash
@@ -24,7 +25,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.driftline-synced
 
-.PHONY: help install demo test up down clean lint format bench validate schema data
+.PHONY: help install demo test up down check-stack clean lint format bench validate schema data
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -50,6 +51,9 @@ test: install
 
 up: install
 	$(VENV)/bin/python -m driftline.devstack up
+
+check-stack:
+	scripts/check_stack.sh
 
 down:
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m driftline.devstack down; fi

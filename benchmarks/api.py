@@ -141,7 +141,9 @@ def main() -> None:
             ),
             "DRIFTLINE_API_KEY_SHA256": digest(KEY),
             "DRIFTLINE_HOME": str(folder / "home"),
-            "MLFLOW_TRACKING_URI": tracking,
+            "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
+                {"conn_type": "http", "extra": {"tracking_uri": tracking}}
+            ),
         }
         exe = Path(sys.executable).with_name("driftline")
         server = subprocess.Popen(

@@ -6,6 +6,7 @@ touches the developer's `.driftline/` folder.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +25,7 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(REPO_ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_SESSION_HOME / 'airflow' / 'airflow.db'}"
 os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("DRIFTLINE_MLFLOW_LOCAL_STORE", None)
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -43,6 +45,12 @@ def driftline_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     store.mkdir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     monkeypatch.setenv("MLFLOW_REGISTRY_URI", f"sqlite:///{store / 'mlflow.db'}")
+    # The MLflow connection itself points at this store: a missing connection is an error, never
+    # a silent local fallback (driftline.hooks.mlflow).
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLFLOW_DEFAULT",
+        json.dumps({"conn_type": "http", "extra": {"tracking_uri": f"sqlite:///{store / 'mlflow.db'}"}}),
+    )
     return home
 
 

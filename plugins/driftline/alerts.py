@@ -1,9 +1,10 @@
-"""The alert hook point: every Driftline alert goes through `emit_alert`.
+"""The alert record: every Driftline alert is logged and kept as one JSON line.
 
-An alert is logged at ERROR, appended as one JSON line to `DRIFTLINE_HOME/alerts/alerts.jsonl`,
-and handed to every registered handler (`register_alert_handler`): the monitoring layer wires
-Airflow notifiers (Slack, SMTP, ...) in here. A handler that raises is logged and skipped; it
-never hides the alert from the log, the file or the other handlers.
+`emit_alert(event)` logs the alert at ERROR and appends it to `DRIFTLINE_HOME/alerts/alerts.jsonl`.
+Dispatching alerts elsewhere (Slack, e-mail, PagerDuty) is Airflow's job, not a handler list:
+Driftline tasks carry `driftline.notifiers.AlertRecordNotifier` as their `on_failure_callback`
+(a `BaseNotifier`, so it runs in the task process and is declared with the DAG), and any other
+Airflow notifier can be added beside it. This module imports no Airflow.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -22,9 +22,7 @@ from driftline.settings import driftline_home
 log = logging.getLogger(__name__)
 
 Severity = Literal["info", "warning", "error", "critical"]
-AlertHandler = Callable[["AlertEvent"], Any]
 
-handlers: list[AlertHandler] = []
 _file_lock = threading.Lock()
 
 
@@ -44,25 +42,13 @@ class AlertEvent:
         return asdict(self)
 
 
-def register_alert_handler(fn: AlertHandler) -> AlertHandler:
-    """Add a handler called with every AlertEvent (usable as a decorator); registering twice is a no-op."""
-    if fn not in handlers:
-        handlers.append(fn)
-    return fn
-
-
-def unregister_alert_handler(fn: AlertHandler) -> None:
-    if fn in handlers:
-        handlers.remove(fn)
-
-
 def alerts_file() -> Path:
     """The JSON-lines alert log under DRIFTLINE_HOME."""
     return driftline_home() / "alerts" / "alerts.jsonl"
 
 
 def emit_alert(event: AlertEvent) -> None:
-    """Log, persist and dispatch one alert; handler failures are logged, never raised."""
+    """Log and persist one alert; a file that cannot be written is logged, never raised."""
     log.error("ALERT [%s] %s %s: %s", event.severity, event.model, event.kind, event.message)
     line = json.dumps(event.to_dict(), default=str, sort_keys=True)
     path = alerts_file()
@@ -72,8 +58,3 @@ def emit_alert(event: AlertEvent) -> None:
             out.write(line + "\n")
     except OSError:
         log.exception("could not append the alert to %s", path)
-    for handler in list(handlers):
-        try:
-            handler(event)
-        except Exception:
-            log.exception("alert handler %r failed for %s/%s", handler, event.model, event.kind)

@@ -72,7 +72,7 @@ def cmd_render_pod(args: argparse.Namespace) -> int:
     """Print the training pod the kubernetes backend would submit, validated against the k8s schema."""
     import yaml
 
-    from driftline.training.pod import render_pod_manifest, validate_pod_manifest
+    from driftline.operators.train_pod import render_pod_manifest, validate_pod_manifest
 
     config = load_config(args.config, load_defaults(Path(args.config).parent))
     with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; keep stdout pure YAML
@@ -103,7 +103,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         config = None
     if config is not None:
         name = config.registered_model_name
-    hook = MlflowHook(tracking_uri=args.tracking_uri)
+    conn_id = config.registry.mlflow_conn_id if config is not None else MlflowHook.default_conn_name
+    hook = MlflowHook(conn_id, tracking_uri=args.tracking_uri)
     print(format_history(history(hook, name)))
     return 0
 

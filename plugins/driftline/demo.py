@@ -308,7 +308,8 @@ def _print_predictions(endpoint: str) -> None:
     if not sample:
         return
     key = secrets.token_urlsafe(16)
-    app = create_app({"churn": config}, lambda c: client, frozenset({digest(key)}), mlflow_champions())
+    champions = mlflow_champions({config.registered_model_name: config.registry.mlflow_conn_id})
+    app = create_app({"churn": config}, lambda c: client, frozenset({digest(key)}), champions)
     entity = sample[0][cfg.partition_key]["S"]
     response = TestClient(app).get(f"/v1/models/churn/predictions/{entity}", headers={"X-API-Key": key})
     print(f"  GET /v1/models/churn/predictions/{entity} -> {response.status_code} {response.json()}")
@@ -336,6 +337,9 @@ def _reset_predictions() -> None:
 
 def _main(endpoint: str) -> None:
     started = time.monotonic()
+    # The demo's registry is the embedded SQLite store, chosen explicitly (without this, a missing
+    # MLflow connection is an error: driftline.hooks.mlflow).
+    os.environ.setdefault("DRIFTLINE_MLFLOW_LOCAL_STORE", "1")
     print(
         f"Driftline demo — state in {driftline_home()} (its MLflow store, snapshots and alerts start empty)"
     )

@@ -1,15 +1,22 @@
-"""Driftline's errors: every error the library raises derives from DriftlineError."""
+"""Driftline's errors: every error the library raises derives from DriftlineError.
+
+Plain Python: this module imports no Airflow, so the domain (`data`, `validation`, `drift`,
+`training`, `registry`) runs where Airflow is not installed (the training image). Operators map
+the errors to Airflow's failure handling in one place (`driftline.operators.base`): a
+`PermanentError` fails the task without retrying, everything else retries.
+"""
 
 from __future__ import annotations
-
-from airflow.sdk.exceptions import AirflowFailException
 
 
 class DriftlineError(Exception):
     """Base class of every Driftline error."""
 
+    # True once a step has written its own alert record for this error (see driftline.notifiers).
+    alert_recorded: bool = False
 
-class PermanentError(DriftlineError, AirflowFailException):
+
+class PermanentError(DriftlineError):
     """An error a retry cannot fix (bad input, a failed gate): the task fails without retrying."""
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-_CRON_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly", "@continuous"}
+_CRON_PRESETS = {"@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 
 
@@ -51,10 +51,21 @@ class ScheduleSection(Strict):
     cron: str | None = "@daily"
     start_date: dt.date = dt.date(2026, 1, 1)
     catchup: bool = False
+    max_active_runs: int = Field(
+        default=4,
+        ge=1,
+        description="Runs of the pipeline at once (days waiting for data do not block other days); "
+        "the registry steps still run one at a time.",
+    )
 
     @field_validator("cron")
     @classmethod
     def _check_cron(cls, value: str | None) -> str | None:
+        if value in ("@once", "@continuous"):
+            raise ValueError(
+                f"{value} gives runs no data interval to score: use a cron or preset such as @daily, "
+                "or null for manual runs only"
+            )
         if value is None or value in _CRON_PRESETS:
             return value
         from croniter import croniter
@@ -136,6 +147,33 @@ class WindowSection(Strict):
         return self
 
 
+class WaitSection(Strict):
+    """How a run waits for its current window's data (and late labels) before loading it."""
+
+    enabled: bool = Field(default=True, description="Wait for the data before load_current.")
+    mode: Literal["deferrable", "reschedule", "poke"] = Field(
+        default="deferrable",
+        description="deferrable: polls in the triggerer, no worker slot; reschedule: a short task "
+        "per poke; poke: one task holds a worker slot while it waits.",
+    )
+    timeout_minutes: int = Field(
+        default=360, ge=1, description="Fail the run (naming the missing partitions) after this long."
+    )
+    poke_interval_seconds: int = Field(default=300, ge=1, description="Time between two checks.")
+    labels_timeout_minutes: int = Field(
+        default=0,
+        ge=0,
+        description="With data.labels: wait this long for the labels of the window (0: do not "
+        "wait); after it the run goes on without them.",
+    )
+    freshness_query: str | None = Field(
+        default=None,
+        description="SQL sources: a query returning one timestamp (e.g. SELECT max(loaded_at) FROM "
+        "etl_log); the data has arrived when it is at or after the window's end. Default: rows "
+        "exist for every day of the window.",
+    )
+
+
 class DataSection(Strict):
     """Where the data lives and what its columns mean."""
 
@@ -146,8 +184,13 @@ class DataSection(Strict):
     entity_id: str = Field(min_length=1)
     timestamp: str = Field(min_length=1)
     label: str = Field(min_length=1)
+    positive_class: str | int | bool | None = Field(
+        default=None,
+        description="The positive label of a binary task (required for string labels; 0/1 default to 1).",
+    )
     features: list[Feature] = Field(min_length=1)
     window: WindowSection = Field(default_factory=WindowSection)
+    wait: WaitSection = Field(default_factory=WaitSection)
     snapshot_root: str | None = Field(
         default=None,
         description="Folder or s3:// prefix for run snapshots (default: DRIFTLINE_HOME/snapshots).",
@@ -162,6 +205,8 @@ class DataSection(Strict):
         special = {self.entity_id, self.timestamp, self.label} & set(names)
         if special:
             raise ValueError(f"entity_id/timestamp/label must not also be features: {sorted(special)}")
+        if self.wait.freshness_query is not None and self.source.kind != "sql":
+            raise ValueError("wait.freshness_query applies to a sql source only")
         return self
 
 
@@ -194,18 +239,51 @@ StatTest = Literal["ks", "wasserstein", "psi", "jensenshannon", "chisquare", "z"
 
 
 class ColumnDrift(Strict):
-    """Per-column override of the drift method and threshold."""
+    """Per-column drift settings: leave the column out (`enabled: false`), or its own method/threshold."""
 
-    method: StatTest
-    threshold: float = Field(gt=0)
+    enabled: bool = Field(default=True, description="false leaves the column out of data drift.")
+    method: StatTest | None = Field(default=None, description="Default: drift.method, else Evidently's.")
+    threshold: float | None = Field(default=None, gt=0)
+    constant_in_window: Literal["report", "drift"] | None = Field(
+        default=None, description="Override of drift.constant_in_window for this column."
+    )
+
+
+class TargetDrift(Strict):
+    """Drift of the label's distribution or of the champion's predictions against the reference."""
+
+    enabled: bool = True
+    method: StatTest | None = Field(
+        default=None, description="Evidently's default for the column type and size when null."
+    )
+    threshold: float | None = Field(default=None, gt=0)
+    retrain: bool = Field(default=True, description="A detected drift is a reason to retrain.")
+
+
+class ReportSection(Strict):
+    """When the Evidently HTML report is built, and how big it may get."""
+
+    when: Literal["always", "on_drift", "never"] = Field(
+        default="on_drift",
+        description="on_drift: only when data, label or prediction drift was detected.",
+    )
+    sample_size: int = Field(default=5_000, ge=100, description="Rows per side in the report (fixed seed).")
+    max_columns: int = Field(
+        default=20, ge=1, description="Columns in the report: drifted ones first, then by statistic."
+    )
 
 
 class ConceptDriftSection(Strict):
     """A drop of the champion's live metric on labelled recent data beyond `tolerance`."""
 
     enabled: bool = True
-    tolerance: float = Field(default=0.05, ge=0, description="Allowed absolute metric drop.")
+    tolerance: float = Field(
+        default=0.05, ge=0, description="Minimum absolute metric drop that counts (the minimum effect)."
+    )
     min_labels: int = Field(default=100, ge=1)
+    alpha: float = Field(
+        default=0.05, gt=0, lt=0.5, description="The drop must also be significant at this level."
+    )
 
 
 class DriftSection(Strict):
@@ -216,13 +294,34 @@ class DriftSection(Strict):
     )
     threshold: float | None = Field(default=None, gt=0)
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
+    exclude: list[str] = Field(default_factory=list, description="Features left out of data drift.")
+    constant_in_window: Literal["report", "drift"] = Field(
+        default="report",
+        description=(
+            "A column constant in the current window at a value the reference has (e.g. month in a "
+            "one-day window): 'report' lists it as constant in window, 'drift' lets its test decide."
+        ),
+    )
+    current_window_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Compare the last N days (ending at the run's interval end); null: the run's interval.",
+    )
     drift_share: float = Field(
-        default=0.5, gt=0, le=1, description="Share of drifted columns that is dataset drift."
+        default=0.3, gt=0, le=1, description="Share of drifted columns that is dataset drift."
     )
     sample_size: int = Field(default=50_000, ge=1000, description="Rows sampled per side (fixed seed).")
+    report: ReportSection = Field(default_factory=ReportSection)
+    label: TargetDrift = Field(default_factory=TargetDrift)
+    prediction: TargetDrift = Field(default_factory=TargetDrift)
     concept: ConceptDriftSection = Field(default_factory=ConceptDriftSection)
     max_model_age_days: int | None = Field(default=30, ge=1)
     cooldown_hours: float = Field(default=24, ge=0)
+    max_not_evaluated_runs: int = Field(
+        default=3,
+        ge=1,
+        description="Alert when data or concept drift is 'not evaluated' for more consecutive runs than this.",
+    )
 
 
 # --- training ------------------------------------------------------------------------------
@@ -301,6 +400,11 @@ class TrainingSection(Strict):
     validation_days: int = Field(
         default=3, ge=1, description="Latest days of the window held out for evaluation."
     )
+    min_validation_rows: int = Field(
+        default=500,
+        ge=1,
+        description="The held-out span extends backwards, day by day, until it has this many rows.",
+    )
     kubernetes: KubernetesSection = Field(default_factory=KubernetesSection)
 
 
@@ -313,8 +417,19 @@ class RegistrySection(Strict):
     name: str | None = Field(default=None, description="Registered model name (default: model.name).")
     metric: str = "roc_auc"
     direction: Literal["maximize", "minimize"] = "maximize"
-    min_improvement: float = Field(default=0.0, ge=0)
+    min_improvement: float = Field(default=0.0, ge=0, description="Minimum effect to promote.")
     min_score: float | None = Field(default=None, description="Absolute floor for the first champion.")
+    alpha: float = Field(
+        default=0.05, gt=0, lt=0.5, description="The improvement must be significant at this level."
+    )
+    bootstrap_resamples: int = Field(
+        default=1000, ge=100, le=100_000, description="Paired bootstrap resamples of the held-out rows."
+    )
+    mlflow_conn_id: str = Field(
+        default="mlflow_default",
+        min_length=1,
+        description="Airflow connection of the MLflow tracking server / registry (a missing one is an error).",
+    )
 
 
 # --- sections built by later releases --------------------------------------------------------
@@ -389,6 +504,8 @@ class CostSection(Strict):
     memory_gb_hour: float = Field(default=0.0, ge=0)
 
 
+_ON = ColumnDrift()
+
 NOT_SUPPORTED_YET = ("ab_test", "alerts", "cost")
 
 
@@ -423,8 +540,56 @@ class ModelConfig(Strict):
         return [self.data.entity_id, self.data.timestamp, *self.feature_names, self.data.label]
 
     @model_validator(mode="after")
+    def _schedule_fits_partitions(self) -> ModelConfig:
+        """Every run's data interval must be whole partitions of the sources (see data.templates)."""
+        from driftline.data.templates import schedule_problem
+
+        cron = self.schedule.cron
+        if cron is None:
+            return self
+        for field, source in (("data.source", self.data.source), ("data.labels", self.data.labels)):
+            if isinstance(source, LocalSource):
+                problem = schedule_problem(cron, source.path, f"{field}.path")
+            elif isinstance(source, S3Source):
+                problem = schedule_problem(cron, source.uri, f"{field}.uri")
+            else:
+                problem = None
+            if problem:
+                raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
     def _drift_columns_are_features(self) -> ModelConfig:
         unknown = sorted(set(self.drift.columns) - set(self.feature_names))
         if unknown:
             raise ValueError(f"drift.columns names columns that are not features: {unknown}")
+        unknown = sorted(set(self.drift.exclude) - set(self.feature_names))
+        if unknown:
+            raise ValueError(f"drift.exclude names columns that are not features: {unknown}")
+        types = {f.name: f.type for f in self.data.features}
+        for name, col in self.drift.columns.items():
+            if col.method is None:
+                continue
+            kind = "num" if types[name] in ("int", "float") else "cat"
+            if kind == "cat" and col.method in ("wasserstein", "ks"):
+                raise ValueError(
+                    f"drift.columns.{name}.method {col.method!r} does not apply to a categorical column"
+                )
+            if kind == "num" and col.method in ("chisquare", "z"):
+                raise ValueError(
+                    f"drift.columns.{name}.method {col.method!r} does not apply to a numerical column"
+                )
+        monitored = [
+            n
+            for n in self.feature_names
+            if n not in self.drift.exclude and self.drift.columns.get(n, _ON).enabled
+        ]
+        if not monitored:
+            raise ValueError(
+                "drift.exclude / drift.columns.<col>.enabled leave no feature to monitor for drift"
+            )
+        if self.data.positive_class is not None and self.training.task != "binary_classification":
+            raise ValueError(
+                f"data.positive_class applies to binary_classification only (training.task is {self.training.task})"
+            )
         return self

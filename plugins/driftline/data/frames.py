@@ -1,9 +1,13 @@
 """Turn partition files into one checked DataFrame: read, check columns, filter, coerce types.
 
 Error classes (all derive from DataSourceError, so one `except` catches every load problem):
+- NothingArrivedError: the read worked but found no data for the window (yet): missing
+  partitions, no matching file, no rows. Only this may be read as "nothing arrived yet";
+  any other DataSourceError means the source could not be read;
 - CorruptPartitionError: a file cannot be parsed (retryable: a writer may still be at it);
-- SourceSchemaError: missing columns or a column whose type cannot be coerced losslessly
-  (permanent: a retry reads the same data).
+- SourceSchemaError: missing columns, a column whose type cannot be coerced losslessly, or
+  rows whose timestamp is missing or unparseable (refused with their count; permanent: a retry
+  reads the same data).
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.data.windows import Window
+
+
+class NothingArrivedError(DataSourceError):
+    """The source was read without error but holds no data for the window yet (missing partitions,
+    no matching file, no rows): retryable, since data may be late. Distinct from a failure to read."""
 
 
 class CorruptPartitionError(DataSourceError):
@@ -73,24 +82,39 @@ def check_columns(df: pd.DataFrame, columns: list[str], label: str) -> None:
 
 
 def to_utc(values: pd.Series, column: str, label: str) -> pd.Series:
-    """A timestamp column as tz-aware UTC; naive values are taken to be UTC."""
+    """A timestamp column as tz-aware UTC; naive values are taken to be UTC.
+
+    Rows whose timestamp is missing or cannot be parsed cannot be placed in any window, so they
+    are refused: SourceSchemaError with their count and examples, never a silent drop (a window
+    filter would otherwise discard them, and a training split would put them in the training
+    part). Numbers are refused too: their unit (seconds? nanoseconds?) would be a guess.
+    """
     import pandas as pd
 
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return values.dt.tz_localize("UTC")
-    try:
-        return pd.to_datetime(values, utc=True, format="ISO8601")
-    except (ValueError, TypeError):
+        parsed = values.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(values.dtype):
+        parsed = values.dt.tz_localize("UTC")
+    elif pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        raise SourceSchemaError(
+            f"{label}: timestamp column {column!r} holds numbers ({values.dtype}), not timestamps: store ISO 8601 "
+            "strings or a datetime type (the unit of an epoch number would be a guess)"
+        )
+    else:
         try:
-            return pd.to_datetime(values, utc=True, format="mixed")
-        except (ValueError, TypeError) as exc:
-            example = values.dropna().astype(str).head(1).tolist()
-            raise SourceSchemaError(
-                f"{label}: timestamp column {column!r} is not a timestamp: found {values.dtype} "
-                f"(e.g. {example}): {exc}"
-            ) from exc
+            parsed = pd.to_datetime(values, utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(values, utc=True, format="mixed", errors="coerce")
+    bad = parsed.isna()
+    if bad.any():
+        unparseable = bad & values.notna() & (values.astype("string").str.strip().fillna("") != "")
+        examples = values[unparseable].astype(str).head(3).tolist()
+        raise SourceSchemaError(
+            f"{label}: {int(bad.sum())} of {len(values)} row(s) have no usable timestamp in column {column!r} "
+            f"({int(unparseable.sum())} unparseable, e.g. {examples}; {int(bad.sum() - unparseable.sum())} "
+            "missing); they are refused: fix or drop them at the source"
+        )
+    return parsed
 
 
 def filter_window(df: pd.DataFrame, timestamp_col: str, window: Window, label: str) -> pd.DataFrame:

@@ -7,7 +7,7 @@ A snapshot is `<root>/<model>/<run>/<name>.parquet` with a JSON manifest beside 
 `validated` and cannot read anything else. Writes go to a temporary name first and are
 renamed into place, so a crash never leaves a half-written snapshot that looks valid.
 Roots may be local folders or object-store URIs (`s3://bucket/prefix`, read through
-Airflow's ObjectStoragePath and a connection id).
+`driftline.objectstore`: Airflow's ObjectStoragePath with a connection id, else plain fsspec).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.exceptions import SnapshotError
+from driftline.objectstore import is_object_store_uri, object_path
 from driftline.settings import driftline_home
 
 if TYPE_CHECKING:
@@ -58,22 +59,15 @@ def default_root() -> str:
     return str(driftline_home() / "snapshots")
 
 
-def is_object_store_uri(uri: str) -> bool:
-    """True for `s3://`, `gs://`, ... URIs (readable from a pod); False for local paths and file:// URIs."""
-    return "://" in uri and not uri.startswith("file://")
-
-
 def storage_path(uri: str, conn_id: str | None = None) -> Any:
-    """A local Path, or an ObjectStoragePath for an object-store URI.
+    """A local Path, or an object-store path (driftline.objectstore, the one object-store layer).
 
     The object store's Airflow connection is `conn_id`, else `DRIFTLINE_SNAPSHOT_CONN_ID` (the
-    snapshot store is a platform setting, shared by every model), else the provider's default.
+    snapshot store is a platform setting, shared by every model); with neither (the training pod),
+    the environment's credentials.
     """
     if is_object_store_uri(uri):
-        from airflow.sdk import ObjectStoragePath
-
-        conn_id = conn_id or os.environ.get("DRIFTLINE_SNAPSHOT_CONN_ID")
-        return ObjectStoragePath(uri, conn_id=conn_id) if conn_id else ObjectStoragePath(uri)
+        return object_path(uri, conn_id or os.environ.get("DRIFTLINE_SNAPSHOT_CONN_ID"))
     return Path(uri.removeprefix("file://"))
 
 
@@ -87,17 +81,37 @@ def manifest_uri(uri: str) -> str:
     return uri[: -len(".parquet")] + ".json" if uri.endswith(".parquet") else uri + ".json"
 
 
+class SnapshotStoreError(SnapshotError):
+    """The snapshot store cannot be used as configured (e.g. its bucket does not exist)."""
+
+
+def _bucket_of(uri: str) -> str:
+    return uri.split("://", 1)[1].split("/", 1)[0]
+
+
 def write_bytes(uri: str, data: bytes, conn_id: str | None = None) -> None:
-    """Write a whole file or object; a local file is replaced atomically."""
+    """Write a whole file or object; a local file is replaced atomically.
+
+    An object store's bucket is never created (object stores have no folders to make, and
+    `mkdir` on a bucket path would create a mistyped bucket): writing into a missing bucket is
+    SnapshotStoreError naming the bucket.
+    """
     path = storage_path(uri, conn_id)
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
-    else:  # object stores write whole objects atomically
-        path.parent.mkdir(parents=True, exist_ok=True)
+        return
+    try:  # object stores write whole objects atomically
         path.write_bytes(data)
+    except FileNotFoundError as exc:
+        bucket = _bucket_of(uri)
+        raise SnapshotStoreError(
+            f"cannot write {uri}: the bucket {bucket!r} does not exist (or the connection "
+            f"{conn_id or os.environ.get('DRIFTLINE_SNAPSHOT_CONN_ID') or 'default'!r} cannot see it); Driftline "
+            "never creates buckets: create it, or fix data.snapshot_root / DRIFTLINE_SNAPSHOT_CONN_ID"
+        ) from exc
 
 
 def read_bytes(uri: str, conn_id: str | None = None) -> bytes:

@@ -9,9 +9,13 @@ may still arrive: DataSourceError, retryable). *Training* windows tolerate missi
 facts; a training window with no partition at all is still an error. Pass
 `allow_missing_partitions=` to decide otherwise.
 
-Errors: DataSourceError (retryable: missing partition, empty window, corrupt file, S3 or
-database failure), SourceSchemaError / SourceConfigError (permanent: missing columns,
-uncoercible types, an unknown connection id, a hook that is not a SQL hook).
+Errors: NothingArrivedError (retryable; the source was read but has nothing for the window
+yet: a missing partition under an existing root, no matching file, no rows), DataSourceError
+(retryable: the source could not be read: a corrupt file, an S3 or database failure),
+SourceSchemaError / SourceConfigError (permanent: missing columns, uncoercible types,
+unparseable timestamps, an unknown connection id, a hook that is not a SQL hook, and a source
+whose root does not exist: the folder above the first placeholder, the bucket, the table).
+Only a missing partition under an existing root is late data (see driftline.data.arrival).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from driftline.config.models import LocalSource, S3Source, SqlSource
 from driftline.data import templates
 from driftline.data.frames import (
     CorruptPartitionError,
+    NothingArrivedError,
     SourceConfigError,
     SourceSchemaError,
     check_columns,
@@ -46,8 +51,11 @@ if TYPE_CHECKING:
 __all__ = [
     "CorruptPartitionError",
     "LoadedWindow",
+    "NothingArrivedError",
     "SourceConfigError",
     "SourceSchemaError",
+    "check_root",
+    "lister_for",
     "load_window",
 ]
 
@@ -69,10 +77,11 @@ class LoadedWindow:
 
 @dataclass
 class _Partition:
-    """One file or object to read, and the day it belongs to (None for an undated glob)."""
+    """One file or object to read, and the day / partition start it belongs to (None for an undated glob)."""
 
     location: str
     day: dt.date | None = None
+    start: dt.datetime | None = None
 
 
 def load_window(
@@ -83,20 +92,24 @@ def load_window(
     timestamp_col: str,
     feature_types: dict[str, str] | None = None,
     allow_missing_partitions: bool | None = None,
+    field: str = "data.source",
 ) -> LoadedWindow:
     """Read `columns` of `source_cfg` for rows with `window.start <= timestamp_col < window.end`.
 
     `feature_types` (column -> int|float|bool|category|string) coerces columns losslessly or
-    raises SourceSchemaError naming the column, the expected and the found type.
+    raises SourceSchemaError naming the column, the expected and the found type. `field` is
+    the config field of the source (`data.source` or `data.labels`), named in config errors.
     """
     if timestamp_col not in columns:
         columns = [*columns, timestamp_col]
     tolerate = window.kind != "current" if allow_missing_partitions is None else allow_missing_partitions
     if isinstance(source_cfg, SqlSource):
         label = _sql_label(source_cfg)
-        df, partitions, missing = _load_sql(source_cfg, window, columns, timestamp_col), [label], []
+        df = _load_sql(source_cfg, window, columns, timestamp_col, field)
+        partitions, missing = [label], []
     else:
-        lister = _LocalFiles(source_cfg) if isinstance(source_cfg, LocalSource) else _S3Objects(source_cfg)
+        lister = lister_for(source_cfg, field)
+        lister.check_root()
         found, missing = _find_partitions(lister, window, tolerate)
         frames = []
         for part in found:
@@ -108,7 +121,7 @@ def load_window(
         partitions = [p.location for p in found]
         label = lister.describe()
     if df.empty:
-        raise DataSourceError(
+        raise NothingArrivedError(
             f"{label}: no rows with {timestamp_col} in {_span(window)} "
             f"(read {len(partitions)} partition(s): {_preview(partitions)}); the data may not have arrived yet"
         )
@@ -138,45 +151,72 @@ def _find_partitions(
     if not templates.is_dated(template):
         found = [_Partition(loc) for loc in lister.glob(template)]
         if not found:
-            raise DataSourceError(f"{lister.describe()}: no file matches {template!r}")
+            raise NothingArrivedError(f"{lister.describe()}: no file matches {template!r}")
         return found, []
+    step = templates.STEPS[templates.granularity(template) or "day"]
     if window.start is None:  # expanding: whatever partitions exist up to the end
-        parse = templates.date_parser(template)
+        parse = templates.time_parser(template)
         found = []
         for loc in lister.glob(templates.to_glob(template)):
-            day = parse(loc)
-            if day is not None and window.contains_day(day):
-                found.append(_Partition(loc, day))
+            when = parse(loc)
+            if when is not None and window.overlaps(when, step):
+                found.append(_Partition(loc, when.date(), when))
         if not found:
-            raise DataSourceError(
+            raise NothingArrivedError(
                 f"{lister.describe()}: no partition matching {template!r} before {window.end.isoformat()}"
             )
-        return sorted(found, key=lambda p: (p.day, p.location)), []
+        return sorted(found, key=lambda p: (p.start, p.location)), []
     found, missing, missing_paths = [], [], []
-    for day in window.day_list():
-        path = templates.render_day(template, day)
+    starts = window.partition_starts(step)
+    for start in starts:
+        path = templates.render_at(template, start)
         matches = lister.glob(path) if templates.has_glob(path) else ([path] if lister.exists(path) else [])
         if not matches:
-            missing.append(day.isoformat())
+            missing.append(start.date().isoformat() if step == templates.STEPS["day"] else start.isoformat())
             missing_paths.append(path)
-        found.extend(_Partition(loc, day) for loc in matches)
+        found.extend(_Partition(loc, start.date(), start) for loc in matches)
     if missing and (not tolerate_missing or not found):
         detail = "; ".join(f"{d}: {p}" for d, p in zip(missing, missing_paths, strict=True))
-        raise DataSourceError(
-            f"{lister.describe()}: {len(missing)} of {len(window.day_list())} partition(s) of window "
+        raise NothingArrivedError(
+            f"{lister.describe()}: {len(missing)} of {len(starts)} partition(s) of window "
             f"{_span(window)} missing: {detail}"
         )
     if missing:
         log.warning(
-            "%s: training window tolerates %d missing day(s): %s", lister.describe(), len(missing), missing
+            "%s: training window tolerates %d missing partition(s): %s",
+            lister.describe(),
+            len(missing),
+            missing,
         )
     return found, missing
+
+
+def lister_for(cfg: LocalSource | S3Source, field: str = "data.source") -> _Lister:
+    """The file or object lister of a local or S3 source."""
+    return _LocalFiles(cfg, field) if isinstance(cfg, LocalSource) else _S3Objects(cfg, field)
+
+
+def check_root(cfg: LocalSource | S3Source | SqlSource, field: str = "data.source") -> None:
+    """Raise SourceConfigError (permanent) when the source's root does not exist.
+
+    The root is the folder above the path's first placeholder or glob, the S3 bucket, or the
+    SQL connection and table. A missing root is a configuration error, not late data.
+    """
+    if isinstance(cfg, SqlSource):
+        hook = sql_hook(cfg.conn_id, field=f"{field}.conn_id")
+        if cfg.table is not None:
+            check_table(hook, cfg, field)
+        return
+    lister_for(cfg, field).check_root()
 
 
 class _Lister:
     template: str
 
     def describe(self) -> str:
+        raise NotImplementedError
+
+    def check_root(self) -> None:
         raise NotImplementedError
 
     def glob(self, pattern: str) -> list[str]:
@@ -192,10 +232,11 @@ class _Lister:
 class _LocalFiles(_Lister):
     """Local or mounted files; relative paths start at settings.project_root()."""
 
-    def __init__(self, cfg: LocalSource) -> None:
+    def __init__(self, cfg: LocalSource, field: str = "data.source") -> None:
         from driftline.settings import project_root
 
-        templates.check_template(cfg.path, "data.source.path")
+        templates.check_template(cfg.path, f"{field}.path")
+        self.field = field
         path = templates.render_roots(cfg.path)
         if not Path(path).is_absolute():
             path = str(project_root() / path)
@@ -204,6 +245,19 @@ class _LocalFiles(_Lister):
 
     def describe(self) -> str:
         return f"local source {self.raw!r}"
+
+    def root(self) -> Path:
+        """The deepest folder of the path that holds no placeholder or glob."""
+        prefix = templates.literal_prefix(self.template)
+        return Path(prefix) if prefix.endswith("/") else Path(prefix).parent
+
+    def check_root(self) -> None:
+        root = self.root()
+        if not root.is_dir():
+            raise SourceConfigError(
+                f"{self.field}.path: folder {str(root)!r} does not exist ({self.raw!r} is read under it): "
+                "fix the path, or create the folder where the data will arrive"
+            )
 
     def glob(self, pattern: str) -> list[str]:
         return sorted(p for p in glob.glob(pattern) if Path(p).is_file())
@@ -216,39 +270,66 @@ class _LocalFiles(_Lister):
 
 
 class _S3Objects(_Lister):
-    """S3 objects read through the Amazon provider's S3Hook and an Airflow connection."""
+    """S3 objects read through the one object-store layer (driftline.objectstore) and an Airflow connection."""
 
-    def __init__(self, cfg: S3Source) -> None:
-        templates.check_template(cfg.uri, "data.source.uri")
+    def __init__(self, cfg: S3Source, field: str = "data.source") -> None:
+        templates.check_template(cfg.uri, f"{field}.uri")
+        self.field = field
         bucket, _, key = templates.render_roots(cfg.uri).removeprefix("s3://").partition("/")
         self.bucket = bucket
         self.template = key
         self.cfg = cfg
-        self._hook: Any = None
+        self._fs: Any = None
 
     @property
-    def hook(self) -> Any:
-        if self._hook is None:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    def fs(self) -> Any:
+        """The bucket's fsspec filesystem, with the connection's credentials and endpoint."""
+        if self._fs is None:
+            from driftline.objectstore import object_path
 
             # aws_default may be absent on purpose: the AWS hook then uses the environment's credentials.
             if self.cfg.conn_id != "aws_default":
-                _get_connection(self.cfg.conn_id, "data.source.conn_id")
-            self._hook = S3Hook(aws_conn_id=self.cfg.conn_id)
-        return self._hook
+                _get_connection(self.cfg.conn_id, f"{self.field}.conn_id")
+            self._fs = object_path(f"s3://{self.bucket}/", self.cfg.conn_id).fs
+        return self._fs
 
     def describe(self) -> str:
         return f"s3 source {self.cfg.uri!r} (connection {self.cfg.conn_id!r})"
 
-    def _list(self, prefix: str) -> list[str]:
+    def check_root(self) -> None:
+        """The bucket must exist: a missing bucket or no access to it is a config error."""
         try:
-            return list(self.hook.list_keys(bucket_name=self.bucket, prefix=prefix) or [])
+            self.fs.info(self.bucket, refresh=True)  # HeadBucket
+        except FileNotFoundError as exc:
+            raise SourceConfigError(
+                f"{self.field}.uri: bucket {self.bucket!r} does not exist "
+                f"(connection {self.cfg.conn_id!r}, {self.cfg.uri!r})"
+            ) from exc
+        except PermissionError as exc:
+            raise SourceConfigError(
+                f"{self.field}.uri: connection {self.cfg.conn_id!r} may not read bucket {self.bucket!r} "
+                f"({exc}): grant s3:ListBucket or use another connection ({self.field}.conn_id)"
+            ) from exc
+        except DataSourceError:
+            raise
+        except Exception as exc:
+            raise DataSourceError(f"{self.describe()}: cannot reach bucket {self.bucket!r}: {exc}") from exc
+
+    def _list(self, prefix: str) -> list[str]:
+        folder, _, start = prefix.rpartition("/")
+        base = f"{self.bucket}/{folder}".rstrip("/")
+        try:
+            self.fs.invalidate_cache(base)  # objects arrive while a worker lives: never list from cache
+            found = self.fs.find(base, prefix=start) if start else self.fs.find(base)
+        except FileNotFoundError:
+            return []
         except DataSourceError:
             raise
         except Exception as exc:
             raise DataSourceError(
                 f"{self.describe()}: cannot list s3://{self.bucket}/{prefix}: {exc}"
             ) from exc
+        return [str(p).removeprefix(f"{self.bucket}/") for p in found]
 
     def glob(self, pattern: str) -> list[str]:
         keys = self._list(templates.literal_prefix(pattern))
@@ -259,7 +340,7 @@ class _S3Objects(_Lister):
 
     def read(self, location: str) -> bytes:
         try:
-            return self.hook.get_key(location, bucket_name=self.bucket).get()["Body"].read()
+            return bytes(self.fs.cat_file(f"{self.bucket}/{location}"))
         except Exception as exc:
             raise DataSourceError(
                 f"{self.describe()}: cannot read s3://{self.bucket}/{location}: {exc}"
@@ -289,11 +370,11 @@ def _get_connection(conn_id: str, field_name: str) -> Any:
         ) from exc
 
 
-def sql_hook(conn_id: str) -> Any:
+def sql_hook(conn_id: str, field: str = "data.source.conn_id") -> Any:
     """The common-sql hook of an Airflow connection (DbApiHook)."""
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-    conn = _get_connection(conn_id, "data.source.conn_id")
+    conn = _get_connection(conn_id, field)
     try:
         hook = conn.get_hook()
     except Exception as exc:
@@ -359,10 +440,13 @@ def build_query(
     return _BIND.sub(placeholder, cfg.query or ""), [_bind_value(hook, values[name]) for name in order]
 
 
-def _load_sql(cfg: SqlSource, window: Window, columns: list[str], timestamp_col: str) -> pd.DataFrame:
-    hook = sql_hook(cfg.conn_id)
+def _load_sql(
+    cfg: SqlSource, window: Window, columns: list[str], timestamp_col: str, field: str = "data.source"
+) -> pd.DataFrame:
+    hook = sql_hook(cfg.conn_id, field=f"{field}.conn_id")
     label = _sql_label(cfg)
     if cfg.table is not None:  # check first: SQLite reads an unknown "column" as a string literal
+        check_table(hook, cfg, field)
         _check_table_columns(hook, cfg, columns, label)
     sql, params = build_query(cfg, hook, window, columns, timestamp_col)
     try:
@@ -371,6 +455,32 @@ def _load_sql(cfg: SqlSource, window: Window, columns: list[str], timestamp_col:
         raise DataSourceError(f"{label}: query failed: {exc}\n  SQL: {sql}") from exc
     check_columns(df, columns, label)
     return filter_window(df[columns], timestamp_col, window, label)
+
+
+def check_table(hook: Any, cfg: SqlSource, field: str = "data.source") -> None:
+    """SourceConfigError when the connection's database has no table `cfg.table`.
+
+    Asked through SQLAlchemy's inspector; a database without an SQLAlchemy dialect is not
+    checked here (the query then fails as a retryable read error).
+    """
+    if cfg.table is None:
+        return
+    try:
+        from sqlalchemy import inspect
+
+        inspector = inspect(hook.get_sqlalchemy_engine())
+    except Exception as exc:
+        log.debug("%s: cannot inspect the database (%s); table not checked", _sql_label(cfg), exc)
+        return
+    schema, _, name = cfg.table.rpartition(".")
+    try:
+        exists = inspector.has_table(name, schema=schema or None)
+    except Exception as exc:
+        raise DataSourceError(f"{_sql_label(cfg)}: cannot look up table {cfg.table!r}: {exc}") from exc
+    if not exists:
+        raise SourceConfigError(
+            f"{field}.table: table {cfg.table!r} does not exist in connection {cfg.conn_id!r}"
+        )
 
 
 def _check_table_columns(hook: Any, cfg: SqlSource, columns: list[str], label: str) -> None:

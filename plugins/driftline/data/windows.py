@@ -54,6 +54,24 @@ class Window:
         day_end = day_start + dt.timedelta(days=1)
         return day_end > (self.start or day_start) and day_start < self.end
 
+    def partition_starts(self, step: dt.timedelta) -> list[dt.datetime]:
+        """The start of every partition of length `step` (a day, an hour, a minute, aligned to UTC
+        midnight) that the window touches (needs a bounded start)."""
+        if self.start is None:
+            raise ValueError("an unbounded window has no partition list: discover partitions instead")
+        start = self.start.astimezone(dt.UTC)
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        first = midnight + step * ((start - midnight) // step)
+        out = []
+        while first < self.end:
+            out.append(first)
+            first += step
+        return out
+
+    def overlaps(self, partition_start: dt.datetime, step: dt.timedelta) -> bool:
+        """True when any instant of the partition `[partition_start, partition_start + step)` is inside."""
+        return partition_start + step > (self.start or partition_start) and partition_start < self.end
+
     def day_list(self) -> list[dt.date]:
         """Every UTC calendar day the window touches (needs a bounded start)."""
         if self.start is None:
@@ -84,6 +102,32 @@ def _utc(value: dt.datetime | str, what: str) -> dt.datetime:
     if value.tzinfo is None:  # naive timestamps are UTC throughout Driftline
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
+
+
+def last_whole_interval(cron: str | None, anchor: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The interval a run without a data interval scores: the last whole one ending at or before `anchor`.
+
+    With a schedule (`cron`, a 5-field expression or preset) that is the last whole schedule
+    interval, the one Airflow's `CronDataIntervalTimetable.infer_manual_data_interval` gives a
+    manual run (e.g. the last whole hour for `@hourly`, the last whole week for `@weekly`).
+    Without a schedule (`cron` None) it is the last whole UTC day.
+    """
+    anchor = _utc(anchor, "logical_date")
+    if cron is None:
+        end = anchor.replace(hour=0, minute=0, second=0, microsecond=0)
+        return end - dt.timedelta(days=1), end
+    from croniter import croniter
+
+    from driftline.data.templates import CRON_PRESETS
+
+    expression = CRON_PRESETS.get(cron, cron)
+    naive = anchor.replace(tzinfo=None)
+    if croniter.match(expression, naive) and naive.second == 0 and naive.microsecond == 0:
+        end = naive
+    else:
+        end = croniter(expression, naive).get_prev(dt.datetime)
+    start = croniter(expression, end).get_prev(dt.datetime)
+    return start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)
 
 
 def _span_days(start: dt.datetime, end: dt.datetime) -> int:

@@ -1,8 +1,15 @@
 """Concept drift: the champion's live metric on recently labelled rows vs its registered metric.
 
-A drop beyond `drift.concept.tolerance` (absolute, in the direction of `registry.direction`) is
-concept drift. With fewer than `drift.concept.min_labels` labelled rows, or no registered metric
-to compare with, the check is "not evaluated" and says why; it is never reported as "no drift".
+Concept drift needs both: the drop (absolute, in the direction of `registry.direction`) is at
+least `drift.concept.tolerance` (the minimum effect), AND it is significant at
+`drift.concept.alpha`: the one-sided lower bound `drop - z(1 - alpha) * se` is above 0, where
+`se = sqrt(se_registered^2 + se_live^2)` combines the bootstrap standard error of the registered
+value (recorded by training on its held-out rows, `<metric>_se`) and that of the live value (500
+bootstrap resamples of the labelled rows). So a drop measured on a few hundred labels, or against
+a baseline from a small held-out set, has to be larger to count. A champion trained before the
+standard error was recorded has only the live one in its interval, and the reason says so.
+With fewer than `drift.concept.min_labels` labelled rows, or no registered metric to compare
+with, the check is "not evaluated" and says why; it is never reported as "no drift".
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ class ConceptDriftResult:
     tolerance: float
     labels: int
     reason: str
+    interval: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -87,12 +95,43 @@ def labelled_rows(
     return base.merge(latest, on=entity, how="inner")
 
 
+def drop_interval(
+    drop: float, reference_se: float | None, live_se: float | None, alpha: float
+) -> dict[str, Any]:
+    """Normal-approximation interval of the metric drop from both standard errors."""
+    import math
+
+    from scipy.stats import norm
+
+    se = math.sqrt((reference_se or 0.0) ** 2 + (live_se or 0.0) ** 2)
+    z = float(norm.ppf(1 - alpha))
+    return {
+        "method": "normal approximation, bootstrap standard errors of both values",
+        "alpha": alpha,
+        "se": se,
+        "reference_se": reference_se,
+        "live_se": live_se,
+        "lower": drop - z * se,
+        "upper": drop + z * se,
+    }
+
+
 def evaluate_concept_drift(
-    model: Any, rows: pd.DataFrame, config: ModelConfig, reference_value: float | None
+    model: Any,
+    rows: pd.DataFrame,
+    config: ModelConfig,
+    reference_value: float | None,
+    reference_se: float | None = None,
 ) -> ConceptDriftResult:
-    """Score `model` on labelled `rows` and compare with the registered metric value."""
+    """Score `model` on labelled `rows` and compare with the registered metric value.
+
+    `reference_se` is the registered value's bootstrap standard error (None: not recorded).
+    """
+    import math
+
+    from driftline.training.bootstrap import metric_se, point_metric
     from driftline.training.estimators import prepare_features
-    from driftline.training.metrics import evaluate
+    from driftline.training.metrics import predictions, resolve_positive_class
 
     concept = config.drift.concept
     metric, direction = config.registry.metric, config.registry.direction
@@ -107,18 +146,38 @@ def evaluate_concept_drift(
             reference_value,
         )
     X = prepare_features(rows, config.data.features)
-    scores = evaluate(model, X, rows[config.data.label], config.training.task)
-    if metric not in scores:
+    y = rows[config.data.label]
+    positive = None
+    if config.training.task == "binary_classification":
+        positive = resolve_positive_class(y, config.data.positive_class, config.data.label, config.model.name)
+    preds = predictions(model, X, y, config.training.task, positive)
+    live = point_metric(metric, preds)
+    if math.isnan(live):
         return not_evaluated(
             config,
             f"{metric!r} could not be computed on the {n} labelled rows (e.g. a single class)",
             n,
             reference_value,
         )
-    live = float(scores[metric])
+    live_se = metric_se(metric, preds, resamples=500)
     drop = metric_drop(float(reference_value), live, direction)
-    drifted = drop > concept.tolerance
-    verdict = "beyond" if drifted else "within"
+    interval = drop_interval(drop, reference_se, live_se, concept.alpha)
+    large = drop >= concept.tolerance
+    significant = interval["lower"] > 0
+    drifted = large and significant
+    if drifted:
+        verdict = f"CONCEPT DRIFT: drop {drop:.4f} >= tolerance {concept.tolerance} and significant"
+    elif not large:
+        verdict = f"drop {drop:.4f} is within tolerance {concept.tolerance}"
+    else:
+        verdict = (
+            f"drop {drop:.4f} >= tolerance {concept.tolerance} but not significant at alpha {concept.alpha}"
+        )
+    se_note = (
+        ""
+        if reference_se is not None
+        else "; the registered value has no recorded standard error (only the live one counts)"
+    )
     return ConceptDriftResult(
         evaluated=True,
         drifted=drifted,
@@ -130,7 +189,9 @@ def evaluate_concept_drift(
         tolerance=concept.tolerance,
         labels=n,
         reason=(
-            f"live {metric} {live:.4f} vs registered {float(reference_value):.4f} on {n} labels: "
-            f"drop {drop:.4f} is {verdict} tolerance {concept.tolerance}"
+            f"live {metric} {live:.4f} vs registered {float(reference_value):.4f} on {n} labels: {verdict} "
+            f"({1 - 2 * concept.alpha:.0%} interval of the drop [{interval['lower']:.4f}, "
+            f"{interval['upper']:.4f}], se {interval['se']:.4f}){se_note}"
         ),
+        interval=interval,
     )

@@ -19,14 +19,23 @@ config's types, not Evidently's cardinality guess). A column whose current value
 while the reference has values counts as drifted; a column the reference has no value for
 cannot be compared: it is listed as not comparable and left out of the drift share, never
 reported as "no drift". If no column can be compared the check fails.
+
+Columns left out by the config (`drift.exclude`, `drift.columns.<col>.enabled: false`) are not
+tested at all and are listed as `excluded`. A column that is constant in the current window at a
+value the reference also has, while the reference has several values (a month or weekday column
+in a one-day window), is *constant in window*: its statistic is still computed and reported, but
+it is left out of the drift share (`drift.constant_in_window: report`, the default) because any
+test would call a calendar artefact drift. With `drift.constant_in_window: drift` (globally or per
+column) its test decides as for any other column. A constant value the reference never had is
+never "constant in window": that is a real change and its test decides.
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.drift.stats import METHOD_TYPES, ColumnDrift, ColumnType, column_drift
 from driftline.exceptions import DriftInputError
@@ -46,10 +55,13 @@ class DriftSettings:
     column_types: dict[str, ColumnType]
     method: str | None = None
     threshold: float | None = None
-    columns: dict[str, tuple[str, float]] = field(default_factory=dict)
-    drift_share: float = 0.5
+    columns: dict[str, tuple[str | None, float | None]] = field(default_factory=dict)
+    drift_share: float = 0.3
     sample_size: int = 50_000
     seed: int = 0
+    excluded: tuple[str, ...] = ()
+    constant_in_window: Literal["report", "drift"] = "report"
+    constant_overrides: dict[str, Literal["report", "drift"]] = field(default_factory=dict)
 
     def method_for(self, column: str) -> tuple[str | None, float | None]:
         """(method, threshold) for one column: per-column override, else the global ones.
@@ -58,29 +70,72 @@ class DriftSettings:
         `wasserstein` on a categorical column); other columns keep Evidently's default. A global
         threshold applies to every column, as in Evidently.
         """
-        if column in self.columns:
-            return self.columns[column]
-        method = self.method
-        if method is not None and self.column_types[column] not in METHOD_TYPES[method]:
+        own_method, own_threshold = self.columns.get(column, (None, None))
+        method = own_method or self.method
+        if (
+            own_method is None
+            and method is not None
+            and self.column_types[column] not in METHOD_TYPES[method]
+        ):
             method = None
-        return method, self.threshold
+        return method, own_threshold if own_threshold is not None else self.threshold
+
+    def constant_policy(self, column: str) -> Literal["report", "drift"]:
+        return self.constant_overrides.get(column, self.constant_in_window)
 
 
 def settings_from_config(config: ModelConfig, seed: int = 0) -> DriftSettings:
     """DriftSettings for a model: its features with their types, and its `drift` section."""
     drift = config.drift
+    excluded = [
+        f.name
+        for f in config.data.features
+        if f.name in drift.exclude or (f.name in drift.columns and not drift.columns[f.name].enabled)
+    ]
     types: dict[str, ColumnType] = {
-        f.name: "num" if f.type in NUMERIC_FEATURE_TYPES else "cat" for f in config.data.features
+        f.name: "num" if f.type in NUMERIC_FEATURE_TYPES else "cat"
+        for f in config.data.features
+        if f.name not in excluded
     }
     return DriftSettings(
         column_types=types,
         method=drift.method,
         threshold=drift.threshold,
-        columns={name: (c.method, c.threshold) for name, c in drift.columns.items()},
+        columns={
+            name: (c.method, c.threshold)
+            for name, c in drift.columns.items()
+            if name in types and (c.method is not None or c.threshold is not None)
+        },
         drift_share=drift.drift_share,
         sample_size=drift.sample_size,
         seed=seed,
+        excluded=tuple(excluded),
+        constant_in_window=drift.constant_in_window,
+        constant_overrides={
+            name: c.constant_in_window
+            for name, c in drift.columns.items()
+            if name in types and c.constant_in_window is not None
+        },
     )
+
+
+def constant_in_window(reference: pd.Series, current: pd.Series, column_type: ColumnType) -> Any | None:
+    """The single value of `current` when it is constant at a value `reference` has while
+    `reference` varies (e.g. a month column in a one-day window); else None."""
+    from driftline.drift.stats import clean_categorical, clean_numeric
+
+    if column_type == "num":
+        cur, ref = clean_numeric(current), clean_numeric(reference)
+        if cur.size == 0 or ref.size == 0 or cur[0] != cur[-1] or ref[0] == ref[-1]:
+            return None
+        value = cur[0]
+        i = int(ref.searchsorted(value))
+        return value.item() if i < ref.size and ref[i] == value else None
+    cur_c, ref_c = clean_categorical(current), clean_categorical(reference)
+    if cur_c.empty or ref_c.empty or cur_c.nunique() != 1 or ref_c.nunique() < 2:
+        return None
+    value = cur_c.iloc[0]
+    return value if bool((ref_c == value).any()) else None
 
 
 @dataclass(frozen=True)
@@ -97,6 +152,8 @@ class DataDriftResult:
     current_rows: int
     not_comparable: list[str] = field(default_factory=list)
     engine: str = "driftline.drift.stats (Evidently 0.7 methods, full data)"
+    excluded: list[str] = field(default_factory=list)
+    constant_in_window: list[str] = field(default_factory=list)
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -177,6 +234,8 @@ def check_inputs(reference: pd.DataFrame, current: pd.DataFrame, settings: Drift
     if problems:
         raise DriftInputError("reference and current data have incompatible dtypes: " + "; ".join(problems))
     for col, (method, _) in settings.columns.items():
+        if method is None:
+            continue
         if method not in METHOD_TYPES or settings.column_types.get(col) not in METHOD_TYPES[method]:
             raise DriftInputError(
                 f"drift.columns.{col}.method {method!r} does not apply to a "
@@ -193,14 +252,24 @@ def compute_data_drift(
 
     def one(name: str) -> ColumnDrift:
         method, threshold = settings.method_for(name)
-        return column_drift(
-            name,
-            reference[name],
-            current[name],
-            settings.column_types[name],
-            method=method,
-            threshold=threshold,
+        col_type = settings.column_types[name]
+        result = column_drift(
+            name, reference[name], current[name], col_type, method=method, threshold=threshold
         )
+        if result.status == "ok" and settings.constant_policy(name) == "report":
+            value = constant_in_window(reference[name], current[name], col_type)
+            if value is not None:
+                verdict = "would drift" if result.drifted else "would not drift"
+                return replace(
+                    result,
+                    drifted=None,
+                    status="constant_in_window",
+                    reason=(
+                        f"constant in window: every current value is {value!r} (the reference has it among "
+                        f"others); left out of the drift share ({result.method} {verdict})"
+                    ),
+                )
+        return result
 
     workers = workers or min(4, os.cpu_count() or 1)
     if workers > 1 and len(names) > 1:  # sorting and searching release the GIL
@@ -210,13 +279,14 @@ def compute_data_drift(
         results = [one(n) for n in names]
     by_name = {r.column: r for r in results}
     comparable = [r for r in results if r.drifted is not None]
-    not_comparable = sorted(r.column for r in results if r.drifted is None)
-    if not comparable:
+    not_comparable = sorted(r.column for r in results if r.status == "not_comparable")
+    constant = sorted(r.column for r in results if r.status == "constant_in_window")
+    if not comparable and not constant:
         raise DriftInputError(
             f"no column can be compared: the reference has no non-null values in {not_comparable}"
         )
     drifted = sum(1 for r in comparable if r.drifted)
-    share = drifted / len(comparable)
+    share = drifted / len(comparable) if comparable else 0.0
     return DataDriftResult(
         dataset_drift=bool(share >= settings.drift_share),
         drift_share=share,
@@ -227,4 +297,6 @@ def compute_data_drift(
         reference_rows=len(reference),
         current_rows=len(current),
         not_comparable=not_comparable,
+        excluded=sorted(settings.excluded),
+        constant_in_window=constant,
     )

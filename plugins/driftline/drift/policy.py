@@ -6,7 +6,9 @@ Retrain when any of these holds (every one that holds is recorded as a reason):
 - data drift: the share of drifted columns reached `drift.drift_share` (DataDriftResult.dataset_drift);
 - concept drift: the live metric dropped beyond `drift.concept.tolerance`;
 - the champion is older than `max_model_age`. Age is counted from the newest data it learned
-  from (`trained_until`), or from its promotion when that is unknown.
+  from (`trained_until`), or from its promotion when that is unknown;
+- label drift / prediction drift, when detected and configured as a retrain reason
+  (`drift.label.retrain`, `drift.prediction.retrain`); detected but not a reason, it is a note.
 Cooldown: a retrain decided less than `cooldown` after the last retrain is suppressed (its
 reasons move to `suppressed`) unless forced. This stops a persistent drift from retraining on
 every run while the last retrain is still recent. All times are data times (a run's data
@@ -23,6 +25,16 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from driftline.exceptions import DriftlineError
+
+
+class ReferenceUnreadableError(DriftlineError):
+    """The champion's reference data cannot be read: retried, then the task fails.
+
+    Never reported as "data drift not evaluated": that outcome is kept for real reasons (no
+    champion yet, a champion registered without reference data).
+    """
+
 
 class _DataDrift(Protocol):
     dataset_drift: bool
@@ -35,6 +47,14 @@ class _DataDrift(Protocol):
 class _ConceptDrift(Protocol):
     evaluated: bool
     drifted: bool | None
+    reason: str
+
+
+class _TargetDrift(Protocol):
+    kind: str
+    evaluated: bool
+    drifted: bool | None
+    retrain: bool
     reason: str
 
 
@@ -76,6 +96,8 @@ def decide_retrain(
     force: bool,
     max_model_age: dt.timedelta | None,
     cooldown: dt.timedelta,
+    label_drift: _TargetDrift | None = None,
+    prediction_drift: _TargetDrift | None = None,
 ) -> RetrainDecision:
     """Decide whether to retrain; pure (no I/O), every reason recorded."""
     reasons: list[str] = []
@@ -101,6 +123,17 @@ def decide_retrain(
             reasons.append(f"concept drift: {concept_drift.reason}")
         elif not concept_drift.evaluated:
             notes.append(f"concept drift not evaluated: {concept_drift.reason}")
+    for target in (label_drift, prediction_drift):
+        if target is None:
+            continue
+        if not target.evaluated:
+            notes.append(f"{target.kind} drift not evaluated: {target.reason}")
+        elif target.drifted and target.retrain:
+            reasons.append(f"{target.kind} drift: {target.reason}")
+        elif target.drifted:
+            notes.append(
+                f"{target.kind} drift detected, not a retrain reason (drift.{target.kind}.retrain is false): {target.reason}"
+            )
     if champion is not None and max_model_age is not None:
         age, since = champion_age(champion, now)
         if age is None:
@@ -128,3 +161,37 @@ def last_retrain_time(
     """The latest of the champion's training-data end and the last recorded retrain decision."""
     times = [t for t in (champion_trained_until, last_decision_at) if t is not None]
     return max(times) if times else None
+
+
+def not_evaluated_streak(records: list[tuple[dt.datetime, bool | None]], now: dt.datetime) -> int:
+    """How many consecutive intervals, up to and including `now`, a check was "not evaluated".
+
+    `records` holds (data time, evaluated) per recorded decision, in any order; None means the
+    check does not apply to that run (e.g. concept drift disabled) and is skipped. Several records
+    for one data time (a retry, a re-run of the interval) count once, the last one given winning.
+    Intervals after `now` are ignored, so a backfill counts the streak the schedule had.
+    """
+    by_time: dict[dt.datetime, bool] = {}
+    for when, evaluated in records:
+        if evaluated is not None and when <= now:
+            by_time[when] = evaluated
+    streak = 0
+    for when in sorted(by_time, reverse=True):
+        if by_time[when]:
+            break
+        streak += 1
+    return streak
+
+
+def last_retrain_decision_time(
+    decisions: list[tuple[dt.datetime, bool, str]], now: dt.datetime, own_run_id: str = ""
+) -> dt.datetime | None:
+    """The data time of the latest retrain decided for an interval strictly before `now`.
+
+    `decisions` holds (data time, retrain?, Airflow run id) per recorded decision. Strictly
+    earlier: a re-run of this interval (a retry, a backfill, a cleared run) is not held back by
+    the retrain this interval's first run decided, and later intervals (decided before a
+    backfill of this one) do not count, so the cooldown is the one the schedule had.
+    """
+    times = [when for when, retrain, run_id in decisions if retrain and when < now and run_id != own_run_id]
+    return max(times, default=None)

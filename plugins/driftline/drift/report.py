@@ -2,8 +2,10 @@
 
 The sample keeps the per-column methods and thresholds that were resolved on the full data
 (`per_column_method` / `per_column_threshold`), so the report shows the same tests as the
-decision, on at most `sample_size` rows per side. `drift_report.html` and `drift_summary.json`
-are written next to the current snapshot.
+decision, on at most `drift.report.sample_size` rows per side and `drift.report.max_columns`
+columns (drifted ones first). It is built only when `drift.report.when` says so (`should_build`:
+always, on_drift, never). `drift_report.html` and `drift_summary.json` are written next to the
+current snapshot; the decision step also logs them to the monitoring run in MLflow.
 """
 
 from __future__ import annotations
@@ -100,17 +102,59 @@ def dataset_share(snapshot: Any) -> dict[str, float]:
     return {}
 
 
+def should_build(
+    when: str, *, data_drift: bool, label_drift: bool, prediction_drift: bool
+) -> tuple[bool, str]:
+    """The report policy (`drift.report.when`): build the HTML report or not, and why."""
+    if when == "always":
+        return True, "drift.report.when is always"
+    if when == "never":
+        return False, "drift.report.when is never"
+    found = [
+        name
+        for name, hit in (("data", data_drift), ("label", label_drift), ("prediction", prediction_drift))
+        if hit
+    ]
+    if found:
+        return True, f"drift.report.when is on_drift and {', '.join(found)} drift was detected"
+    return False, "drift.report.when is on_drift and no data, label or prediction drift was detected"
+
+
+def report_columns(result: DataDriftResult, max_columns: int | None) -> list[str]:
+    """The columns a report shows: drifted first, then by statistic relative to its threshold."""
+
+    def severity(name: str) -> tuple[int, float]:
+        col = result.columns[name]
+        stat, thr = col.statistic, col.threshold or 1.0
+        if stat is None:
+            return (0, 0.0)
+        ratio = stat / thr if col.method not in ("ks", "chisquare", "z") else thr / max(stat, 1e-300)
+        return (1 if col.drifted else 0, ratio)
+
+    names = [n for n, c in result.columns.items() if c.status == "ok" and c.method is not None]
+    names.sort(key=severity, reverse=True)
+    return names if max_columns is None else names[:max_columns]
+
+
 def sampled_report(
-    reference: pd.DataFrame, current: pd.DataFrame, result: DataDriftResult, settings: DriftSettings
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    result: DataDriftResult,
+    settings: DriftSettings,
+    *,
+    sample_size: int | None = None,
+    max_columns: int | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """The Evidently snapshot on a fixed-seed sample and a summary of how it compares with `result`."""
-    comparable = {
-        name: settings.column_types[name]
-        for name, col in result.columns.items()
-        if col.status == "ok" and col.method is not None
-    }
-    ref_s = sample_rows(reference, settings.sample_size, settings.seed)
-    cur_s = sample_rows(current, settings.sample_size, settings.seed + 1)
+    """The Evidently snapshot on a fixed-seed sample and a summary of how it compares with `result`.
+
+    The report is bounded: at most `sample_size` rows per side (default `settings.sample_size`)
+    and `max_columns` columns (default all; drifted columns first).
+    """
+    size = sample_size or settings.sample_size
+    shown = report_columns(result, max_columns)
+    comparable = {name: settings.column_types[name] for name in shown}
+    ref_s = sample_rows(reference, size, settings.seed)
+    cur_s = sample_rows(current, size, settings.seed + 1)
     snap = run_preset(
         ref_s,
         cur_s,
@@ -129,7 +173,8 @@ def sampled_report(
         "reference_rows": len(ref_s),
         "current_rows": len(cur_s),
         "sampled": len(ref_s) < len(reference) or len(cur_s) < len(current),
-        "sample_size": settings.sample_size,
+        "sample_size": size,
+        "max_columns": max_columns,
         "seed": settings.seed,
         "columns": verdicts,
         "dataset": dataset_share(snap),
@@ -144,17 +189,22 @@ def artifact_folder(snapshot_uri: str) -> str:
     return snapshot_uri.rsplit("/", 1)[0] if "/" in snapshot_uri else "."
 
 
-def write_artifacts(folder: str, snapshot: Any | None, summary: dict[str, Any]) -> dict[str, str | None]:
-    """Write `drift_report.html` (if there is an Evidently snapshot) and `drift_summary.json` into `folder`."""
+def write_artifacts(folder: str, snapshot: Any | None, summary: dict[str, Any]) -> dict[str, Any]:
+    """Write `drift_report.html` (if there is an Evidently snapshot) and `drift_summary.json` into `folder`.
+
+    Returns {"report_html": uri | None, "summary_json": uri, "report_bytes"?: size of the HTML}.
+    """
     from driftline.data.snapshots import write_bytes
 
     folder = folder.rstrip("/")
-    paths: dict[str, str | None] = {"report_html": None, "summary_json": f"{folder}/{SUMMARY_NAME}"}
+    paths: dict[str, Any] = {"report_html": None, "summary_json": f"{folder}/{SUMMARY_NAME}"}
     if snapshot is not None:
         with tempfile.TemporaryDirectory(prefix="driftline-drift-") as tmp:
             local = Path(tmp) / REPORT_NAME
             snapshot.save_html(str(local))
-            write_bytes(f"{folder}/{REPORT_NAME}", local.read_bytes())
+            data = local.read_bytes()
+            write_bytes(f"{folder}/{REPORT_NAME}", data)
         paths["report_html"] = f"{folder}/{REPORT_NAME}"
+        paths["report_bytes"] = len(data)
     write_bytes(f"{folder}/{SUMMARY_NAME}", json.dumps(summary, indent=2, default=str).encode())
     return paths

@@ -74,7 +74,7 @@ class ColumnDrift:
     threshold: float | None
     statistic: float | None
     drifted: bool | None
-    status: Literal["ok", "current_all_null", "not_comparable"] = "ok"
+    status: Literal["ok", "current_all_null", "not_comparable", "constant_in_window"] = "ok"
     reason: str | None = None
     reference_rows: int = 0
     current_rows: int = 0

@@ -22,6 +22,7 @@ from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.factory import docs, ids
 from driftline.factory.params import pipeline_params, rollback_params
+from driftline.factory.schedule import pipeline_timetable
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,11 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
 
     with DAG(
         dag_id=ids.pipeline_dag_id(config.model.name),
-        schedule=config.schedule.cron,
+        schedule=pipeline_timetable(config),
         start_date=_start_date(config),
         catchup=config.schedule.catchup,
-        max_active_runs=1,
+        # days waiting for their data must not block other days; the registry steps are serialised
+        max_active_runs=config.schedule.max_active_runs,
         default_args=default_args(config),
         tags=_tags(config, "pipeline"),
         doc_md=docs.pipeline_doc(config, path),
@@ -69,6 +71,10 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
     ) as dag:
         kw = {"model_config": config}
         load_current = LoadWindowOperator(task_id="load_current", window="current", **kw)
+        if config.data.wait.enabled:
+            from driftline.sensors.arrival import DataArrivalSensor
+
+            DataArrivalSensor(task_id="wait_for_data", what="data", **kw) >> load_current
         validate_current = ValidateSnapshotOperator(
             task_id="validate_current", window="current", snapshot=load_current.output, **kw
         )
@@ -76,7 +82,12 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         if config.data.labels is not None:
             from driftline.operators.labels import LoadLabelsOperator
 
-            labels = LoadLabelsOperator(task_id="load_labels", **kw).output
+            load_labels = LoadLabelsOperator(task_id="load_labels", **kw)
+            if config.data.wait.labels_timeout_minutes > 0:
+                from driftline.sensors.arrival import DataArrivalSensor
+
+                DataArrivalSensor(task_id="wait_for_labels", what="labels", **kw) >> load_labels
+            labels = load_labels.output
         check_drift = CheckDriftOperator(
             task_id="check_drift", current=validate_current.output, labels=labels, **kw
         )
@@ -92,9 +103,16 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
             task_id="validate_training", window="training", snapshot=load_training.output, **kw
         )
         train = build_training_task(config, validate_training.output, task_id="train")
-        register = RegisterModelOperator(task_id="register", training=train.output, **kw)
+        # registry writes: one task instance at a time across this DAG's runs (see README, concurrency)
+        register = RegisterModelOperator(
+            task_id="register", training=train.output, max_active_tis_per_dag=1, **kw
+        )
         gate = EvaluationGateOperator(
-            task_id="evaluate_gate", registered=register.output, evaluation=validate_training.output, **kw
+            task_id="evaluate_gate",
+            registered=register.output,
+            evaluation=validate_training.output,
+            max_active_tis_per_dag=1,
+            **kw,
         )
         keep = EmptyOperator(task_id="keep_champion")
         summary = RunSummaryOperator(

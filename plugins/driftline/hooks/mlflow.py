@@ -1,24 +1,39 @@
 """MlflowHook: owns the MLflow client and the tracking URI, from an Airflow connection.
 
-Resolution order for the tracking URI:
-1. the Airflow connection `mlflow_conn_id` (default `mlflow_default`): its `extra.tracking_uri`,
-   or `<schema or http>://<host>:<port>`; login/password become MLflow's basic-auth variables;
-2. the `MLFLOW_TRACKING_URI` environment variable;
-3. the embedded default: a SQLite store under `DRIFTLINE_HOME/mlflow` with a local artifact root.
+Resolution of the tracking URI, with no silent fallback:
+1. an explicit `tracking_uri` (the training pod uses `driftline.mlflow_store` with its Secret's URI);
+2. the Airflow connection `mlflow_conn_id` (the config's `registry.mlflow_conn_id`, default
+   `mlflow_default`): its `extra.tracking_uri` (which may be a `sqlite:///...` store), or
+   `<schema or http>://<host>:<port>`; login/password become MLflow's basic-auth variables;
+3. only when that connection does not exist AND the environment asks for it explicitly with
+   `DRIFTLINE_MLFLOW_LOCAL_STORE=1`: a SQLite store under `DRIFTLINE_HOME/mlflow` (`make demo`
+   sets it for its own process).
+Otherwise a missing connection is MlflowConnectionError (permanent: names the connection and
+how to add it), and any other failure reading it (a secrets backend that errs) is a retryable
+RegistryError. `MLFLOW_TRACKING_URI` is not consulted here: `mlflow.set_tracking_uri` exports it
+in-process, so it cannot tell an operator's intent from a previous task's side effect.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.bases.hook import BaseHook
+from driftline.exceptions import PermanentError, RegistryError
+from driftline.mlflow_store import MlflowStore
 from driftline.settings import driftline_home
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+LOCAL_STORE_ENV = "DRIFTLINE_MLFLOW_LOCAL_STORE"
+
+
+class MlflowConnectionError(PermanentError):
+    """The MLflow connection is missing or unusable as configured (no retry fixes it)."""
 
 
 def default_tracking_uri() -> str:
@@ -27,8 +42,9 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{store / 'mlflow.db'}"
 
 
-def default_artifact_root() -> Path:
-    return driftline_home() / "mlflow" / "artifacts"
+def local_store_enabled() -> bool:
+    """True when the environment explicitly asks for the embedded SQLite store (`DRIFTLINE_MLFLOW_LOCAL_STORE`)."""
+    return os.environ.get(LOCAL_STORE_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 class MlflowHook(BaseHook):
@@ -45,59 +61,72 @@ class MlflowHook(BaseHook):
         self._explicit_uri = tracking_uri
 
     def _connection(self) -> Any | None:
+        """The Airflow connection, None when it does not exist; other failures raise RegistryError."""
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
         try:
             return self.get_connection(self.mlflow_conn_id)
-        except Exception:  # not defined, or no metadata database outside a task: use the fallbacks
+        except AirflowNotFoundException:
             return None
+        except Exception as exc:  # a secrets backend or the API server failed: may be transient
+            raise RegistryError(
+                f"cannot read the MLflow connection {self.mlflow_conn_id!r} (registry.mlflow_conn_id): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
 
     @cached_property
     def tracking_uri(self) -> str:
         if self._explicit_uri:
             return self._explicit_uri
         conn = self._connection()
-        if conn is not None:
-            extra = conn.extra_dejson or {}
-            if extra.get("tracking_uri"):
-                uri = str(extra["tracking_uri"])
-            else:
-                scheme = conn.schema or "http"
-                uri = f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
-            if conn.login:
-                os.environ.setdefault("MLFLOW_TRACKING_USERNAME", conn.login)
-            if conn.password:
-                os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", conn.password)
-            return uri
-        return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+        if conn is None:
+            if local_store_enabled():
+                self.log.info(
+                    "MLflow connection %r does not exist and %s is set: using the local SQLite store",
+                    self.mlflow_conn_id,
+                    LOCAL_STORE_ENV,
+                )
+                return default_tracking_uri()
+            env = "AIRFLOW_CONN_" + re.sub(r"\W", "_", self.mlflow_conn_id).upper()
+            raise MlflowConnectionError(
+                f"the MLflow connection {self.mlflow_conn_id!r} (registry.mlflow_conn_id) does not exist: add it "
+                f"(UI: Admin > Connections, `airflow connections add {self.mlflow_conn_id} ...`, or {env}) with "
+                "host/port or extra.tracking_uri; for a local SQLite store set "
+                f"{LOCAL_STORE_ENV}=1 explicitly"
+            )
+        extra = conn.extra_dejson or {}
+        if extra.get("tracking_uri"):
+            uri = str(extra["tracking_uri"])
+        elif conn.host:
+            scheme = conn.schema or "http"
+            uri = f"{scheme}://{conn.host}" + (f":{conn.port}" if conn.port else "")
+        else:
+            raise MlflowConnectionError(
+                f"the MLflow connection {self.mlflow_conn_id!r} has neither a host nor extra.tracking_uri"
+            )
+        if conn.login:
+            os.environ.setdefault("MLFLOW_TRACKING_USERNAME", conn.login)
+        if conn.password:
+            os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", conn.password)
+        return uri
+
+    @cached_property
+    def store(self) -> MlflowStore:
+        """The Airflow-free client wrapper the domain works with (driftline.mlflow_store)."""
+        return MlflowStore(self.tracking_uri)
 
     @property
     def is_local_store(self) -> bool:
         """True when MLflow writes straight to a local database (no server in between)."""
-        return self.tracking_uri.startswith(("sqlite:", "file:", "/"))
+        return self.store.is_local_store
 
-    @cached_property
+    @property
     def client(self) -> MlflowClient:
-        import mlflow
-        from mlflow.tracking import MlflowClient
-
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+        return self.store.client
 
     def get_or_create_experiment(self, name: str) -> str:
         """The experiment id for `name`, created with a local artifact root when the store is local."""
-        existing = self.client.get_experiment_by_name(name)
-        if existing is not None:
-            return str(existing.experiment_id)
-        location = None
-        if self.is_local_store:
-            location = (default_artifact_root() / name).as_uri()
-        try:
-            return str(self.client.create_experiment(name, artifact_location=location))
-        except Exception:
-            again = self.client.get_experiment_by_name(name)  # created concurrently
-            if again is None:
-                raise
-            return str(again.experiment_id)
+        return self.store.get_or_create_experiment(name)
 
     def get_conn(self) -> MlflowClient:
         return self.client

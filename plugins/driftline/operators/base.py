@@ -6,9 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from airflow.sdk import BaseOperator
+from airflow.sdk import BaseOperator, ExceptionRetryPolicy, RetryAction, RetryRule
 
 from driftline.config.models import ModelConfig
+from driftline.exceptions import PermanentError
+from driftline.notifiers import AlertRecordNotifier
 
 
 @dataclass(frozen=True)
@@ -45,19 +47,31 @@ def _utc(value: Any) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value.timestamp(), tz=dt.UTC)
 
 
-def run_interval(context: Any) -> tuple[dt.datetime, dt.datetime]:
-    """The run's data interval.
+_FROM_TASK: Any = object()
 
-    A run whose interval is empty (a manual run, or a cron-trigger timetable) gets the last
-    whole UTC day before its logical date: the day that has fully arrived.
+
+def run_interval(context: Any, cron: str | None = _FROM_TASK) -> tuple[dt.datetime, dt.datetime]:
+    """The run's data interval: what its current window scores.
+
+    A scheduled run carries its interval (the factory gives every pipeline a
+    `CronDataIntervalTimetable`), and so does a manual run of a scheduled DAG (Airflow infers the
+    last whole schedule interval ending at or before its logical date). A run whose interval is
+    empty (a DAG with `cron: null`, or a run without a logical date) gets the same rule computed
+    here from the config's schedule (`cron`, by default the task's `model_config.schedule.cron`):
+    the last whole schedule interval ending at or before its logical date, or without a schedule
+    the last whole UTC day: the data that has fully arrived.
     """
+    from driftline.data.windows import last_whole_interval
+
     start = _utc(context.get("data_interval_start"))
     end = _utc(context.get("data_interval_end"))
     if start is not None and end is not None and end > start:
         return start, end
+    if cron is _FROM_TASK:
+        config = getattr(context.get("task"), "model_config", None)
+        cron = config.schedule.cron if isinstance(config, ModelConfig) else None
     anchor = end or _utc(context.get("logical_date")) or dt.datetime.now(dt.UTC)
-    day_end = anchor.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return day_end - dt.timedelta(days=1), day_end
+    return last_whole_interval(cron, anchor)
 
 
 def run_params(context: Any) -> RunParams:
@@ -80,11 +94,40 @@ def run_identity(context: Any) -> RunIdentity:
     )
 
 
+def driftline_retry_policy() -> ExceptionRetryPolicy:
+    """How Driftline's errors map to Airflow's retries (the one place that mapping lives).
+
+    A `PermanentError` (bad input, a failed gate, a pod that exited 2) fails the task at once;
+    any other error (a source not there yet, a registry that is busy) takes the task's retries.
+    The domain raises plain errors and never imports Airflow.
+    """
+    return ExceptionRetryPolicy(
+        rules=[
+            RetryRule(
+                exception=PermanentError,
+                action=RetryAction.FAIL,
+                reason="a Driftline PermanentError: a retry cannot fix it",
+            )
+        ]
+    )
+
+
+def driftline_failure_callbacks() -> list[AlertRecordNotifier]:
+    """Every Driftline task's default `on_failure_callback`: the alert record (driftline.notifiers)."""
+    return [AlertRecordNotifier()]
+
+
 class DriftlineOperator(BaseOperator):
-    """A step of one model's pipeline; holds the model's validated config."""
+    """A step of one model's pipeline; holds the model's validated config.
+
+    Defaults: `retry_policy=driftline_retry_policy()` (a PermanentError fails without retry) and
+    `on_failure_callback=driftline_failure_callbacks()` (a failed task leaves an alert record).
+    """
 
     ui_color = "#e8f1fb"
 
     def __init__(self, *, model_config: ModelConfig, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_policy", driftline_retry_policy())
+        kwargs.setdefault("on_failure_callback", driftline_failure_callbacks())
         super().__init__(**kwargs)
         self.model_config = model_config

@@ -3,7 +3,9 @@
 CheckDriftOperator returns a small JSON dict:
     {"data_drift": {"evaluated": bool, "reason"?, ...DataDriftResult},
      "concept_drift": {...ConceptDriftResult},
-     "champion": {...} | None, "current_uri", "reference_uri", "report_html", "summary_json"}
+     "label_drift": {...TargetDriftResult}, "prediction_drift": {...TargetDriftResult},
+     "champion": {...} | None, "current_uri", "reference_uri", "current_window": {...},
+     "report_html": uri | None, "summary_json", "report": {"built", "why", "seconds", "bytes", "bound"}}
 RetrainDecisionOperator applies driftline.drift.policy.decide_retrain, pushes the decision under
 XCom key "decision", records it as an MLflow run in experiment `driftline/<model>/monitoring`
 and returns the task id of the branch to follow.
@@ -11,7 +13,7 @@ and returns the task id of the branch to follow.
 Asset events: outlets declared on a task are emitted whenever it succeeds, and a branch task
 succeeds on both branches. So the operator declares an AssetAlias
 (`driftline.<model>.retrain_needed.alias`) as its outlet and adds an event for
-`factory.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
+`driftline.assets.retrain_needed(model)` through that alias only when it decides to retrain; an
 alias with no event added emits nothing. DAGs scheduled on `retrain_needed(model)` run only then.
 """
 
@@ -20,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.branch import BranchMixIn
 
-from driftline.factory import assets
-from driftline.factory.assets import retrain_needed
+from driftline import assets
+from driftline.assets import retrain_needed
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 
 if TYPE_CHECKING:
@@ -40,6 +43,56 @@ _METRIC_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]+")
 def monitoring_experiment(model: str) -> str:
     """The MLflow experiment holding a model's drift decisions."""
     return f"driftline/{model}/monitoring"
+
+
+TAG_DATA_EVALUATED = "driftline.data_drift_evaluated"
+TAG_CONCEPT_EVALUATED = "driftline.concept_drift_evaluated"
+
+
+def decision_records(hook: MlflowHook, model: str, max_results: int = 1000) -> list[Any]:
+    """The recorded retrain decisions of `model` (MLflow runs of its monitoring experiment), newest first."""
+    experiment = hook.client.get_experiment_by_name(monitoring_experiment(model))
+    if experiment is None:
+        return []
+    return list(
+        hook.client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{TAG_DECIDED_FOR}` != ''",
+            order_by=["attributes.start_time DESC"],
+            max_results=max_results,
+        )
+    )
+
+
+def data_clock(records: list[Any]) -> Any:
+    """`clock(at)`: the newest data time any run had decided on by wall-clock time `at` (or None).
+
+    A registry change that records no data time of its own (a rollback) applies from there on.
+    """
+    from driftline.registry.champion import data_clock_from, parse_time
+
+    points = []
+    for run in records:
+        when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
+        if when is not None:
+            points.append((dt.datetime.fromtimestamp(run.info.start_time / 1000, tz=dt.UTC), when))
+    return data_clock_from(points)
+
+
+def champion_for_data_time(hook: MlflowHook, config: ModelConfig, data_time: dt.datetime) -> tuple[Any, str]:
+    """The champion a run scoring data up to `data_time` decides against (see registry.champion)."""
+    from driftline.registry.champion import get_champion_as_of
+
+    clock = data_clock(decision_records(hook, config.model.name))
+    return get_champion_as_of(hook, config.registered_model_name, data_time, clock)
+
+
+def _flag(value: Any) -> str:
+    return "n/a" if value is None else ("true" if value else "false")
+
+
+def _unflag(value: str | None) -> bool | None:
+    return {"true": True, "false": False}.get(value or "")
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -84,7 +137,7 @@ class CheckDriftOperator(DriftlineOperator):
     :param current: the validated current snapshot (SnapshotRef dict; templated, e.g. `validate.output`).
     :param labels: optional validated snapshot of the `data.labels` source for the window (templated);
         needed for concept drift when `data.labels` is configured.
-    :param mlflow_conn_id: the MLflow connection.
+    :param mlflow_conn_id: the MLflow connection (default: the config's registry.mlflow_conn_id).
     """
 
     template_fields = ("current", "labels")
@@ -95,23 +148,28 @@ class CheckDriftOperator(DriftlineOperator):
         *,
         current: Any,
         labels: Any = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.current = current
         self.labels = labels
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
+        self.reference_problem = ""
+        self.labels_problem = ""
 
     def execute(self, context: Any) -> dict[str, Any]:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
         from driftline.hooks.mlflow import MlflowHook
-        from driftline.registry.champion import get_champion
 
         config: ModelConfig = self.model_config
         ref = SnapshotRef.from_dict(self.current)
         hook = MlflowHook(self.mlflow_conn_id)
-        champion = get_champion(hook, config.registered_model_name)
+        _, data_time = run_interval(context)
+        # The champion as of the run's data time, not the live one: a backfill compares with the
+        # reference (and cooldown, age) the live schedule had for this interval.
+        champion, how = champion_for_data_time(hook, config, data_time)
+        self.log.info("Champion for data up to %s: %s", data_time.isoformat(), how)
         out: dict[str, Any] = {
             "champion": champion_to_dict(champion),
             "current_uri": ref.uri,
@@ -124,46 +182,173 @@ class CheckDriftOperator(DriftlineOperator):
             self.log.info("Drift %s for registered model %r", reason, config.registered_model_name)
             out["data_drift"] = {"evaluated": False, "reason": reason}
             out["concept_drift"] = {"evaluated": False, "drifted": None, "reason": reason}
+            out["label_drift"] = {"kind": "label", "evaluated": False, "drifted": None, "reason": reason}
+            out["prediction_drift"] = {
+                "kind": "prediction",
+                "evaluated": False,
+                "drifted": None,
+                "reason": reason,
+            }
             return out
 
         current = read_snapshot(ref.uri)
-        out["data_drift"], snap, sample_summary = self._data_drift(current, champion)
-        out["concept_drift"] = self._concept_drift(current, champion, hook).to_dict()
-        from driftline.drift.report import artifact_folder, write_artifacts
+        current, out["current_window"] = self._drift_window(current, context)
+        reference = self._reference(champion)
+        out["data_drift"], result, settings = self._data_drift(reference, current, champion)
+        model = None
+        if config.drift.prediction.enabled or config.drift.concept.enabled:
+            model = self._load_model(hook, champion)
+        labelled = self._labelled(current)
+        out["concept_drift"] = self._concept_drift(labelled, champion, hook, model).to_dict()
+        out["label_drift"] = self._label_drift(reference, labelled).to_dict()
+        out["prediction_drift"] = self._prediction_drift(reference, current, model).to_dict()
+        from driftline.drift.report import artifact_folder, sampled_report, should_build, write_artifacts
 
+        build, why = should_build(
+            config.drift.report.when,
+            data_drift=bool(result is not None and result.dataset_drift),
+            label_drift=bool(out["label_drift"].get("drifted")),
+            prediction_drift=bool(out["prediction_drift"].get("drifted")),
+        )
+        snap, sample_summary, seconds = None, None, 0.0
+        if build and result is not None and reference is not None:
+            started = time.perf_counter()
+            snap, sample_summary = sampled_report(
+                reference,
+                current,
+                result,
+                settings,
+                sample_size=config.drift.report.sample_size,
+                max_columns=config.drift.report.max_columns,
+            )
+            seconds = time.perf_counter() - started
+            if sample_summary["disagreements_with_full_data"]:
+                self.log.info(
+                    "The sampled Evidently report differs from the full-data decision for %s (the full-data one counts)",
+                    sample_summary["disagreements_with_full_data"],
+                )
         summary = {
             "model": config.model.name,
             "champion": out["champion"],
             "current_uri": ref.uri,
+            "current_window": out["current_window"],
             "reference_uri": champion.snapshot_uri,
             "data_drift": out["data_drift"],
+            "label_drift": out["label_drift"],
+            "prediction_drift": out["prediction_drift"],
             "evidently_sample_report": sample_summary,
             "concept_drift": out["concept_drift"],
         }
         paths = write_artifacts(artifact_folder(ref.uri), snap, summary)
-        out.update(paths)
-        self.log.info("Drift report: %s", paths["report_html"])
+        out["report_html"], out["summary_json"] = paths["report_html"], paths["summary_json"]
+        out["report"] = {
+            "built": snap is not None,
+            "why": why,
+            "seconds": round(seconds, 3),
+            "bytes": paths.get("report_bytes"),
+            "bound": (
+                f"at most {config.drift.report.sample_size} rows per side and "
+                f"{config.drift.report.max_columns} columns (drifted first)"
+            ),
+        }
+        if snap is not None:
+            self.log.info(
+                "Drift report (%s): %s, %d bytes, %.1f s, %s",
+                why,
+                paths["report_html"],
+                paths["report_bytes"],
+                seconds,
+                out["report"]["bound"],
+            )
+        else:
+            self.log.info("Drift report not built: %s", why)
         self.log.info("Drift summary: %s", paths["summary_json"])
         return out
 
-    def _data_drift(self, current: Any, champion: Any) -> tuple[dict[str, Any], Any, dict[str, Any] | None]:
+    def _drift_window(self, current: Any, context: Any) -> tuple[Any, dict[str, Any]]:
+        """The current window for drift: the run's interval, or the last `drift.current_window_days`.
+
+        Earlier days come from the source through the data window code, minus every range the
+        validation gate quarantined; the run's own interval is its validated snapshot.
+        """
+        import pandas as pd
+
+        from driftline.data import quarantine_ledger
+        from driftline.data.sources import load_window
+        from driftline.data.windows import Window
+
+        cfg = self.model_config
+        start, end = run_interval(context)
+        days = cfg.drift.current_window_days
+        facts: dict[str, Any] = {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "days": days,
+            "rows": len(current),
+            "earlier_partitions": [],
+            "missing_days": [],
+            "quarantined_excluded": [],
+        }
+        drift_start = end - dt.timedelta(days=days) if days else start
+        if drift_start >= start:
+            return current, facts
+        earlier = Window(drift_start, start, "rolling", days, {"purpose": "drift current window"})
+        loaded = load_window(
+            cfg.data.source,
+            earlier,
+            cfg.columns,
+            timestamp_col=cfg.data.timestamp,
+            feature_types={f.name: f.type for f in cfg.data.features},
+            allow_missing_partitions=True,
+        )
+        ranges = quarantine_ledger.quarantined_ranges(cfg.data.snapshot_root, cfg.model.name)
+        df, excluded = quarantine_ledger.drop_quarantined(loaded.df, cfg.data.timestamp, ranges)
+        combined = pd.concat([df, current[df.columns]], ignore_index=True)
+        facts.update(
+            start=drift_start.isoformat(),
+            rows=len(combined),
+            earlier_partitions=loaded.partitions,
+            missing_days=loaded.missing,
+            quarantined_excluded=excluded,
+        )
+        self.log.info(
+            "Drift current window: the last %d day(s) [%s, %s): %d rows (%d from %d earlier partition(s), "
+            "%d missing day(s), %d quarantined row(s) left out)",
+            days,
+            drift_start.isoformat(),
+            end.isoformat(),
+            len(combined),
+            len(df),
+            len(loaded.partitions),
+            len(loaded.missing),
+            sum(item["rows"] for item in excluded),
+        )
+        return combined, facts
+
+    def _reference(self, champion: Any) -> Any:
         from driftline.data.snapshots import read_snapshot
-        from driftline.drift.data_drift import compute_data_drift, settings_from_config
-        from driftline.drift.report import sampled_report
+        from driftline.drift.policy import ReferenceUnreadableError
         from driftline.exceptions import SnapshotError
 
         if not champion.snapshot_uri:
-            reason = (
+            self.reference_problem = (
                 f"not evaluated: champion v{champion.version} has no snapshot_uri tag (no reference data)"
             )
-            self.log.warning("Data drift %s", reason)
-            return {"evaluated": False, "reason": reason}, None, None
+            self.log.warning("Drift %s", self.reference_problem)
+            return None
         try:
-            reference = read_snapshot(champion.snapshot_uri)
-        except SnapshotError as exc:
-            reason = f"not evaluated: the champion's reference snapshot cannot be read: {exc}"
-            self.log.error("Data drift %s", reason)
-            return {"evaluated": False, "reason": reason}, None, None
+            return read_snapshot(champion.snapshot_uri)
+        except SnapshotError as exc:  # "could not read" is never "not evaluated": retry, then fail
+            raise ReferenceUnreadableError(
+                f"the reference snapshot of champion v{champion.version} ({champion.snapshot_uri}) "
+                f"cannot be read: {exc}"
+            ) from exc
+
+    def _data_drift(self, reference: Any, current: Any, champion: Any) -> tuple[dict[str, Any], Any, Any]:
+        from driftline.drift.data_drift import compute_data_drift, settings_from_config
+
+        if reference is None:
+            return {"evaluated": False, "reason": self.reference_problem}, None, None
         settings = settings_from_config(self.model_config)
         result = compute_data_drift(reference, current, settings)
         for name, col in result.columns.items():
@@ -173,49 +358,113 @@ class CheckDriftOperator(DriftlineOperator):
                 col.method,
                 col.statistic,
                 col.threshold,
-                {True: "DRIFT", False: "ok", None: "not comparable"}[col.drifted],
+                "constant in window"
+                if col.status == "constant_in_window"
+                else {True: "DRIFT", False: "ok", None: "not comparable"}[col.drifted],
                 f" ({col.reason})" if col.reason else "",
             )
+        if result.excluded:
+            self.log.info("left out of drift by the config: %s", result.excluded)
         self.log.info(
-            "Data drift: %d/%d columns drifted, share %.3f (dataset drift at >= %s): %s",
+            "Data drift: %d/%d columns drifted, share %.3f (dataset drift at >= %s): %s%s",
             result.number_of_drifted_columns,
             result.number_of_columns,
             result.drift_share,
             result.drift_share_threshold,
             result.dataset_drift,
+            f"; constant in window (not counted): {result.constant_in_window}"
+            if result.constant_in_window
+            else "",
         )
-        snap, sample_summary = sampled_report(reference, current, result, settings)
-        if sample_summary["disagreements_with_full_data"]:
-            self.log.info(
-                "The sampled Evidently report differs from the full-data decision for %s (the full-data one counts)",
-                sample_summary["disagreements_with_full_data"],
-            )
-        return {"evaluated": True, **result.to_dict()}, snap, sample_summary
+        return {"evaluated": True, **result.to_dict()}, result, settings
 
-    def _concept_drift(self, current: Any, champion: Any, hook: MlflowHook) -> Any:
+    def _load_model(self, hook: MlflowHook, champion: Any) -> Any:
+        import mlflow.sklearn
+
+        hook.client  # noqa: B018 - sets the tracking and registry URIs
+        return mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
+
+    def _labelled(self, current: Any) -> Any:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
-        from driftline.drift.concept import evaluate_concept_drift, labelled_rows, not_evaluated
+        from driftline.drift.concept import labelled_rows
+
+        config = self.model_config
+        labels = None
+        if config.data.labels is not None:
+            if not self.labels:  # a wiring error, not a reason for "not evaluated"
+                from driftline.exceptions import ConfigError
+
+                raise ConfigError(
+                    f"task {self.task_id}",
+                    ["data.labels is configured but no labels snapshot was passed to check_drift (labels=)"],
+                )
+            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
+        return labelled_rows(current, config, labels)
+
+    def _concept_drift(self, rows: Any, champion: Any, hook: MlflowHook, model: Any) -> Any:
+        from driftline.drift.concept import evaluate_concept_drift, not_evaluated
 
         config = self.model_config
         if not config.drift.concept.enabled:
             return not_evaluated(config, "drift.concept.enabled is false")
-        labels = None
-        if config.data.labels is not None:
-            if not self.labels:
-                return not_evaluated(
-                    config, "data.labels is configured but no labels snapshot was passed to check_drift"
-                )
-            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
-        rows = labelled_rows(current, config, labels)
+        if rows is None:
+            return not_evaluated(config, self.labels_problem)
         if len(rows) < config.drift.concept.min_labels or champion.metric_value is None:
             return evaluate_concept_drift(None, rows, config, champion.metric_value)
-        import mlflow.sklearn
-
-        hook.client  # noqa: B018 - sets the tracking and registry URIs
-        model = mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
-        result = evaluate_concept_drift(model, rows, config, champion.metric_value)
+        reference_se = self._registered_se(hook, champion)
+        result = evaluate_concept_drift(model, rows, config, champion.metric_value, reference_se)
         self.log.info("Concept drift: %s", result.reason)
         return result
+
+    def _registered_se(self, hook: MlflowHook, champion: Any) -> float | None:
+        """The bootstrap standard error training recorded for the registry metric (None if absent)."""
+        if not champion.run_id:
+            return None
+        metrics = hook.client.get_run(champion.run_id).data.metrics
+        value = metrics.get(f"{self.model_config.registry.metric}_se")
+        return float(value) if value is not None else None
+
+    def _label_drift(self, reference: Any, labelled: Any) -> Any:
+        from driftline.drift.target import label_drift, not_evaluated
+
+        if reference is None:
+            return not_evaluated("label", self.model_config.drift.label, self.reference_problem)
+        if labelled is None:
+            return not_evaluated("label", self.model_config.drift.label, self.labels_problem)
+        result = label_drift(reference, labelled, self.model_config)
+        self.log.info("Label drift: %s", self._verdict(result))
+        return result
+
+    def _prediction_drift(self, reference: Any, current: Any, model: Any) -> Any:
+        from driftline.drift.target import not_evaluated, prediction_drift
+
+        settings = self.model_config.drift.prediction
+        if reference is None:
+            return not_evaluated("prediction", settings, self.reference_problem)
+        if model is None:
+            return not_evaluated("prediction", settings, "drift.prediction.enabled is false")
+        result = prediction_drift(model, reference, current, self.model_config)
+        self.log.info("Prediction drift: %s", self._verdict(result))
+        return result
+
+    @staticmethod
+    def _verdict(result: Any) -> str:
+        if not result.evaluated:
+            return f"not evaluated ({result.reason})"
+        return f"{'DRIFT' if result.drifted else 'no drift'}: {result.reason}"
+
+
+def _log_artifact_bytes(client: Any, run_id: str, uri: str, artifact_path: str) -> None:
+    """Copy one file of the snapshot store (local or object store) into the run's artifacts."""
+    import tempfile
+    from pathlib import Path
+
+    from driftline.data.snapshots import read_bytes
+
+    with tempfile.TemporaryDirectory(prefix="driftline-artifact-") as tmp:
+        local = Path(tmp) / uri.rsplit("/", 1)[-1]
+        local.write_bytes(read_bytes(uri))
+        client.log_artifact(run_id, str(local), artifact_path)
 
 
 class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
@@ -234,7 +483,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         drift: Any,
         retrain_task_id: str = "load_training",
         skip_task_id: str = "keep_champion",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         model_config = kwargs["model_config"]
@@ -243,12 +492,13 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         self.drift = drift
         self.retrain_task_id = retrain_task_id
         self.skip_task_id = skip_task_id
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
 
     def execute(self, context: Any) -> str:
         from driftline.drift.concept import ConceptDriftResult
         from driftline.drift.data_drift import DataDriftResult
         from driftline.drift.policy import decide_retrain, last_retrain_time
+        from driftline.drift.target import TargetDriftResult
         from driftline.hooks.mlflow import MlflowHook
 
         config: ModelConfig = self.model_config
@@ -257,6 +507,10 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         data_drift = DataDriftResult.from_dict(data) if data.get("evaluated") else None
         concept = drift.get("concept_drift") or {}
         concept_drift = ConceptDriftResult.from_dict(concept) if "metric" in concept else None
+        targets = {}
+        for kind in ("label", "prediction"):
+            raw = drift.get(f"{kind}_drift") or {}
+            targets[kind] = TargetDriftResult.from_dict(raw) if "retrain" in raw else None
         champion = champion_from_dict(drift.get("champion"))
         _, now = run_interval(context)
         identity = run_identity(context)
@@ -276,6 +530,8 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             force=run_params(context).force_retrain,
             max_model_age=dt.timedelta(days=max_age) if max_age is not None else None,
             cooldown=dt.timedelta(hours=config.drift.cooldown_hours),
+            label_drift=targets["label"],
+            prediction_drift=targets["prediction"],
         )
         payload = {
             **decision.to_dict(),
@@ -291,9 +547,16 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             self.log.info("  suppressed by cooldown: %s", reason)
         for note in decision.notes:
             self.log.info("  note: %s", note)
+        evaluated = {
+            TAG_DATA_EVALUATED: _flag(data.get("evaluated")),
+            TAG_CONCEPT_EVALUATED: _flag(concept.get("evaluated") if config.drift.concept.enabled else None),
+        }
         payload["mlflow_run_id"] = self._record(
-            hook, experiment_id, payload, data_drift, concept_drift, identity
+            hook, experiment_id, payload, data_drift, concept_drift, identity, evaluated, targets, drift
         )
+        records = decision_records(hook, config.model.name)
+        self._note_backfill(records, now)
+        self._check_not_evaluated(records, now, identity, data, concept)
         context["ti"].xcom_push(key="decision", value=payload)
         if decision.retrain:
             context["outlet_events"][assets.retrain_needed_alias(config.model.name)].add(
@@ -302,27 +565,98 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             )
         return self.do_branch(context, payload["branch"])
 
+    def _note_backfill(self, records: list[Any], now: dt.datetime) -> None:
+        """Say so when later intervals were decided before this one: they are not re-decided."""
+        from driftline.registry.champion import parse_time
+
+        later = sorted(
+            {
+                when
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) and when > now
+            }
+        )
+        if later:
+            self.log.warning(
+                "backfill: %d later interval(s) (data times %s .. %s) were decided before this one; this "
+                "decision is the one the schedule would have made for %s (champion, cooldown and model age "
+                "as of that data time), but those later decisions were made without it and are not re-decided",
+                len(later),
+                later[0].isoformat(),
+                later[-1].isoformat(),
+                now.isoformat(),
+            )
+
+    def _check_not_evaluated(
+        self,
+        records: list[Any],
+        now: dt.datetime,
+        identity: Any,
+        data: dict[str, Any],
+        concept: dict[str, Any],
+    ) -> None:
+        """Alert when a drift check was "not evaluated" for more than drift.max_not_evaluated_runs runs in a row."""
+        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.drift.policy import not_evaluated_streak
+        from driftline.registry.champion import parse_time
+
+        config = self.model_config
+        limit = config.drift.max_not_evaluated_runs
+        records = list(reversed(records))  # oldest first: the last record of an interval wins
+        for tag, check, result in (
+            (TAG_DATA_EVALUATED, "data drift", data),
+            (TAG_CONCEPT_EVALUATED, "concept drift", concept),
+        ):
+            history = [
+                (when, _unflag(run.data.tags.get(tag)))
+                for run in records
+                if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+            ]
+            streak = not_evaluated_streak(history, now)
+            if streak <= limit:
+                continue
+            reason = str(result.get("reason") or "no reason recorded")
+            emit_alert(
+                AlertEvent(
+                    model=config.model.name,
+                    kind="drift_not_evaluated",
+                    severity="warning",
+                    message=(
+                        f"{check} was not evaluated for {streak} consecutive runs up to {now.isoformat()} "
+                        f"(drift.max_not_evaluated_runs is {limit}); latest reason: {reason}"
+                    ),
+                    details={"check": check, "streak": streak, "limit": limit, "reason": reason},
+                    run={"dag_id": identity.dag_id, "run_id": identity.run_id, "data_time": now.isoformat()},
+                )
+            )
+
     @staticmethod
     def _last_retrain_decision(
         hook: MlflowHook, experiment_id: str, airflow_run_id: str, now: dt.datetime
     ) -> dt.datetime | None:
-        """The data time of the latest retrain decided for an earlier interval (a retry ignores its own)."""
+        """The data time of the latest retrain decided for an earlier interval (policy.last_retrain_decision_time)."""
+        from driftline.drift.policy import last_retrain_decision_time
+        from driftline.registry.champion import parse_time
+
         runs = hook.client.search_runs(
             [experiment_id],
             filter_string=f"tags.`{TAG_DECISION}` = 'retrain'",
             order_by=["attributes.start_time DESC"],
-            max_results=50,
+            max_results=1000,
         )
-        from driftline.registry.champion import parse_time
+        decisions = [
+            (when, True, str(run.data.tags.get("airflow.run_id", "")))
+            for run in runs
+            if (when := parse_time(run.data.tags.get(TAG_DECIDED_FOR))) is not None
+        ]
+        return last_retrain_decision_time(decisions, now, airflow_run_id)
 
-        times = []
-        for run in runs:
-            if run.data.tags.get("airflow.run_id") == airflow_run_id:
-                continue
-            when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
-            if when is not None and when <= now:
-                times.append(when)
-        return max(times, default=None)
+    def _log_drift_artifacts(self, client: Any, run_id: str, drift: dict[str, Any]) -> None:
+        """The drift summary and, when it was built, the HTML report, stored with the monitoring run."""
+        for key in ("summary_json", "report_html"):
+            uri = drift.get(key)
+            if uri:
+                _log_artifact_bytes(client, run_id, str(uri), "drift")
 
     def _record(
         self,
@@ -332,10 +666,14 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         data_drift: Any,
         concept_drift: Any,
         identity: Any,
+        evaluated: dict[str, str],
+        targets: dict[str, Any] | None = None,
+        drift: dict[str, Any] | None = None,
     ) -> str:
         client = hook.client
         tags = {
             **identity.tags(),
+            **evaluated,
             TAG_DECISION: "retrain" if payload["retrain"] else "keep",
             TAG_DECIDED_FOR: payload["decided_for"],
             "driftline.model": self.model_config.model.name,
@@ -351,20 +689,31 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             "branch": payload["branch"],
             "data_drift_evaluated": str(data_drift is not None),
         }
-        for key, value in params.items():
-            client.log_param(run_id, key, value)
+        values: dict[str, float] = {}
         if data_drift is not None:
-            client.log_metric(run_id, "data_drift_share", float(data_drift.drift_share))
-            client.log_metric(run_id, "drifted_columns", float(data_drift.number_of_drifted_columns))
+            values["data_drift_share"] = float(data_drift.drift_share)
+            values["drifted_columns"] = float(data_drift.number_of_drifted_columns)
             for name, col in data_drift.columns.items():
                 key = _METRIC_UNSAFE.sub("_", name)
                 if col.statistic is not None:
-                    client.log_metric(run_id, f"drift_score.{key}", float(col.statistic))
+                    values[f"drift_score.{key}"] = float(col.statistic)
                 if col.drifted is not None:
-                    client.log_metric(run_id, f"drifted.{key}", float(col.drifted))
+                    values[f"drifted.{key}"] = float(col.drifted)
         if concept_drift is not None and concept_drift.live_value is not None:
-            client.log_metric(run_id, f"live.{concept_drift.metric}", float(concept_drift.live_value))
-            client.log_metric(run_id, "concept_drop", float(concept_drift.drop))
+            values[f"live.{concept_drift.metric}"] = float(concept_drift.live_value)
+            values["concept_drop"] = float(concept_drift.drop)
+            if concept_drift.interval:
+                values["concept_drop_lower"] = float(concept_drift.interval["lower"])
+                values["concept_drop_upper"] = float(concept_drift.interval["upper"])
+        for kind, target in (targets or {}).items():
+            if target is not None and target.evaluated and target.statistic is not None:
+                values[f"{kind}_drift_score"] = float(target.statistic)
+                values[f"{kind}_drifted"] = float(bool(target.drifted))
+        from driftline.training.tracking import as_metrics, as_params
+
+        # One request (MLflow splits it at its batch limits) instead of one per param and metric.
+        client.log_batch(run_id, metrics=as_metrics(values), params=as_params(params))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
+        self._log_drift_artifacts(client, run_id, drift or {})
         client.set_terminated(run_id)
         return run_id

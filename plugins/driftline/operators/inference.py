@@ -7,8 +7,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
+from driftline.assets import predictions
 from driftline.config.models import ModelConfig
-from driftline.factory.assets import predictions
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
         from driftline.inference.batch import run_batch_inference
         from driftline.registry.champion import CHAMPION, get_champion
 
-        mlflow_hook = MlflowHook()
+        mlflow_hook = MlflowHook(config.registry.mlflow_conn_id)
         name = config.registered_model_name
         champion = get_champion(mlflow_hook, name)
         if champion is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftline.assets import validated_window
 from driftline.config.models import ModelConfig
-from driftline.exceptions import ConfigError, DataSourceError
-from driftline.factory.assets import validated_window
+from driftline.exceptions import ConfigError
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,9 @@ class LoadLabelsOperator(DriftlineOperator):
 
     Reads `data.labels` (entity id, timestamp and label columns) over the run's interval.
     Labels arrive late and irregularly, so missing partitions or an empty interval are not
-    errors: the snapshot is then empty and concept drift reports "not evaluated". Rows whose
+    errors: the snapshot is then empty and concept drift reports "not evaluated" (no labels
+    yet). A source that cannot be read (an S3 or database error, a corrupt file, a bad schema)
+    is an error: the task retries, then fails. Rows whose
     entity id or label is null are dropped and counted. The snapshot is marked validated with
     those schema checks recorded, since the feature expectations do not apply to labels.
     Returns the snapshot's `SnapshotRef.to_dict()`.
@@ -34,7 +36,7 @@ class LoadLabelsOperator(DriftlineOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         import pandas as pd
 
-        from driftline.data.frames import CorruptPartitionError, SourceConfigError, SourceSchemaError
+        from driftline.data.frames import NothingArrivedError
         from driftline.data.snapshots import mark, snapshot_uri, write_snapshot
         from driftline.data.sources import load_window
         from driftline.data.windows import resolve_window
@@ -48,12 +50,17 @@ class LoadLabelsOperator(DriftlineOperator):
         window = resolve_window(d.window, start, end, purpose="current")
         try:
             loaded = load_window(
-                d.labels, window, columns, timestamp_col=d.timestamp, allow_missing_partitions=True
+                d.labels,
+                window,
+                columns,
+                timestamp_col=d.timestamp,
+                allow_missing_partitions=True,
+                field="data.labels",
             )
             df, partitions, missing = loaded.df, loaded.partitions, loaded.missing
-        except (SourceSchemaError, SourceConfigError, CorruptPartitionError):
-            raise  # a broken source is an error; only "nothing has arrived" is tolerated
-        except DataSourceError as exc:
+        except NothingArrivedError as exc:
+            # only "nothing has arrived yet" is tolerated; a source that cannot be read (an I/O
+            # error, a corrupt file, a bad schema) raises: retried, then the task fails
             log.warning("no labels arrived for [%s, %s): %s", start, end, exc)
             df, partitions, missing = pd.DataFrame(columns=columns), [], []
         usable = df[d.entity_id].notna() & df[d.label].notna()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftline.assets import raw_window
 from driftline.config.models import ModelConfig
-from driftline.exceptions import ConfigError, RegistryError
-from driftline.factory.assets import raw_window
+from driftline.exceptions import ConfigError
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 
 log = logging.getLogger(__name__)
@@ -34,19 +34,16 @@ class LoadWindowOperator(DriftlineOperator):
         super().__init__(model_config=model_config, **kwargs)
         self.window = window
 
-    def _champion_trained_until(self) -> tuple[Any, dict[str, Any]]:
-        """The champion's trained_until for since_champion windows (None without a champion)."""
-        try:
-            from driftline.registry.champion import get_champion
-        except ImportError as exc:
-            raise RegistryError(
-                "since_champion windows need driftline.registry.champion.get_champion, which this "
-                f"installation does not provide ({exc}); use data.window.kind rolling or expanding"
-            ) from exc
+    def _champion_trained_until(self, data_time: Any) -> tuple[Any, dict[str, Any]]:
+        """The trained_until of the champion as of the run's data time, for since_champion windows
+        (None without a champion): a backfill trains on the window the live schedule would have."""
         from driftline.hooks.mlflow import MlflowHook
+        from driftline.operators.drift import champion_for_data_time
 
         name = self.model_config.registered_model_name
-        champion = get_champion(MlflowHook(), name)
+        hook = MlflowHook(self.model_config.registry.mlflow_conn_id)
+        champion, how = champion_for_data_time(hook, self.model_config, data_time)
+        log.info("since_champion window: champion %s", how)
         if champion is None:
             return None, {}
         facts = {"champion_version": champion.version}
@@ -74,7 +71,7 @@ class LoadWindowOperator(DriftlineOperator):
             and cfg.data.window.kind == "since_champion"
             and params.window_days is None
         ):
-            trained_until, extra = self._champion_trained_until()
+            trained_until, extra = self._champion_trained_until(end)
         window = resolve_window(
             cfg.data.window,
             start,

@@ -2,7 +2,7 @@
 
 All talk to MLflow through MlflowHook(mlflow_conn_id). Nothing heavy is imported at module level
 (this module is imported when DAGs are parsed). A champion change (promotion or rollback) emits an
-event of the Asset `driftline.factory.assets.champion(model)` through the operator's AssetAlias
+event of the Asset `driftline.assets.champion(model)` through the operator's AssetAlias
 outlet, so the event exists only when the alias really moved.
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from driftline.factory import assets
-from driftline.operators.base import DriftlineOperator, run_identity
+from driftline import assets
+from driftline.operators.base import DriftlineOperator, run_identity, run_interval
 
 if TYPE_CHECKING:
     from driftline.hooks.mlflow import MlflowHook
@@ -38,7 +38,7 @@ class _RegistryOperator(DriftlineOperator):
     def __init__(
         self,
         *,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str | None = None,
         registry_retries: int | None = None,
         registry_backoff: float | None = None,
         lock_ttl: float = 120.0,
@@ -46,7 +46,7 @@ class _RegistryOperator(DriftlineOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        self.mlflow_conn_id = mlflow_conn_id or self.model_config.registry.mlflow_conn_id
         self.registry_retries = registry_retries
         self.registry_backoff = registry_backoff
         self.lock_ttl = lock_ttl
@@ -137,6 +137,7 @@ class EvaluationGateOperator(_RegistryOperator):
             policy=self.policy(),
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
+            data_time=run_interval(context)[1],
         )
         self.log.info(
             "gate for %s: %s (%s)",

@@ -6,9 +6,9 @@ import json
 import logging
 from typing import Any
 
+from driftline.assets import validated_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import SnapshotError, ValidationFailedError
-from driftline.factory.assets import validated_window
 from driftline.operators.base import DriftlineOperator, run_identity
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,9 @@ class ValidateSnapshotOperator(DriftlineOperator):
                 run=result["run"],
             )
         )
-        raise ValidationFailedError(message)
+        error = ValidationFailedError(message)
+        error.alert_recorded = True  # the failure callback's generic record would repeat this one
+        raise error
 
     def _record_range(self, ref: Any, quarantined_uri: str, run_id: str, reason: str) -> None:
         """Keep this batch's time range out of every later training window."""

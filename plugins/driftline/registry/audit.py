@@ -23,7 +23,7 @@ from driftline.registry.errors import RegistryInputError
 from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
 
 AUDIT_PREFIX = "driftline.audit."
 PENDING_TAG = "driftline.pending_change"
@@ -87,7 +87,7 @@ def next_seq(tags: dict[str, str]) -> int:
 
 
 def write_entries(
-    hook: MlflowHook, name: str, entries: list[AuditEntry], policy: RetryPolicy | None = None
+    hook: MlflowAccess, name: str, entries: list[AuditEntry], policy: RetryPolicy | None = None
 ) -> None:
     """Store entries (idempotent: the same seq always gets the same value). Call under the registry lock."""
     for entry in entries:
@@ -101,7 +101,7 @@ def write_entries(
         )
 
 
-def _model_tags(hook: MlflowHook, name: str, policy: RetryPolicy | None) -> dict[str, str]:
+def _model_tags(hook: MlflowAccess, name: str, policy: RetryPolicy | None) -> dict[str, str]:
     try:
         model = call(policy, f"read registered model {name!r}", hook.client.get_registered_model, name)
     except Exception as exc:
@@ -113,7 +113,7 @@ def _model_tags(hook: MlflowHook, name: str, policy: RetryPolicy | None) -> dict
     return dict(model.tags or {})
 
 
-def history(hook: MlflowHook, name: str, policy: RetryPolicy | None = None) -> list[AuditEntry]:
+def history(hook: MlflowAccess, name: str, policy: RetryPolicy | None = None) -> list[AuditEntry]:
     """Every alias change of registered model `name`, oldest first."""
     return entries_from_tags(_model_tags(hook, name, policy))
 
@@ -133,7 +133,7 @@ def champion_from_entries(entries: list[AuditEntry], when: dt.datetime) -> int |
 
 
 def champion_at(
-    hook: MlflowHook, name: str, when: dt.datetime, policy: RetryPolicy | None = None
+    hook: MlflowAccess, name: str, when: dt.datetime, policy: RetryPolicy | None = None
 ) -> int | None:
     """Which version was in production (the `champion` alias) at `when` (naive means UTC); None if none."""
     return champion_from_entries(history(hook, name, policy), when)

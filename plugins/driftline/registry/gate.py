@@ -3,14 +3,22 @@
 The evaluation data is the validation slice (the latest `training.validation_days`) of the
 validated training snapshot, cut with driftline.training.split.time_split exactly as training cut it,
 so neither model was fitted on it. Both versions are loaded from the registry
-(`models:/<name>/<version>`) and scored with driftline.training.metrics.evaluate. `decide` holds the
-rule; `run_gate` does the I/O and, on "promoted", moves the aliases through
-driftline.registry.promotion.promote with compare-and-set on the champion it scored.
+(`models:/<name>/<version>`), predict the same held-out rows, and are compared with a paired
+bootstrap (driftline.training.bootstrap.paired_comparison): `registry.bootstrap_resamples`
+resamples of those rows, both models scored on each, the improvement's standard error from the
+resampled differences and a one-sided Student-t bound at `registry.alpha`. `decide` holds the
+rule: promote only when the improvement is significant (its lower bound is above 0) AND at least
+`registry.min_improvement` (the minimum effect worth a model change). `run_gate` does the I/O
+and, on "promoted", moves the aliases through driftline.registry.promotion.promote with
+compare-and-set on the champion it scored. The interval is logged, returned (XCom) and written
+as version tags.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -24,8 +32,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.config.models import ModelConfig, RegistrySection
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
+    from driftline.training.bootstrap import PairedComparison, Predictions
 
+log = logging.getLogger(__name__)
 Decision = Literal["promoted", "kept_champion", "rejected"]
 EPS = 1e-12
 TAG_GATE_PREFIX = "driftline.gate."
@@ -42,6 +52,7 @@ class GateDecision:
     challenger_score: float
     champion_score: float | None
     improvement: float | None
+    interval: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,22 +67,28 @@ def _fmt(score: float | None) -> str:
 
 
 def decide(
-    challenger_score: float, champion_score: float | None, registry_cfg: RegistrySection
+    challenger_score: float,
+    champion_score: float | None,
+    registry_cfg: RegistrySection,
+    comparison: PairedComparison | None = None,
 ) -> GateDecision:
     """The gate rule.
 
-    With a champion: "promoted" when the challenger is strictly better and better by at least
-    `min_improvement` (in the metric's `direction`), else "kept_champion". Without a champion (or one
-    that could not be scored): "promoted" when the challenger meets the optional floor `min_score`
-    (>= for maximize, <= for minimize), else "rejected". A challenger without a score is "rejected".
+    With a champion: "promoted" when the challenger is better by at least `min_improvement` (in the
+    metric's `direction`) AND the improvement is significant: `comparison` (the paired bootstrap of
+    the same held-out rows, required with a champion) has its one-sided (1 - alpha) lower bound above
+    0; else "kept_champion". Without a champion (or one that could not be scored): "promoted" when
+    the challenger meets the optional floor `min_score` (>= for maximize, <= for minimize), else
+    "rejected". A challenger without a score is "rejected".
     """
     metric, direction = registry_cfg.metric, registry_cfg.direction
     sign = 1.0 if direction == "maximize" else -1.0
     better = "higher" if direction == "maximize" else "lower"
+    interval = comparison.to_dict() if comparison is not None else None
 
     def verdict(decision: Decision, reason: str, improvement: float | None = None) -> GateDecision:
         return GateDecision(
-            decision, reason, metric, direction, challenger_score, champion_score, improvement
+            decision, reason, metric, direction, challenger_score, champion_score, improvement, interval
         )
 
     if _missing(challenger_score):
@@ -94,16 +111,29 @@ def decide(
             f"({better} is better)",
         )
     assert champion_score is not None
+    if comparison is None:
+        raise RegistryInputError(
+            f"the gate compares {metric} of challenger and champion with a paired test: "
+            "decide() needs the PairedComparison of the same held-out rows"
+        )
     improvement = sign * (challenger_score - champion_score)
     needed = registry_cfg.min_improvement
     numbers = (
         f"challenger {metric} {_fmt(challenger_score)} vs champion {_fmt(champion_score)}: "
         f"improvement {improvement:+.6g} ({better} is better), required >= {needed:.6g}"
     )
-    if improvement > EPS and improvement >= needed - EPS:
-        return verdict("promoted", numbers, improvement)
-    why = "not better than the champion" if improvement <= EPS else "improvement below min_improvement"
-    return verdict("kept_champion", f"{why}; {numbers}", improvement)
+    lower = comparison.lower
+    significant = not math.isnan(lower) and lower > EPS
+    stats = f"{comparison.describe()}; alpha {comparison.alpha}"
+    if improvement > EPS and improvement >= needed - EPS and significant:
+        return verdict("promoted", f"{numbers}; significant: {stats}", improvement)
+    if improvement <= EPS:
+        why = "not better than the champion"
+    elif improvement < needed - EPS:
+        why = "improvement below min_improvement"
+    else:
+        why = f"improvement not significant at alpha {comparison.alpha} (lower bound {lower:+.4g} <= 0)"
+    return verdict("kept_champion", f"{why}; {numbers}; {stats}", improvement)
 
 
 def evaluation_data(config: ModelConfig, evaluation: dict[str, Any]) -> tuple[pd.DataFrame, pd.Series]:
@@ -122,7 +152,9 @@ def evaluation_data(config: ModelConfig, evaluation: dict[str, Any]) -> tuple[pd
         )
     ref = SnapshotRef.from_dict(evaluation)
     df = read_snapshot(ref.uri, require="validated", conn_id=ref.facts.get("conn_id"))
-    _, valid = time_split(df, config.data.timestamp, config.training.validation_days)
+    _, valid = time_split(
+        df, config.data.timestamp, config.training.validation_days, config.training.min_validation_rows
+    )
     if len(valid) == 0:
         raise RegistryInputError(
             f"model {config.model.name!r}: snapshot {ref.uri} has no rows in its last "
@@ -132,28 +164,42 @@ def evaluation_data(config: ModelConfig, evaluation: dict[str, Any]) -> tuple[pd
     return prepare_features(valid, config.data.features), valid[config.data.label]
 
 
-def score_version(
-    hook: MlflowHook, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
-) -> float:
-    """Load `models:/name/version` and return its `registry.metric` on (X, y)."""
+def predict_version(
+    hook: MlflowAccess,
+    name: str,
+    version: int,
+    X: pd.DataFrame,
+    y: pd.Series,
+    config: ModelConfig,
+    positive: Any = None,
+) -> Predictions:
+    """Load `models:/name/version` and return its predictions on (X, y)."""
     import mlflow.sklearn
 
-    from driftline.training.metrics import evaluate
+    from driftline.training.metrics import available_metrics, predictions
 
-    hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
-    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
-    metrics = evaluate(model, X, y, config.training.task)
     metric = config.registry.metric
-    if metric not in metrics:
+    if metric not in available_metrics(config.training.task):
         raise RegistryInputError(
             f"model {name!r}: registry.metric {metric!r} is not computed for task {config.training.task!r}; "
-            f"available: {sorted(metrics)}"
+            f"available: {sorted(available_metrics(config.training.task))}"
         )
-    return float(metrics[metric])
+    hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    return predictions(model, X, y, config.training.task, positive)
+
+
+def score_version(
+    hook: MlflowAccess, name: str, version: int, X: pd.DataFrame, y: pd.Series, config: ModelConfig
+) -> float:
+    """Load `models:/name/version` and return its `registry.metric` on (X, y) (NaN when undefined)."""
+    from driftline.training.bootstrap import point_metric
+
+    return point_metric(config.registry.metric, predict_version(hook, name, version, X, y, config))
 
 
 def _record(
-    hook: MlflowHook, name: str, version: int, tags: dict[str, str], policy: RetryPolicy | None
+    hook: MlflowAccess, name: str, version: int, tags: dict[str, str], policy: RetryPolicy | None
 ) -> None:
     for key, value in tags.items():
         call(
@@ -168,7 +214,7 @@ def _record(
 
 
 def run_gate(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     config: ModelConfig,
     registered: dict[str, Any],
     evaluation: dict[str, Any],
@@ -177,8 +223,12 @@ def run_gate(
     policy: RetryPolicy | None = None,
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
+    data_time: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
+
+    `data_time` (the run's data-interval end) goes into the promotion's audit entry, so readers
+    know from which data time on this version was champion (registry.champion.get_champion_as_of).
 
     Result: {"decision", "reason", "metric", "direction", "challenger": {"version", "score"},
     "champion": {"version", "score"} | None, "promotion": {...} | None}.
@@ -190,11 +240,26 @@ def run_gate(
         raise RegistryInputError(
             f"model {name!r}: the gate needs the registered version, got {registered!r}"
         ) from exc
+    from driftline.training.bootstrap import paired_comparison, point_metric
+    from driftline.training.metrics import resolve_positive_class
+
     require_version(hook, name, challenger, policy)
     champion = get_champion(hook, name)
     X, y = evaluation_data(config, evaluation)
-    challenger_score = score_version(hook, name, challenger, X, y, config)
     metric = config.registry.metric
+    positive = None
+    if config.training.task == "binary_classification":
+        positive = resolve_positive_class(y, config.data.positive_class, config.data.label, config.model.name)
+        log.info(
+            "gate for %r: positive class %r of %r (%s); %d held-out rows",
+            name,
+            positive,
+            config.data.label,
+            "data.positive_class" if config.data.positive_class is not None else "0/1 labels: 1",
+            len(y),
+        )
+    challenger_preds = predict_version(hook, name, challenger, X, y, config, positive)
+    challenger_score = point_metric(metric, challenger_preds)
     if champion is not None and champion.version == challenger:  # an earlier try already promoted it
         return {
             "decision": "promoted",
@@ -205,8 +270,29 @@ def run_gate(
             "champion": None,
             "promotion": None,
         }
-    champion_score = score_version(hook, name, champion.version, X, y, config) if champion else None
-    verdict = decide(challenger_score, champion_score, config.registry)
+    champion_score: float | None = None
+    comparison = None
+    if champion is not None:
+        champion_preds = predict_version(hook, name, champion.version, X, y, config, positive)
+        champion_score = point_metric(metric, champion_preds)
+        if not (_missing(champion_score) or _missing(challenger_score)):
+            comparison = paired_comparison(
+                metric,
+                champion_preds,
+                challenger_preds,
+                direction=config.registry.direction,
+                alpha=config.registry.alpha,
+                resamples=config.registry.bootstrap_resamples,
+                seed=challenger,
+            )
+            log.info(
+                "gate for %r: v%d vs champion v%d: %s",
+                name,
+                challenger,
+                champion.version,
+                comparison.describe(),
+            )
+    verdict = decide(challenger_score, champion_score, config.registry, comparison)
     _record(
         hook,
         name,
@@ -219,6 +305,8 @@ def run_gate(
             f"{TAG_GATE_PREFIX}champion_score": repr(champion_score) if champion_score is not None else "",
             f"{TAG_GATE_PREFIX}evaluated_on": str(evaluation.get("uri", "")),
             f"{TAG_GATE_PREFIX}at": dt.datetime.now(dt.UTC).isoformat(),
+            f"{TAG_GATE_PREFIX}interval": json.dumps(verdict.interval) if verdict.interval else "",
+            f"{TAG_GATE_PREFIX}positive_class": repr(positive) if positive is not None else "",
         },
         policy,
     )
@@ -235,6 +323,8 @@ def run_gate(
                 "metric": metric,
                 "challenger_score": challenger_score,
                 "champion_score": champion_score,
+                "interval": verdict.interval,
+                **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
             },
             policy=policy,
             lock_ttl=lock_ttl,
@@ -247,5 +337,7 @@ def run_gate(
         "direction": config.registry.direction,
         "challenger": {"version": challenger, "score": challenger_score},
         "champion": {"version": champion.version, "score": champion_score} if champion else None,
+        "interval": verdict.interval,
+        "positive_class": positive,
         "promotion": promotion,
     }

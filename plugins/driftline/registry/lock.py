@@ -27,7 +27,7 @@ from driftline.registry.errors import RegistryLockTimeoutError
 from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class RegistryLock:
 
     def __init__(
         self,
-        hook: MlflowHook,
+        hook: MlflowAccess,
         name: str,
         *,
         holder: str = "driftline",

@@ -37,7 +37,7 @@ from driftline.registry.lock import RegistryLock
 from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class PromotionResult:
 
 
 def open_lock(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     actor: str,
     policy: RetryPolicy | None = None,
@@ -77,7 +77,7 @@ def open_lock(
     return RegistryLock(hook, name, holder=actor, ttl=lock_ttl, wait=lock_wait, policy=policy)
 
 
-def require_model(hook: MlflowHook, name: str, policy: RetryPolicy | None = None) -> Any:
+def require_model(hook: MlflowAccess, name: str, policy: RetryPolicy | None = None) -> Any:
     """The RegisteredModel `name`; RegistryInputError when it does not exist."""
     model = read_model(hook, name, policy)
     if model is None:
@@ -87,7 +87,7 @@ def require_model(hook: MlflowHook, name: str, policy: RetryPolicy | None = None
     return model
 
 
-def require_version(hook: MlflowHook, name: str, version: int, policy: RetryPolicy | None = None) -> Any:
+def require_version(hook: MlflowAccess, name: str, version: int, policy: RetryPolicy | None = None) -> Any:
     """ModelVersion `version` of `name`; RegistryInputError when it does not exist."""
     try:
         return call(
@@ -99,7 +99,7 @@ def require_version(hook: MlflowHook, name: str, version: int, policy: RetryPoli
         raise
 
 
-def _apply(hook: MlflowHook, name: str, plan: dict[str, Any], policy: RetryPolicy | None) -> None:
+def _apply(hook: MlflowAccess, name: str, plan: dict[str, Any], policy: RetryPolicy | None) -> None:
     """Carry out a plan; every step is idempotent, so a replay after a crash is safe."""
     client = hook.client
     for version, tags in plan.get("version_tags", {}).items():
@@ -149,7 +149,7 @@ def _apply(hook: MlflowHook, name: str, plan: dict[str, Any], policy: RetryPolic
             raise
 
 
-def repair_locked(hook: MlflowHook, name: str, model: Any, policy: RetryPolicy | None = None) -> bool:
+def repair_locked(hook: MlflowAccess, name: str, model: Any, policy: RetryPolicy | None = None) -> bool:
     """Replay a change a crashed writer left half-done. Call with the lock held; True if one was found."""
     pending = dict(model.tags or {}).get(PENDING_TAG)
     if not pending:
@@ -160,7 +160,7 @@ def repair_locked(hook: MlflowHook, name: str, model: Any, policy: RetryPolicy |
 
 
 def repair(
-    hook: MlflowHook, name: str, actor: str = "driftline repair", policy: RetryPolicy | None = None
+    hook: MlflowAccess, name: str, actor: str = "driftline repair", policy: RetryPolicy | None = None
 ) -> bool:
     """Take the lock and complete a half-finished alias change of `name`, if any."""
     with open_lock(hook, name, actor, policy):
@@ -168,7 +168,7 @@ def repair(
 
 
 def commit_aliases(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     lock: RegistryLock,
     new_aliases: dict[str, int | None],
@@ -232,7 +232,7 @@ def commit_aliases(
 
 
 def promote(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     version: int,
     expected_champion: int | None,
@@ -291,7 +291,7 @@ def promote(
 
 
 def rollback(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     target_version: int | None,
     reason: str,

@@ -31,13 +31,13 @@ from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
     from driftline.config.models import ModelConfig
-    from driftline.hooks.mlflow import MlflowHook
+    from driftline.mlflow_store import MlflowAccess
 
 MODEL_ARTIFACT_PATH = "model"
 READY_TIMEOUT_S = 120.0
 
 
-def ensure_registered_model(hook: MlflowHook, name: str, policy: RetryPolicy | None = None) -> None:
+def ensure_registered_model(hook: MlflowAccess, name: str, policy: RetryPolicy | None = None) -> None:
     """Create registered model `name` unless it exists."""
     try:
         call(policy, f"create registered model {name!r}", hook.client.create_registered_model, name)
@@ -46,7 +46,7 @@ def ensure_registered_model(hook: MlflowHook, name: str, policy: RetryPolicy | N
             raise
 
 
-def _get_run(hook: MlflowHook, run_id: str, policy: RetryPolicy | None) -> Any:
+def _get_run(hook: MlflowAccess, run_id: str, policy: RetryPolicy | None) -> Any:
     try:
         return call(policy, f"read training run {run_id}", hook.client.get_run, run_id)
     except Exception as exc:
@@ -57,7 +57,7 @@ def _get_run(hook: MlflowHook, run_id: str, policy: RetryPolicy | None) -> Any:
         raise
 
 
-def model_source(hook: MlflowHook, run: Any, policy: RetryPolicy | None = None) -> tuple[str, str | None]:
+def model_source(hook: MlflowAccess, run: Any, policy: RetryPolicy | None = None) -> tuple[str, str | None]:
     """(source URI, logged model id) of the model the run logged under the name "model".
 
     MLflow 3 logs a LoggedModel; its `models:/<model_id>` is the source (a registered version whose
@@ -120,7 +120,7 @@ def version_tags(
 
 
 def find_existing(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     name: str,
     training_run_id: str,
     dag_id: str | None,
@@ -145,7 +145,7 @@ def find_existing(
     return None
 
 
-def _await_ready(hook: MlflowHook, name: str, version: str, policy: RetryPolicy | None) -> None:
+def _await_ready(hook: MlflowAccess, name: str, version: str, policy: RetryPolicy | None) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         mv = call(policy, f"read version {version} of {name!r}", hook.client.get_model_version, name, version)
@@ -166,7 +166,7 @@ def _await_ready(hook: MlflowHook, name: str, version: str, policy: RetryPolicy 
 
 
 def register_training_run(
-    hook: MlflowHook,
+    hook: MlflowAccess,
     config: ModelConfig,
     training: dict[str, Any],
     *,

@@ -1,4 +1,4 @@
-"""Retries with exponential backoff around single MLflow registry calls.
+"""Retries with exponential backoff around single MLflow registry calls (tenacity).
 
 Only transient failures are retried: connection errors, HTTP 5xx / INTERNAL_ERROR,
 TEMPORARILY_UNAVAILABLE, a locked SQLite database. A definite answer from the registry
@@ -6,17 +6,17 @@ TEMPORARILY_UNAVAILABLE, a locked SQLite database. A definite answer from the re
 the caller at once. When the attempts run out the last error becomes a `RegistryError`, which
 Airflow retries. The defaults come from `DRIFTLINE_REGISTRY_RETRIES` (attempts, default 4) and
 `DRIFTLINE_REGISTRY_BACKOFF` (first delay in seconds, default 1.0, doubled each time, capped at
-`max_delay`).
+`max_delay`, with full jitter). The loop itself is tenacity's `Retrying`.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from driftline.exceptions import RegistryError
 
@@ -44,10 +44,13 @@ class RetryPolicy:
             backoff=max(0.0, float(os.environ.get("DRIFTLINE_REGISTRY_BACKOFF", "1.0"))),
         )
 
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based), with jitter."""
-        base = min(self.max_delay, self.backoff * (2 ** (attempt - 1)))
-        return base * random.uniform(0.5, 1.0)
+    def retrying(self) -> Retrying:
+        """tenacity's loop for this policy: transient errors only, jittered exponential waits."""
+        return Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_random_exponential(multiplier=self.backoff, max=self.max_delay),
+            retry=retry_if_exception(is_transient),
+        )
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -81,16 +84,10 @@ def call(
 ) -> T:
     """Run `fn(*args, **kwargs)`; retry transient failures; raise RegistryError naming `what` at the end."""
     policy = policy or RetryPolicy.from_env()
-    last: BaseException | None = None
-    for attempt in range(1, policy.attempts + 1):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            last = exc
-            if attempt < policy.attempts:
-                time.sleep(policy.delay(attempt))
-    raise RegistryError(
-        f"model registry unavailable: {what} failed {policy.attempts} time(s); last error: {last}"
-    ) from last
+    try:
+        return policy.retrying()(fn, *args, **kwargs)  # a non-transient error is raised as it is
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        raise RegistryError(
+            f"model registry unavailable: {what} failed {policy.attempts} time(s); last error: {last}"
+        ) from last

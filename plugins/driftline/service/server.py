@@ -23,22 +23,23 @@ def dynamodb_client(cfg: InferenceSection) -> Any:
     return DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=16).client
 
 
-def mlflow_champions(ttl_s: float = 30.0) -> Any:
-    """A ChampionCache over the MLflow registry (MlflowHook's tracking URI)."""
+def mlflow_champions(conn_ids: dict[str, str], ttl_s: float = 30.0) -> Any:
+    """A ChampionCache over the MLflow registry; `conn_ids` maps registered model names to their
+    MLflow Airflow connection (`registry.mlflow_conn_id`)."""
     from driftline.hooks.mlflow import MlflowHook
     from driftline.registry.champion import read_aliases
     from driftline.service.champion import ChampionCache
 
-    hook = MlflowHook()
+    hooks = {conn_id: MlflowHook(conn_id) for conn_id in set(conn_ids.values())}
 
     def resolve(name: str) -> int | None:
-        aliases = read_aliases(hook, name)
+        aliases = read_aliases(hooks[conn_ids[name]], name)
         return None if not aliases else aliases.get("champion")
 
     def load(name: str, version: int) -> Any:
         import mlflow.sklearn
 
-        hook.client  # noqa: B018 - sets MLflow's tracking and registry URIs
+        hooks[conn_ids[name]].client  # noqa: B018 - sets MLflow's tracking and registry URIs
         return mlflow.sklearn.load_model(f"models:/{name}/{version}")
 
     return ChampionCache(resolve, load, ttl_s=ttl_s)
@@ -49,4 +50,6 @@ def build_app(folder: Path, keys_file: Path | None = None) -> Any:
     from driftline.service.auth import load_key_hashes
 
     hashes = load_key_hashes(keys_file)
-    return create_app(load_served_configs(folder), dynamodb_client, hashes, mlflow_champions())
+    configs = load_served_configs(folder)
+    conn_ids = {c.registered_model_name: c.registry.mlflow_conn_id for c in configs.values()}
+    return create_app(configs, dynamodb_client, hashes, mlflow_champions(conn_ids))

@@ -15,6 +15,8 @@ to the KubernetesPodOperator's XCom file.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 import logging
 import signal
@@ -28,6 +30,7 @@ import pandas as pd
 
 from driftline.config.models import ModelConfig
 from driftline.exceptions import PermanentError
+from driftline.mlflow_store import MlflowStore
 from driftline.training import estimators, metrics, split, tracking
 from driftline.training.errors import TrainingInputError
 
@@ -135,6 +138,19 @@ def check_labels(config: ModelConfig, y_train: pd.Series, y_valid: pd.Series) ->
             )
 
 
+def metric_standard_error(
+    config: ModelConfig, model: Any, X: pd.DataFrame, y: pd.Series, positive: Any
+) -> float | None:
+    """Bootstrap standard error of the registry metric on the held-out rows (None if undefined)."""
+    from driftline.training.bootstrap import metric_se
+
+    preds = metrics.predictions(model, X, y, config.training.task, positive)
+    se = metric_se(config.registry.metric, preds, resamples=500)
+    if se is not None:
+        log.info("held-out %s standard error (500 bootstrap resamples): %.4g", config.registry.metric, se)
+    return se
+
+
 def _skops_trusted(model: Any) -> list[str] | None:
     try:
         import skops.io as sio
@@ -217,19 +233,23 @@ def train(
     snapshot_uri: str,
     identity: dict[str, str],
     *,
+    store: MlflowStore | None = None,
     tracking_uri: str | None = None,
-    mlflow_conn_id: str = "mlflow_default",
     snapshot_conn_id: str | None = None,
 ) -> TrainResult:
     """Train `config`'s model on a validated snapshot and log it to MLflow (see the module docstring).
 
     `identity` holds the Airflow dag_id/run_id/task_id/try_number (bare or `airflow.`-prefixed keys);
     with dag_id, run_id and task_id present a retry reuses the FINISHED run of an earlier try.
+    MLflow is `store` (the Airflow operator passes its hook's store), else `tracking_uri`, else
+    the `MLFLOW_TRACKING_URI` environment variable; none of them is an error, never a default.
+    Imports no Airflow: this runs in the training image.
     """
+    import os
+
     import mlflow
 
     from driftline.data.snapshots import read_manifest, read_snapshot
-    from driftline.hooks.mlflow import MlflowHook
 
     metric_name = config.registry.metric
     metrics.check_metric(config.training.task, metric_name)
@@ -243,9 +263,16 @@ def train(
             f"snapshot {snapshot_uri} has status {ref.status!r}; training reads only 'validated' snapshots"
         )
 
-    hook = MlflowHook(mlflow_conn_id=mlflow_conn_id, tracking_uri=tracking_uri)
-    client = hook.client
-    experiment_id = hook.get_or_create_experiment(experiment_name(config))
+    if store is None:
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        if not uri:
+            raise TrainingInputError(
+                "no MLflow tracking URI: pass --tracking-uri or set MLFLOW_TRACKING_URI "
+                "(in a pod: the Secret named by training.kubernetes.mlflow_secret)"
+            )
+        store = MlflowStore(uri)
+    client = store.client
+    experiment_id = store.get_or_create_experiment(experiment_name(config))
     keyed = all(k in ident for k in ("airflow.dag_id", "airflow.run_id", "airflow.task_id"))
     if keyed:
         earlier = tracking.runs_for_identity(client, experiment_id, ident)
@@ -260,9 +287,30 @@ def train(
 
     df = read_snapshot(snapshot_uri, require="validated", conn_id=snapshot_conn_id)
     check_frame(config, df, snapshot_uri)
-    train_df, valid_df = split.time_split(df, config.data.timestamp, config.training.validation_days)
+    train_df, valid_df = split.time_split(
+        df, config.data.timestamp, config.training.validation_days, config.training.min_validation_rows
+    )
     label = config.data.label
     check_labels(config, train_df[label], valid_df[label])
+    positive = None
+    if config.training.task == "binary_classification":
+        positive = metrics.resolve_positive_class(
+            df[label], config.data.positive_class, label, config.model.name
+        )
+        log.info(
+            "positive class of %r: %r (%s)",
+            label,
+            positive,
+            "data.positive_class" if config.data.positive_class is not None else "0/1 labels: 1 is positive",
+        )
+    log.info(
+        "held out %d row(s) from %s (training.validation_days=%d, training.min_validation_rows=%d); %d to train on",
+        len(valid_df),
+        split.as_utc(valid_df[config.data.timestamp]).min().floor("D").date().isoformat(),
+        config.training.validation_days,
+        config.training.min_validation_rows,
+        len(train_df),
+    )
     X_train = estimators.prepare_features(train_df, config.data.features)
     X_valid = estimators.prepare_features(valid_df, config.data.features)
     y_train, y_valid = train_df[label], valid_df[label]
@@ -286,21 +334,33 @@ def train(
     run_name = f"{config.model.name}-{ident.get('airflow.run_id', 'adhoc')}"[:250]
     run = client.create_run(experiment_id, tags=tags, run_name=run_name)
     run_id = run.info.run_id
-    log.info("MLflow run %s in experiment %s (%s)", run_id, experiment_name(config), hook.tracking_uri)
+    log.info("MLflow run %s in experiment %s (%s)", run_id, experiment_name(config), store.tracking_uri)
     try:
         with mlflow.start_run(run_id=run_id):
-            mlflow.log_params(_params(config, ref.facts, len(train_df), len(valid_df), split_at))
+            params = _params(config, ref.facts, len(train_df), len(valid_df), split_at)
+            # Params before fitting, so a failed run has them too; one request each for params and metrics.
+            client.log_batch(run_id, params=tracking.as_params(params))
             model = estimators.fit_model(est, config.data.features, X_train, y_train, estimator=estimator)
-            valid_metrics = metrics.evaluate(model, X_valid, y_valid, config.training.task)
-            train_metrics = metrics.evaluate(model, X_train, y_train, config.training.task)
+            valid_metrics = metrics.evaluate(model, X_valid, y_valid, config.training.task, positive)
+            train_metrics = metrics.evaluate(model, X_train, y_train, config.training.task, positive)
             if metric_name not in valid_metrics:
                 raise TrainingInputError(
                     f"registry.metric {metric_name!r} could not be computed for this model "
                     f"(computed: {sorted(valid_metrics)}); a probability metric needs predict_proba"
                 )
-            mlflow.log_metrics(valid_metrics)
-            mlflow.log_metrics({f"val_{k}": v for k, v in valid_metrics.items()})
-            mlflow.log_metrics({f"train_{k}": v for k, v in train_metrics.items()})
+            all_metrics = {
+                **valid_metrics,
+                **{f"val_{k}": v for k, v in valid_metrics.items()},
+                **{f"train_{k}": v for k, v in train_metrics.items()},
+            }
+            se = metric_standard_error(config, model, X_valid, y_valid, positive)
+            if se is not None:  # concept drift's interval needs the registered value's standard error
+                all_metrics[f"{metric_name}_se"] = se
+                all_metrics["validation_rows"] = float(len(valid_df))
+            if positive is not None:
+                client.set_tag(run_id, "driftline.positive_class", repr(positive))
+            # One request for every metric (MLflow chunks it at its batch limits).
+            client.log_batch(run_id, metrics=tracking.as_metrics(all_metrics))
             mlflow.log_dict(
                 {"python": sys.version, "packages": tracking.package_versions((extra,) if extra else ())},
                 "environment.json",
@@ -332,7 +392,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument(
         "--config", type=Path, help="A model config YAML (shared _defaults.yaml beside it applies)."
     )
-    source.add_argument("--config-json", help="The model config as JSON (what the Airflow operator passes).")
+    source.add_argument("--config-json", help="The model config as JSON.")
+    source.add_argument(
+        "--config-b64", help="The model config as base64 JSON (what the Airflow pod operator passes)."
+    )
     parser.add_argument("--snapshot", required=True, help="URI of the validated snapshot (.parquet).")
     parser.add_argument(
         "--snapshot-conn-id", default=None, help="Airflow connection for an object-store snapshot."
@@ -341,9 +404,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--run-id", default=None)
     parser.add_argument("--task-id", default=None)
     parser.add_argument("--try-number", default=None)
-    parser.add_argument(
-        "--tracking-uri", default=None, help="Default: MLFLOW_TRACKING_URI, then the Airflow connection."
-    )
+    parser.add_argument("--tracking-uri", default=None, help="Default: the MLFLOW_TRACKING_URI variable.")
     parser.add_argument("--xcom-path", type=Path, default=None, help="Also write the result JSON here.")
     return parser.parse_args(argv)
 
@@ -357,10 +418,17 @@ def load_model_config(args: argparse.Namespace) -> ModelConfig:
 
     if args.config is not None:
         return load_config(args.config, load_defaults(args.config.parent))
+    source, text = "--config-json", args.config_json
+    if args.config_b64 is not None:
+        source = "--config-b64"
+        try:
+            text = base64.b64decode(args.config_b64, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise ConfigError(source, [f"not base64-encoded UTF-8 JSON: {exc}"]) from None
     try:
-        return ModelConfig.model_validate_json(args.config_json)
+        return ModelConfig.model_validate_json(text)
     except ValidationError as exc:
-        raise ConfigError("--config-json", format_validation_error(Path("--config-json"), exc)) from None
+        raise ConfigError(source, format_validation_error(exc)) from None
 
 
 def _terminate(signum: int, _frame: Any) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import platform
+import time
 from importlib import metadata
 from typing import Any
 
-from mlflow.entities import Run
+from mlflow.entities import Metric, Param, Run
 from mlflow.tracking import MlflowClient
 
 IDENTITY_KEYS = ("dag_id", "run_id", "task_id", "try_number")
@@ -23,6 +24,17 @@ def normalize_identity(identity: dict[str, Any] | None) -> dict[str, str]:
         if value not in (None, ""):
             tags[f"airflow.{bare}"] = str(value)
     return tags
+
+
+def as_metrics(values: dict[str, float], step: int = 0) -> list[Metric]:
+    """MLflow Metric entities for one `log_batch` call, all with the same timestamp."""
+    now = int(time.time() * 1000)
+    return [Metric(key, float(value), now, step) for key, value in values.items()]
+
+
+def as_params(values: dict[str, str]) -> list[Param]:
+    """MLflow Param entities for one `log_batch` call."""
+    return [Param(key, str(value)) for key, value in values.items()]
 
 
 def _quoted(value: str) -> str | None:

@@ -71,7 +71,7 @@ def _context(dag_id="driftline__m", run_id="manual__1", params=None, user=None):
 
 
 def test_operators_register_gate_and_rollback(server_hook, model_name, evaluation, monkeypatch):
-    from driftline.factory.assets import champion_alias
+    from driftline.assets import champion_alias
     from driftline.operators.registry import (
         EvaluationGateOperator,
         RegisterModelOperator,

@@ -77,14 +77,58 @@ def test_bad_cron(tmp_path, cron):
     path = with_change(tmp_path, {"schedule": {"cron": cron}})
     assert problems(path) == [
         "schedule.cron: not a valid cron expression: expected 5 fields (minute hour day month weekday) or one of "
-        "['@continuous', '@daily', '@hourly', '@monthly', '@once', '@quarterly', '@weekly', '@yearly'] "
+        "['@daily', '@hourly', '@monthly', '@quarterly', '@weekly', '@yearly'] "
         f"(got {cron!r})"
     ]
 
 
-@pytest.mark.parametrize("cron", ["*/15 * * * *", "0 3 * * MON-FRI", "@hourly", None])
-def test_good_cron(tmp_path, cron):
+@pytest.mark.parametrize("cron", ["@once", "@continuous"])
+def test_schedules_without_an_interval_are_refused(tmp_path, cron):
+    assert problems(with_change(tmp_path, {"schedule": {"cron": cron}})) == [
+        f"schedule.cron: {cron} gives runs no data interval to score: use a cron or preset such as @daily, "
+        f"or null for manual runs only (got {cron!r})"
+    ]
+
+
+@pytest.mark.parametrize("cron", ["0 0 * * MON-FRI", "@daily", "@weekly", "@monthly", None])
+def test_good_cron_on_daily_partitions(tmp_path, cron):
     assert load_config(with_change(tmp_path, {"schedule": {"cron": cron}})).schedule.cron == cron
+
+
+HOURLY = {"kind": "local", "path": "data/{ts:%Y-%m-%d/%H}/part.parquet"}
+
+
+@pytest.mark.parametrize("cron", ["@hourly", "0 3 * * MON-FRI", "0 */6 * * *", "@daily"])
+def test_sub_daily_cron_on_hourly_partitions(tmp_path, cron):
+    assert (
+        load_config(with_change(tmp_path, {"schedule": {"cron": cron}}, source=HOURLY)).schedule.cron == cron
+    )
+
+
+@pytest.mark.parametrize("cron", ["@hourly", "0 3 * * MON-FRI", "*/15 * * * *"])
+def test_schedule_off_daily_partitions_is_refused(tmp_path, cron):
+    [problem] = problems(with_change(tmp_path, {"schedule": {"cron": cron}}))
+    assert problem == (
+        f"(top level): schedule.cron {cron!r} fires at times that are not midnight UTC, but data.source.path "
+        "'data/dt={ds}/part.parquet' has daily partitions: a run's data interval (from one fire time to the "
+        "next) would cover part of a partition; use an hourly partition template (e.g. "
+        "'.../{date:%Y-%m-%d}/{date:%H}/*.parquet' or '{ts:%Y-%m-%d/%H}'), or a schedule that fires at "
+        "00:00 UTC (e.g. '0 0 * * MON-FRI')"
+    )
+
+
+def test_schedule_off_hourly_partitions_is_refused(tmp_path):
+    labels = {"kind": "s3", "uri": "s3://b/labels/{ts:%Y-%m-%d/%H}/x.parquet"}
+    change = {"schedule": {"cron": "*/15 * * * *"}, "data": {"labels": labels}}
+    [problem] = problems(with_change(tmp_path, change, source={"kind": "sql", "conn_id": "db", "table": "t"}))
+    assert "schedule.cron '*/15 * * * *' fires at times that are not a whole hour" in problem
+    assert "data.labels.uri 's3://b/labels/{ts:%Y-%m-%d/%H}/x.parquet' has hourly partitions" in problem
+
+
+def test_sql_sources_take_any_schedule(tmp_path):
+    source = {"kind": "sql", "conn_id": "db", "table": "t"}
+    config = load_config(with_change(tmp_path, {"schedule": {"cron": "*/15 * * * *"}}, source=source))
+    assert config.schedule.cron == "*/15 * * * *"
 
 
 @pytest.mark.parametrize("name", ["Churn", "churn-v2", "9lives", "a__b", "x" * 64])
@@ -189,13 +233,13 @@ def test_drift_columns_must_be_features(tmp_path):
 
 
 def test_defaults_are_merged_under_each_file(tmp_path):
-    (tmp_path / "_defaults.yaml").write_text("model: {owner: platform}\nschedule: {cron: '0 4 * * *'}\n")
+    (tmp_path / "_defaults.yaml").write_text("model: {owner: platform}\nschedule: {cron: '0 0 * * MON'}\n")
     with_change(tmp_path, {"model": {"owner": "alice"}}, "a.yaml")
     with_change(tmp_path, {"model": {"name": "other"}}, "b.yaml")
     loaded = load_folder(tmp_path)
     assert not loaded.errors
     owners = {c.model.name: (c.model.owner, c.schedule.cron) for c in loaded.configs.values()}
-    assert owners == {"demo": ("alice", "0 4 * * *"), "other": ("platform", "0 4 * * *")}
+    assert owners == {"demo": ("alice", "0 0 * * MON"), "other": ("platform", "0 0 * * MON")}
 
 
 def test_duplicate_model_names_across_files(tmp_path):

@@ -159,8 +159,33 @@ def test_wrong_types_name_column_expected_and_found(churn_data: Path):
 
 def test_bad_timestamp_column(churn_data: Path):
     path = churn_data / "churn/dt=2026-01-03/part.parquet"
-    pd.read_parquet(path).assign(event_time="yesterday").to_parquet(path)
-    with pytest.raises(SourceSchemaError, match="timestamp column 'event_time' is not a timestamp"):
+    frame = pd.read_parquet(path).assign(event_time="yesterday")
+    frame.to_parquet(path)
+    with pytest.raises(SourceSchemaError) as info:
+        load(TEMPLATE, current(3))
+    assert f"{len(frame)} of {len(frame)} row(s) have no usable timestamp in column 'event_time'" in str(
+        info.value
+    )
+
+
+def test_rows_with_unparseable_or_missing_timestamps_are_refused_with_a_count(churn_data: Path):
+    path = churn_data / "churn/dt=2026-01-03/part.parquet"
+    frame = pd.read_parquet(path)
+    stamps = frame["event_time"].astype(str).astype(object)
+    stamps.iloc[:3] = ["2026-01-03 25:61", "soon", None]
+    frame.assign(event_time=stamps).to_parquet(path)
+    with pytest.raises(SourceSchemaError) as info:
+        load(TEMPLATE, current(3))
+    message = str(info.value)
+    assert f"3 of {len(frame)} row(s) have no usable timestamp in column 'event_time'" in message
+    assert "(2 unparseable, e.g. ['2026-01-03 25:61', 'soon']; 1 missing); they are refused" in message
+
+
+def test_epoch_numbers_are_not_taken_for_timestamps(churn_data: Path):
+    path = churn_data / "churn/dt=2026-01-03/part.parquet"
+    frame = pd.read_parquet(path)
+    frame.assign(event_time=frame["event_time"].astype("int64") // 10**9).to_parquet(path)
+    with pytest.raises(SourceSchemaError, match=r"holds numbers \(int64\), not timestamps"):
         load(TEMPLATE, current(3))
 
 
@@ -172,8 +197,21 @@ def test_corrupt_file_is_named(churn_data: Path):
 
 
 def test_glob_matching_nothing(driftline_home: Path):
+    (driftline_home / "nothing").mkdir()
     with pytest.raises(DataSourceError, match=r"no file matches"):
         load(str(driftline_home / "nothing/*.parquet"), current(3))
+
+
+@pytest.mark.parametrize(
+    "path", ["{data_root}/no_such/dt={ds}/part.parquet", "{data_root}/no_such/*.parquet"]
+)
+def test_missing_root_folder_is_a_config_error_not_late_data(driftline_home: Path, path: str):
+    from driftline.data.sources import SourceConfigError
+
+    with pytest.raises(
+        SourceConfigError, match=r"^data.source.path: folder '.*/data/no_such' does not exist"
+    ):
+        load(path, current(3))
 
 
 def test_csv_day_partition(churn_data: Path):

@@ -1,4 +1,4 @@
-"""S3 (moto server on loopback, read through S3Hook) and SQL (SQLite connection, common-sql) sources."""
+"""S3 (moto server on loopback, read through ObjectStoragePath) and SQL (SQLite connection, common-sql) sources."""
 
 from __future__ import annotations
 
@@ -175,3 +175,22 @@ def test_snapshots_round_trip_in_s3(s3_bucket, monkeypatch):
         snapshots.read_snapshot(uri)
     with pytest.raises(SnapshotError, match="has status 'quarantined'"):
         snapshots.read_snapshot(moved.uri)
+
+
+def test_a_snapshot_root_in_a_missing_bucket_is_an_error_and_no_bucket_is_created(
+    s3_bucket, moto_server, monkeypatch
+):
+    import boto3
+    import pandas as pd
+    from driftline.data import snapshots
+
+    monkeypatch.setenv("DRIFTLINE_SNAPSHOT_CONN_ID", "s3_data")
+    uri = snapshots.snapshot_uri(
+        "s3://churn-dta/driftline", "churn", "scheduled__2026-01-02", "current_window"
+    )
+    with pytest.raises(
+        snapshots.SnapshotStoreError, match=r"the bucket 'churn-dta' does not exist.*never creates buckets"
+    ):
+        snapshots.write_snapshot(pd.DataFrame({"x": [1.0]}), uri)
+    client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
+    assert "churn-dta" not in {b["Name"] for b in client.list_buckets()["Buckets"]}

@@ -26,7 +26,7 @@ def test_unknown_placeholder_names_the_field():
 
 def test_discovery_parses_dates_back():
     tpl = "/d/churn/dt={ds}/*.parquet"
-    assert templates.to_glob(tpl) == "/d/churn/dt=*/*.parquet"
+    assert templates.to_glob(tpl) == "/d/churn/dt=*-*-*/*.parquet"
     parse = templates.date_parser(tpl)
     assert parse("/d/churn/dt=2026-01-07/part-1.parquet") == DAY
     assert parse("/d/churn/dt=latest/part.parquet") is None

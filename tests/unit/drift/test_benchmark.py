@@ -33,6 +33,8 @@ def test_quick_benchmark_prints_its_figures() -> None:
         "drifted_driftline",
         "drifted_baseline",
         "same_decisions",
+        "report_s",
+        "report_bytes",
     ):
         assert key in figures, key
     assert figures["benchmark"] == "drift" and figures["rows"] == 5000 and figures["columns"] == 5

@@ -142,6 +142,7 @@ def test_sampled_report_and_artifacts(tmp_path) -> None:
     assert paths == {
         "report_html": str(tmp_path / "run" / REPORT_NAME),
         "summary_json": str(tmp_path / "run" / SUMMARY_NAME),
+        "report_bytes": (tmp_path / "run" / REPORT_NAME).stat().st_size,
     }
     assert "<html" in (tmp_path / "run" / REPORT_NAME).read_text()[:2000].lower()
     saved = json.loads((tmp_path / "run" / SUMMARY_NAME).read_text())

@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 
 import pytest
-from driftline.drift.policy import RetrainDecision, decide_retrain, last_retrain_time
+from driftline.drift.policy import RetrainDecision, decide_retrain, last_retrain_time, not_evaluated_streak
 
 NOW = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 MAX_AGE = dt.timedelta(days=30)
@@ -214,3 +214,90 @@ def test_last_retrain_time_is_the_latest_known() -> None:
     assert last_retrain_time(a, b) == b
     assert last_retrain_time(b, None) == b
     assert last_retrain_time(None, None) is None
+
+
+@dataclass
+class Target:
+    kind: str
+    evaluated: bool
+    drifted: bool | None
+    retrain: bool
+    reason: str = "jensenshannon 0.18 (threshold 0.1)"
+
+
+TARGET = {
+    "none": lambda kind: None,
+    "not_evaluated": lambda kind: Target(kind, False, None, True, "only 3 labelled rows"),
+    "ok": lambda kind: Target(kind, True, False, True),
+    "drift": lambda kind: Target(kind, True, True, True),
+    "drift_no_retrain": lambda kind: Target(kind, True, True, False),
+}
+TARGET_CASES = list(itertools.product(["none", "fresh"], TARGET, TARGET, ["never", "inside"]))
+
+
+@pytest.mark.parametrize(("champion", "label", "prediction", "last"), TARGET_CASES)
+def test_label_and_prediction_drift_truth_table(
+    champion: str, label: str, prediction: str, last: str
+) -> None:
+    """Label/prediction drift is a reason only when detected AND configured to retrain; the cooldown holds it."""
+    decision = decide_retrain(
+        data_drift=DATA["no_drift"],
+        concept_drift=CONCEPT["ok"],
+        champion=CHAMPION[champion],
+        now=NOW,
+        last_retrain_at=LAST[last],
+        force=False,
+        max_model_age=MAX_AGE,
+        cooldown=COOLDOWN,
+        label_drift=TARGET[label]("label"),
+        prediction_drift=TARGET[prediction]("prediction"),
+    )
+    kinds = {"no champion"} if champion == "none" else set()
+    kinds |= {
+        kind for kind, state in (("label drift", label), ("prediction drift", prediction)) if state == "drift"
+    }
+    blocked = last == "inside"
+    assert decision.retrain is (bool(kinds) and not blocked)
+    assert kinds_of(decision.suppressed if blocked else decision.reasons) == kinds
+    for kind, state in (("label", label), ("prediction", prediction)):
+        if state == "drift_no_retrain":
+            assert any(n.startswith(f"{kind} drift detected, not a retrain reason") for n in decision.notes)
+        if state == "not_evaluated":
+            assert f"{kind} drift not evaluated: only 3 labelled rows" in decision.notes
+
+
+def test_label_drift_reason_text() -> None:
+    decision = decide_retrain(
+        data_drift=DATA["no_drift"],
+        concept_drift=None,
+        champion=CHAMPION["fresh"],
+        now=NOW,
+        last_retrain_at=None,
+        force=False,
+        max_model_age=MAX_AGE,
+        cooldown=COOLDOWN,
+        label_drift=Target(
+            "label", True, True, True, "z 0.001 (threshold 0.05); shares {'0': 0.9, '1': 0.1} -> ..."
+        ),
+    )
+    assert decision.reasons == ["label drift: z 0.001 (threshold 0.05); shares {'0': 0.9, '1': 0.1} -> ..."]
+
+
+# --- "not evaluated" streaks (alert beyond drift.max_not_evaluated_runs) ---------------------
+
+
+def _d(day: int) -> dt.datetime:
+    return dt.datetime(2026, 1, day, tzinfo=dt.UTC)
+
+
+def test_streak_counts_consecutive_not_evaluated_intervals_up_to_now():
+    records = [(_d(1), True), (_d(2), False), (_d(3), False), (_d(4), None), (_d(5), False), (_d(6), True)]
+    assert not_evaluated_streak(records, _d(5)) == 3  # day 4 does not apply (e.g. concept drift disabled)
+    assert not_evaluated_streak(records, _d(6)) == 0
+    assert not_evaluated_streak(records, _d(1)) == 0
+    assert not_evaluated_streak([], _d(1)) == 0
+
+
+def test_streak_counts_a_rerun_interval_once_and_the_last_record_wins():
+    records = [(_d(1), False), (_d(2), False), (_d(2), False), (_d(3), True), (_d(3), False)]
+    assert not_evaluated_streak(records, _d(3)) == 3

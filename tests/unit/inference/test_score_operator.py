@@ -69,6 +69,8 @@ def test_the_operator_scores_with_the_champion_through_the_aws_connection(
     client.set_registered_model_alias("churn", "champion", info.registered_model_version)
     conn = {"conn_type": "aws", "extra": {"endpoint_url": ddb_endpoint, "region_name": "us-east-1"}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    tracking = {"conn_type": "http", "extra": {"tracking_uri": mlflow.get_tracking_uri()}}
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(tracking))
     config = make_config()
     op = ScoreAndWriteOperator(task_id="score_and_write", model_config=config, snapshot=validated)
     result = op.execute(context())

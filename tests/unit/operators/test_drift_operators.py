@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from driftline.factory.assets import retrain_needed, retrain_needed_alias
+from driftline.assets import retrain_needed, retrain_needed_alias
 from driftline.operators.drift import (
     CheckDriftOperator,
     RetrainDecisionOperator,
@@ -207,7 +207,11 @@ def test_drifted_window_with_concept_drift_retrains(champion, example_config, he
     branch, context = _decide(example_config, out, helpers, monkeypatch)
     assert branch == "load_training"
     kinds = {r.split(":")[0] for r in context["ti"].xcom["decision"]["reasons"]}
-    assert kinds == {"data drift", "concept drift"}
+    # the champion's predictions moved with the features: prediction drift is a reason too
+    assert kinds == {"data drift", "concept drift", "prediction drift"}
+    assert out["prediction_drift"]["evaluated"] and out["prediction_drift"]["drifted"]
+    assert out["label_drift"]["evaluated"] and out["label_drift"]["current_rows"] == 4000
+    assert out["report"]["built"] and out["report"]["bytes"] > 0
     client = champion.hook.client
     exp = client.get_experiment_by_name(monitoring_experiment("churn"))
     [run] = client.search_runs([exp.experiment_id])

@@ -50,10 +50,21 @@ def test_labels_are_loaded_and_null_rows_dropped(example_config, tmp_path):
 
 
 def test_no_labels_yet_is_an_empty_snapshot_not_an_error(example_config, tmp_path):
+    (tmp_path / "labels").mkdir()  # the root exists; the day's partition has not arrived
     ref = LoadLabelsOperator(model_config=_labelled(example_config, tmp_path)).execute(
         _context(dt.date(2026, 1, 11))
     )
     assert ref["rows"] == 0 and ref["status"] == "validated"
+
+
+def test_missing_labels_root_is_a_config_error(example_config, tmp_path):
+    import pytest
+    from driftline.data.sources import SourceConfigError
+
+    with pytest.raises(SourceConfigError, match=r"^data.labels.path: folder '.*/labels' does not exist"):
+        LoadLabelsOperator(model_config=_labelled(example_config, tmp_path)).execute(
+            _context(dt.date(2026, 1, 11))
+        )
 
 
 def test_pipeline_wires_labels_into_check_drift(example_config, tmp_path, example_config_path):
@@ -62,3 +73,35 @@ def test_pipeline_wires_labels_into_check_drift(example_config, tmp_path, exampl
     assert "load_labels" not in {
         t.task_id for t in build_pipeline_dag(example_config, example_config_path).tasks
     }
+
+
+def test_a_corrupt_labels_partition_is_an_error_not_no_labels(example_config, tmp_path):
+    import pytest
+    from driftline.data.frames import CorruptPartitionError
+
+    cfg = _labelled(example_config, tmp_path)
+    folder = tmp_path / "labels" / "dt=2026-01-12"
+    folder.mkdir(parents=True)
+    (folder / "labels.parquet").write_bytes(b"not parquet")
+    with pytest.raises(CorruptPartitionError, match="dt=2026-01-12"):
+        LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 12)))
+
+
+def test_an_unreadable_labels_source_is_an_error_not_no_labels(example_config, tmp_path, monkeypatch):
+    """A database that cannot be queried (here: the labels table does not exist) retries, then fails."""
+    import json
+    import sqlite3
+
+    import pytest
+    from driftline.config.models import SqlSource
+    from driftline.exceptions import DataSourceError, PermanentError
+
+    db = tmp_path / "labels.db"
+    sqlite3.connect(db).close()
+    monkeypatch.setenv("AIRFLOW_CONN_LABELS_DB", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    cfg = example_config.model_copy(deep=True)
+    cfg.data.labels = SqlSource(kind="sql", conn_id="labels_db", table="labels")
+    cfg.data.snapshot_root = str(tmp_path / "snapshots")
+    with pytest.raises(DataSourceError, match="cannot read table 'labels'") as info:
+        LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 12)))
+    assert not isinstance(info.value, PermanentError)  # retried: the database may be back

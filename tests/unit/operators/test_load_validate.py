@@ -8,9 +8,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from driftline.assets import raw_window, validated_window
 from driftline.data.snapshots import read_manifest, read_snapshot
 from driftline.exceptions import SnapshotError, ValidationFailedError
-from driftline.factory.assets import raw_window, validated_window
 from driftline.operators.load import LoadWindowOperator
 from driftline.operators.validate import ValidateSnapshotOperator
 

@@ -84,7 +84,7 @@ def test_unknown_model_on_a_local_store(driftline_home):
     from driftline.registry.champion import get_champion
     from driftline.registry.promotion import promote, rollback
 
-    hook = MlflowHook("none")  # SQLite under DRIFTLINE_HOME
+    hook = MlflowHook()  # the fixture's mlflow_default connection: SQLite under DRIFTLINE_HOME
     assert get_champion(hook, "nope") is None
     with pytest.raises(RegistryInputError, match="registered model 'nope' does not exist"):
         history(hook, "nope")
@@ -110,7 +110,7 @@ def test_operator_module_imports_nothing_heavy():
 def test_operator_template_fields_and_bad_params(example_config):
     from types import SimpleNamespace
 
-    from driftline.factory.assets import champion_alias
+    from driftline.assets import champion_alias
     from driftline.operators.registry import (
         EvaluationGateOperator,
         RegisterModelOperator,

@@ -69,3 +69,10 @@ def test_evaluate_returns_every_metric_of_the_task(task: str) -> None:
     assert all(isinstance(v, float) for v in scores.values())
     if task == "binary_classification":
         assert scores["roc_auc"] > 0.9 and 0 <= scores["pr_auc"] <= 1
+
+
+def test_rows_without_a_timestamp_are_never_put_in_the_training_part() -> None:
+    df = _frame(3).astype({"event_time": object})
+    df.loc[[0, 5], "event_time"] = ["not a time", None]
+    with pytest.raises(TrainingInputError, match=r"has 2 of 12 row\(s\) without a parseable timestamp"):
+        time_split(df, "event_time", 1)

@@ -1,41 +1,27 @@
+"""The alert record, and the Airflow notifier that writes it when a Driftline task fails."""
+
 from __future__ import annotations
 
 import json
 import logging
+from types import SimpleNamespace
 
-from driftline.alerts import (
-    AlertEvent,
-    alerts_file,
-    emit_alert,
-    register_alert_handler,
-    unregister_alert_handler,
-)
+from driftline.alerts import AlertEvent, alerts_file, emit_alert
+from driftline.exceptions import SnapshotError, ValidationFailedError
 
 
-def test_emit_alert_logs_persists_and_dispatches(driftline_home, caplog):
-    seen = []
-
-    def broken(event):
-        raise RuntimeError("notifier down")
-
-    register_alert_handler(broken)
-    register_alert_handler(seen.append)
-    try:
-        with caplog.at_level(logging.ERROR, logger="driftline.alerts"):
-            emit_alert(
-                AlertEvent(
-                    model="churn",
-                    kind="validation_failed",
-                    severity="error",
-                    message="3 checks failed",
-                    details={"quarantine": "/q"},
-                    run={"run_id": "r1"},
-                )
+def test_emit_alert_logs_and_persists(driftline_home, caplog):
+    with caplog.at_level(logging.ERROR, logger="driftline.alerts"):
+        emit_alert(
+            AlertEvent(
+                model="churn",
+                kind="validation_failed",
+                severity="error",
+                message="3 checks failed",
+                details={"quarantine": "/q"},
+                run={"run_id": "r1"},
             )
-    finally:
-        unregister_alert_handler(broken)
-        unregister_alert_handler(seen.append)
-    assert [e.kind for e in seen] == ["validation_failed"]  # the failing handler did not stop the next one
+        )
     assert alerts_file() == driftline_home / "alerts" / "alerts.jsonl"
     (line,) = alerts_file().read_text().splitlines()
     record = json.loads(line)
@@ -45,4 +31,43 @@ def test_emit_alert_logs_persists_and_dispatches(driftline_home, caplog):
         and record["run"]["run_id"] == "r1"
     )
     assert "ALERT [error] churn validation_failed: 3 checks failed" in caplog.text
-    assert "notifier down" in caplog.text
+
+
+def _context(exception: BaseException, example_config) -> dict:
+    ti = SimpleNamespace(dag_id="driftline__churn", run_id="manual__1", task_id="load_current", try_number=3)
+    task = SimpleNamespace(model_config=example_config, task_id="load_current")
+    return {"ti": ti, "task_instance": ti, "task": task, "run_id": "manual__1", "exception": exception}
+
+
+def test_the_failure_notifier_writes_one_record_per_failure(driftline_home, example_config):
+    from airflow.sdk import BaseNotifier
+    from driftline.notifiers import AlertRecordNotifier
+
+    notifier = AlertRecordNotifier()
+    assert isinstance(notifier, BaseNotifier)
+    notifier(_context(SnapshotError("snapshot x does not exist"), example_config))  # as Airflow calls it
+    already = ValidationFailedError("quarantined")
+    already.alert_recorded = True  # the gate wrote its own validation_failed record
+    notifier(_context(already, example_config))
+    (line,) = alerts_file().read_text().splitlines()
+    record = json.loads(line)
+    assert (record["model"], record["kind"], record["details"]) == (
+        "churn",
+        "task_failed",
+        {"exception": "SnapshotError"},
+    )
+    assert record["run"] == {
+        "dag_id": "driftline__churn",
+        "run_id": "manual__1",
+        "task_id": "load_current",
+        "try": 3,
+    }
+    assert "snapshot x does not exist" in record["message"]
+
+
+def test_driftline_tasks_carry_the_notifier(example_config):
+    from driftline.notifiers import AlertRecordNotifier
+    from driftline.operators.summary import RunSummaryOperator
+
+    op = RunSummaryOperator(task_id="publish_summary", model_config=example_config)
+    assert [type(cb) for cb in op.on_failure_callback] == [AlertRecordNotifier]

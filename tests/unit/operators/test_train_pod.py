@@ -1,7 +1,9 @@
-"""The pod the real KubernetesPodOperator builds, validated against the Kubernetes schema."""
+"""The train task on Kubernetes (a KubernetesPodOperator subclass) rendered by Airflow, its pod
+validated against the Kubernetes schema. The Kubernetes API is the one thing replaced (no cluster here)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -10,13 +12,18 @@ from typing import Any
 
 import pytest
 from driftline.config.models import ModelConfig, Toleration
-from driftline.training.errors import TrainingInputError
-from driftline.training.pod import (
+from driftline.operators.train_pod import (
     SUPPORTED_K8S_VERSIONS,
+    TrainPodOperator,
     build_training_pod_operator,
     render_pod_manifest,
     validate_pod_manifest,
 )
+from driftline.training.errors import TrainingInputError
+
+
+def _config_arg(args: list[str]) -> ModelConfig:
+    return ModelConfig.model_validate_json(base64.b64decode(_arg(args, "--config-b64")))
 
 
 def _container(manifest: dict[str, Any], name: str = "base") -> dict[str, Any]:
@@ -76,7 +83,7 @@ def test_pod_carries_gpu_scheduling_security_and_secret_env(example_config: Mode
         "manual__render",
         "1",
     )
-    assert ModelConfig.model_validate_json(_arg(args, "--config-json")) == example_config
+    assert _config_arg(args) == example_config
     assert not re.search(
         r"(sqlite|https?|postgresql|mysql)[+\w]*://", json.dumps(manifest)
     )  # no plain-text URI
@@ -90,15 +97,15 @@ def test_operator_pool_timeouts_and_lifecycle(example_config: ModelConfig) -> No
     kube.deferrable = True
     kube.on_finish_action = "keep_pod"
     kube.image_pull_secrets = ["ghcr-pull"]
-    op = build_training_pod_operator(
-        example_config, task_id="train", snapshot_uri_template="s3://b/k.parquet"
-    )
-    assert type(op).__module__ == "airflow.providers.cncf.kubernetes.operators.pod"
+    op = build_training_pod_operator(example_config, task_id="train", snapshot="s3://b/k.parquet")
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    assert isinstance(op, TrainPodOperator) and isinstance(op, KubernetesPodOperator)
     assert (op.pool, op.pool_slots) == ("gpu", 1)
     assert op.startup_timeout_seconds == 600 and op.schedule_timeout_seconds == 900
     assert op.execution_timeout == dt.timedelta(minutes=240)
     assert op.on_finish_action.value == "keep_pod" and op.deferrable is True
-    assert op.reattach_on_restart is True and op.do_xcom_push is True
+    assert op.durable is True and op.do_xcom_push is True
     assert [s.name for s in op.image_pull_secrets] == ["ghcr-pull"]
 
 
@@ -120,9 +127,7 @@ def test_cpu_only_pod_has_no_gpu_resource(example_config: ModelConfig) -> None:
 
 def test_default_args_are_airflow_templates_rendered_per_run(example_config: ModelConfig) -> None:
     example_config.model.description = "literal {{ braces }} stay literal"
-    op = build_training_pod_operator(
-        example_config, task_id="train", snapshot_uri_template="{{ params.snap }}"
-    )
+    op = build_training_pod_operator(example_config, task_id="train", snapshot="{{ params.snap }}")
     ti = SimpleNamespace(dag_id="driftline__churn", task_id="train", try_number=3, map_index=-1)
     op.render_template_fields(
         {"ti": ti, "run_id": "scheduled__2026-01-02", "params": {"snap": "s3://b/x.parquet"}}
@@ -130,7 +135,7 @@ def test_default_args_are_airflow_templates_rendered_per_run(example_config: Mod
     args = op.arguments
     assert _arg(args, "--snapshot") == "s3://b/x.parquet"
     assert (_arg(args, "--run-id"), _arg(args, "--try-number")) == ("scheduled__2026-01-02", "3")
-    assert ModelConfig.model_validate_json(_arg(args, "--config-json")) == example_config
+    assert _config_arg(args) == example_config
 
 
 def test_validate_lists_every_schema_violation(example_config: ModelConfig) -> None:

@@ -1,4 +1,22 @@
-"""The Kubernetes backend: the real KubernetesPodOperator running `python -m driftline.training`.
+"""TrainPodOperator: training on Kubernetes, a KubernetesPodOperator subclass that Airflow runs as itself.
+
+Imported only when a config uses `training.backend: kubernetes` (`operators.train.build_training_task`
+imports it lazily): the provider module imports the kubernetes client, which costs seconds at
+DAG-parse time. Because the train task *is* the pod operator:
+
+- Airflow renders its template fields (the Airflow identity args are Jinja: `{{ run_id }}` ...);
+  the model config travels base64-encoded (`--config-b64`), so no Jinja inside the config's text
+  (a description or query containing `{{`, `{%`, `{#`) is ever interpreted;
+- the validated snapshot is the template field `snapshot` (the `validate_training` XComArg, which
+  also wires the dependency); its URI replaces the `--snapshot` placeholder right after rendering;
+- deferrable mode, durable reattach (`durable=`, cncf-kubernetes 10.25 on Airflow 3.3), `on_kill`
+  pod deletion, the XCom sidecar and the start-up / scheduling timeouts are the provider's own;
+- exit code 2 (the entrypoint's "bad input") fails the task without retry (`AirflowFailException`);
+  any other failure takes the task's retries (the entrypoint reuses a FINISHED MLflow run);
+- the XCom is the entrypoint's TrainResult (MLflow `run_id`, metrics, ...); a pod that ends without
+  one is a retryable TrainingError.
+
+The pod spec:
 
 GPU fields live in `training.kubernetes.resources` only (`gpu`, `gpu_resource`, `gpu_type`,
 `gpu_type_label`): the local backend runs on the Airflow worker, where scikit-learn uses no GPU,
@@ -16,26 +34,27 @@ so it has none. A pod gets:
   `secretKeyRef`) and every other key of that Secret (credentials) through `envFrom`: the tracking
   URI and passwords never appear in the config or the pod spec;
 - `do_xcom_push=True`: the entrypoint writes its result to `/airflow/xcom/return.json`.
-
-The default args pass the config as JSON (`--config-json`), so the pod trains exactly the config
-the DAG was built from, even when the image's copy of `dags/configs` is older.
-
-Importing this module is cheap; the kubernetes client and the provider are imported inside the
-functions (they cost seconds and are banned at DAG-parse time).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
 from driftline.config.models import ModelConfig
+from driftline.exceptions import TrainingError
+from driftline.operators.base import driftline_failure_callbacks, driftline_retry_policy
+from driftline.operators.train import snapshot_uri_of
 from driftline.training.errors import TrainingInputError
 
 if TYPE_CHECKING:
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
 log = logging.getLogger(__name__)
@@ -47,7 +66,9 @@ TRACKING_URI_KEY = "MLFLOW_TRACKING_URI"
 # 1.37 ships schemas for 1.25 to 1.37).
 SUPPORTED_K8S_VERSIONS = ("1.30", "1.33", "1.37")
 RENDER_SNAPSHOT_PLACEHOLDER = "s3://<snapshot_root>/<model>/<run_id>/training.parquet"
-_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+# Stands in for the snapshot URI until the task's `snapshot` field is rendered (no Jinja in it).
+SNAPSHOT_PENDING = "<validated snapshot URI, set when the task renders>"
+BAD_INPUT_EXIT_CODE = 2  # driftline.training.entrypoint.main: bad input, a retry cannot help
 IDENTITY_TEMPLATES = {
     "dag_id": "{{ ti.dag_id }}",
     "run_id": "{{ run_id }}",
@@ -56,30 +77,39 @@ IDENTITY_TEMPLATES = {
 }
 
 
-def _config_json(config: ModelConfig) -> str:
-    text = config.model_dump_json()
-    if any(marker in text for marker in _TEMPLATE_MARKERS):
-        # KubernetesPodOperator renders `arguments` with Jinja: keep the config literal.
-        return "{% raw %}" + text + "{% endraw %}"
-    return text
+def config_b64(config: ModelConfig) -> str:
+    """The config as base64 JSON: inert under Jinja (no braces), decoded by `--config-b64`."""
+    return base64.b64encode(config.model_dump_json().encode("utf-8")).decode("ascii")
 
 
-def training_args(
-    config: ModelConfig, snapshot_uri_template: str, identity: dict[str, str] | None = None
-) -> list[str]:
-    """The container args: config JSON, snapshot, Airflow identity (Jinja templates by default), XCom path.
+def training_args(config: ModelConfig, identity: dict[str, str] | None = None) -> list[str]:
+    """The container args: config, snapshot placeholder, Airflow identity (Jinja by default), XCom path.
 
-    `training.kubernetes.args`, when set, replaces these entirely.
+    `training.kubernetes.args`, when set, replaces these entirely (and is rendered by Jinja).
     """
     if config.training.kubernetes.args is not None:
         return list(config.training.kubernetes.args)
     values = dict(IDENTITY_TEMPLATES)
     for key, value in (identity or {}).items():
         values[key.removeprefix("airflow.")] = str(value)
-    args = ["--config-json", _config_json(config), "--snapshot", snapshot_uri_template]
+    args = ["--config-b64", config_b64(config), "--snapshot", SNAPSHOT_PENDING]
     for key in ("dag_id", "run_id", "task_id", "try_number"):
         args += [f"--{key.replace('_', '-')}", values[key]]
     return [*args, "--xcom-path", XCOM_PATH]
+
+
+def with_snapshot(args: list[str], uri: str) -> list[str]:
+    """`args` with the snapshot placeholder replaced by `uri` (custom args are left as they are)."""
+    return [uri if a == SNAPSHOT_PENDING else a for a in args]
+
+
+def exit_code(remote_pod: Any, container: str) -> int | None:
+    """The exit code of `container` in a finished pod, if it terminated."""
+    statuses = (remote_pod.status.container_statuses if remote_pod and remote_pod.status else None) or []
+    status = next((s for s in statuses if s.name == container), None)
+    if status is None or status.state is None or status.state.terminated is None:
+        return None
+    return int(status.state.terminated.exit_code)
 
 
 def container_resources(config: ModelConfig) -> k8s.V1ResourceRequirements:
@@ -173,13 +203,7 @@ def pod_labels(config: ModelConfig) -> dict[str, str]:
     }
 
 
-def pod_operator_kwargs(
-    config: ModelConfig,
-    *,
-    task_id: str,
-    snapshot_uri_template: str,
-    identity: dict[str, str] | None = None,
-) -> dict[str, Any]:
+def pod_operator_kwargs(config: ModelConfig, *, identity: dict[str, str] | None = None) -> dict[str, Any]:
     """Every KubernetesPodOperator argument the config determines (see the module docstring)."""
     from kubernetes.client import models as k8s
 
@@ -187,11 +211,10 @@ def pod_operator_kwargs(
     env, env_from = mlflow_env(config)
     timeout = dt.timedelta(minutes=kube.execution_timeout_minutes)
     return {
-        "task_id": task_id,
         "name": f"train-{config.model.name.replace('_', '-')}",
         "image": kube.image,
         "cmds": list(kube.command) if kube.command is not None else list(DEFAULT_COMMAND),
-        "arguments": training_args(config, snapshot_uri_template, identity),
+        "arguments": training_args(config, identity),
         "namespace": kube.namespace,
         "service_account_name": kube.service_account,
         "labels": pod_labels(config),
@@ -212,7 +235,9 @@ def pod_operator_kwargs(
         # Kubernetes enforces the same limit itself, should the Airflow worker die mid-run.
         "active_deadline_seconds": int(timeout.total_seconds()),
         "on_finish_action": kube.on_finish_action,
-        "durable": kube.reattach_on_restart,  # cncf-kubernetes >= 10.25 on Airflow 3.3: was reattach_on_restart
+        # cncf-kubernetes >= 10.25 on Airflow 3.3: reattach through the task state store after a
+        # worker restart (`reattach_on_restart` is deprecated there).
+        "durable": kube.reattach_on_restart,
         "deferrable": kube.deferrable,
         "do_xcom_push": True,
         "get_logs": True,
@@ -220,28 +245,112 @@ def pod_operator_kwargs(
     }
 
 
+class TrainPodOperator(KubernetesPodOperator):
+    """Train in a Kubernetes pod (training.backend: kubernetes); see the module docstring.
+
+    :param model_config: the model's validated config (it becomes the pod's args and spec).
+    :param snapshot: the validated training snapshot: a SnapshotRef dict or URI (templated). It must
+        live in an object store (`data.snapshot_root: s3://...`): a pod cannot read the worker's disk.
+    :param identity: concrete dag_id/run_id/task_id/try_number for the args instead of the Jinja
+        templates (`driftline render-pod` uses it).
+    :param kwargs: KubernetesPodOperator arguments; they override what the config determines.
+    """
+
+    template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "snapshot")
+    ui_color = "#d9e8fb"
+
+    def __init__(
+        self,
+        *,
+        model_config: ModelConfig,
+        snapshot: Any,
+        identity: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        arguments = pod_operator_kwargs(model_config, identity=identity)
+        arguments.update(kwargs)
+        arguments.setdefault("retry_policy", driftline_retry_policy())
+        arguments.setdefault("on_failure_callback", driftline_failure_callbacks())
+        super().__init__(**arguments)
+        self.model_config = model_config
+        self.snapshot = snapshot
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Airflow's rendering, then the rendered snapshot's URI into the args (never rendered itself)."""
+        super().render_template_fields(context, jinja_env)
+        if isinstance(self.snapshot, str | dict):
+            try:
+                uri = snapshot_uri_of(self.snapshot)
+            except TrainingInputError:
+                return  # execute() reports it
+            self.arguments = with_snapshot(list(self.arguments or []), uri)
+
+    def check_inputs(self) -> None:
+        """Refuse what no pod can run: a worker-local snapshot, no MLflow secret."""
+        from driftline.data.snapshots import is_object_store_uri
+
+        uri = snapshot_uri_of(self.snapshot)
+        if not is_object_store_uri(uri):
+            raise TrainingInputError(
+                f"training.backend is 'kubernetes' but the training snapshot {uri} is on the worker's local "
+                "disk, which a pod cannot read: set data.snapshot_root to an object-store prefix "
+                "(e.g. s3://bucket/driftline/snapshots) or use training.backend: local"
+            )
+        if not self.model_config.training.kubernetes.mlflow_secret:
+            raise TrainingInputError(
+                "training.kubernetes.mlflow_secret is not set: the pod would have no MLflow tracking URI "
+                "and its run would be lost; name the Kubernetes Secret holding MLFLOW_TRACKING_URI"
+            )
+        if SNAPSHOT_PENDING in (self.arguments or []):
+            raise TrainingError(f"the snapshot argument was not filled in for {uri} (task not rendered?)")
+
+    @staticmethod
+    def _checked(result: Any) -> dict[str, Any]:
+        if not isinstance(result, dict) or "run_id" not in result:
+            # e.g. the pod was garbage-collected before its XCom was read: a retry starts a pod that
+            # finds the FINISHED MLflow run of this (dag_id, run_id, task_id) and returns it.
+            raise TrainingError(f"training pod finished without a TrainResult in its XCom (got {result!r})")
+        return result
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        self.check_inputs()
+        return self._checked(super().execute(context))  # deferrable: defers inside, never returns
+
+    def trigger_reentry(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        return self._checked(super().trigger_reentry(context, event))
+
+    def cleanup(
+        self,
+        pod: k8s.V1Pod,
+        remote_pod: k8s.V1Pod,
+        xcom_result: dict[Any, Any] | None = None,
+        context: Any = None,
+    ) -> None:
+        """The provider's cleanup; a pod that exited 2 (bad input) fails the task without retry."""
+        try:
+            super().cleanup(pod, remote_pod, xcom_result=xcom_result, context=context)
+        except AirflowException as exc:
+            if exit_code(remote_pod, self.base_container_name) == BAD_INPUT_EXIT_CODE:
+                name = pod.metadata.name if pod is not None and pod.metadata is not None else "?"
+                raise AirflowFailException(
+                    f"training pod {name} exited {BAD_INPUT_EXIT_CODE}: bad input (config or data), a "
+                    "retry cannot fix it; the pod log above names the problem"
+                ) from exc
+            raise
+
+
 def build_training_pod_operator(
     config: ModelConfig,
     *,
     task_id: str,
-    snapshot_uri_template: str,
+    snapshot: Any,
     identity: dict[str, str] | None = None,
     **kwargs: Any,
-) -> KubernetesPodOperator:
-    """The real KubernetesPodOperator for `config`'s training.
-
-    `snapshot_uri_template` is a URI or a Jinja template (e.g.
-    `"{{ ti.xcom_pull(task_ids='validate_training')['uri'] }}"`); `identity` gives concrete
-    dag_id/run_id/task_id/try_number values instead of the default Jinja templates. `kwargs`
-    override or extend the operator arguments (e.g. `kubernetes_conn_id`, `retries`).
-    """
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-
-    arguments = pod_operator_kwargs(
-        config, task_id=task_id, snapshot_uri_template=snapshot_uri_template, identity=identity
+) -> TrainPodOperator:
+    """The train task for `config` on Kubernetes (kwargs override operator arguments)."""
+    return TrainPodOperator(
+        task_id=task_id, model_config=config, snapshot=snapshot, identity=identity, **kwargs
     )
-    arguments.update(kwargs)
-    return KubernetesPodOperator(**arguments)
 
 
 def _render_context(dag_id: str, run_id: str, task_id: str, try_number: int) -> dict[str, Any]:
@@ -258,19 +367,18 @@ def render_pod_manifest(
     task_id: str = "train",
     try_number: int = 1,
 ) -> dict[str, Any]:
-    """The V1Pod the real operator would submit for `config`, as a plain dict (whatever the backend).
+    """The V1Pod the train task would submit for `config`, as a plain dict (whatever the backend).
 
-    Uses `build_pod_request_obj(context, dry_run=True)`, which needs no cluster or kube config; the
-    identity args and Airflow labels are filled with the given sample run.
+    Renders the real TrainPodOperator's templates for a sample run (Airflow's own rendering), then
+    `build_pod_request_obj(context, dry_run=True)`, which needs no cluster or kube config.
     """
     from kubernetes.client import ApiClient
 
     dag_id = dag_id or f"driftline__{config.model.name}"
-    identity = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "try_number": str(try_number)}
-    op = build_training_pod_operator(
-        config, task_id=task_id, snapshot_uri_template=snapshot_uri, identity=identity
-    )
-    pod = op.build_pod_request_obj(_render_context(dag_id, run_id, task_id, try_number), dry_run=True)
+    op = build_training_pod_operator(config, task_id=task_id, snapshot=snapshot_uri)
+    context = _render_context(dag_id, run_id, task_id, try_number)
+    op.render_template_fields(context)
+    pod = op.build_pod_request_obj(context, dry_run=True)
     return ApiClient().sanitize_for_serialization(pod)
 
 

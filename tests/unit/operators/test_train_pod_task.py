@@ -1,0 +1,195 @@
+"""The factory's real `train` task for a kubernetes config, rendered by Airflow and validated as a pod.
+
+The config's text contains Jinja markers (`{{ }}`, `{%`, `{#`) in its description and SQL query:
+Airflow renders the task's template fields, the config reaches the pod unchanged (base64), the
+identity args are rendered, and the pod is valid Kubernetes. The Kubernetes API (no cluster here)
+is the only thing replaced, in the kill and exit-code tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from driftline.config.models import ModelConfig, SqlSource
+from driftline.operators.train_pod import SUPPORTED_K8S_VERSIONS, TrainPodOperator, validate_pod_manifest
+
+SNAPSHOT = {
+    "uri": "s3://lake/driftline/churn/scheduled__2026-01-02/training.parquet",
+    "rows": 10,
+    "sha256": "ab",
+    "status": "validated",
+    "facts": {},
+}
+HOSTILE_DESCRIPTION = "Churn {{ ds }} model {% if x %}raw{% endif %} {# not a comment #} {{"
+HOSTILE_QUERY = (
+    "SELECT * FROM events WHERE note <> '{{ var.value.secret }}' AND tag = '{%' "
+    "AND c = '{#' AND ts >= :window_start AND ts < :window_end"
+)
+
+
+class _TaskInstance(SimpleNamespace):
+    """What Airflow's renderer asks a task instance for: identity and the upstream XCom."""
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value", **_: Any) -> Any:
+        assert (task_ids, key) == ("validate_training", "return_value")
+        return SNAPSHOT
+
+
+def _hostile_kube_config(config: ModelConfig) -> ModelConfig:
+    cfg = config.model_copy(deep=True)
+    cfg.model.description = HOSTILE_DESCRIPTION
+    cfg.data.source = SqlSource(kind="sql", conn_id="warehouse", query=HOSTILE_QUERY)
+    cfg.data.snapshot_root = "s3://lake/driftline"
+    cfg.training.backend = "kubernetes"
+    cfg.training.kubernetes.deferrable = True
+    return cfg
+
+
+@pytest.fixture
+def train_task(example_config: ModelConfig, example_config_path: Path) -> TrainPodOperator:
+    from driftline.factory.dags import build_pipeline_dag
+
+    dag = build_pipeline_dag(_hostile_kube_config(example_config), example_config_path)
+    task = dag.get_task("train")
+    assert isinstance(task, TrainPodOperator)
+    return task
+
+
+def _context(task: TrainPodOperator) -> dict[str, Any]:
+    ti = _TaskInstance(
+        dag_id=task.dag_id, task_id=task.task_id, run_id="scheduled__2026-01-02", try_number=2, map_index=-1
+    )
+    return {"ti": ti, "task_instance": ti, "run_id": ti.run_id, "dag": task.dag, "task": task, "params": {}}
+
+
+def _arg(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+def test_airflow_renders_the_real_task_and_the_config_reaches_the_pod_literally(
+    train_task: TrainPodOperator, example_config: ModelConfig
+) -> None:
+    from kubernetes.client import ApiClient
+
+    assert train_task.upstream_task_ids == {"validate_training"}  # the snapshot XComArg wires it
+    context = _context(train_task)
+    train_task.render_template_fields(context)  # Airflow's own template rendering
+    args = train_task.arguments
+    config = ModelConfig.model_validate_json(base64.b64decode(_arg(args, "--config-b64")))
+    assert config == _hostile_kube_config(example_config)
+    assert config.model.description == HOSTILE_DESCRIPTION and config.data.source.query == HOSTILE_QUERY
+    assert _arg(args, "--snapshot") == SNAPSHOT["uri"]
+    assert (_arg(args, "--dag-id"), _arg(args, "--run-id"), _arg(args, "--task-id")) == (
+        "driftline__churn",
+        "scheduled__2026-01-02",
+        "train",
+    )
+    assert _arg(args, "--try-number") == "2"
+    train_task.check_inputs()  # object-store snapshot, MLflow secret, placeholder filled
+
+    pod = train_task.build_pod_request_obj(context, dry_run=True)
+    manifest = ApiClient().sanitize_for_serialization(pod)
+    for version in SUPPORTED_K8S_VERSIONS:
+        validate_pod_manifest(manifest, version)
+    assert manifest["spec"]["containers"][0]["args"] == args
+    assert manifest["metadata"]["labels"]["run_id"] == "scheduled__2026-01-02"
+
+
+def test_provider_lifecycle_settings_come_from_the_config(train_task: TrainPodOperator) -> None:
+    kube = train_task.model_config.training.kubernetes
+    assert train_task.deferrable is True and train_task.durable is True
+    assert train_task.startup_timeout_seconds == kube.startup_timeout_seconds
+    assert train_task.schedule_timeout_seconds == kube.schedule_timeout_seconds
+    assert train_task.execution_timeout == dt.timedelta(minutes=kube.execution_timeout_minutes)
+    assert train_task.do_xcom_push is True and train_task.retries == 2
+
+
+def _finished_pod(code: int) -> Any:
+    from kubernetes.client import models as k8s
+
+    terminated = k8s.V1ContainerStateTerminated(exit_code=code, reason="Error" if code else "Completed")
+    return k8s.V1Pod(
+        metadata=k8s.V1ObjectMeta(name="train-churn-abc", namespace="ml-training"),
+        status=k8s.V1PodStatus(
+            phase="Failed" if code else "Succeeded",
+            container_statuses=[
+                k8s.V1ContainerStatus(
+                    name="base",
+                    image="x",
+                    image_id="x",
+                    ready=False,
+                    restart_count=0,
+                    state=k8s.V1ContainerState(terminated=terminated),
+                )
+            ],
+        ),
+    )
+
+
+def _no_cluster(task: TrainPodOperator, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    for name in (
+        "is_istio_enabled",
+        "patch_already_checked",
+        "process_pod_deletion",
+        "_read_pod_events",
+        "_read_pod_container_states",
+    ):
+        monkeypatch.setattr(task, name, lambda *a, _n=name, **k: bool(calls.append(_n)))
+    return calls
+
+
+def test_exit_code_2_fails_without_retry_other_failures_retry(
+    train_task: TrainPodOperator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+    calls = _no_cluster(train_task, monkeypatch)
+    bad_input = _finished_pod(2)
+    with pytest.raises(AirflowFailException, match="exited 2: bad input"):
+        train_task.cleanup(bad_input, bad_input)
+    assert "process_pod_deletion" in calls  # the provider's cleanup still ran
+    crashed = _finished_pod(1)
+    with pytest.raises(AirflowException) as exc:
+        train_task.cleanup(crashed, crashed)
+    assert not isinstance(exc.value, AirflowFailException)
+    train_task.cleanup(_finished_pod(0), _finished_pod(0))  # success: no error
+
+
+def test_no_trainresult_in_the_xcom_is_a_retryable_error(
+    train_task: TrainPodOperator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from driftline.exceptions import PermanentError, TrainingError
+
+    monkeypatch.setattr(KubernetesPodOperator, "trigger_reentry", lambda self, context, event: None)
+    with pytest.raises(TrainingError, match="without a TrainResult") as exc:
+        train_task.trigger_reentry(_context(train_task), {"status": "success"})
+    assert not isinstance(exc.value, PermanentError)
+
+
+def test_on_kill_deletes_the_pod(train_task: TrainPodOperator) -> None:
+    deleted: list[dict[str, Any]] = []
+    train_task.__dict__["client"] = SimpleNamespace(delete_namespaced_pod=lambda **kw: deleted.append(kw))
+    train_task.pod = _finished_pod(0)
+    train_task.on_kill()
+    assert deleted == [{"name": "train-churn-abc", "namespace": "ml-training"}]
+
+
+def test_bad_input_before_the_pod_fails_without_retry(example_config: ModelConfig) -> None:
+    from airflow.sdk import RetryAction
+    from driftline.training.errors import TrainingInputError
+
+    cfg = _hostile_kube_config(example_config)
+    task = TrainPodOperator(
+        task_id="train", model_config=cfg, snapshot={"uri": "/local/disk/training.parquet"}
+    )
+    with pytest.raises(TrainingInputError, match="a pod cannot read") as exc:
+        task.execute({})
+    assert task.retry_policy is not None
+    assert task.retry_policy.evaluate(exc.value, 1, 3).action is RetryAction.FAIL
