@@ -256,8 +256,11 @@ def _dynamodb() -> Iterator[str]:
     if os.environ.get("AIRFLOW_CONN_AWS_DEFAULT"):
         yield json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"]).get("extra", {}).get("endpoint_url", "AWS")
         return
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -37,7 +37,8 @@ def test_score_and_write_runs_after_the_gate_join_and_feeds_the_summary(make_con
     assert score.trigger_rule == "none_failed_min_one_success"
     assert [a.uri for a in score.outlets] == ["x-driftline://churn/predictions"]
     assert score.template_fields == ("snapshot",)
-    assert "score_and_write" not in build_pipeline_dag(example_config, Path("churn.yaml")).task_ids
+    without = example_config.model_copy(update={"inference": None})
+    assert "score_and_write" not in build_pipeline_dag(without, Path("churn.yaml")).task_ids
 
 
 def test_skip_inference_skips_visibly(make_config):
