@@ -49,7 +49,11 @@ class MotoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.proc.terminate()
-        self.proc.wait(timeout=10)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def client(endpoint: str, pool: int = 32) -> Any:

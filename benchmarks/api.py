@@ -203,7 +203,11 @@ def main() -> None:
             score_lat, score_errors, score_wall = load(score_n, args.concurrency, score)
         finally:
             server.terminate()
-            server.wait(timeout=20)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
     figures = {
         "benchmark": "api",
         "requests": n,
