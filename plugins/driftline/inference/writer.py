@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from driftline.inference.errors import WriteIncompleteError
@@ -68,8 +68,7 @@ class WriteStats:
                 self.last_error = other.last_error
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("_lock", None)
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_lock"}
         data["consumed_wcu"] = round(self.consumed_wcu, 3)
         return data
 

@@ -190,3 +190,17 @@ def test_an_item_over_400_kb_is_refused():
         InferenceInputError, match=r"item for entity_id='e1' is \d+ bytes, over DynamoDB's 409600"
     ):
         check_size({"entity_id": "e1", "blob": "x" * 410_000}, "entity_id")
+
+
+def test_the_writer_reports_its_calls_and_consumed_write_units(ddb, table_name):
+    from driftline.config.models import InferenceSection
+    from driftline.inference.table import ensure_table
+    from driftline.inference.writer import BatchWriter
+
+    ensure_table(ddb, InferenceSection(table=table_name))
+    stats = BatchWriter(ddb, table_name, writers=2).write(
+        {"entity_id": f"e{i}", "prediction": 1} for i in range(60)
+    )
+    report = stats.to_dict()
+    assert report["items"] == report["written"] == 60 and report["calls"] == 3 and report["unwritten"] == 0
+    assert report["consumed_wcu"] > 0
