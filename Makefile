@@ -3,7 +3,11 @@
 #   make test   install, run the test suite
 #   make up     Airflow (UI on 127.0.0.1:8080, login) + MLflow (:5000) + moto DynamoDB/S3 (:4566), loopback only
 #   make check-stack  check a running stack: login required, connections loaded, loopback only
-#   make down / make clean / make lint / make bench / make validate
+#   make run MODEL=churn DATE=2026-01-16   run a model's pipeline for a data day (or START=.. END=..)
+#   make airflow ARGS="dags list"   the airflow CLI with the project's environment (not ~/airflow)
+#   make env    write .driftline/env: `source .driftline/env` gives a shell the same environment
+#   make clean  delete .driftline/ (it lists what); make clean-demo deletes only the demo's state
+#   make down / make lint / make bench / make validate
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -25,7 +29,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.driftline-synced
 
-.PHONY: help install demo test up down check-stack clean lint format bench validate schema data
+.PHONY: help install demo test up down check-stack clean clean-demo lint format bench validate schema data env airflow run
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -59,7 +63,29 @@ down:
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m driftline.devstack down; fi
 
 clean: down
-	rm -rf $(DRIFTLINE_HOME)
+	@if [ -d "$(DRIFTLINE_HOME)" ]; then \
+		echo "make clean deletes $(DRIFTLINE_HOME): every local model's MLflow runs and registered versions,"; \
+		echo "its snapshots, quarantine ledger and alerts, the local Airflow database and logs, the demo's state"; \
+		echo "and the generated example data:"; \
+		du -sh "$(DRIFTLINE_HOME)"/* 2>/dev/null | sed 's/^/  /'; \
+		rm -rf "$(DRIFTLINE_HOME)"; echo "deleted $(DRIFTLINE_HOME)"; \
+	else echo "nothing to clean: $(DRIFTLINE_HOME) does not exist"; fi
+
+clean-demo:
+	@echo "deleting only the demo's state: $(DRIFTLINE_HOME)/demo"
+	rm -rf "$(DRIFTLINE_HOME)/demo"
+
+env: install
+	@mkdir -p $(DRIFTLINE_HOME)
+	$(VENV)/bin/driftline env > $(DRIFTLINE_HOME)/env
+	@echo "wrote $(DRIFTLINE_HOME)/env: run 'source $(DRIFTLINE_HOME)/env' in a shell, then 'airflow ...' uses this project"
+
+airflow: install
+	$(VENV)/bin/airflow $(ARGS)
+
+run: install
+	@if [ -z "$(MODEL)" ]; then echo "usage: make run MODEL=churn DATE=2026-01-16 (or START=... END=...)"; exit 2; fi
+	$(VENV)/bin/driftline run $(MODEL) $(if $(DATE),--date $(DATE)) $(if $(START),--start $(START)) $(if $(END),--end $(END)) $(if $(CONF),--conf '$(CONF)')
 
 lint: install
 	$(VENV)/bin/ruff check .

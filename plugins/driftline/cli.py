@@ -132,6 +132,50 @@ def cmd_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_env(args: argparse.Namespace) -> int:
+    """Print the project's environment as `export` lines (`source` them, or `make env`)."""
+    from driftline.localenv import export_lines, project_env
+
+    sys.stdout.write(export_lines(project_env()))
+    return 0
+
+
+def cmd_airflow(args: argparse.Namespace) -> int:
+    """Run the `airflow` CLI with the project's environment (its DAG folder and database, not ~/airflow)."""
+    import os
+
+    from driftline.localenv import project_env
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    env = {**os.environ, **project_env()}
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.execve(airflow, [airflow, *args.args], env)
+    return 0  # not reached
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a model's pipeline for a data day (or a range) with dag.test(), in the project's environment."""
+    import datetime as dt
+    import json
+    import os
+    import subprocess
+
+    from driftline.localenv import project_env
+
+    if args.date and (args.start or args.end):
+        raise SystemExit("driftline run: give --date, or --start and --end, not both")
+    start = args.date or args.start
+    end = args.date or args.end
+    if not (start and end):
+        raise SystemExit("driftline run: give --date D, or --start S --end E (data days, YYYY-MM-DD)")
+    for value in (start, end):
+        dt.date.fromisoformat(value)
+    json.loads(args.conf)  # fail here, not after the database is prepared
+    env = {**os.environ, **project_env()}
+    command = [sys.executable, "-m", "driftline.localrun", args.model, "--start", start, "--end", end]
+    return subprocess.run([*command, "--conf", args.conf], env=env).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="driftline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +211,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="default", help="a label stored next to the hash")
     p.add_argument("--keys-file", default=None, help="API key hashes (default: DRIFTLINE_HOME/api_keys)")
     p.set_defaults(func=cmd_api_key)
+
+    p = sub.add_parser("run", help=cmd_run.__doc__)
+    p.add_argument("model", help="the model's name (model.name in its config)")
+    p.add_argument("--date", help="the data day to score, YYYY-MM-DD (the run with logical date D + 1 day)")
+    p.add_argument("--start", help="first data day of a range (with --end; run one after another)")
+    p.add_argument("--end", help="last data day of a range, inclusive")
+    p.add_argument("--conf", default="{}", help="trigger params as JSON, e.g. '{\"force_retrain\": true}'")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("env", help=cmd_env.__doc__)
+    p.set_defaults(func=cmd_env)
+
+    p = sub.add_parser("airflow", help=cmd_airflow.__doc__, add_help=False)
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the airflow CLI")
+    p.set_defaults(func=cmd_airflow)
     return parser
 
 

@@ -3,8 +3,14 @@
 Generates the example data, prepares Airflow's SQLite database, then runs the real
 `driftline__churn` DAG with `dag.test()` for a few days that show each behaviour:
 day 1 trains because no champion exists, a quiet day keeps the champion, a corrupt day is
-quarantined, and the drift day retrains. Airflow's own logs go to DRIFTLINE_HOME/logs/demo/;
-this prints what every stage did.
+quarantined, and the drift day retrains. This prints what every stage did.
+
+The demo keeps its state apart from the user's: everything it writes lives under
+`DRIFTLINE_HOME/demo/` (its MLflow store, snapshots, alerts, its own Airflow home and SQLite
+database, Airflow's task logs under `logs/demo/`), and each demo resets only that folder. The
+user's models, MLflow store, snapshots and Airflow database in `DRIFTLINE_HOME` are never touched;
+the generated example data (`DRIFTLINE_DATA`, default `DRIFTLINE_HOME/data`) is shared, made once,
+and never deleted.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +64,58 @@ def _ensure_data() -> None:
     )
 
 
-def _reset_demo_state() -> None:
-    """Start every demo from the same story: no champion, no snapshots, no quarantine ledger."""
+DEMO_FOLDER = "demo"
+# The demo's own state under its home; reset (deleted) at the start of every demo.
+DEMO_STATE = ("mlflow", "snapshots", "alerts", "airflow", "logs")
+
+
+def isolate(env: MutableMapping[str, str] | None = None) -> Path:
+    """Point this process (before Airflow or MLflow is imported) at the demo's own state; returns its home.
+
+    DRIFTLINE_HOME becomes `<DRIFTLINE_HOME>/demo`, with its own Airflow home and database and its
+    own MLflow store (an exported MLFLOW_TRACKING_URI or `mlflow_default` connection of the user is
+    not used); the example data stays where DRIFTLINE_DATA points.
+    """
+    env = os.environ if env is None else env
+    user_home = Path(env.get("DRIFTLINE_HOME") or driftline_home()).resolve()
+    if user_home.name == DEMO_FOLDER:  # already isolated (run twice in one process)
+        return user_home
+    data = Path(env.get("DRIFTLINE_DATA") or user_home / "data").resolve()
+    home = user_home / DEMO_FOLDER
+    airflow_home = home / "airflow"
+    env["DRIFTLINE_HOME"] = str(home)
+    env["DRIFTLINE_DATA"] = str(data)
+    env["AIRFLOW_HOME"] = str(airflow_home)
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{airflow_home / 'airflow.db'}"
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    # The demo's registry is the embedded SQLite store under its home, chosen explicitly (without
+    # this, a missing MLflow connection is an error: driftline.hooks.mlflow).
+    env["DRIFTLINE_MLFLOW_LOCAL_STORE"] = "1"
+    env.pop("MLFLOW_REGISTRY_URI", None)
+    env.pop("AIRFLOW_CONN_MLFLOW_DEFAULT", None)
+    return home
+
+
+def reset_demo_state(home: Path) -> list[Path]:
+    """Start every demo from the same story: delete the demo's own state, and only that.
+
+    Returns what was deleted. Refuses any folder that is not a demo home, so a mistake here can
+    never delete a user's MLflow store or snapshots.
+    """
     import shutil
 
-    for name in ("mlflow", "snapshots", "alerts"):
-        shutil.rmtree(driftline_home() / name, ignore_errors=True)
+    if home.name != DEMO_FOLDER:
+        raise ValueError(
+            f"refusing to reset {home}: the demo's state lives in a folder named {DEMO_FOLDER!r}"
+        )
+    removed = []
+    for name in DEMO_STATE:
+        path = home / name
+        if path.exists():
+            shutil.rmtree(path)
+            removed.append(path)
+    (home / "mlflow").mkdir(parents=True, exist_ok=True)
+    return removed
 
 
 def _ensure_airflow_db() -> None:
@@ -340,13 +392,11 @@ def _reset_predictions() -> None:
 
 def _main(endpoint: str) -> None:
     started = time.monotonic()
-    # The demo's registry is the embedded SQLite store, chosen explicitly (without this, a missing
-    # MLflow connection is an error: driftline.hooks.mlflow).
-    os.environ.setdefault("DRIFTLINE_MLFLOW_LOCAL_STORE", "1")
-    print(
-        f"Driftline demo — state in {driftline_home()} (its MLflow store, snapshots and alerts start empty)"
-    )
-    _reset_demo_state()
+    user_home = driftline_home()
+    home = isolate()
+    print(f"Driftline demo — its own state in {home}, reset on every run")
+    print(f"  (your models' MLflow store, snapshots and Airflow database in {user_home} are not touched)")
+    reset_demo_state(home)
     _reset_predictions()
     _ensure_data()
     _ensure_airflow_db()
@@ -366,10 +416,11 @@ def _main(endpoint: str) -> None:
     failures += _rollback(dags[ROLLBACK_DAG_ID], logs / "rollback.log")
     _print_registry()
     _print_predictions(endpoint)
+    print(f"\nDemo finished in {time.monotonic() - started:.0f}s. Its MLflow store: {home / 'mlflow'}")
     print(
-        f"\nDemo finished in {time.monotonic() - started:.0f}s. MLflow store: {driftline_home() / 'mlflow'}"
+        "Browse it: .venv/bin/mlflow ui --port 5001 --backend-store-uri "
+        f"{os.environ['MLFLOW_TRACKING_URI']}  (`make up` serves your own store, not the demo's)"
     )
-    print("Browse it all with `make up` (Airflow UI :8080, MLflow UI :5000).")
     if failures:
         raise SystemExit(f"{failures} demo run(s) failed unexpectedly")
 

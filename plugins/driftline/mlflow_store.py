@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 LOCAL_SCHEMES = ("sqlite:", "file:", "/")
+# The experiment-kind tag MLflow 3.17's UI reads (its JS bundle: ExperimentKind.CUSTOM_MODEL_DEVELOPMENT);
+# an untagged experiment's kind is inferred, and Driftline's were opened in the GenAI view.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND_ML = "custom_model_development"
 
 
 class MlflowAccess(Protocol):
@@ -58,13 +62,26 @@ class MlflowStore:
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def get_or_create_experiment(self, name: str) -> str:
-        """The experiment id for `name`, created with a local artifact root when the store is local."""
+        """The experiment id for `name`, created with a local artifact root when the store is local.
+
+        Driftline's experiments are marked as machine-learning experiments, so MLflow 3's UI opens
+        them in its classic view (runs, metrics, models) rather than the GenAI view (traces); an
+        experiment that already carries a kind keeps it.
+        """
         existing = self.client.get_experiment_by_name(name)
         if existing is not None:
+            if EXPERIMENT_KIND_TAG not in (existing.tags or {}):
+                self.client.set_experiment_tag(
+                    existing.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND_ML
+                )
             return str(existing.experiment_id)
         location = (default_artifact_root() / name).as_uri() if self.is_local_store else None
         try:
-            return str(self.client.create_experiment(name, artifact_location=location))
+            return str(
+                self.client.create_experiment(
+                    name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND_ML}
+                )
+            )
         except Exception:
             again = self.client.get_experiment_by_name(name)  # created concurrently
             if again is None:

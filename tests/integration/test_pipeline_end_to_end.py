@@ -53,4 +53,4 @@ def test_demo_story(tmp_path):
     assert "evaluate_gate      promoted: challenger roc_auc" in persists
     assert "rollback           champion v3 -> v1" in out
     assert "aliases {'champion': 1, 'previous-champion': 3}" in out
-    assert (home / "alerts" / "alerts.jsonl").read_text().count("validation_failed") == 1
+    assert (home / "demo" / "alerts" / "alerts.jsonl").read_text().count("validation_failed") == 1

@@ -2,11 +2,22 @@
 
 Every problem is reported as `<file>: <field.path>: <what is wrong> (got <value>)`, and a
 file's problems are all collected before `ConfigError` is raised.
+
+A config file is untrusted input: whatever bytes it holds, reading it ends in a config or a
+`ConfigError` naming the file, quickly. Before YAML builds any object the file must be a
+regular file of at most `MAX_FILE_BYTES`, UTF-8 text (a UTF-8 BOM is allowed; UTF-16/32 and
+binary files are refused by name), and its YAML event stream (libyaml, streamed, no recursion)
+must hold exactly one document, at most `MAX_DEPTH` nested mappings/sequences and at most
+`MAX_NODES` nodes once every alias is expanded (so "billion laughs" alias bombs are refused
+before they expand) and no alias pointing into its own anchor (a recursive structure).
 """
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +30,11 @@ from driftline.config.models import NOT_SUPPORTED_YET, ModelConfig
 from driftline.exceptions import ConfigError
 
 DEFAULTS_FILE = "_defaults.yaml"
+# Limits for untrusted config files (the example config is ~2.5 KB, ~300 nodes, depth 5).
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 32
+MAX_NODES = 20_000
+MAX_PROBLEMS = 50  # more problems than this are summarised as "... and N more"
 # libyaml's safe loader (same rules as yaml.safe_load, several times faster) when PyYAML has it.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SECRET_KEY = re.compile(
@@ -42,30 +58,151 @@ def config_files(folder: Path) -> list[Path]:
     return sorted(p for p in files if not p.name.startswith(("_", ".")))
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one YAML mapping with `yaml.safe_load`; errors name the file."""
+def display_path(path: Path | str) -> str:
+    """`path` as printable text (a file name that is not valid UTF-8 keeps its bytes as escapes)."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def read_config_bytes(path: Path) -> bytes:
+    """The bytes of one config file: a regular file of at most MAX_FILE_BYTES, else ConfigError."""
+    where = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(where, ["not a regular file: a config is a YAML file"])
+        if info.st_size > MAX_FILE_BYTES:
+            raise ConfigError(where, [_too_big(info.st_size)])
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # bounded even if the file grows meanwhile
     except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read file: {exc.strerror or exc}"]) from exc
+        raise ConfigError(where, [f"cannot read file: {exc.strerror or exc}"]) from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(where, [_too_big(len(data))])
+    return data
+
+
+def _too_big(size: int) -> str:
+    return f"file is {size:,} bytes: a config may be at most {MAX_FILE_BYTES:,} bytes"
+
+
+class UnreadableConfig(ValueError):
+    """The bytes of a config file are not a config: the message says what they are instead."""
+
+
+_WIDE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
+
+
+def decode_config(data: bytes) -> str:
+    """UTF-8 text of a config file; raises UnreadableConfig saying what the bytes are instead."""
+    for bom, name in _WIDE_BOMS.items():  # UTF-32 LE starts like UTF-16 LE: checked first
+        if data.startswith(bom):
+            raise UnreadableConfig(f"file is encoded as {name}: save it as UTF-8")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise UnreadableConfig(
+            f"file holds binary data (a NUL byte at offset {nul}): a config is UTF-8 YAML text"
+        )
+    data = data.removeprefix(codecs.BOM_UTF8)
     try:
-        data = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader: plain YAML only, no tags
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UnreadableConfig(
+            f"file is not valid UTF-8: byte 0x{data[exc.start]:02x} at line {line} (offset {exc.start}); "
+            "save it as UTF-8"
+        ) from None
+
+
+def check_yaml_shape(text: str) -> None:
+    """Refuse YAML whose shape is hostile, from libyaml's event stream, before building objects.
+
+    Raises ValueError on a second document, nesting deeper than MAX_DEPTH, more than MAX_NODES
+    nodes with aliases expanded, or an alias to an anchor that is still open (recursion).
+    Malformed YAML raises yaml.YAMLError, as the loader would.
+    """
+    documents = depth = 0
+    nodes = 0  # nodes of the document with every alias expanded
+    anchor_sizes: dict[str, int] = {}
+    open_collections: list[tuple[str | None, int]] = []  # (anchor, node count when it opened)
+    open_anchors: set[str] = set()
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
+        if isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise UnreadableConfig(
+                    f"a second YAML document starts at line {line}: a config file holds exactly one document"
+                )
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            nodes += 1
+            if depth > MAX_DEPTH:
+                raise UnreadableConfig(
+                    f"nesting is deeper than {MAX_DEPTH} levels at line {event.start_mark.line + 1}"
+                )
+            open_collections.append((event.anchor, nodes - 1))
+            if event.anchor:
+                open_anchors.add(event.anchor)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+            anchor, at_open = open_collections.pop()
+            if anchor:
+                anchor_sizes[anchor] = nodes - at_open
+                open_anchors.discard(anchor)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor:
+                anchor_sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor in open_anchors:
+                raise UnreadableConfig(
+                    f"alias *{event.anchor} at line {event.start_mark.line + 1} refers to its own "
+                    "enclosing anchor: recursive structures are not allowed"
+                )
+            nodes += anchor_sizes.get(event.anchor or "", 1)
+        if nodes > MAX_NODES:
+            raise UnreadableConfig(
+                f"more than {MAX_NODES:,} YAML nodes once aliases are expanded: a config is small "
+                "(check for aliases that expand exponentially)"
+            )
+
+
+def parse_config_bytes(data: bytes, where: str) -> dict[str, Any]:
+    """One YAML mapping from a config file's bytes; every problem is a ConfigError naming `where`."""
+    try:
+        text = decode_config(data)
+        check_yaml_shape(text)
+        parsed = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader: plain YAML only, no tags
     except yaml.YAMLError as exc:
-        where = ""
+        at = ""
         mark = getattr(exc, "problem_mark", None)
         if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+            at = f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         if "constructor for the tag" in problem:
             problem += " (only plain YAML is accepted: no tags such as !!python/object)"
-        raise ConfigError(str(path), [f"invalid YAML{where}: {problem}"]) from exc
-    if data is None:
+        raise ConfigError(where, [f"invalid YAML{at}: {problem}"]) from exc
+    except UnreadableConfig as exc:
+        raise ConfigError(where, [str(exc)]) from exc
+    except Exception as exc:  # a scalar YAML resolves but cannot build (e.g. a 30th of February)
+        raise ConfigError(where, [f"invalid YAML: {type(exc).__name__}: {str(exc)[:200]}"]) from exc
+    if parsed is None:
         raise ConfigError(
-            str(path), ["file is empty: expected a mapping with at least 'model', 'data' and 'training'"]
+            where, ["file is empty: expected a mapping with at least 'model', 'data' and 'training'"]
         )
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), [f"expected a mapping at the top level, got {type(data).__name__}"])
-    return data
+    if not isinstance(parsed, dict):
+        raise ConfigError(where, [f"expected a mapping at the top level, got {type(parsed).__name__}"])
+    return parsed
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one config file into a mapping; errors name the file (see the module docstring)."""
+    return parse_config_bytes(read_config_bytes(path), display_path(path))
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,20 +275,25 @@ def format_validation_error(exc: ValidationError, skip: frozenset[str] | set[str
         if error["type"] not in {"missing", "extra_forbidden"} and "input" in error:
             value = error["input"]
             if not isinstance(value, dict | list) or len(repr(value)) < 80:
-                line += f" (got {value!r})"
+                shown = repr(value)
+                line += f" (got {shown if len(shown) <= 200 else shown[:200] + '...'})"
         elif error["type"] == "extra_forbidden":
             line += f" (got {error['input']!r})" if len(repr(error.get("input"))) < 80 else ""
         problems.append(line)
     return problems
 
 
-def load_config(path: Path | str, defaults: Mapping[str, Any] | None = None) -> ModelConfig:
+def load_config(
+    path: Path | str, defaults: Mapping[str, Any] | None = None, data: bytes | None = None
+) -> ModelConfig:
     """Load and validate one model config, with `defaults` merged underneath.
 
+    `data` is the file's bytes when the caller has read them already (read_config_bytes).
     Raises ConfigError listing every problem in the file.
     """
     path = Path(path)
-    raw = read_yaml(path)
+    where = display_path(path)
+    raw = parse_config_bytes(read_config_bytes(path) if data is None else data, where)
     secrets = _secret_keys(raw)
     problems = [
         f"{key}: secrets must not live in a config file: store them in an Airflow connection "
@@ -168,21 +310,26 @@ def load_config(path: Path | str, defaults: Mapping[str, Any] | None = None) -> 
         config = ModelConfig.model_validate(deep_merge(defaults or {}, raw))
     except ValidationError as exc:
         problems.extend(format_validation_error(exc, skip=set(secrets)))
+    except Exception as exc:  # a validator tripped over a value of an unexpected type
+        problems.append(f"(top level): could not be validated: {type(exc).__name__}: {str(exc)[:200]}")
     if problems:
-        raise ConfigError(str(path), problems)
+        if len(problems) > MAX_PROBLEMS:
+            problems = [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
+        raise ConfigError(where, problems)
     return config
 
 
-def load_defaults(folder: Path) -> dict[str, Any]:
-    """The shared defaults file of a config folder, or an empty mapping."""
+def load_defaults(folder: Path, data: bytes | None = None) -> dict[str, Any]:
+    """The shared defaults file of a config folder, or an empty mapping (`data`: its bytes, if read)."""
     path = folder / DEFAULTS_FILE
-    if not path.exists():
+    if data is None and not path.exists():
         return {}
-    data = read_yaml(path)
-    secret = _secret_keys(data)
+    where = display_path(path)
+    parsed = parse_config_bytes(read_config_bytes(path) if data is None else data, where)
+    secret = _secret_keys(parsed)
     if secret:
-        raise ConfigError(str(path), [f"{key}: secrets must not live in a config file" for key in secret])
-    return data
+        raise ConfigError(where, [f"{key}: secrets must not live in a config file" for key in secret])
+    return parsed
 
 
 def load_folder(folder: Path | str, only_model: str | None = None) -> LoadedConfigs:
@@ -197,34 +344,35 @@ def load_folder(folder: Path | str, only_model: str | None = None) -> LoadedConf
     folder = Path(folder)
     result = LoadedConfigs()
     defaults_path = folder / DEFAULTS_FILE
-    defaults_bytes = defaults_path.read_bytes() if defaults_path.exists() else b""
     try:
-        defaults = load_defaults(folder)
+        defaults_bytes = read_config_bytes(defaults_path) if defaults_path.exists() else b""
+        defaults = load_defaults(folder, defaults_bytes) if defaults_bytes else {}
     except ConfigError as exc:
         for file in config_files(folder):
-            result.errors[file] = ConfigError(str(file), [f"shared defaults are invalid: {exc}"])
+            result.errors[file] = ConfigError(display_path(file), [f"shared defaults are invalid: {exc}"])
         return result
     seen: dict[str, Path] = {}
     for file in config_files(folder):
         if only_model is not None and file.stem != only_model:
             continue
         try:
-            key = cache.cache_key(file.read_bytes(), defaults_bytes)
-        except OSError:
-            key = None
-        config = cache.get(key) if key else None
+            data = read_config_bytes(file)
+        except ConfigError as exc:
+            result.errors[file] = exc
+            continue
+        key = cache.cache_key(data, defaults_bytes)
+        config = cache.get(key)
         if config is None:
             try:
-                config = load_config(file, defaults)
+                config = load_config(file, defaults, data)
             except ConfigError as exc:
                 result.errors[file] = exc
                 continue
-            if key:
-                cache.put(key, config)
+            cache.put(key, config)
         name = config.model.name
         if name in seen:
             result.errors[file] = ConfigError(
-                str(file),
+                display_path(file),
                 [f"model.name: {name!r} is already defined by {seen[name].name}: model names must be unique"],
             )
             continue

@@ -15,7 +15,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from driftline.data.snapshots import default_root, safe_segment, storage_path, write_bytes
+from driftline.data import snapshots
+from driftline.data.snapshots import default_root, safe_segment
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -38,15 +39,15 @@ def ledger_uri(root: str | None, model: str) -> str:
 
 
 def quarantined_ranges(root: str | None, model: str, conn_id: str | None = None) -> list[QuarantinedRange]:
-    path = storage_path(ledger_uri(root, model), conn_id)
-    if not path.exists():
+    uri = ledger_uri(root, model)
+    if not snapshots.exists(uri, conn_id):
         return []
-    return [QuarantinedRange(**entry) for entry in json.loads(path.read_bytes())]
+    return [QuarantinedRange(**entry) for entry in json.loads(snapshots.read_bytes(uri, conn_id))]
 
 
 def _save(root: str | None, model: str, ranges: list[QuarantinedRange], conn_id: str | None) -> None:
     data = json.dumps([asdict(r) for r in ranges], indent=2).encode()
-    write_bytes(ledger_uri(root, model), data, conn_id)
+    snapshots.write_bytes(ledger_uri(root, model), data, conn_id)
 
 
 def record(
@@ -60,9 +61,13 @@ def record(
     reason: str,
     conn_id: str | None = None,
 ) -> QuarantinedRange:
-    """Add (or refresh) the range of a rejected batch."""
+    """Add the range of a rejected batch. Idempotent: an entry of the same range and run is kept as it is."""
+    ranges = quarantined_ranges(root, model, conn_id)
+    for r in ranges:
+        if (r.start, r.end, r.run_id, r.snapshot) == (start, end, run_id, snapshot):
+            return r
     entry = QuarantinedRange(start, end, run_id, dt.datetime.now(dt.UTC).isoformat(), snapshot, reason[:2000])
-    kept = [r for r in quarantined_ranges(root, model, conn_id) if (r.start, r.end) != (start, end)]
+    kept = [r for r in ranges if (r.start, r.end) != (start, end)]
     _save(root, model, [*kept, entry], conn_id)
     return entry
 

@@ -1,7 +1,12 @@
-"""Run-scoped parquet snapshots: the only way a DataFrame travels between tasks.
+"""Run-scoped, content-addressed parquet snapshots: the only way a DataFrame travels between tasks.
 
-A snapshot is `<root>/<model>/<run>/<name>.parquet` with a JSON manifest beside it
-(`<name>.json`: rows, sha256 of the parquet bytes, status, window, extra facts). Status is
+A snapshot is `<root>/<model>/<run>/<name>.<sha256[:16]>.parquet` with a JSON manifest beside it
+(`<name>.<sha256[:16]>.json`: rows, sha256 of the parquet bytes, status, window, extra facts).
+Write-once: the path names the bytes, so a retry that loads the same data finds its snapshot (and
+keeps its manifest), and a rerun that loads different data writes a new path: data a registered
+version points at (its `driftline.snapshot_uri` / `driftline.snapshot_sha256` tags) is never
+overwritten. Every read checks the hash it was handed (`read_snapshot(..., sha256=...)`: the XCom
+SnapshotRef, a version's tag) against the manifest and the bytes. Status is
 `raw` when loaded, `validated` once the gate passed; a failed batch is moved under
 `<root>/<model>/quarantine/<run>/` with status `quarantined`. Downstream readers ask for
 `validated` and cannot read anything else. Writes go to a temporary name first and are
@@ -72,9 +77,18 @@ def storage_path(uri: str, conn_id: str | None = None) -> Any:
 
 
 def snapshot_uri(root: str | None, model: str, run_id: str, name: str) -> str:
-    """The deterministic URI of a run's snapshot: a retry rewrites the same path."""
+    """The base URI of a run's snapshot; `write_snapshot` adds the content hash to it."""
     base = (root or default_root()).rstrip("/")
     return f"{base}/{safe_segment(model)}/{safe_segment(run_id)}/{safe_segment(name)}.parquet"
+
+
+def content_uri(uri: str, sha256: str) -> str:
+    """`.../<name>.parquet` -> `.../<name>.<sha256[:16]>.parquet` (unchanged when it already ends so)."""
+    stem = uri[: -len(".parquet")] if uri.endswith(".parquet") else uri
+    tag = sha256[:16]
+    if stem.endswith("." + tag):
+        return f"{stem}.parquet"
+    return f"{stem}.{tag}.parquet"
 
 
 def manifest_uri(uri: str) -> str:
@@ -122,17 +136,43 @@ def read_bytes(uri: str, conn_id: str | None = None) -> bytes:
         raise SnapshotError(f"snapshot {uri} does not exist") from exc
 
 
+def exists(uri: str, conn_id: str | None = None) -> bool:
+    """True when the file or object exists."""
+    return bool(storage_path(uri, conn_id).exists())
+
+
+def remove(uri: str, conn_id: str | None = None) -> None:
+    """Delete a file or object; a missing one is fine (idempotent)."""
+    path = storage_path(uri, conn_id)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
 def write_snapshot(
     df: pd.DataFrame,
     uri: str,
     facts: dict[str, Any] | None = None,
     conn_id: str | None = None,
 ) -> SnapshotRef:
-    """Write `df` as parquet plus its manifest (status `raw`) and return the reference."""
+    """Write `df` as parquet plus its manifest (status `raw`) at its content address; return the reference.
+
+    Write-once: when these bytes are already stored under `uri` with a manifest, the stored
+    reference is returned as it is (a retry of the same load; its status is kept).
+    """
     buffer = io.BytesIO()
     df.to_parquet(buffer, index=False)
     data = buffer.getvalue()
-    ref = SnapshotRef(uri=uri, rows=len(df), sha256=hashlib.sha256(data).hexdigest(), facts=dict(facts or {}))
+    digest = hashlib.sha256(data).hexdigest()
+    uri = content_uri(uri, digest)
+    try:
+        stored = read_manifest(uri, conn_id)
+    except SnapshotError:
+        stored = None
+    if stored is not None and stored.sha256 == digest and exists(uri, conn_id):
+        return stored
+    ref = SnapshotRef(uri=uri, rows=len(df), sha256=digest, facts=dict(facts or {}))
     # The manifest goes last: a parquet file without a manifest is never readable.
     write_bytes(uri, data, conn_id)
     write_manifest(ref, conn_id)
@@ -154,14 +194,26 @@ def read_manifest(uri: str, conn_id: str | None = None) -> SnapshotRef:
         raise SnapshotError(f"snapshot manifest {manifest_uri(uri)} is corrupt: {exc}") from exc
 
 
-def read_snapshot(uri: str, require: Status | None = "validated", conn_id: str | None = None) -> pd.DataFrame:
-    """Read a snapshot, refusing it unless its manifest has status `require` and its hash matches."""
+def read_snapshot(
+    uri: str,
+    require: Status | None = "validated",
+    conn_id: str | None = None,
+    *,
+    sha256: str | None = None,
+) -> pd.DataFrame:
+    """Read a snapshot, refusing it unless its manifest has status `require` and its bytes hash to
+    the manifest's sha256 and, when given, to `sha256`: the hash the reader was handed (lineage)."""
     import pandas as pd
 
     ref = read_manifest(uri, conn_id)
     if require is not None and ref.status != require:
         raise SnapshotError(
             f"snapshot {uri} has status {ref.status!r}; only {require!r} snapshots may be read here"
+        )
+    if sha256 is not None and ref.sha256 != sha256:
+        raise SnapshotError(
+            f"snapshot {uri} is not the data this step was handed: its manifest says sha256 "
+            f"{ref.sha256[:12]}, the reference says {sha256[:12]} (was it rewritten?)"
         )
     data = read_bytes(uri, conn_id)
     digest = hashlib.sha256(data).hexdigest()
@@ -179,24 +231,36 @@ def mark(ref: SnapshotRef, status: Status, conn_id: str | None = None, **facts: 
     return ref
 
 
+def quarantine_uri(ref: SnapshotRef) -> str:
+    """Where a failed snapshot goes: `<root>/<model>/quarantine/<run>/<name>`."""
+    run_dir, name = ref.uri.rsplit("/", 1)
+    model_dir, run = run_dir.rsplit("/", 1)
+    return f"{model_dir}/quarantine/{run}/{name}"
+
+
 def quarantine(ref: SnapshotRef, result: dict[str, Any], conn_id: str | None = None) -> SnapshotRef:
     """Move a failed snapshot under `quarantine/` with the validation result beside it.
 
-    The original location keeps no readable snapshot afterwards.
+    Copy first (bytes, result, manifest), delete the original last; every step is idempotent, so
+    a retry after a crash at any point finishes the move (the copy's bytes are checked against the
+    hash). The original location keeps no readable snapshot afterwards.
     """
-    run_dir, name = ref.uri.rsplit("/", 1)
-    model_dir, run = run_dir.rsplit("/", 1)
-    target_uri = f"{model_dir}/quarantine/{run}/{name}"
-    data = read_bytes(ref.uri, conn_id)
-    write_bytes(target_uri, data, conn_id)
+    target_uri = ref.uri if ref.status == "quarantined" else quarantine_uri(ref)
+    origin = str(ref.facts.get("quarantined_from") or ref.uri)
     moved = SnapshotRef(
-        target_uri, ref.rows, ref.sha256, "quarantined", {**ref.facts, "quarantined_from": ref.uri}
+        target_uri, ref.rows, ref.sha256, "quarantined", {**ref.facts, "quarantined_from": origin}
     )
+    if (
+        not exists(target_uri, conn_id)
+        or hashlib.sha256(read_bytes(target_uri, conn_id)).hexdigest() != ref.sha256
+    ):
+        data = read_bytes(origin, conn_id)
+        if hashlib.sha256(data).hexdigest() != ref.sha256:
+            raise SnapshotError(f"snapshot {origin} does not match its reference (sha256 {ref.sha256[:12]})")
+        write_bytes(target_uri, data, conn_id)
     result_uri = target_uri[: -len(".parquet")] + ".validation.json"
     write_bytes(result_uri, json.dumps(result, indent=2, default=str).encode(), conn_id)
     write_manifest(moved, conn_id)
-    for stale in (manifest_uri(ref.uri), ref.uri):
-        path = storage_path(stale, conn_id)
-        if path.exists():
-            path.unlink()
+    remove(manifest_uri(origin), conn_id)  # the manifest first: without it the parquet is unreadable
+    remove(origin, conn_id)
     return moved

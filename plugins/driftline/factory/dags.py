@@ -17,12 +17,13 @@ import attrs
 from airflow.sdk import DAG, BaseOperator, Param, TriggerRule
 from airflow.sdk.definitions.param import ParamsDict
 
-from driftline.config.loader import load_folder
+from driftline.config.loader import display_path, load_folder
 from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.factory import docs, ids
 from driftline.factory.params import pipeline_params, rollback_params
 from driftline.factory.schedule import pipeline_timetable
+from driftline.factory.steplog import finish_step, start_step
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ def default_args(config: ModelConfig) -> dict[str, object]:
         "retry_delay": dt.timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=30),
+        # first and last log lines of every step; a misspelled conf key fails the first task at once
+        "pre_execute": start_step,
+        "post_execute": finish_step,
     }
 
 
@@ -189,6 +193,7 @@ class ReportConfigError(BaseOperator):
 
 
 def build_config_error_dag(path: Path, error: ConfigError) -> DAG:
+    path = Path(display_path(path))  # a file name that is not UTF-8 must not reach Airflow's database
     message = str(error)
     with DAG(
         dag_id=ids.config_error_dag_id(path.stem),

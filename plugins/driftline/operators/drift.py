@@ -109,6 +109,7 @@ def champion_to_dict(champion: Any) -> dict[str, Any] | None:
         "metric_name": champion.metric_name,
         "metric_value": champion.metric_value,
         "snapshot_uri": champion.snapshot_uri,
+        "snapshot_sha256": getattr(champion, "snapshot_sha256", None),
         "trained_until": _iso(champion.trained_until),
         "promoted_at": _iso(champion.promoted_at),
     }
@@ -128,6 +129,7 @@ def champion_from_dict(data: dict[str, Any] | None) -> Any:
         snapshot_uri=data.get("snapshot_uri"),
         trained_until=parse_time(data.get("trained_until")),
         promoted_at=parse_time(data.get("promoted_at")),
+        snapshot_sha256=data.get("snapshot_sha256"),
     )
 
 
@@ -191,7 +193,7 @@ class CheckDriftOperator(DriftlineOperator):
             }
             return out
 
-        current = read_snapshot(ref.uri)
+        current = read_snapshot(ref.uri, sha256=ref.sha256 or None)
         current, out["current_window"] = self._drift_window(current, context)
         reference = self._reference(champion)
         out["data_drift"], result, settings = self._data_drift(reference, current, champion)
@@ -337,7 +339,7 @@ class CheckDriftOperator(DriftlineOperator):
             self.log.warning("Drift %s", self.reference_problem)
             return None
         try:
-            return read_snapshot(champion.snapshot_uri)
+            return read_snapshot(champion.snapshot_uri, sha256=champion.snapshot_sha256 or None)
         except SnapshotError as exc:  # "could not read" is never "not evaluated": retry, then fail
             raise ReferenceUnreadableError(
                 f"the reference snapshot of champion v{champion.version} ({champion.snapshot_uri}) "
@@ -379,10 +381,10 @@ class CheckDriftOperator(DriftlineOperator):
         return {"evaluated": True, **result.to_dict()}, result, settings
 
     def _load_model(self, hook: MlflowHook, champion: Any) -> Any:
-        import mlflow.sklearn
+        from driftline.registry.models import load_sklearn_model
 
         hook.client  # noqa: B018 - sets the tracking and registry URIs
-        return mlflow.sklearn.load_model(f"models:/{champion.name}/{champion.version}")
+        return load_sklearn_model(f"models:/{champion.name}/{champion.version}")
 
     def _labelled(self, current: Any) -> Any:
         from driftline.data.snapshots import SnapshotRef, read_snapshot
@@ -398,7 +400,8 @@ class CheckDriftOperator(DriftlineOperator):
                     f"task {self.task_id}",
                     ["data.labels is configured but no labels snapshot was passed to check_drift (labels=)"],
                 )
-            labels = read_snapshot(SnapshotRef.from_dict(self.labels).uri)
+            labels_ref = SnapshotRef.from_dict(self.labels)
+            labels = read_snapshot(labels_ref.uri, sha256=labels_ref.sha256 or None)
         return labelled_rows(current, config, labels)
 
     def _concept_drift(self, rows: Any, champion: Any, hook: MlflowHook, model: Any) -> Any:
@@ -679,6 +682,19 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             "driftline.model": self.model_config.model.name,
             "driftline.reasons": json.dumps(payload["reasons"])[:5000],
         }
+        # One record per Airflow run: a retry reuses a finished record of an earlier try and deletes
+        # the half-written ones a crashed try left behind (monitoring never counts a decision twice).
+        earlier = client.search_runs(
+            [experiment_id],
+            filter_string=(
+                f"tags.`airflow.run_id` = '{identity.run_id}' and tags.`airflow.task_id` = '{identity.task_id}'"
+            ),
+            max_results=50,
+        )
+        for old in earlier:
+            if old.info.status == "FINISHED":
+                return str(old.info.run_id)
+            client.delete_run(old.info.run_id)
         run = client.create_run(experiment_id, tags=tags, run_name=f"decide_retrain {identity.run_id}")
         run_id = run.info.run_id
         params = {
@@ -715,5 +731,14 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         client.log_batch(run_id, metrics=as_metrics(values), params=as_params(params))
         client.log_text(run_id, json.dumps(payload, indent=2, default=str), "decision.json")
         self._log_drift_artifacts(client, run_id, drift or {})
+        from driftline.training.tracking import log_store_files
+        from driftline.validation.results import result_uri
+
+        current = (drift or {}).get("current_uri")
+        log_store_files(  # the validation result of the window the drift was measured on
+            client,
+            run_id,
+            {"validation/current_window.validation.json": result_uri(current) if current else None},
+        )
         client.set_terminated(run_id)
         return run_id

@@ -130,6 +130,6 @@ class LoadWindowOperator(DriftlineOperator):
             ref.rows,
             len(loaded.partitions),
             f", {len(loaded.missing)} missing day(s) tolerated" if loaded.missing else "",
-            uri,
+            ref.uri,
         )
         return ref.to_dict()

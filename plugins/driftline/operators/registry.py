@@ -128,6 +128,7 @@ class EvaluationGateOperator(_RegistryOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from driftline.registry.gate import run_gate
 
+        identity = run_identity(context)
         result = run_gate(
             self.hook,
             self.model_config,
@@ -137,6 +138,7 @@ class EvaluationGateOperator(_RegistryOperator):
             policy=self.policy(),
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
+            op_key=f"{identity.dag_id}/{identity.run_id}",
             data_time=run_interval(context)[1],
         )
         self.log.info(
@@ -159,7 +161,8 @@ class EvaluationGateOperator(_RegistryOperator):
 
 class RollbackOperator(_RegistryOperator):
     """Restore an earlier version as champion (params `target_version`: int or null = previous-champion,
-    `reason`: str), through the same locked compare-and-set path as promotion."""
+    `reason`: str), through the same locked compare-and-set path as promotion. The target is decided
+    once per Airflow run and recorded in the registry first; a retry finishes that decision."""
 
     def __init__(self, **kwargs: Any) -> None:
         model_config = kwargs["model_config"]
@@ -182,6 +185,7 @@ class RollbackOperator(_RegistryOperator):
                 f"params.target_version must be an integer or null, got {raw_target!r}"
             ) from exc
         reason = str(params.get("reason") or "").strip() or "manual rollback (no reason given)"
+        identity = run_identity(context)
         result = rollback(
             self.hook,
             self.model_config.registered_model_name,
@@ -191,6 +195,7 @@ class RollbackOperator(_RegistryOperator):
             policy=self.policy(),
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
+            op_key=f"{identity.dag_id}/{identity.run_id}",
         )
         out = result.to_dict() | {"reason": reason}
         if result.changed:

@@ -61,7 +61,10 @@ class TrainModelOperator(DriftlineOperator):
         uri = snapshot_uri_of(self.snapshot)
         identity = run_identity(context).tags()
         store = MlflowHook(self.mlflow_conn_id).store
-        result = train(self.model_config, uri, identity, store=store)
+        expected = self.snapshot.get("sha256") if isinstance(self.snapshot, dict) else None
+        result = train(
+            self.model_config, uri, identity, store=store, snapshot_sha256=str(expected) if expected else None
+        )
         self.log.info(
             "%s MLflow run %s: %s=%s",
             "reused" if result.reused else "trained",

@@ -284,6 +284,9 @@ class TrainPodOperator(KubernetesPodOperator):
             except TrainingInputError:
                 return  # execute() reports it
             self.arguments = with_snapshot(list(self.arguments or []), uri)
+            sha = self.snapshot.get("sha256") if isinstance(self.snapshot, dict) else None
+            if sha and "--snapshot-sha256" not in self.arguments:  # the pod checks the data it reads
+                self.arguments = [*self.arguments, "--snapshot-sha256", str(sha)]
 
     def check_inputs(self) -> None:
         """Refuse what no pod can run: a worker-local snapshot, no MLflow secret."""

@@ -57,18 +57,26 @@ class ValidateSnapshotOperator(DriftlineOperator):
         self.window = window
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from driftline.alerts import AlertEvent, emit_alert
-        from driftline.data.snapshots import mark, quarantine, read_manifest, read_snapshot
-        from driftline.validation.gate import validate_frame
+        from driftline.data.snapshots import mark, read_manifest, read_snapshot
+        from driftline.validation.gate import quarantine_failed_batch, validate_frame
         from driftline.validation.results import write_result
 
         cfg = self.model_config
         given = _as_ref(self.snapshot, self.task_id)
-        ref = read_manifest(given.uri)
+        try:
+            ref = read_manifest(given.uri)
+        except SnapshotError:
+            self._resume_quarantine(given)  # raises ValidationFailedError when an earlier try moved it
+            raise
+        if ref.sha256 != given.sha256:
+            raise SnapshotError(
+                f"snapshot {given.uri} is not the data this step was handed "
+                f"(sha256 {ref.sha256[:12]} != {given.sha256[:12]})"
+            )
         if ref.status == "validated" and "validation" in ref.facts:  # a retry after the gate passed
             log.info("snapshot %s is already validated; returning it unchanged", ref.uri)
             return ref.to_dict()
-        df = read_snapshot(ref.uri, require="raw")
+        df = read_snapshot(ref.uri, require="raw", sha256=given.sha256)
         ident = run_identity(context)
         if not cfg.validation.enabled:
             log.warning("validation.enabled is false for %s: %s passes unchecked", cfg.model.name, ref.uri)
@@ -102,45 +110,37 @@ class ValidateSnapshotOperator(DriftlineOperator):
             )
             return validated.to_dict()
 
-        moved = quarantine(ref, result)
+        from driftline.data.snapshots import quarantine_uri
+
         lines = report.failure_lines()
         message = (
             f"{cfg.model.name}: the {self.window} window failed validation ({len(lines)} failing check(s)); "
-            f"the snapshot is quarantined at {moved.uri}:\n  - " + "\n  - ".join(lines)
+            f"the snapshot is quarantined at {quarantine_uri(ref)}:\n  - " + "\n  - ".join(lines)
         )
-        if self.window == "current":
-            self._record_range(ref, moved.uri, ident.run_id, message)
-        emit_alert(
-            AlertEvent(
-                model=cfg.model.name,
-                kind="validation_failed",
-                severity="error",
-                message=message,
-                details={"quarantine": moved.uri, "window": self.window, "summary": summary},
-                run=result["run"],
-            )
-        )
+        result["message"] = message
+        quarantine_failed_batch(ref, result, cfg, window=self.window, message=message)
         error = ValidationFailedError(message)
         error.alert_recorded = True  # the failure callback's generic record would repeat this one
         raise error
 
-    def _record_range(self, ref: Any, quarantined_uri: str, run_id: str, reason: str) -> None:
-        """Keep this batch's time range out of every later training window."""
-        from driftline.data import quarantine_ledger
+    def _resume_quarantine(self, given: Any) -> None:
+        """An earlier try moved this batch to quarantine and died: finish ledger, move and alert, then fail."""
+        from driftline.data.snapshots import quarantine_uri, read_bytes, read_manifest
+        from driftline.validation.gate import quarantine_failed_batch
 
-        start, end = ref.facts.get("window_start"), ref.facts.get("window_end")
-        if start and end:
-            cfg = self.model_config
-            quarantine_ledger.record(
-                cfg.data.snapshot_root,
-                cfg.model.name,
-                start,
-                end,
-                run_id=run_id,
-                snapshot=quarantined_uri,
-                reason=reason,
-            )
-            log.info("quarantine ledger: [%s, %s) is excluded from training from now on", start, end)
+        target = quarantine_uri(given)
+        try:
+            moved = read_manifest(target)
+            result = json.loads(read_bytes(target[: -len(".parquet")] + ".validation.json"))
+        except (SnapshotError, ValueError):
+            return
+        if moved.sha256 != given.sha256 or "message" not in result:
+            return
+        log.info("snapshot %s was quarantined by an earlier try; finishing that quarantine", given.uri)
+        quarantine_failed_batch(
+            given, result, self.model_config, window=self.window, message=result["message"]
+        )
+        raise ValidationFailedError(result["message"])
 
     def _release_range(self, ref: Any) -> None:
         from driftline.data import quarantine_ledger

@@ -24,6 +24,7 @@ from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
     from driftline.mlflow_store import MlflowAccess
+    from driftline.registry.lock import RegistryLock
 
 AUDIT_PREFIX = "driftline.audit."
 PENDING_TAG = "driftline.pending_change"
@@ -76,6 +77,11 @@ def entries_from_tags(tags: dict[str, str]) -> list[AuditEntry]:
     return sorted(entries, key=lambda e: e.seq)
 
 
+def entries_of_op(tags: dict[str, str], op_id: str) -> list[AuditEntry]:
+    """The audit entries one alias change (`op_id`) wrote, in sequence order (none if it never ran)."""
+    return [e for e in entries_from_tags(tags) if op_id and e.op_id == op_id]
+
+
 def next_seq(tags: dict[str, str]) -> int:
     """The next free sequence number (1 for an empty trail)."""
     seqs = [
@@ -87,10 +93,16 @@ def next_seq(tags: dict[str, str]) -> int:
 
 
 def write_entries(
-    hook: MlflowAccess, name: str, entries: list[AuditEntry], policy: RetryPolicy | None = None
+    hook: MlflowAccess,
+    name: str,
+    entries: list[AuditEntry],
+    policy: RetryPolicy | None = None,
+    lock: RegistryLock | None = None,
 ) -> None:
     """Store entries (idempotent: the same seq always gets the same value). Call under the registry lock."""
     for entry in entries:
+        if lock is not None:
+            lock.fence()
         call(
             policy,
             f"write audit entry {entry.seq} of {name!r}",

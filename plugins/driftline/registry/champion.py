@@ -64,6 +64,7 @@ class ChampionInfo:
     snapshot_uri: str | None
     trained_until: dt.datetime | None
     promoted_at: dt.datetime | None
+    snapshot_sha256: str | None = None
 
 
 def parse_time(value: str | None) -> dt.datetime | None:
@@ -123,6 +124,7 @@ def version_info(
         snapshot_uri=tags.get(TAG_SNAPSHOT_URI) or None,
         trained_until=parse_time(tags.get(TAG_TRAINED_UNTIL)),
         promoted_at=parse_time(tags.get(TAG_PROMOTED_AT)),
+        snapshot_sha256=tags.get(TAG_SNAPSHOT_SHA256) or None,
     )
 
 

@@ -23,9 +23,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from driftline.registry.champion import get_champion
+from driftline.registry.audit import PENDING_TAG, entries_of_op
+from driftline.registry.champion import get_champion, read_model
 from driftline.registry.errors import RegistryInputError
-from driftline.registry.promotion import promote, require_version
+from driftline.registry.promotion import PromotionResult, op_id_for, promote, repair, require_version
 from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
@@ -151,7 +152,9 @@ def evaluation_data(config: ModelConfig, evaluation: dict[str, Any]) -> tuple[pd
             f"(a SnapshotRef dict with 'uri'), got {evaluation!r}"
         )
     ref = SnapshotRef.from_dict(evaluation)
-    df = read_snapshot(ref.uri, require="validated", conn_id=ref.facts.get("conn_id"))
+    df = read_snapshot(
+        ref.uri, require="validated", conn_id=ref.facts.get("conn_id"), sha256=ref.sha256 or None
+    )
     _, valid = time_split(
         df, config.data.timestamp, config.training.validation_days, config.training.min_validation_rows
     )
@@ -174,8 +177,7 @@ def predict_version(
     positive: Any = None,
 ) -> Predictions:
     """Load `models:/name/version` and return its predictions on (X, y)."""
-    import mlflow.sklearn
-
+    from driftline.registry.models import load_sklearn_model
     from driftline.training.metrics import available_metrics, predictions
 
     metric = config.registry.metric
@@ -185,7 +187,7 @@ def predict_version(
             f"available: {sorted(available_metrics(config.training.task))}"
         )
     hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
-    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    model = load_sklearn_model(f"models:/{name}/{version}")
     return predictions(model, X, y, config.training.task, positive)
 
 
@@ -223,6 +225,7 @@ def run_gate(
     policy: RetryPolicy | None = None,
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
+    op_key: str | None = None,
     data_time: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
@@ -231,7 +234,9 @@ def run_gate(
     know from which data time on this version was champion (registry.champion.get_champion_as_of).
 
     Result: {"decision", "reason", "metric", "direction", "challenger": {"version", "score"},
-    "champion": {"version", "score"} | None, "promotion": {...} | None}.
+    "champion": {"version", "score"} | None, "promotion": {...} | None}. With `op_key` (the Airflow
+    run) a retry after the promotion went through returns what the first try decided; a change a
+    crashed try left half-done is completed first.
     """
     name = config.registered_model_name
     try:
@@ -243,7 +248,10 @@ def run_gate(
     from driftline.training.bootstrap import paired_comparison, point_metric
     from driftline.training.metrics import resolve_positive_class
 
-    require_version(hook, name, challenger, policy)
+    mv = require_version(hook, name, challenger, policy)
+    model = read_model(hook, name, policy)
+    if model is not None and dict(model.tags or {}).get(PENDING_TAG):
+        repair(hook, name, actor, policy)  # an earlier try died midway: finish its change first
     champion = get_champion(hook, name)
     X, y = evaluation_data(config, evaluation)
     metric = config.registry.metric
@@ -261,15 +269,10 @@ def run_gate(
     challenger_preds = predict_version(hook, name, challenger, X, y, config, positive)
     challenger_score = point_metric(metric, challenger_preds)
     if champion is not None and champion.version == challenger:  # an earlier try already promoted it
-        return {
-            "decision": "promoted",
-            "reason": f"version {challenger} is already the champion (promoted by an earlier try)",
-            "metric": metric,
-            "direction": config.registry.direction,
-            "challenger": {"version": challenger, "score": challenger_score},
-            "champion": None,
-            "promotion": None,
-        }
+        resumed = _resumed(
+            hook, name, challenger, challenger_score, dict(mv.tags or {}), config, op_key, policy
+        )
+        return {**resumed, "positive_class": positive}
     champion_score: float | None = None
     comparison = None
     if champion is not None:
@@ -329,6 +332,7 @@ def run_gate(
             policy=policy,
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
+            op_key=op_key,
         ).to_dict()
     return {
         "decision": verdict.decision,
@@ -339,5 +343,41 @@ def run_gate(
         "champion": {"version": champion.version, "score": champion_score} if champion else None,
         "interval": verdict.interval,
         "positive_class": positive,
+        "promotion": promotion,
+    }
+
+
+def _resumed(
+    hook: MlflowAccess,
+    name: str,
+    challenger: int,
+    challenger_score: float,
+    version_tags: dict[str, str],
+    config: ModelConfig,
+    op_key: str | None,
+    policy: RetryPolicy | None,
+) -> dict[str, Any]:
+    """The result of a gate whose promotion an earlier try made: rebuilt from its recorded tags."""
+    model = read_model(hook, name, policy)
+    tags = dict(model.tags or {}) if model else {}
+    entries = entries_of_op(tags, op_id_for("promote", op_key)) if op_key else []
+    champ_version = version_tags.get(f"{TAG_GATE_PREFIX}champion_version") or ""
+    champ_score = version_tags.get(f"{TAG_GATE_PREFIX}champion_score") or ""
+    promotion = None
+    if entries:
+        previous = next((e.from_version for e in entries if e.alias == "champion"), None)
+        promotion = PromotionResult(name, challenger, previous, changed=True, entries=entries).to_dict()
+    interval = json.loads(version_tags.get(f"{TAG_GATE_PREFIX}interval") or "null")
+    return {
+        "decision": "promoted",
+        "reason": version_tags.get(f"{TAG_GATE_PREFIX}reason")
+        or f"version {challenger} is already the champion (promoted by an earlier try)",
+        "metric": config.registry.metric,
+        "direction": config.registry.direction,
+        "challenger": {"version": challenger, "score": challenger_score},
+        "champion": {"version": int(champ_version), "score": float(champ_score) if champ_score else None}
+        if champ_version
+        else None,
+        "interval": interval,
         "promotion": promotion,
     }

@@ -1,14 +1,22 @@
-"""A per-model mutex kept in the MLflow registry itself, so every writer sees the same lock.
+"""A per-model lease kept in the MLflow registry, with monotonic fencing tokens.
 
-MLflow aliases are last-writer-wins and have no compare-and-set. Creating a registered model is
-atomic, though: the name is a primary key and a second create fails with RESOURCE_ALREADY_EXISTS.
-So the lock of model `m` is the registered model `_driftline_lock.m`; it carries the holder
-(`driftline.lock.owner`, a unique token) and an expiry (`driftline.lock.expires_at`, epoch seconds).
-Releasing deletes it. A holder that crashed leaves its lock behind: once its expiry has passed
-another writer deletes it and competes again. The holder re-checks that it still owns the lock
-(`verify`) right before it writes, so a lock broken by mistake (a holder slower than its ttl) fails
-the slow holder cleanly instead of letting two writers interleave. The ttl must comfortably exceed
-the few registry calls made under the lock (default 120 s; they take well under a second).
+MLflow aliases are last-writer-wins and have no compare-and-set; the one conditional write MLflow
+offers is creating a registered model (the name is a primary key; a second create fails with
+RESOURCE_ALREADY_EXISTS). So every acquisition of the lock of model `m` *creates* a new registered
+model `_driftline_lock.m.<generation>`, one generation above the newest that exists:
+
+- taking a free lock and breaking an expired one are the same conditional create of generation
+  g+1: of any number of competitors exactly one succeeds, and nothing is ever read-then-deleted;
+- the generation is the fencing token. A holder checks, before each registry write (`fence`), that
+  its lease has not run out by its own clock, renewing it (a tag on its generation) when less than a
+  call's retry budget is left; a renewal also re-reads the registry and fails the holder once its
+  generation was deleted or a newer one exists. A writer can therefore only write while no other
+  writer can hold the lock, provided clocks agree within `skew` seconds and one call finishes within
+  its budget (driftline.registry.retry bounds it, MLflow's own HTTP retries included); the lease
+  (`ttl`, default 120 s) must exceed twice the budget plus the skew (`DRIFTLINE_REGISTRY_CLOCK_SKEW`,
+  default 5 s), which is checked;
+- release tags the generation `released`; the newest generation is never deleted (so generations only
+  grow), older ones are deleted by the next holder.
 
 Listings of registered models should hide names that start with `LOCK_PREFIX`.
 """
@@ -23,7 +31,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from driftline.registry.errors import RegistryLockTimeoutError
+from driftline.registry.errors import RegistryInputError, RegistryLockTimeoutError
 from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
@@ -35,15 +43,30 @@ LOCK_PREFIX = "_driftline_lock."
 OWNER_TAG = "driftline.lock.owner"
 EXPIRES_TAG = "driftline.lock.expires_at"
 HOLDER_TAG = "driftline.lock.holder"
+RELEASED_TAG = "driftline.lock.released"
+_TAKEN = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
 
 
 def lock_name(name: str) -> str:
-    """The registered-model name that serves as the lock of model `name`."""
+    """The common prefix of the registered models that serve as the lock of model `name`."""
     return f"{LOCK_PREFIX}{name}"
 
 
+def generation_name(name: str, generation: int) -> str:
+    """The registered model that is generation `generation` of model `name`'s lock."""
+    return f"{lock_name(name)}.{generation}"
+
+
+def _expires_at(model: Any) -> float:
+    tags = dict(model.tags or {})
+    try:
+        return float(tags[EXPIRES_TAG])
+    except (KeyError, ValueError):  # no readable expiry: treat as expired (a crashed half-create)
+        return 0.0
+
+
 class RegistryLock:
-    """`with RegistryLock(hook, "churn", holder="dag/run"):` serialises alias writes on one model."""
+    """`with RegistryLock(hook, "churn", holder="dag/run"):` makes one writer of the model's aliases."""
 
     def __init__(
         self,
@@ -54,6 +77,7 @@ class RegistryLock:
         ttl: float = 120.0,
         wait: float = 60.0,
         policy: RetryPolicy | None = None,
+        skew: float | None = None,
     ) -> None:
         self.hook = hook
         self.name = name
@@ -61,8 +85,19 @@ class RegistryLock:
         self.holder = holder
         self.ttl = ttl
         self.wait = wait
-        self.policy = policy
+        self.policy = policy or RetryPolicy.from_env()
+        if skew is None:
+            skew = float(os.environ.get("DRIFTLINE_REGISTRY_CLOCK_SKEW", "5"))
+        self.skew = skew
+        if ttl <= 2 * self.policy.budget + skew:
+            raise RegistryInputError(
+                f"registry lock of {name!r}: the lease ({ttl:.0f}s) must exceed twice a registry call's "
+                f"retry budget ({self.policy.budget:.0f}s, DRIFTLINE_REGISTRY_BUDGET) plus the clock skew "
+                f"allowance ({skew:.0f}s)"
+            )
         self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+        self.generation: int | None = None
+        self.expires = 0.0
         self.held = False
 
     def __enter__(self) -> RegistryLock:
@@ -72,129 +107,144 @@ class RegistryLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def _read(self) -> Any | None:
-        try:
-            return call(
-                self.policy,
-                f"read lock {self.lock_name}",
-                self.hook.client.get_registered_model,
-                self.lock_name,
-            )
-        except Exception as exc:
-            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
+    # --- registry reads ---------------------------------------------------------------------
 
-    @staticmethod
-    def _expires_at(model: Any, ttl: float) -> float:
-        tags = dict(model.tags or {})
-        try:
-            return float(tags[EXPIRES_TAG])
-        except (KeyError, ValueError):  # no readable expiry: count the ttl from its creation
-            return (model.creation_timestamp or 0) / 1000.0 + ttl
+    def generations(self) -> dict[int, Any]:
+        """Every existing generation of this lock: {generation: RegisteredModel}."""
+        prefix = self.lock_name + "."
+        found: dict[int, Any] = {}
+        token = None
+        while True:
+            page = call(
+                self.policy,
+                f"list lock generations of {self.name!r}",
+                self.hook.client.search_registered_models,
+                filter_string=f"name LIKE '{prefix}%'",
+                max_results=100,
+                page_token=token,
+            )
+            for model in page:
+                suffix = str(model.name)[len(prefix) :]
+                if str(model.name).startswith(prefix) and suffix.isdigit():
+                    found[int(suffix)] = model
+            token = getattr(page, "token", None)
+            if not token:
+                return found
+
+    # --- acquire / release ------------------------------------------------------------------
 
     def acquire(self) -> None:
-        """Take the lock, waiting up to `wait` seconds; break a lock whose expiry has passed."""
+        """Take the lock, waiting up to `wait` seconds; an expired holder is superseded, not deleted."""
         deadline = time.monotonic() + self.wait
         pause = 0.1
-        client = self.hook.client
         while True:
-            tags = {
-                OWNER_TAG: self.token,
-                EXPIRES_TAG: f"{time.time() + self.ttl:.3f}",
-                HOLDER_TAG: self.holder,
-            }
+            gens = self.generations()
+            top = max(gens, default=0)
+            if top:
+                tags = dict(gens[top].tags or {})
+                if tags.get(OWNER_TAG) == self.token:  # our create went through but its answer was lost
+                    self._held(top, _expires_at(gens[top]), gens)
+                    return
+                expires = _expires_at(gens[top])
+                released = tags.get(RELEASED_TAG) == "true"
+                if not released and expires + self.skew >= time.time():
+                    if time.monotonic() >= deadline:
+                        raise RegistryLockTimeoutError(
+                            f"registry lock {self.lock_name!r} is held by {tags.get(HOLDER_TAG)!r} "
+                            f"until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires))}; "
+                            f"waited {self.wait:.0f}s"
+                        )
+                    time.sleep(pause * random.uniform(0.5, 1.5))
+                    pause = min(pause * 1.5, 1.0)
+                    continue
+                if not released:
+                    log.warning(
+                        "superseding expired registry lock %s generation %d of %s (expired %.0fs ago)",
+                        self.lock_name,
+                        top,
+                        tags.get(HOLDER_TAG),
+                        time.time() - expires,
+                    )
+            expires = time.time() + self.ttl
             try:
                 call(
                     self.policy,
-                    f"create lock {self.lock_name}",
-                    client.create_registered_model,
-                    self.lock_name,
-                    tags,
+                    f"create lock {generation_name(self.name, top + 1)}",
+                    self.hook.client.create_registered_model,
+                    generation_name(self.name, top + 1),
+                    {OWNER_TAG: self.token, EXPIRES_TAG: f"{expires:.3f}", HOLDER_TAG: self.holder},
                 )
-                self.held = True
-                return
             except Exception as exc:
-                # The server answers RESOURCE_DOES_NOT_EXIST when the holder deleted the lock while the
-                # failed create looked it up: contention all the same, so read and decide below.
-                if error_code(exc) not in (
-                    "RESOURCE_ALREADY_EXISTS",
-                    "ALREADY_EXISTS",
-                    "RESOURCE_DOES_NOT_EXIST",
-                ):
+                if error_code(exc) not in (*_TAKEN, "RESOURCE_DOES_NOT_EXIST"):
                     raise
-            current = self._read()
-            if current is None:
-                continue  # released in between: try again at once
-            owner = (current.tags or {}).get(OWNER_TAG)
-            if owner == self.token:  # our create went through but its answer was lost
-                self.held = True
-                return
-            expires = self._expires_at(current, self.ttl)
-            if expires < time.time():
-                self._break(owner, (current.tags or {}).get(HOLDER_TAG), expires)
-                continue
-            if time.monotonic() >= deadline:
-                raise RegistryLockTimeoutError(
-                    f"registry lock {self.lock_name!r} is held by {(current.tags or {}).get(HOLDER_TAG)!r} "
-                    f"until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires))}; "
-                    f"waited {self.wait:.0f}s"
-                )
-            time.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 1.5, 1.0)
+                continue  # another writer took generation top+1 (or our lost answer): look again
+            self._held(top + 1, expires, gens)
+            return
 
-    def _break(self, owner: str | None, holder: str | None, expires: float) -> None:
-        again = self._read()
-        if again is None or (again.tags or {}).get(OWNER_TAG) != owner:
-            return  # someone else already broke or re-took it
-        log.warning(
-            "breaking expired registry lock %s of %s (expired %.0fs ago)",
-            self.lock_name,
-            holder,
-            time.time() - expires,
+    def _held(self, generation: int, expires: float, gens: dict[int, Any]) -> None:
+        self.generation, self.expires, self.held = generation, expires, True
+        for older in sorted(g for g in gens if g < generation):  # superseded: tidy up, best effort
+            try:
+                self.hook.client.delete_registered_model(generation_name(self.name, older))
+            except Exception as exc:
+                log.debug("could not delete old lock generation %s.%d: %s", self.lock_name, older, exc)
+
+    def _lost(self, why: str) -> RegistryLockTimeoutError:
+        self.held = False
+        return RegistryLockTimeoutError(
+            f"registry lock {self.lock_name!r} (generation {self.generation}) was lost: {why}; "
+            "nothing more was written"
         )
-        try:
-            call(
-                self.policy,
-                f"break lock {self.lock_name}",
-                self.hook.client.delete_registered_model,
-                self.lock_name,
-            )
-        except Exception as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
-                raise
 
     def verify(self) -> None:
-        """Raise RegistryLockTimeoutError unless this holder still owns the lock (fencing before writes)."""
-        current = self._read()
-        owner = (current.tags or {}).get(OWNER_TAG) if current is not None else None
-        if not self.held or owner != self.token:
-            self.held = False
-            raise RegistryLockTimeoutError(
-                f"registry lock {self.lock_name!r} was lost (expired after {self.ttl:.0f}s and taken over); "
-                "nothing was written"
-            )
+        """Fail unless this holder still owns the newest generation; renews the lease."""
+        if not self.held or self.generation is None:
+            raise self._lost("it is not held")
+        if time.time() + self.skew >= self.expires:
+            raise self._lost(f"its lease of {self.ttl:.0f}s ran out")
+        expires = time.time() + self.ttl
+        call(
+            self.policy,
+            f"renew lock {self.lock_name}",
+            self.hook.client.set_registered_model_tag,
+            generation_name(self.name, self.generation),
+            EXPIRES_TAG,
+            f"{expires:.3f}",
+        )
+        gens = self.generations()
+        mine = gens.get(self.generation)
+        if mine is None or dict(mine.tags or {}).get(OWNER_TAG) != self.token:
+            raise self._lost("its generation was superseded and removed")
+        newer = [g for g in gens if g > self.generation]
+        if newer:
+            raise self._lost(f"generation {max(newer)} superseded it")
+        self.expires = expires
+
+    def fence(self) -> None:
+        """Call before every registry write made under the lock: the write lands while the lease holds."""
+        if not self.held:
+            raise self._lost("it is not held")
+        if time.time() + self.policy.budget + self.skew >= self.expires:
+            self.verify()
 
     def release(self) -> None:
-        """Delete the lock if this holder still owns it. Failure is logged: the lock then expires."""
-        if not self.held:
+        """Mark this generation released. Failure is logged: the lease then expires."""
+        if not self.held or self.generation is None:
             return
         self.held = False
         try:
-            current = self._read()
-            if current is None or (current.tags or {}).get(OWNER_TAG) != self.token:
-                return
             call(
                 self.policy,
                 f"release lock {self.lock_name}",
-                self.hook.client.delete_registered_model,
-                self.lock_name,
+                self.hook.client.set_registered_model_tag,
+                generation_name(self.name, self.generation),
+                RELEASED_TAG,
+                "true",
             )
         except Exception as exc:
-            if error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
-                log.warning(
-                    "could not release registry lock %s (it expires after %.0fs): %s",
-                    self.lock_name,
-                    self.ttl,
-                    exc,
-                )
+            log.warning(
+                "could not release registry lock %s (it expires after %.0fs): %s",
+                self.lock_name,
+                self.ttl,
+                exc,
+            )

@@ -12,18 +12,26 @@ their sequence numbers) is first written as one plan into the registered-model t
 writer that dies (or loses the registry) midway leaves the plan behind; the next writer under the
 lock replays it (`repair`) before it reads anything, so a half-moved state is detectable (the tag
 exists) and is completed rather than left inconsistent.
+
+Decided once per Airflow run: a move made on behalf of a run carries an `op_id` derived from it
+(`op_key`), and its audit entries record that id. A retry that finds entries of its op_id reports
+that change instead of deciding again. A rollback also records its decision (target and the
+champion it replaces) in the registered-model tag `driftline.rollback.<hash of the run>` before it
+moves anything, so a retry finishes that decision and never re-reads `previous-champion` (which,
+after the first try moved the aliases, names the model being rolled back from).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from driftline.registry.audit import PENDING_TAG, AuditEntry, next_seq, write_entries
+from driftline.registry.audit import PENDING_TAG, AuditEntry, entries_of_op, next_seq, write_entries
 from driftline.registry.champion import (
     CHALLENGER,
     CHAMPION,
@@ -43,6 +51,17 @@ log = logging.getLogger(__name__)
 
 # Aliases are written in this order; champion always last.
 _WRITE_ORDER = (PREVIOUS_CHAMPION, CHALLENGER, CHAMPION)
+ROLLBACK_TAG_PREFIX = "driftline.rollback."
+
+
+def op_id_for(action: str, op_key: str | None) -> str:
+    """The op_id of a change made on behalf of `op_key` (e.g. "dag_id/run_id"); random without one."""
+    return f"{action}:{op_key}" if op_key else uuid.uuid4().hex
+
+
+def rollback_tag(op_key: str) -> str:
+    """The registered-model tag that records the rollback decision of one Airflow run."""
+    return ROLLBACK_TAG_PREFIX + hashlib.sha256(op_key.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -99,11 +118,14 @@ def require_version(hook: MlflowAccess, name: str, version: int, policy: RetryPo
         raise
 
 
-def _apply(hook: MlflowAccess, name: str, plan: dict[str, Any], policy: RetryPolicy | None) -> None:
-    """Carry out a plan; every step is idempotent, so a replay after a crash is safe."""
+def _apply(
+    hook: MlflowAccess, name: str, plan: dict[str, Any], policy: RetryPolicy | None, lock: RegistryLock
+) -> None:
+    """Carry out a plan; every step is idempotent, so a replay after a crash is safe; each write is fenced."""
     client = hook.client
     for version, tags in plan.get("version_tags", {}).items():
         for key, value in tags.items():
+            lock.fence()
             call(
                 policy,
                 f"tag version {version} of {name!r}",
@@ -118,6 +140,7 @@ def _apply(hook: MlflowAccess, name: str, plan: dict[str, Any], policy: RetryPol
         if alias not in aliases:
             continue
         target = aliases[alias]
+        lock.fence()
         if target is None:
             try:
                 call(
@@ -139,7 +162,8 @@ def _apply(hook: MlflowAccess, name: str, plan: dict[str, Any], policy: RetryPol
                 alias,
                 str(target),
             )
-    write_entries(hook, name, [AuditEntry.from_json(text) for text in plan["entries"]], policy)
+    write_entries(hook, name, [AuditEntry.from_json(text) for text in plan["entries"]], policy, lock)
+    lock.fence()
     try:
         call(
             policy, f"clear pending change of {name!r}", client.delete_registered_model_tag, name, PENDING_TAG
@@ -149,13 +173,15 @@ def _apply(hook: MlflowAccess, name: str, plan: dict[str, Any], policy: RetryPol
             raise
 
 
-def repair_locked(hook: MlflowAccess, name: str, model: Any, policy: RetryPolicy | None = None) -> bool:
+def repair_locked(
+    hook: MlflowAccess, name: str, model: Any, lock: RegistryLock, policy: RetryPolicy | None = None
+) -> bool:
     """Replay a change a crashed writer left half-done. Call with the lock held; True if one was found."""
     pending = dict(model.tags or {}).get(PENDING_TAG)
     if not pending:
         return False
     log.warning("completing a half-finished alias change of %s left by a previous writer", name)
-    _apply(hook, name, json.loads(pending), policy)
+    _apply(hook, name, json.loads(pending), policy, lock)
     return True
 
 
@@ -163,8 +189,8 @@ def repair(
     hook: MlflowAccess, name: str, actor: str = "driftline repair", policy: RetryPolicy | None = None
 ) -> bool:
     """Take the lock and complete a half-finished alias change of `name`, if any."""
-    with open_lock(hook, name, actor, policy):
-        return repair_locked(hook, name, require_model(hook, name, policy), policy)
+    with open_lock(hook, name, actor, policy) as lock:
+        return repair_locked(hook, name, require_model(hook, name, policy), lock, policy)
 
 
 def commit_aliases(
@@ -179,6 +205,7 @@ def commit_aliases(
     details: dict[str, Any] | None = None,
     version_tags: dict[int, dict[str, str]] | None = None,
     policy: RetryPolicy | None = None,
+    op_id: str | None = None,
 ) -> list[AuditEntry]:
     """Move aliases to `new_aliases` ({alias: version or None to remove}) with audit entries.
 
@@ -193,7 +220,7 @@ def commit_aliases(
     tags = dict(model.tags or {})
     seq = next_seq(tags)
     now = dt.datetime.now(dt.UTC)
-    op_id = uuid.uuid4().hex
+    op_id = op_id or uuid.uuid4().hex
     entries = []
     for alias in _WRITE_ORDER:
         if alias in changes:
@@ -227,8 +254,85 @@ def commit_aliases(
         PENDING_TAG,
         json.dumps(plan),
     )
-    _apply(hook, name, plan, policy)
+    _apply(hook, name, plan, policy, lock)
     return entries
+
+
+def _done(name: str, version: int, tags: dict[str, str], op_id: str | None) -> PromotionResult | None:
+    """The result of change `op_id` when an earlier try already made it (its audit entries exist)."""
+    if not op_id:
+        return None
+    entries = entries_of_op(tags, op_id)
+    champ = [e for e in entries if e.alias == CHAMPION and e.to_version == version]
+    if not champ:
+        return None
+    return PromotionResult(name, version, champ[0].from_version, changed=True, entries=entries)
+
+
+def _promote_locked(
+    hook: MlflowAccess,
+    name: str,
+    lock: RegistryLock,
+    version: int,
+    expected_champion: int | None,
+    reason: str,
+    actor: str,
+    *,
+    unconditional: bool,
+    action: str,
+    details: dict[str, Any] | None,
+    policy: RetryPolicy | None,
+    op_id: str | None,
+) -> PromotionResult:
+    """`promote` with the lock held and pending changes repaired."""
+    model = require_model(hook, name, policy)
+    done = _done(name, version, dict(model.tags or {}), op_id)
+    if done is not None:
+        return done
+    require_version(hook, name, version, policy)
+    current = aliases_of(model)
+    champion = current.get(CHAMPION)
+    if champion == version:
+        return PromotionResult(name, version, current.get(PREVIOUS_CHAMPION), changed=False)
+    if not unconditional and champion != expected_champion:
+        raise RegistryConflictError(
+            f"champion of {name!r} is {_v(champion)}, expected {_v(expected_champion)}: it changed "
+            f"since it was read; version {version} was not promoted",
+            expected=expected_champion,
+            actual=champion,
+        )
+    new: dict[str, int | None] = {CHAMPION: version}
+    if champion is not None:
+        new[PREVIOUS_CHAMPION] = champion
+    if current.get(CHALLENGER) == version:
+        new[CHALLENGER] = None
+    entries = commit_aliases(
+        hook,
+        name,
+        lock,
+        new,
+        actor=actor,
+        reason=reason,
+        action=action,
+        details=details,
+        version_tags={version: {TAG_PROMOTED_AT: dt.datetime.now(dt.UTC).isoformat()}},
+        policy=policy,
+        op_id=op_id,
+    )
+    return PromotionResult(name, version, champion, changed=True, entries=entries)
+
+
+def _locked_and_repaired(
+    hook: MlflowAccess, name: str, actor: str, policy: RetryPolicy | None, lock_ttl: float, lock_wait: float
+) -> RegistryLock:
+    lock = open_lock(hook, name, actor, policy, lock_ttl, lock_wait)
+    lock.acquire()
+    try:
+        repair_locked(hook, name, require_model(hook, name, policy), lock, policy)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def promote(
@@ -245,49 +349,87 @@ def promote(
     policy: RetryPolicy | None = None,
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
+    op_key: str | None = None,
 ) -> PromotionResult:
     """Make `version` the champion of `name`; the old champion becomes `previous-champion`.
 
     Compare-and-set: raises RegistryConflictError when the champion is no longer `expected_champion`
     (None = "there was no champion"), unless `unconditional`. Promoting the current champion is a
     no-op (changed=False). A `challenger` alias on `version` is removed (it is no longer a candidate).
+    `op_key` (e.g. "dag_id/run_id") makes a retry report the change an earlier try made.
     Unknown model or version: RegistryInputError. Registry unreachable: RegistryError after retries.
     """
     version = int(version)
-    with open_lock(hook, name, actor, policy, lock_ttl, lock_wait) as lock:
-        model = require_model(hook, name, policy)
-        if repair_locked(hook, name, model, policy):
-            model = require_model(hook, name, policy)
-        require_version(hook, name, version, policy)
-        current = aliases_of(model)
-        champion = current.get(CHAMPION)
-        if champion == version:
-            return PromotionResult(name, version, current.get(PREVIOUS_CHAMPION), changed=False)
-        if not unconditional and champion != expected_champion:
-            raise RegistryConflictError(
-                f"champion of {name!r} is {_v(champion)}, expected {_v(expected_champion)}: it changed "
-                f"since it was read; version {version} was not promoted",
-                expected=expected_champion,
-                actual=champion,
-            )
-        new: dict[str, int | None] = {CHAMPION: version}
-        if champion is not None:
-            new[PREVIOUS_CHAMPION] = champion
-        if current.get(CHALLENGER) == version:
-            new[CHALLENGER] = None
-        entries = commit_aliases(
+    op_id = op_id_for(action, op_key) if op_key else None
+    lock = _locked_and_repaired(hook, name, actor, policy, lock_ttl, lock_wait)
+    try:
+        return _promote_locked(
             hook,
             name,
             lock,
-            new,
-            actor=actor,
-            reason=reason,
+            version,
+            expected_champion,
+            reason,
+            actor,
+            unconditional=unconditional,
             action=action,
             details=details,
-            version_tags={version: {TAG_PROMOTED_AT: dt.datetime.now(dt.UTC).isoformat()}},
             policy=policy,
+            op_id=op_id,
         )
-        return PromotionResult(name, version, champion, changed=True, entries=entries)
+    finally:
+        lock.release()
+
+
+def decide_rollback(
+    hook: MlflowAccess,
+    name: str,
+    lock: RegistryLock,
+    target_version: int | None,
+    op_key: str | None,
+    actor: str,
+    reason: str,
+    policy: RetryPolicy | None,
+) -> dict[str, Any]:
+    """The rollback decision of this run: read back when an earlier try recorded it, else made and recorded.
+
+    {"target", "expected", "op_id"}: restore `target` in place of `expected` (the champion seen).
+    """
+    model = require_model(hook, name, policy)
+    tags = dict(model.tags or {})
+    key = rollback_tag(op_key) if op_key else None
+    if key and tags.get(key):
+        decision: dict[str, Any] = json.loads(tags[key])
+        log.info("rollback of %s: resuming the decision recorded by an earlier try: %s", name, decision)
+        return decision
+    current = aliases_of(model)
+    if target_version is None:
+        if PREVIOUS_CHAMPION not in current:
+            raise RegistryInputError(
+                f"registered model {name!r} has no {PREVIOUS_CHAMPION!r} alias to roll back to; "
+                "give target_version explicitly"
+            )
+        target_version = current[PREVIOUS_CHAMPION]
+    require_version(hook, name, int(target_version), policy)
+    decision = {
+        "target": int(target_version),
+        "expected": current.get(CHAMPION),
+        "op_id": op_id_for("rollback", op_key),
+        "actor": actor,
+        "reason": reason[:1000],
+        "decided_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    if key:
+        lock.fence()
+        call(
+            policy,
+            f"record rollback decision of {name!r}",
+            hook.client.set_registered_model_tag,
+            name,
+            key,
+            json.dumps(decision, sort_keys=True),
+        )
+    return decision
 
 
 def rollback(
@@ -300,35 +442,35 @@ def rollback(
     policy: RetryPolicy | None = None,
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
+    op_key: str | None = None,
 ) -> PromotionResult:
-    """Restore `target_version` (default: `previous-champion`) as champion, through `promote`.
+    """Restore `target_version` (default: `previous-champion`) as champion, through the promotion path.
 
     The current champion becomes `previous-champion`, so a second rollback without a target undoes
-    the first. Raises RegistryInputError for an unknown model or version, or when no target is given
+    the first. With `op_key` (the Airflow run) the decision is made once and recorded first; a retry
+    finishes it. Raises RegistryInputError for an unknown model or version, or when no target is given
     and there is no previous champion.
     """
-    model = require_model(hook, name, policy)
-    current = aliases_of(model)
-    if target_version is None:
-        if PREVIOUS_CHAMPION not in current:
-            raise RegistryInputError(
-                f"registered model {name!r} has no {PREVIOUS_CHAMPION!r} alias to roll back to; "
-                "give target_version explicitly"
-            )
-        target_version = current[PREVIOUS_CHAMPION]
-    require_version(hook, name, int(target_version), policy)
-    return promote(
-        hook,
-        name,
-        int(target_version),
-        current.get(CHAMPION),
-        reason,
-        actor,
-        action="rollback",
-        policy=policy,
-        lock_ttl=lock_ttl,
-        lock_wait=lock_wait,
-    )
+    require_model(hook, name, policy)
+    lock = _locked_and_repaired(hook, name, actor, policy, lock_ttl, lock_wait)
+    try:
+        decision = decide_rollback(hook, name, lock, target_version, op_key, actor, reason, policy)
+        return _promote_locked(
+            hook,
+            name,
+            lock,
+            int(decision["target"]),
+            decision["expected"],
+            reason,
+            actor,
+            unconditional=False,
+            action="rollback",
+            details=None,
+            policy=policy,
+            op_id=str(decision["op_id"]),
+        )
+    finally:
+        lock.release()
 
 
 def _v(version: int | None) -> str:

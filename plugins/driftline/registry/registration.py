@@ -26,7 +26,13 @@ from driftline.registry.champion import (
     metric_tag,
 )
 from driftline.registry.errors import RegistryInputError
-from driftline.registry.promotion import commit_aliases, open_lock, repair_locked, require_model
+from driftline.registry.promotion import (
+    commit_aliases,
+    op_id_for,
+    open_lock,
+    repair_locked,
+    require_model,
+)
 from driftline.registry.retry import RetryPolicy, call, error_code
 
 if TYPE_CHECKING:
@@ -102,7 +108,10 @@ def model_source(hook: MlflowAccess, run: Any, policy: RetryPolicy | None = None
 def version_tags(
     run: Any, training: dict[str, Any], metric_name: str, dag_id: str | None, run_id: str | None
 ) -> dict[str, str]:
-    """The contract tags (driftline.registry.champion) for a version trained by `run`."""
+    """The contract tags (driftline.registry.champion) for a version trained by `run`: the few a person reads.
+
+    The training run holds the rest (all metrics, params, `lineage.json`, the validation result).
+    """
     run_tags = dict(run.data.tags or {})
     tags = {
         TAG_TRAINING_RUN_ID: run.info.run_id,
@@ -114,8 +123,10 @@ def version_tags(
         TAG_RUN_ID: str(run_id or run_tags.get(TAG_RUN_ID) or ""),
         TAG_REGISTERED_AT: dt.datetime.now(dt.UTC).isoformat(),
     }
-    for key, value in dict(run.data.metrics or {}).items():
-        tags[metric_tag(key)] = repr(float(value))
+    # Only the metric the gate and concept drift read: every other metric is on the training run.
+    value = dict(run.data.metrics or {}).get(tags[TAG_METRIC_NAME])
+    if value is not None:
+        tags[metric_tag(tags[TAG_METRIC_NAME])] = repr(float(value))
     return tags
 
 
@@ -193,7 +204,7 @@ def register_training_run(
     run = _get_run(hook, training_run_id, policy)
     ensure_registered_model(hook, name, policy)
     with open_lock(hook, name, actor, policy, lock_ttl, lock_wait) as lock:
-        repair_locked(hook, name, require_model(hook, name, policy), policy)
+        repair_locked(hook, name, require_model(hook, name, policy), lock, policy)
         existing = find_existing(hook, name, training_run_id, dag_id, run_id, policy)
         if existing is None:
             source, model_id = model_source(hook, run, policy)
@@ -204,6 +215,7 @@ def register_training_run(
                 again = find_existing(hook, name, training_run_id, dag_id, run_id, RetryPolicy(attempts=1))
                 if again is not None:
                     return again
+                lock.fence()
                 return hook.client.create_model_version(
                     name, source, run_id=training_run_id, tags=tags, await_creation_for=0, model_id=model_id
                 )
@@ -224,5 +236,6 @@ def register_training_run(
                 action="register",
                 details={"training_run_id": training_run_id},
                 policy=policy,
+                op_id=op_id_for("register", f"{dag_id}/{run_id}" if dag_id and run_id else None),
             )
     return {"name": name, "version": int(version), "run_id": training_run_id}

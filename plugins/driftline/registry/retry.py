@@ -7,6 +7,13 @@ the caller at once. When the attempts run out the last error becomes a `Registry
 Airflow retries. The defaults come from `DRIFTLINE_REGISTRY_RETRIES` (attempts, default 4) and
 `DRIFTLINE_REGISTRY_BACKOFF` (first delay in seconds, default 1.0, doubled each time, capped at
 `max_delay`, with full jitter). The loop itself is tenacity's `Retrying`.
+
+Bounded: one `call` never takes longer than `budget` seconds (`DRIFTLINE_REGISTRY_BUDGET`, default
+30): no retry starts unless a whole request (`request_timeout`) still fits. MLflow's own HTTP retries
+(7 by default, with a 120 s timeout per request) would nest under these and outlast the registry
+lock's lease, so `bound_client` turns them off and caps a request at `request_timeout` unless the
+environment sets `MLFLOW_HTTP_REQUEST_MAX_RETRIES` / `MLFLOW_HTTP_REQUEST_TIMEOUT` itself. The
+registry lock (driftline.registry.lock) requires its lease to outlast a call's budget.
 """
 
 from __future__ import annotations
@@ -16,7 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+    wait_random_exponential,
+)
 
 from driftline.exceptions import RegistryError
 
@@ -36,18 +50,23 @@ class RetryPolicy:
     attempts: int = 4
     backoff: float = 1.0
     max_delay: float = 10.0
+    budget: float = 30.0
+    request_timeout: float = 10.0
 
     @classmethod
     def from_env(cls) -> RetryPolicy:
         return cls(
             attempts=max(1, int(os.environ.get("DRIFTLINE_REGISTRY_RETRIES", "4"))),
             backoff=max(0.0, float(os.environ.get("DRIFTLINE_REGISTRY_BACKOFF", "1.0"))),
+            budget=max(1.0, float(os.environ.get("DRIFTLINE_REGISTRY_BUDGET", "30"))),
         )
 
     def retrying(self) -> Retrying:
         """tenacity's loop for this policy: transient errors only, jittered exponential waits."""
         return Retrying(
-            stop=stop_after_attempt(self.attempts),
+            # no retry starts unless a whole request still fits in the budget
+            stop=stop_after_attempt(self.attempts)
+            | stop_before_delay(max(0.0, self.budget - self.request_timeout)),
             wait=wait_random_exponential(multiplier=self.backoff, max=self.max_delay),
             retry=retry_if_exception(is_transient),
         )
@@ -75,6 +94,12 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def bound_client(policy: RetryPolicy) -> None:
+    """Keep MLflow's HTTP client from retrying under Driftline's retries (unless configured explicitly)."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, int(policy.request_timeout))))
+
+
 def call(
     policy: RetryPolicy | None,
     what: str,
@@ -84,10 +109,12 @@ def call(
 ) -> T:
     """Run `fn(*args, **kwargs)`; retry transient failures; raise RegistryError naming `what` at the end."""
     policy = policy or RetryPolicy.from_env()
+    bound_client(policy)
     try:
         return policy.retrying()(fn, *args, **kwargs)  # a non-transient error is raised as it is
     except RetryError as exc:
         last = exc.last_attempt.exception()
         raise RegistryError(
-            f"model registry unavailable: {what} failed {policy.attempts} time(s); last error: {last}"
+            f"model registry unavailable: {what} failed {exc.last_attempt.attempt_number} time(s) "
+            f"within {policy.budget:.0f}s; last error: {last}"
         ) from last

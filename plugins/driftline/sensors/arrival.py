@@ -24,7 +24,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout
 
 from driftline.config.models import LocalSource, ModelConfig, S3Source, SqlSource
 from driftline.exceptions import ConfigError, PermanentError
-from driftline.operators.base import run_interval
+from driftline.operators.base import driftline_failure_callbacks, driftline_retry_policy, run_interval
 
 What = Literal["data", "labels"]
 
@@ -48,9 +48,9 @@ class DataArrivalSensor(BaseSensorOperator):
         kwargs.setdefault("timeout", dt.timedelta(minutes=minutes))
         kwargs.setdefault("poke_interval", dt.timedelta(seconds=wait.poke_interval_seconds))
         kwargs.setdefault("mode", "reschedule" if wait.mode == "reschedule" else "poke")
-        kwargs.setdefault(
-            "retries", 2
-        )  # a failed check (S3 down) retries; a timeout or config error does not
+        # a failed check (S3 down) takes the retries; a timeout or a PermanentError fails at once
+        kwargs.setdefault("retry_policy", driftline_retry_policy())
+        kwargs.setdefault("on_failure_callback", driftline_failure_callbacks())
         super().__init__(**kwargs)
         self.model_config = model_config
         self.what: What = what

@@ -236,6 +236,7 @@ def train(
     store: MlflowStore | None = None,
     tracking_uri: str | None = None,
     snapshot_conn_id: str | None = None,
+    snapshot_sha256: str | None = None,
 ) -> TrainResult:
     """Train `config`'s model on a validated snapshot and log it to MLflow (see the module docstring).
 
@@ -243,7 +244,9 @@ def train(
     with dag_id, run_id and task_id present a retry reuses the FINISHED run of an earlier try.
     MLflow is `store` (the Airflow operator passes its hook's store), else `tracking_uri`, else
     the `MLFLOW_TRACKING_URI` environment variable; none of them is an error, never a default.
-    Imports no Airflow: this runs in the training image.
+    Imports no Airflow: this runs in the training image. `snapshot_sha256` is the hash the caller
+    was handed with the snapshot (its XCom): the snapshot read must match it, so training never
+    fits on data other than what was validated.
     """
     import os
 
@@ -261,6 +264,13 @@ def train(
 
         raise SnapshotError(
             f"snapshot {snapshot_uri} has status {ref.status!r}; training reads only 'validated' snapshots"
+        )
+    if snapshot_sha256 and ref.sha256 != snapshot_sha256:
+        from driftline.exceptions import SnapshotError
+
+        raise SnapshotError(
+            f"snapshot {snapshot_uri} is not the data this step was handed: sha256 {ref.sha256[:12]} "
+            f"!= {snapshot_sha256[:12]}"
         )
 
     if store is None:
@@ -285,7 +295,7 @@ def train(
         if killed:
             log.warning("marked MLflow runs %s of earlier tries KILLED (left RUNNING)", killed)
 
-    df = read_snapshot(snapshot_uri, require="validated", conn_id=snapshot_conn_id)
+    df = read_snapshot(snapshot_uri, require="validated", conn_id=snapshot_conn_id, sha256=ref.sha256)
     check_frame(config, df, snapshot_uri)
     train_df, valid_df = split.time_split(
         df, config.data.timestamp, config.training.validation_days, config.training.min_validation_rows
@@ -367,6 +377,26 @@ def train(
             )
             model_uri = log_model(config, model, X_valid)
             mlflow.set_tag("driftline.model_uri", model_uri)
+            mlflow.log_dict(
+                {
+                    "snapshot_uri": snapshot_uri,
+                    "snapshot_sha256": ref.sha256,
+                    "trained_until": until,
+                    "split_at": split_at,
+                    "window": {k: v for k, v in ref.facts.items() if k != "validation"},
+                    "validation": ref.facts.get("validation"),
+                    "airflow": ident,
+                },
+                "lineage.json",
+            )
+            from driftline.validation.results import result_uri
+
+            tracking.log_store_files(
+                client,
+                run_id,
+                {"validation/training_window.validation.json": result_uri(snapshot_uri)},
+                snapshot_conn_id,
+            )
     except BaseException:
         client.set_terminated(run_id, "FAILED")
         raise
@@ -399,6 +429,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--snapshot", required=True, help="URI of the validated snapshot (.parquet).")
     parser.add_argument(
         "--snapshot-conn-id", default=None, help="Airflow connection for an object-store snapshot."
+    )
+    parser.add_argument(
+        "--snapshot-sha256", default=None, help="The snapshot's expected sha256 (lineage check)."
     )
     parser.add_argument("--dag-id", default=None)
     parser.add_argument("--run-id", default=None)
@@ -469,6 +502,7 @@ def _run(args: argparse.Namespace) -> int:
             {k: v for k, v in identity.items() if v},
             tracking_uri=args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
             snapshot_conn_id=args.snapshot_conn_id,
+            snapshot_sha256=args.snapshot_sha256,
         )
     except PermanentError as exc:
         log.error("training input error (a retry will not help): %s", exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from importlib import metadata
@@ -130,3 +131,38 @@ def pinned_requirements(class_path: str | None, serialization_format: str) -> li
     versions = package_versions(names)
     versions.pop("pyarrow", None)
     return [f"{name}=={version}" for name, version in sorted(versions.items())]
+
+
+def log_store_files(
+    client: MlflowClient, run_id: str, files: dict[str, str | None], conn_id: str | None = None
+) -> list[str]:
+    """Copy snapshot-store files (local or object store) into a run's artifacts; returns what was logged.
+
+    `files` maps an artifact path in the run (`drift/drift_report.html`) to the file's store URI;
+    a None URI is skipped (nothing was produced). A URI that names no file is reported in the
+    log and skipped: the artifact copy never fails the step that owns the decision.
+    """
+    import logging
+    import tempfile
+    from pathlib import PurePosixPath
+
+    from driftline.data.snapshots import read_bytes
+    from driftline.exceptions import SnapshotError
+
+    logged = []
+    with tempfile.TemporaryDirectory(prefix="driftline-artifacts-") as tmp:
+        for artifact, uri in files.items():
+            if not uri:
+                continue
+            try:
+                data = read_bytes(uri, conn_id)
+            except SnapshotError as exc:
+                logging.getLogger(__name__).warning("not logged to MLflow run %s: %s", run_id, exc)
+                continue
+            target = PurePosixPath(artifact)
+            local = os.path.join(tmp, target.name)
+            with open(local, "wb") as handle:
+                handle.write(data)
+            client.log_artifact(run_id, local, str(target.parent) if str(target.parent) != "." else None)
+            logged.append(artifact)
+    return logged

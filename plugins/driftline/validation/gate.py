@@ -226,3 +226,63 @@ def validate_frame(df: pd.DataFrame, config: ModelConfig) -> ValidationReport:
     for warning in warnings:
         log.warning("validation warning (%s): %s", config.model.name, warning.describe())
     return report
+
+
+# --- a failed batch: ledger, move, alert -------------------------------------------------------
+
+
+def alert_marker_uri(quarantined_uri: str) -> str:
+    """The marker written once the quarantine alert of a batch went out."""
+    return quarantined_uri[: -len(".parquet")] + ".alerted"
+
+
+def quarantine_failed_batch(
+    ref: Any,
+    result: dict[str, Any],
+    config: ModelConfig,
+    *,
+    window: str,
+    message: str,
+    conn_id: str | None = None,
+) -> Any:
+    """Keep a failed batch out of training: ledger entry first, then the move, then the alert.
+
+    Each step is idempotent and keyed by the batch, so a retry (or a worker killed at any point)
+    finishes what an earlier try started: the ledger holds one entry per range and run, the move
+    copies before it deletes, and the alert goes out once (a marker beside the quarantined
+    snapshot records that it went; a crash between the alert and the marker repeats the alert:
+    at-least-once delivery). `ref` is the raw SnapshotRef the validate step was handed.
+    Returns the quarantined SnapshotRef.
+    """
+    from driftline.alerts import AlertEvent, emit_alert
+    from driftline.data import quarantine_ledger, snapshots
+
+    target = snapshots.quarantine_uri(ref)
+    start, end = ref.facts.get("window_start"), ref.facts.get("window_end")
+    if window == "current" and start and end:
+        quarantine_ledger.record(
+            config.data.snapshot_root,
+            config.model.name,
+            start,
+            end,
+            run_id=str((result.get("run") or {}).get("run_id") or ""),
+            snapshot=target,
+            reason=message,
+            conn_id=conn_id,
+        )
+        log.info("quarantine ledger: [%s, %s) is excluded from training from now on", start, end)
+    moved = snapshots.quarantine(ref, result, conn_id)
+    marker = alert_marker_uri(moved.uri)
+    if not snapshots.exists(marker, conn_id):
+        emit_alert(
+            AlertEvent(
+                model=config.model.name,
+                kind="validation_failed",
+                severity="error",
+                message=message,
+                details={"quarantine": moved.uri, "window": window, "summary": result.get("statistics", {})},
+                run=dict(result.get("run") or {}),
+            )
+        )
+        snapshots.write_bytes(marker, b"alerted\n", conn_id)
+    return moved

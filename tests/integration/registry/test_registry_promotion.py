@@ -12,13 +12,20 @@ import pytest
 from driftline.registry.audit import PENDING_TAG, champion_at, format_history, history
 from driftline.registry.champion import get_champion, read_aliases
 from driftline.registry.errors import RegistryConflictError, RegistryInputError
-from driftline.registry.lock import RegistryLock, lock_name
+from driftline.registry.lock import RELEASED_TAG, RegistryLock
 from driftline.registry.promotion import promote, rollback
 from driftline.registry.registration import register_training_run
 from driftline.registry.retry import RetryPolicy
 from registry_helpers import extra_versions, log_training_run, registry_config
 
 FAST = RetryPolicy(attempts=3, backoff=0.05)
+QUICK_LEASE = RetryPolicy(attempts=1, backoff=0.0, budget=0.1, request_timeout=0.1)
+
+
+def assert_lock_released(hook, name):
+    """The newest lock generation is released (older ones are tidied up by later holders)."""
+    gens = RegistryLock(hook, name).generations()
+    assert gens and gens[max(gens)].tags.get(RELEASED_TAG) == "true", gens
 
 
 @pytest.fixture
@@ -55,7 +62,7 @@ def test_promote_moves_champion_and_previous_champion(server_hook, registered):
         promote(server_hook, name, 2, 1, "stale", "airflow:dag/run3")
     assert (err.value.expected, err.value.actual) == (1, 3)
     assert promote(server_hook, name, 2, 1, "forced", "admin", unconditional=True).previous == 3
-    assert server_hook.client.search_registered_models(f"name = '{lock_name(name)}'") == []
+    assert_lock_released(server_hook, name)
 
 
 def test_rollback_to_previous_and_to_named_version(server_hook, registered):
@@ -174,13 +181,14 @@ def test_twenty_concurrent_promotions(server_hook, registered):
     assert aliases["champion"] == moves[-1].to_version
     assert aliases["previous-champion"] == moves[-1].from_version
     assert PENDING_TAG not in server_hook.client.get_registered_model(name).tags
-    assert server_hook.client.search_registered_models(f"name = '{lock_name(name)}'") == []
+    assert_lock_released(server_hook, name)
 
 
 def test_expired_lock_of_a_crashed_holder_is_broken(server_hook, registered):
-    crashed = RegistryLock(server_hook, registered, holder="crashed", ttl=0.5)
+    quick = {"policy": QUICK_LEASE, "skew": 0.05}
+    crashed = RegistryLock(server_hook, registered, holder="crashed", ttl=0.5, **quick)
     crashed.acquire()  # never released
-    waiting = RegistryLock(server_hook, registered, holder="next", wait=0.2)
+    waiting = RegistryLock(server_hook, registered, holder="next", wait=0.2, **quick)
     from driftline.registry.errors import RegistryLockTimeoutError
 
     with pytest.raises(RegistryLockTimeoutError, match="held by 'crashed'"):

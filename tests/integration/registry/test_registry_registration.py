@@ -24,7 +24,7 @@ def test_register_sets_contract_tags_and_challenger(server_hook, model_name):
     assert tags["driftline.trained_until"] == training["trained_until"]
     assert tags["driftline.metric_name"] == "roc_auc"
     assert float(tags["driftline.metric.roc_auc"]) == pytest.approx(training["metrics"]["roc_auc"])
-    assert set(training["metrics"]) <= {k.removeprefix("driftline.metric.") for k in tags}
+    assert len(tags) <= 10, sorted(tags)  # the few a person reads; the training run holds the rest
     assert tags["airflow.dag_id"] == "driftline__x"
     assert tags["airflow.run_id"] == "scheduled__1"
     assert "driftline.registered_at" in tags

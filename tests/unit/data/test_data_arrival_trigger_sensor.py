@@ -244,3 +244,12 @@ def test_dag_wiring_of_the_sensors(example_config, example_config_path: Path):
     raw["data"]["labels"] = None
     dag = build_pipeline_dag(ModelConfig.model_validate(raw), example_config_path)
     assert not {"wait_for_data", "wait_for_labels"} & set(dag.task_ids)
+
+
+def test_sensor_fails_permanent_errors_at_once_and_records_an_alert(example_config):
+    from driftline.notifiers import AlertRecordNotifier
+
+    sensor = DataArrivalSensor(model_config=example_config)
+    rule = sensor.retry_policy.rules[0]
+    assert rule.exception is PermanentError and rule.action.name == "FAIL"
+    assert any(isinstance(cb, AlertRecordNotifier) for cb in sensor.on_failure_callback)

@@ -165,11 +165,12 @@ def test_snapshots_round_trip_in_s3(s3_bucket, monkeypatch):
     uri = snapshots.snapshot_uri(root, "churn", "scheduled__2026-01-02", "current_window")
     frame = pd.DataFrame({"id": ["a", "b"], "x": [1.0, 2.0]})
     ref = snapshots.mark(snapshots.write_snapshot(frame, uri), "validated")
-    pd.testing.assert_frame_equal(snapshots.read_snapshot(uri), frame)
+    uri = ref.uri  # content-addressed: current_window.<sha256[:16]>.parquet
+    pd.testing.assert_frame_equal(snapshots.read_snapshot(uri, sha256=ref.sha256), frame)
     moved = snapshots.quarantine(ref, {"success": False})
-    assert (
-        moved.uri
-        == f"s3://{s3_bucket}/driftline/snapshots/churn/quarantine/scheduled__2026-01-02/current_window.parquet"
+    assert moved.uri == (
+        f"s3://{s3_bucket}/driftline/snapshots/churn/quarantine/scheduled__2026-01-02/"
+        f"current_window.{ref.sha256[:16]}.parquet"
     )
     with pytest.raises(SnapshotError, match="does not exist"):
         snapshots.read_snapshot(uri)

@@ -219,14 +219,27 @@ def test_drifted_window_with_concept_drift_retrains(champion, example_config, he
     assert run.data.params["decision"] == "retrain"
     assert run.data.metrics["drifted.usage_minutes"] == 1.0
     assert "drift_score.plan" in run.data.metrics
+    # the drift report and summary are artifacts of the MLflow run that recorded the decision
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "drift")}
+    assert logged == {"drift/drift_report.html", "drift/drift_summary.json"}
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
 
-    # the next day's run is inside the 12 h cooldown? no: 24 h later it is outside; the same day is inside
-    branch, context = _decide(example_config, out, helpers, monkeypatch, run_id="manual__2026-01-11")
+    # another run for the same interval (a backfill, a cleared run) decides as the first one did:
+    # the cooldown counts retrains decided for strictly earlier intervals only
+    branch, context = _decide(example_config, out, helpers, monkeypatch, run_id="backfill__2026-01-11")
+    assert branch == "load_training"
+    # the next interval is inside a 48 h cooldown of that retrain
+    example_config.drift.cooldown_hours = 48
+    branch, context = _decide(
+        example_config, out, helpers, monkeypatch, run_id="scheduled__2026-01-12", day=12
+    )
     decision = context["ti"].xcom["decision"]
     assert branch == "keep_champion" and decision["suppressed"] and not decision["reasons"]
     assert not list(context["outlet_events"][retrain_needed_alias("churn")].asset_alias_events)
     # forced: the cooldown does not hold it back
-    branch, _ = _decide(example_config, out, helpers, monkeypatch, run_id="manual__2026-01-11b", force=True)
+    branch, _ = _decide(
+        example_config, out, helpers, monkeypatch, run_id="manual__2026-01-12", force=True, day=12
+    )
     assert branch == "load_training"
 
 
@@ -254,10 +267,10 @@ def test_labels_source_without_labels_snapshot(champion, example_config, helpers
     config = example_config.model_copy(deep=True)
     config.data.labels = config.data.source
     current = helpers.validated_snapshot(helpers.churn_frame(1500, seed=4), tmp_path / "run5", "current")
-    out = _check(config, current, helpers)
-    assert out["concept_drift"]["reason"] == (
-        "data.labels is configured but no labels snapshot was passed to check_drift"
-    )
+    from driftline.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"data\.labels is configured but no labels snapshot was passed"):
+        _check(config, current, helpers)  # a wiring error, never "not evaluated"
     labels = helpers.churn_frame(1500, seed=4)[["customer_id", "churned"]]
     labels_ref = helpers.validated_snapshot(labels, tmp_path / "run5", "labels")
     out = _check(config, current, helpers, labels=labels_ref)
@@ -271,3 +284,29 @@ def test_mismatched_current_columns_fail_permanently(champion, example_config, h
     current = helpers.validated_snapshot(df, tmp_path / "run6", "current")
     with pytest.raises(DriftInputError, match=r"missing in the current window: \['plan'\]"):
         _check(example_config, current, helpers)
+
+
+def test_not_evaluated_beyond_the_limit_raises_an_alert(driftline_home, example_config, helpers, monkeypatch):
+    """No champion for more than drift.max_not_evaluated_runs intervals in a row: one alert per run beyond."""
+    reason = "not evaluated: no champion (no reference data)"
+    out = {
+        "champion": None,
+        "data_drift": {"evaluated": False, "reason": reason},
+        "concept_drift": {"evaluated": False, "drifted": None, "reason": reason},
+    }
+    example_config.drift.max_not_evaluated_runs = 2
+    alerts = driftline_home / "alerts" / "alerts.jsonl"
+    for day in (11, 12):
+        _decide(example_config, out, helpers, monkeypatch, run_id=f"scheduled__{day}", day=day)
+        _decide(example_config, out, helpers, monkeypatch, run_id=f"retry__{day}", day=day)  # counts once
+    assert not alerts.exists()
+    _decide(example_config, out, helpers, monkeypatch, run_id="scheduled__13", day=13)
+    events = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert [(e["kind"], e["details"]["check"], e["details"]["streak"]) for e in events] == [
+        ("drift_not_evaluated", "data drift", 3),
+        ("drift_not_evaluated", "concept drift", 3),
+    ]
+    assert "not evaluated for 3 consecutive runs" in events[0]["message"] and reason in events[0]["message"]
+    # a backfill of an earlier interval counts the streak the schedule had then
+    _decide(example_config, out, helpers, monkeypatch, run_id="backfill__12", day=12)
+    assert len(alerts.read_text().splitlines()) == 2

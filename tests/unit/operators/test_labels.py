@@ -88,20 +88,19 @@ def test_a_corrupt_labels_partition_is_an_error_not_no_labels(example_config, tm
 
 
 def test_an_unreadable_labels_source_is_an_error_not_no_labels(example_config, tmp_path, monkeypatch):
-    """A database that cannot be queried (here: the labels table does not exist) retries, then fails."""
+    """A database that cannot be read (here: the file is not a SQLite database) retries, then fails."""
     import json
-    import sqlite3
 
     import pytest
     from driftline.config.models import SqlSource
     from driftline.exceptions import DataSourceError, PermanentError
 
     db = tmp_path / "labels.db"
-    sqlite3.connect(db).close()
+    db.write_bytes(b"this is not a database" * 100)
     monkeypatch.setenv("AIRFLOW_CONN_LABELS_DB", json.dumps({"conn_type": "sqlite", "host": str(db)}))
     cfg = example_config.model_copy(deep=True)
     cfg.data.labels = SqlSource(kind="sql", conn_id="labels_db", table="labels")
     cfg.data.snapshot_root = str(tmp_path / "snapshots")
-    with pytest.raises(DataSourceError, match="cannot read table 'labels'") as info:
+    with pytest.raises(DataSourceError, match="not a database") as info:
         LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 12)))
     assert not isinstance(info.value, PermanentError)  # retried: the database may be back

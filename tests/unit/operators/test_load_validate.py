@@ -55,7 +55,8 @@ def test_load_current_writes_a_raw_snapshot(example_config, churn_data, driftlin
     ref = op.execute(context("load_current", 5))
     assert ref["status"] == "raw" and ref["rows"] == ROWS
     assert ref["uri"] == str(
-        driftline_home / "snapshots/churn/scheduled__2026-01-05T00_00_00_00_00/current_window.parquet"
+        driftline_home
+        / f"snapshots/churn/scheduled__2026-01-05T00_00_00_00_00/current_window.{ref['sha256'][:16]}.parquet"
     )
     facts = ref["facts"]
     assert (
@@ -119,9 +120,9 @@ def test_corrupt_day_is_quarantined_and_alerted(example_config, churn_data, drif
     with pytest.raises(ValidationFailedError) as info:
         op.execute(context("validate_current", 17))
     message = str(info.value)
+    name = f"current_window.{raw['sha256'][:16]}"
     quarantined = (
-        driftline_home
-        / "snapshots/churn/quarantine/scheduled__2026-01-17T00_00_00_00_00/current_window.parquet"
+        driftline_home / f"snapshots/churn/quarantine/scheduled__2026-01-17T00_00_00_00_00/{name}.parquet"
     )
     assert f"quarantined at {quarantined}" in message
     assert "expect_column_values_to_not_be_null, column 'customer_id', 15 unexpected of 300" in message
@@ -133,13 +134,19 @@ def test_corrupt_day_is_quarantined_and_alerted(example_config, churn_data, drif
     with pytest.raises(SnapshotError):
         read_snapshot(raw["uri"], require="validated")
     assert read_manifest(str(quarantined)).status == "quarantined"
-    result = json.loads(quarantined.with_name("current_window.validation.json").read_text())
+    result = json.loads(quarantined.with_name(f"{name}.validation.json").read_text())
     assert result["success"] is False and {f["column"] for f in result["failures"]} >= {"customer_id", "plan"}
     (alert,) = [
         json.loads(line) for line in (driftline_home / "alerts/alerts.jsonl").read_text().splitlines()
     ]
     assert alert["kind"] == "validation_failed" and alert["details"]["quarantine"] == str(quarantined)
     assert alert["run"]["run_id"] == "scheduled__2026-01-17T00:00:00+00:00"
+    # a retry (e.g. the worker died after the move) finishes the quarantine and fails the same way,
+    # instead of "snapshot does not exist"; the alert is not sent twice
+    with pytest.raises(ValidationFailedError) as again:
+        op.execute(context("validate_current", 17))
+    assert str(again.value) == message
+    assert len((driftline_home / "alerts/alerts.jsonl").read_text().splitlines()) == 1
 
 
 def test_validate_rejects_a_non_snapshot(example_config):

@@ -33,3 +33,39 @@ def test_assets_module_is_not_in_the_factory() -> None:
 
     assert assets.champion("churn").name == "driftline.churn.champion"
     assert not [m for m in _loaded_after("import driftline.assets") if m.startswith("driftline.factory")]
+
+
+DOMAIN = ("data", "validation", "drift", "training", "registry")
+
+BLOCKED_IMPORT = """
+import importlib, pkgutil, sys
+
+class NoAirflow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "airflow" or name.startswith("airflow."):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+        return None
+
+sys.meta_path.insert(0, NoAirflow())
+import driftline
+failed = []
+for package in PACKAGES:
+    pkg = importlib.import_module(f"driftline.{package}")
+    for info in pkgutil.iter_modules(pkg.__path__, f"driftline.{package}."):
+        if info.name.endswith("__main__"):
+            continue
+        try:
+            importlib.import_module(info.name)
+        except Exception as exc:
+            failed.append(f"{info.name}: {exc!r}")
+for name in ("driftline.exceptions", "driftline.alerts", "driftline.mlflow_store", "driftline.objectstore"):
+    importlib.import_module(name)
+print(failed)
+"""
+
+
+def test_the_domain_imports_without_airflow() -> None:
+    code = f"PACKAGES = {DOMAIN!r}\n{BLOCKED_IMPORT}"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -35,6 +35,7 @@ def _runs(uri: str, config: Any) -> list[Any]:
 def test_local_training_logs_params_metrics_tags_and_a_loadable_model(
     config: Any, validated_snapshot: Any, tracking_uri: str, churn_frame: pd.DataFrame
 ) -> None:
+    import mlflow.artifacts
     import mlflow.sklearn
 
     result = train(config, validated_snapshot.uri, IDENTITY, tracking_uri=tracking_uri)
@@ -72,6 +73,13 @@ def test_local_training_logs_params_metrics_tags_and_a_loadable_model(
     assert {tags[f"airflow.{k}"] for k in IDENTITY} == set(IDENTITY.values())
     for package in ("python", "scikit-learn", "pandas", "numpy", "mlflow"):
         assert tags[f"driftline.env.{package}"]
+    experiment = _client(tracking_uri).get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # MLflow's classic ML view
+    artifacts = {a.path for a in _client(tracking_uri).list_artifacts(result.run_id)}
+    assert "lineage.json" in artifacts
+    lineage = mlflow.artifacts.load_dict(f"runs:/{result.run_id}/lineage.json")
+    assert lineage["snapshot_sha256"] == validated_snapshot.sha256
+    assert lineage["window"]["window_kind"] == "rolling"
 
     model = mlflow.sklearn.load_model(result.model_uri)
     sample = churn_frame[config.feature_names].head(5)
