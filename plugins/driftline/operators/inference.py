@@ -64,10 +64,10 @@ class ScoreAndWriteOperator(DriftlineOperator):
         log.info("scoring with models:/%s@%s = version %s", name, CHAMPION, champion.version)
 
         def load_model(version: int) -> Any:
-            import mlflow.sklearn
+            from driftline.registry.models import load_sklearn_model
 
             mlflow_hook.client  # noqa: B018 - sets MLflow's tracking and registry URIs
-            return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+            return load_sklearn_model(f"models:/{name}/{version}")
 
         _, end = run_interval(context)
         hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)

@@ -37,10 +37,10 @@ def mlflow_champions(conn_ids: dict[str, str], ttl_s: float = 30.0) -> Any:
         return None if not aliases else aliases.get("champion")
 
     def load(name: str, version: int) -> Any:
-        import mlflow.sklearn
+        from driftline.registry.models import load_sklearn_model
 
         hooks[conn_ids[name]].client  # noqa: B018 - sets MLflow's tracking and registry URIs
-        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        return load_sklearn_model(f"models:/{name}/{version}")
 
     return ChampionCache(resolve, load, ttl_s=ttl_s)
 
