@@ -184,10 +184,39 @@ def _concept_text(cd: dict[str, Any]) -> str:
     if not cd.get("evaluated"):
         return f"concept drift not evaluated ({cd.get('reason')})"
     verdict = "CONCEPT DRIFT" if cd.get("drifted") else "no concept drift"
+    interval = cd.get("interval") or {}
+    bounds = f", interval [{_fmt(interval.get('lower'))}, {_fmt(interval.get('upper'))}]" if interval else ""
     return (
         f"{verdict}: live {cd.get('metric')} {_fmt(cd.get('live_value'))} vs "
-        f"{_fmt(cd.get('reference_value'))} at registration (drop {_fmt(cd.get('drop'))}, tolerance {cd.get('tolerance')})"
+        f"{_fmt(cd.get('reference_value'))} at registration (drop {_fmt(cd.get('drop'))}{bounds}, tolerance {cd.get('tolerance')})"
     )
+
+
+def _target_text(td: dict[str, Any], kind: str) -> str:
+    if not td.get("evaluated"):
+        return f"{kind} drift not evaluated ({td.get('reason')})"
+    verdict = f"{kind.upper()} DRIFT" if td.get("drifted") else f"no {kind} drift"
+    return f"{verdict}: {td.get('reason')}"
+
+
+def _drift_lines(r: dict[str, Any]) -> list[str]:
+    """check_drift's lines: data and concept drift, then label drift, prediction drift and the report."""
+    lines = [f"  {'check_drift':18s} {_data_drift_text(r.get('data_drift') or {})}"]
+    constant = (r.get("data_drift") or {}).get("constant_in_window") or []
+    if constant:
+        lines[0] += f"; constant in window (not counted): {constant}"
+    lines.append(f"  {'':18s} {_concept_text(r.get('concept_drift') or {})}")
+    for kind in ("label", "prediction"):
+        lines.append(f"  {'':18s} {_target_text(r.get(f'{kind}_drift') or {}, kind)}")
+    report = r.get("report") or {}
+    if report:
+        built = (
+            f"built ({report.get('bytes')} bytes, {report.get('seconds')} s)"
+            if report.get("built")
+            else "not built"
+        )
+        lines.append(f"  {'':18s} drift report {built}: {report.get('why')}")
+    return lines
 
 
 def describe(task_id: str, state: str, result: Any, error: str | None) -> list[str]:
@@ -210,7 +239,7 @@ def describe(task_id: str, state: str, result: Any, error: str | None) -> list[s
         v = facts.get("validation", {})
         text = f"passed: {v.get('evaluated', v.get('expectations', '?'))} expectations, {v.get('warned', 0)} warning(s); snapshot {r.get('sha256', '')[:12]}"
     elif task_id == "check_drift":
-        text = f"{_data_drift_text(r.get('data_drift') or {})}; {_concept_text(r.get('concept_drift') or {})}"
+        return _drift_lines(r)
     elif task_id == "decide_retrain":
         text = f"retrain={r.get('retrain')} reasons={r.get('reasons')} suppressed={r.get('suppressed')}"
     elif task_id == "train":

@@ -325,15 +325,18 @@ def down() -> None:
             continue
         pid = int(pidfile.read_text())
         if _alive(pid):
-            os.killpg(pid, signal.SIGTERM)
-            for _ in range(30):
-                if not _alive(pid):
-                    break
-                time.sleep(0.5)
-            else:
-                os.killpg(pid, signal.SIGKILL)
+            try:
+                os.killpg(pid, signal.SIGTERM)
+                for _ in range(30):
+                    if not _alive(pid):
+                        break
+                    time.sleep(0.5)
+                else:
+                    os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:  # the group ended meanwhile
+                pass
             print(f"{name}: stopped")
-        pidfile.unlink()
+        pidfile.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -67,8 +67,9 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
     "big_int": (b"model: {name: x}\nn: " + b"9" * 20_000 + b"\n", "invalid YAML: ValueError"),
     "control_chars": (b"model: {name: \x07\x1b[31m}\n", "invalid YAML"),
     "scalar": (b"just a string\n", "expected a mapping at the top level, got str"),
+    "wide": (b"model: [" + b"1, " * 60_000 + b"1]\n", "more than 5,000 YAML nodes"),
     "many_keys": (
-        b"model: {name: x}\n" + b"".join(f"k{i}: {i}\n".encode() for i in range(5000)),
+        b"model: {name: x}\n" + b"".join(f"k{i}: {i}\n".encode() for i in range(2000)),
         "more problems",
     ),
 }

@@ -33,7 +33,7 @@ DEFAULTS_FILE = "_defaults.yaml"
 # Limits for untrusted config files (the example config is ~2.5 KB, ~300 nodes, depth 5).
 MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 32
-MAX_NODES = 20_000
+MAX_NODES = 5_000
 MAX_PROBLEMS = 50  # more problems than this are summarised as "... and N more"
 # libyaml's safe loader (same rules as yaml.safe_load, several times faster) when PyYAML has it.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

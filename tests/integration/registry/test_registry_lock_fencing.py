@@ -119,7 +119,7 @@ def test_an_expired_holder_is_fenced_and_writes_nothing(sqlite_hook, model):
     stalled.acquire()
     time.sleep(1.2)  # a GC pause, a frozen VM: the lease runs out while it holds the lock
     fresh = hook_for(sqlite_hook, "next", recorder)
-    res = promote(fresh, model, 1, None, "next writer", "next", policy=QUICK, lock_ttl=1.0)
+    res = promote(fresh, model, 1, None, "next writer", "next", policy=QUICK, lock_ttl=10.0)
     assert res.changed
     with pytest.raises(RegistryLockTimeoutError, match="lease of 1s ran out"):
         commit_aliases(

@@ -310,3 +310,46 @@ def test_not_evaluated_beyond_the_limit_raises_an_alert(driftline_home, example_
     # a backfill of an earlier interval counts the streak the schedule had then
     _decide(example_config, out, helpers, monkeypatch, run_id="backfill__12", day=12)
     assert len(alerts.read_text().splitlines()) == 2
+
+
+def test_drift_window_of_the_last_days_reads_earlier_partitions_minus_quarantined(
+    example_config, helpers, tmp_path
+):
+    """drift.current_window_days: 3 adds the two days before the run's interval, without quarantined ranges."""
+    from driftline.data import quarantine_ledger
+
+    source = {"kind": "local", "path": str(tmp_path / "src" / "dt={ds}" / "part.parquet")}
+    config = example_config.model_copy(
+        update={
+            "data": example_config.data.model_copy(
+                update={
+                    "source": example_config.data.source.model_validate(source),
+                    "snapshot_root": str(tmp_path / "snap"),
+                }
+            ),
+            "drift": example_config.drift.model_copy(update={"current_window_days": 3}),
+        }
+    )
+    for day in (8, 9):
+        frame = helpers.churn_frame(100, seed=day)
+        frame["event_time"] = frame["event_time"] - pd.Timedelta(days=10 - day)
+        path = tmp_path / "src" / f"dt=2026-01-{day:02d}" / "part.parquet"
+        path.parent.mkdir(parents=True)
+        frame.to_parquet(path)
+    quarantine_ledger.record(
+        str(tmp_path / "snap"), "churn", "2026-01-08T00:00:00+00:00", "2026-01-09T00:00:00+00:00",
+        run_id="r8", snapshot="s", reason="bad batch",
+    )  # fmt: skip
+    current = helpers.churn_frame(50, seed=10)
+    op = CheckDriftOperator(task_id="check_drift", model_config=config, current={})
+    combined, facts = op._drift_window(current, helpers.make_context(day=11))
+    assert len(combined) == 150 and facts["rows"] == 150  # day 9 + the run's own day
+    assert facts["start"] == "2026-01-08T00:00:00+00:00" and facts["end"] == "2026-01-11T00:00:00+00:00"
+    assert facts["quarantined_excluded"][0]["rows"] == 100 and len(facts["earlier_partitions"]) == 2
+    plain = example_config.model_copy(
+        update={"drift": example_config.drift.model_copy(update={"current_window_days": None})}
+    )
+    same, facts = CheckDriftOperator(task_id="c", model_config=plain, current={})._drift_window(
+        current, helpers.make_context(day=11)
+    )
+    assert same is current and facts["days"] is None

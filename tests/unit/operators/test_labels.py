@@ -88,7 +88,8 @@ def test_a_corrupt_labels_partition_is_an_error_not_no_labels(example_config, tm
 
 
 def test_an_unreadable_labels_source_is_an_error_not_no_labels(example_config, tmp_path, monkeypatch):
-    """A database that cannot be read (here: the file is not a SQLite database) retries, then fails."""
+    """A database that cannot be read (here: not a database file) retries, then fails; a table that
+    does not exist is a configuration error (issue 11 item 7): it fails at once, naming the field."""
     import json
 
     import pytest
@@ -104,3 +105,10 @@ def test_an_unreadable_labels_source_is_an_error_not_no_labels(example_config, t
     with pytest.raises(DataSourceError, match="not a database") as info:
         LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 12)))
     assert not isinstance(info.value, PermanentError)  # retried: the database may be back
+
+    db.unlink()
+    import sqlite3
+
+    sqlite3.connect(db).close()  # an empty database: the table does not exist
+    with pytest.raises(PermanentError, match=r"^data.labels.table: table 'labels' does not exist"):
+        LoadLabelsOperator(model_config=cfg).execute(_context(dt.date(2026, 1, 12)))

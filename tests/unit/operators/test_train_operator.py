@@ -122,6 +122,7 @@ def test_local_operator_trains_in_process(
     ref = mark(write_snapshot(df, str(driftline_home / "snap" / "training.parquet")), "validated")
     db = driftline_home / "mlflow" / "mlflow.db"  # where the fixture's mlflow_default connection points
     example_config.training.estimator.params = {"max_iter": 10}
+    example_config.training.min_validation_rows = 100  # six small days: hold out the last two (200 rows)
     op = build_training_task(example_config, ref.to_dict())
     with threadpool_limits(limits=1):  # OpenMP threads thrash on a small shared machine
         out = op.execute(_context())

@@ -239,3 +239,23 @@ def test_module_entrypoint_exits_2_on_bad_input(example_config_path: Path, drift
     assert (
         f"snapshot {missing} does not exist" in proc.stdout + proc.stderr
     )  # Airflow routes logging to stdout
+
+
+def test_string_labels_need_the_positive_class(
+    config: Any, driftline_home: Path, churn_frame: pd.DataFrame, tracking_uri: str, make_snapshot: Any
+) -> None:
+    frame = churn_frame.assign(churned=churn_frame["churned"].map({1: "left", 0: "stayed"}))
+    ref = make_snapshot(frame, driftline_home, name="string_labels")
+    with pytest.raises(TrainingInputError, match=r"field data\.positive_class") as exc:
+        train(config, ref.uri, IDENTITY, tracking_uri=tracking_uri)
+    assert isinstance(exc.value, PermanentError)
+    assert "['left', 'stayed']" in str(exc.value)
+    assert _runs(tracking_uri, config) == []
+
+    named = config.model_copy(update={"data": config.data.model_copy(update={"positive_class": "left"})})
+    result = train(named, ref.uri, IDENTITY, tracking_uri=tracking_uri)
+    run = _client(tracking_uri).get_run(result.run_id)
+    assert run.data.tags["driftline.positive_class"] == "'left'"
+    assert run.data.metrics["roc_auc_se"] > 0 and run.data.metrics["validation_rows"] > 0
+    # the same model scored with "stayed" as positive would have AUC 1 - auc: "left" really is positive
+    assert result.metrics["roc_auc"] > 0.6
