@@ -38,3 +38,8 @@ def champion(model: str) -> Asset:
 def champion_alias(model: str) -> AssetAlias:
     """The alias through which a step emits `champion(model)` only when the champion moved."""
     return AssetAlias(name=f"driftline.{model}.champion_changes", group="driftline")
+
+
+def predictions(model: str) -> Asset:
+    """The model's predictions table in DynamoDB, written by `score_and_write`."""
+    return _asset(model, "predictions")

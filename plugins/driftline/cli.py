@@ -109,6 +109,29 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the predictions service (FastAPI on uvicorn; OpenAPI page at /docs)."""
+    import uvicorn
+
+    from driftline.service.server import build_app
+    from driftline.settings import configs_dir
+
+    folder = Path(args.configs) if args.configs else configs_dir()
+    app = build_app(folder, Path(args.keys_file) if args.keys_file else None)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    """Create an API key for the predictions service: prints it once, stores only its sha256."""
+    from driftline.service.auth import create_key, keys_file
+
+    path = Path(args.keys_file) if args.keys_file else keys_file()
+    print(create_key(args.name, path))
+    print(f"# its sha256 was appended to {path}; the key itself is not stored", file=sys.stderr)
+    return 0
+
+
 def cmd_env(args: argparse.Namespace) -> int:
     """Print the project's environment as `export` lines (`source` them, or `make env`)."""
     from driftline.localenv import export_lines, project_env
@@ -175,6 +198,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri", default=None, help="MLflow tracking URI (default: connection/env/local store)"
     )
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("serve", help=cmd_serve.__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--configs", default=None, help="configs folder (default: the project's dags/configs)")
+    p.add_argument("--keys-file", default=None, help="API key hashes (default: DRIFTLINE_HOME/api_keys)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("api-key", help=cmd_api_key.__doc__)
+    p.add_argument("--name", default="default", help="a label stored next to the hash")
+    p.add_argument("--keys-file", default=None, help="API key hashes (default: DRIFTLINE_HOME/api_keys)")
+    p.set_defaults(func=cmd_api_key)
 
     p = sub.add_parser("run", help=cmd_run.__doc__)
     p.add_argument("model", help="the model's name (model.name in its config)")

@@ -251,6 +251,11 @@ def describe(task_id: str, state: str, result: Any, error: str | None) -> list[s
         text = f"{r.get('decision')}: {r.get('reason')}"
     elif task_id == "keep_champion":
         text = "no retrain: champion kept"
+    elif task_id == "score_and_write":
+        text = (
+            f"wrote {r.get('written')} predictions of {r.get('model_name')} v{r.get('model_version')} "
+            f"to DynamoDB table {r.get('table')} ({r.get('consumed_wcu')} WCU, {r.get('retries')} retries)"
+        )
     elif task_id == "publish_summary":
         text = "summary published"
     else:
@@ -325,13 +330,103 @@ def _print_registry() -> None:
     print(format_history(history(hook, "churn")))
 
 
+@contextlib.contextmanager
+def _dynamodb() -> Iterator[str]:
+    """The DynamoDB endpoint the pipeline writes to: `aws_default` when it is configured, else a
+    moto server started here on a free loopback port (stopped at the end)."""
+    if os.environ.get("AIRFLOW_CONN_AWS_DEFAULT"):
+        yield json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"]).get("extra", {}).get("endpoint_url", "AWS")
+        return
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+        {"conn_type": "aws", "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"}}
+    )
+    for name, value in (("AWS_ACCESS_KEY_ID", "demo"), ("AWS_SECRET_ACCESS_KEY", "demo")):
+        os.environ.setdefault(name, value)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        del os.environ["AIRFLOW_CONN_AWS_DEFAULT"]
+
+
+def _print_predictions(endpoint: str) -> None:
+    """How many predictions the table holds, and one fetched through the predictions service."""
+    import secrets
+
+    from fastapi.testclient import TestClient
+
+    from driftline.config import load_config
+    from driftline.service.app import create_app
+    from driftline.service.auth import digest
+    from driftline.service.server import dynamodb_client, mlflow_champions
+
+    config = load_config(project_root() / "dags" / "configs" / "churn.yaml")
+    cfg = config.inference
+    if cfg is None:
+        return
+    client = dynamodb_client(cfg)
+    count, start = 0, None
+    while True:
+        kwargs: dict[str, Any] = {"TableName": cfg.table, "Select": "COUNT"}
+        kwargs["FilterExpression"] = "attribute_exists(prediction)"  # leaves the run records out
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        page = client.scan(**kwargs)
+        count += page["Count"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    sample = client.scan(TableName=cfg.table, Limit=20, FilterExpression="attribute_exists(prediction)")[
+        "Items"
+    ]
+    print(f"\n== predictions: {count} items in DynamoDB table {cfg.table} at {endpoint}")
+    if not sample:
+        return
+    key = secrets.token_urlsafe(16)
+    champions = mlflow_champions({config.registered_model_name: config.registry.mlflow_conn_id})
+    app = create_app({"churn": config}, lambda c: client, frozenset({digest(key)}), champions)
+    entity = sample[0][cfg.partition_key]["S"]
+    response = TestClient(app).get(f"/v1/models/churn/predictions/{entity}", headers={"X-API-Key": key})
+    print(f"  GET /v1/models/churn/predictions/{entity} -> {response.status_code} {response.json()}")
+
+
 def main() -> None:
+    with _dynamodb() as endpoint:
+        _main(endpoint)
+
+
+def _reset_predictions() -> None:
+    """Drop the demo model's predictions table: the story starts with no predictions, as with no champion."""
+    from driftline.config import load_config
+    from driftline.inference.table import describe
+    from driftline.service.server import dynamodb_client
+
+    cfg = load_config(project_root() / "dags" / "configs" / "churn.yaml").inference
+    if cfg is None:
+        return
+    client = dynamodb_client(cfg)
+    if describe(client, cfg.table) is not None:
+        client.delete_table(TableName=cfg.table)
+        client.get_waiter("table_not_exists").wait(TableName=cfg.table)
+
+
+def _main(endpoint: str) -> None:
     started = time.monotonic()
     user_home = driftline_home()
     home = isolate()
     print(f"Driftline demo — its own state in {home}, reset on every run")
     print(f"  (your models' MLflow store, snapshots and Airflow database in {user_home} are not touched)")
     reset_demo_state(home)
+    _reset_predictions()
     _ensure_data()
     _ensure_airflow_db()
     dags = _load_dags()
@@ -349,6 +444,7 @@ def main() -> None:
         failures += state != "success" and day != CORRUPT_DAY
     failures += _rollback(dags[ROLLBACK_DAG_ID], logs / "rollback.log")
     _print_registry()
+    _print_predictions(endpoint)
     print(f"\nDemo finished in {time.monotonic() - started:.0f}s. Its MLflow store: {home / 'mlflow'}")
     print(
         "Browse it: .venv/bin/mlflow ui --port 5001 --backend-store-uri "

@@ -71,15 +71,16 @@ def test_pipeline_graph(project_dags):
     assert edges == {
         "wait_for_data": ["load_current"],
         "load_current": ["validate_current"],
-        "validate_current": ["check_drift"],
+        "validate_current": ["check_drift", "score_and_write"],
         "check_drift": ["decide_retrain"],
         "decide_retrain": ["keep_champion", "load_training"],
         "load_training": ["validate_training"],
         "validate_training": ["evaluate_gate", "train"],
         "train": ["register"],
         "register": ["evaluate_gate"],
-        "evaluate_gate": ["publish_summary"],
-        "keep_champion": ["publish_summary"],
+        "evaluate_gate": ["publish_summary", "score_and_write"],
+        "keep_champion": ["publish_summary", "score_and_write"],
+        "score_and_write": ["publish_summary"],
         "publish_summary": [],
     }
     assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"

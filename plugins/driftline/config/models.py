@@ -1,7 +1,7 @@
 """The config contract: one pydantic model per section of a model's YAML file.
 
 Every model forbids unknown fields, so a typo is an error rather than a silently ignored
-setting. Sections that a later Driftline release builds (A/B tests, inference, alerts, cost)
+setting. Sections that a later Driftline release builds (A/B tests, alerts, cost)
 are parsed so their schema is known, and then refused by the loader as "not supported yet".
 """
 
@@ -445,13 +445,47 @@ class AbTestSection(Strict):
 
 
 class InferenceSection(Strict):
-    """Batch inference into DynamoDB."""
+    """Batch inference into DynamoDB: the run's validated current window, scored by the champion.
 
-    table: str = Field(min_length=3, max_length=255)
-    partition_key: str = "entity_id"
-    sort_key: str | None = "model_version"
-    ttl_days: int | None = Field(default=None, ge=1)
-    conn_id: str = "aws_default"
+    Key layouts: `latest` keeps one item per entity (partition key only; a rerun of an older
+    date never overwrites a newer prediction), `history` one item per entity and scored date
+    (partition key + sort key holding the date the window ends; readers take the newest).
+    """
+
+    table: str = Field(pattern=r"^[A-Za-z0-9_.\-]{3,255}$", description="DynamoDB table name.")
+    layout: Literal["latest", "history"] = "latest"
+    partition_key: str = Field(default="entity_id", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    sort_key: str = Field(
+        default="scored_for",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$",
+        description="Sort key attribute of the `history` layout (the window's end date); unused by `latest`.",
+    )
+    ttl_days: int | None = Field(
+        default=None, ge=1, description="Items expire this long after their data time."
+    )
+    ttl_attribute: str = Field(default="expires_at", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+    create_if_missing: bool = Field(
+        default=True, description="Create the table (on-demand, configured keys, TTL) when it does not exist."
+    )
+    mode: Literal["upsert", "snapshot"] = Field(
+        default="upsert", description="`upsert`: BatchWriteItem into the table. `snapshot`: not built yet."
+    )
+    chunk_rows: int = Field(default=50_000, ge=100, le=5_000_000, description="Rows scored per chunk.")
+    writers: int = Field(default=8, ge=1, le=64, description="Parallel BatchWriteItem threads.")
+    max_attempts: int = Field(default=10, ge=1, le=50, description="Tries per batch before giving up.")
+    window: Literal["current"] = Field(
+        default="current",
+        description="What is scored: `current` = the run's validated data interval (latest row per entity).",
+    )
+    conn_id: str = Field(default="aws_default", min_length=1, description="Airflow AWS connection id.")
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> InferenceSection:
+        if self.layout == "history" and self.sort_key == self.partition_key:
+            raise ValueError("sort_key must differ from partition_key")
+        if self.mode == "snapshot":
+            raise ValueError("mode 'snapshot' (S3 export + ImportTable) is not built yet: use 'upsert'")
+        return self
 
 
 class AlertsSection(Strict):
@@ -472,7 +506,7 @@ class CostSection(Strict):
 
 _ON = ColumnDrift()
 
-NOT_SUPPORTED_YET = ("ab_test", "inference", "alerts", "cost")
+NOT_SUPPORTED_YET = ("ab_test", "alerts", "cost")
 
 
 class ModelConfig(Strict):

@@ -126,6 +126,16 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         )
         decide >> [load_training, keep]
         [gate, keep] >> summary
+        if config.inference is not None:
+            from driftline.operators.inference import ScoreAndWriteOperator
+
+            score = ScoreAndWriteOperator(
+                task_id="score_and_write",
+                snapshot=validate_current.output,
+                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+                **kw,
+            )
+            [gate, keep] >> score >> summary
     set_params(dag, pipeline_params(config))
     return dag
 

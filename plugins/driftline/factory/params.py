@@ -79,8 +79,8 @@ def _pipeline_params(default_days: int | None) -> dict[str, Param]:
             False,
             type="boolean",
             title="Skip inference",
-            description="Do not score the window in this run (train and register only). Batch inference "
-            "arrives with the inference release; until then no run scores, and the run summary records this flag.",
+            description="Do not score the window in this run (train and register only): score_and_write is "
+            "skipped. Models without an `inference` section never score; the run summary records this flag.",
         ),
     }
 

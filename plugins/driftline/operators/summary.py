@@ -20,6 +20,7 @@ STAGES = (
     "train",
     "register",
     "evaluate_gate",
+    "score_and_write",
 )
 
 

@@ -186,12 +186,12 @@ def test_all_errors_at_once(tmp_path):
         {
             "model": {"name": "Bad"},
             "training": {"backend": "gpu"},
-            "inference": {"table": "preds"},
+            "alerts": {},
             "extra": 1,
         },
     )
     assert problems(path) == [
-        "inference: not supported yet in Driftline 0.1.0: remove this section (it is reserved for a later "
+        "alerts: not supported yet in Driftline 0.1.0: remove this section (it is reserved for a later "
         "release and would otherwise be ignored)",
         "model.name: must start with a lower-case letter and hold only lower-case letters, digits and "
         "underscores (at most 63): it becomes part of the DAG ids (got 'Bad')",
@@ -200,9 +200,9 @@ def test_all_errors_at_once(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("section", ["ab_test", "inference", "alerts", "cost"])
+@pytest.mark.parametrize("section", ["ab_test", "alerts", "cost"])
 def test_later_sections_are_not_supported_yet(tmp_path, section):
-    body = {"ab_test": {}, "inference": {"table": "preds"}, "alerts": {}, "cost": {}}[section]
+    body = {"ab_test": {}, "alerts": {}, "cost": {}}[section]
     [problem] = problems(with_change(tmp_path, {section: body}))
     assert problem.startswith(f"{section}: not supported yet in Driftline")
 

@@ -1,0 +1,127 @@
+"""One batch-inference run: verify the snapshot, check the table, decide once, score, write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypedDict
+
+from driftline.config.models import ModelConfig
+from driftline.inference.errors import InferenceInputError
+from driftline.inference.items import RunStamp
+from driftline.inference.runs import raise_newest, record_run
+from driftline.inference.scoring import score_items, verify_snapshot
+from driftline.inference.table import ensure_table
+from driftline.inference.writer import BatchWriter, Guard
+
+log = logging.getLogger(__name__)
+
+
+class InferenceResult(TypedDict):
+    """score_and_write's XCom payload."""
+
+    table: str
+    layout: str
+    model_name: str
+    model_version: int
+    alias: str
+    run_id: str
+    scored_at: str
+    data_time: str
+    snapshot_uri: str
+    snapshot_sha256: str
+    rows: int
+    items: int
+    duplicates_dropped: int
+    written: int
+    kept_newer: int
+    conditional: bool
+    calls: int
+    retries: int
+    throttled: int
+    unprocessed_resent: int
+    consumed_wcu: float
+    seconds: float
+
+
+def run_batch_inference(
+    client: Any,
+    config: ModelConfig,
+    snapshot: dict[str, Any],
+    *,
+    run_id: str,
+    data_time: dt.datetime,
+    champion_version: int,
+    load_model: Callable[[int], Any],
+    alias: str = "champion",
+    scored_at: dt.datetime | None = None,
+) -> InferenceResult:
+    """Score the validated snapshot with the champion and upsert the items (see the package docs).
+
+    `champion_version` is the version the registry names now; a retry of a run that already
+    recorded its decision scores with the recorded version instead (a retry never re-decides).
+    """
+    cfg = config.inference
+    if cfg is None:
+        raise InferenceInputError(f"model {config.model.name!r} has no inference section")
+    started = time.perf_counter()
+    source = verify_snapshot(snapshot)
+    ensure_table(client, cfg)
+    proposed = RunStamp(
+        model_name=config.registered_model_name,
+        model_version=int(champion_version),
+        alias=alias,
+        run_id=run_id,
+        scored_at=(scored_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
+        data_time=data_time.astimezone(dt.UTC).isoformat(),
+    )
+    stamp = record_run(client, cfg, proposed)
+    if stamp != proposed:
+        log.info(
+            "run %s already recorded its decision: scoring with version %s as at %s",
+            run_id,
+            stamp.model_version,
+            stamp.scored_at,
+        )
+    model = load_model(stamp.model_version)
+    guard = None
+    if cfg.layout == "latest":
+        newer = raise_newest(client, cfg, stamp.data_time)
+        if newer is not None:
+            log.warning(
+                "table %s already holds data up to %s, newer than this run's %s: writing with conditions "
+                "that keep newer predictions",
+                cfg.table,
+                newer,
+                stamp.data_time,
+            )
+            guard = Guard(cfg.partition_key, "data_time", stamp.data_time)
+    writer = BatchWriter(client, cfg.table, writers=cfg.writers, max_attempts=cfg.max_attempts)
+    counts: dict[str, int] = {}
+    stats = writer.write(score_items(model, source, config, stamp, counts), guard)
+    return InferenceResult(
+        table=cfg.table,
+        layout=cfg.layout,
+        model_name=stamp.model_name,
+        model_version=stamp.model_version,
+        alias=stamp.alias,
+        run_id=stamp.run_id,
+        scored_at=stamp.scored_at,
+        data_time=stamp.data_time,
+        snapshot_uri=source.uri,
+        snapshot_sha256=source.sha256,
+        rows=counts.get("rows", 0),
+        items=stats.items,
+        duplicates_dropped=counts.get("duplicates_dropped", 0),
+        written=stats.written,
+        kept_newer=stats.kept_newer,
+        conditional=guard is not None,
+        calls=stats.calls,
+        retries=stats.retries,
+        throttled=stats.throttled,
+        unprocessed_resent=stats.unprocessed_resent,
+        consumed_wcu=round(stats.consumed_wcu, 3),
+        seconds=round(time.perf_counter() - started, 3),
+    )

@@ -1,0 +1,181 @@
+"""Scoring: the validated current-window snapshot, read in chunks, predicted chunk by chunk.
+
+Memory stays flat in the input size: the parquet file is read with `ParquetFile.iter_batches`
+(`chunk_rows` rows at a time) and items are yielded as they are built. The snapshot is refused
+unless its manifest says `validated` and both the manifest's and the file's sha256 equal the
+hash in the XCom payload. An entity that appears more than once in the window is scored from its
+latest row (by the config's timestamp): one item per key, so a batch never holds a key twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from driftline.config.models import ModelConfig
+from driftline.exceptions import SnapshotError
+from driftline.inference.errors import InferenceInputError
+from driftline.inference.items import Item, RunStamp, build_item, check_size
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+_HASH_BLOCK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ScoringInput:
+    """A verified scoring snapshot."""
+
+    uri: str
+    rows: int
+    sha256: str
+
+
+def verify_snapshot(payload: dict[str, Any]) -> ScoringInput:
+    """Check the payload's snapshot: status validated, manifest and file hashes equal the payload's."""
+    from driftline.data.snapshots import SnapshotRef, read_manifest, storage_path
+
+    try:
+        ref = SnapshotRef.from_dict(payload)
+    except (KeyError, TypeError) as exc:
+        raise InferenceInputError(f"the scoring input is not a snapshot reference: {payload!r}") from exc
+    manifest = read_manifest(ref.uri)
+    if manifest.status != "validated":
+        raise SnapshotError(
+            f"snapshot {ref.uri} has status {manifest.status!r}; only validated data is scored"
+        )
+    if manifest.sha256 != ref.sha256:
+        raise SnapshotError(
+            f"snapshot {ref.uri}: manifest sha256 {manifest.sha256[:12]} != the validated payload's {ref.sha256[:12]}"
+        )
+    digest = hashlib.sha256()
+    with storage_path(ref.uri).open("rb") as fh:
+        while block := fh.read(_HASH_BLOCK):
+            digest.update(block)
+    if digest.hexdigest() != ref.sha256:
+        raise SnapshotError(
+            f"snapshot {ref.uri} does not match its validated hash (sha256 {digest.hexdigest()[:12]} != {ref.sha256[:12]})"
+        )
+    return ScoringInput(uri=ref.uri, rows=manifest.rows, sha256=ref.sha256)
+
+
+def latest_row_mask(uri: str, entity: str, timestamp: str) -> np.ndarray | None:
+    """A keep-mask of each entity's latest row; None when every entity id is already unique."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from driftline.data.snapshots import storage_path
+
+    with storage_path(uri).open("rb") as fh:
+        ids = pq.ParquetFile(fh).read(columns=[entity]).column(entity)
+    nulls = ids.null_count
+    if nulls:
+        raise InferenceInputError(f"snapshot {uri}: {nulls} row(s) have no {entity!r}: they cannot be keyed")
+    if pc.count_distinct(ids).as_py() == len(ids):
+        return None
+    del ids
+    import numpy as np
+
+    with storage_path(uri).open("rb") as fh:
+        frame = pq.ParquetFile(fh).read(columns=[entity, timestamp]).to_pandas()
+    order = frame.sort_values(timestamp, kind="stable")
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[order.drop_duplicates(entity, keep="last").index.to_numpy()] = True
+    return keep
+
+
+def iter_frames(uri: str, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    from driftline.data.snapshots import storage_path
+
+    with storage_path(uri).open("rb") as fh:
+        for batch in pq.ParquetFile(fh).iter_batches(batch_size=chunk_rows, columns=columns):
+            yield batch.to_pandas()
+
+
+def entity_strings(values: pd.Series) -> list[str]:
+    """Entity ids as DynamoDB string keys (integers without a trailing `.0`)."""
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(values) and bool((values % 1 == 0).all()):
+        values = values.astype("int64")
+    return [str(v) for v in values.tolist()]
+
+
+def predict_chunk(
+    model: Any, frame: pd.DataFrame, config: ModelConfig
+) -> tuple[list[Any], list[float] | None, list[dict[str, float]] | None]:
+    """(predictions, positive-class scores or None, class probabilities or None) of one chunk."""
+    from driftline.training.estimators import prepare_features
+
+    X = prepare_features(frame, config.data.features)
+    task = config.training.task
+    if task == "regression" or not hasattr(model, "predict_proba"):
+        return [_scalar(v) for v in model.predict(X).tolist()], None, None
+    proba = model.predict_proba(X)
+    classes = [_scalar(c) for c in model.classes_.tolist()]
+    predictions = [classes[i] for i in proba.argmax(axis=1).tolist()]
+    if task == "binary_classification" and len(classes) == 2:
+        return predictions, proba[:, 1].tolist(), None
+    names = [str(c) for c in classes]
+    return predictions, None, [dict(zip(names, row, strict=True)) for row in proba.tolist()]
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def score_items(
+    model: Any,
+    source: ScoringInput,
+    config: ModelConfig,
+    stamp: RunStamp,
+    stats: dict[str, int] | None = None,
+) -> Iterator[Item]:
+    """Every prediction item of the snapshot, chunk by chunk."""
+    import numpy as np
+
+    cfg = config.inference
+    if cfg is None:
+        raise InferenceInputError(f"model {config.model.name!r} has no inference section")
+    entity, ts = config.data.entity_id, config.data.timestamp
+    keep = latest_row_mask(source.uri, entity, ts)
+    columns = [entity, *config.feature_names]
+    counts = stats if stats is not None else {}
+    counts.setdefault("rows", 0)
+    counts.setdefault("items", 0)
+    counts.setdefault("duplicates_dropped", 0)
+    offset = 0
+    for frame in iter_frames(source.uri, columns, cfg.chunk_rows):
+        n = len(frame)
+        counts["rows"] += n
+        if keep is not None:
+            mask = keep[offset : offset + n]
+            counts["duplicates_dropped"] += int(n - np.count_nonzero(mask))
+            frame = frame[mask]
+        offset += n
+        if frame.empty:
+            continue
+        predictions, scores, probabilities = predict_chunk(model, frame, config)
+        ids = entity_strings(frame[entity])
+        for i, key in enumerate(ids):
+            item = build_item(
+                cfg,
+                stamp,
+                key,
+                predictions[i],
+                scores[i] if scores is not None else None,
+                probabilities[i] if probabilities is not None else None,
+            )
+            check_size(item, cfg.partition_key)
+            counts["items"] += 1
+            yield item

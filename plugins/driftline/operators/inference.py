@@ -1,0 +1,94 @@
+"""ScoreAndWriteOperator: score the run's validated window with the champion and upsert to DynamoDB."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowSkipException
+
+from driftline.assets import predictions
+from driftline.config.models import ModelConfig
+from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
+
+log = logging.getLogger(__name__)
+
+
+class ScoreAndWriteOperator(DriftlineOperator):
+    """Batch inference after the gate: `models:/<name>@champion`, resolved once to a version.
+
+    :param model_config: the model's validated config (its `inference` section is required).
+    :param snapshot: validate_current's output, the validated current window (templated).
+
+    Skipped (visibly) when the run param `skip_inference` is true, or when the model has no
+    champion yet. Returns driftline.inference.batch.InferenceResult: the version used, counts,
+    retries, consumed write units. Fails with the number of unwritten items when the writer's
+    retries run out; a retry of the task reuses the run's recorded version and overwrites the
+    same keys.
+    """
+
+    template_fields = ("snapshot",)
+    ui_color = "#e5dcf5"
+
+    def __init__(self, *, model_config: ModelConfig, snapshot: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("outlets", [predictions(model_config.model.name)])
+        super().__init__(model_config=model_config, **kwargs)
+        self.snapshot = snapshot
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from driftline.exceptions import ConfigError
+
+        config = self.model_config
+        cfg = config.inference
+        if cfg is None:
+            raise ConfigError(f"task {self.task_id}", ["inference: this model has no inference section"])
+        if run_params(context).skip_inference:
+            raise AirflowSkipException("skipped: the run param skip_inference is true, nothing was scored")
+        if not isinstance(self.snapshot, dict):
+            raise ConfigError(
+                f"task {self.task_id}",
+                [f"snapshot: expected validate_current's snapshot payload, got {self.snapshot!r}"],
+            )
+        from driftline.hooks.dynamodb import DriftlineDynamoDBHook
+        from driftline.hooks.mlflow import MlflowHook
+        from driftline.inference.batch import run_batch_inference
+        from driftline.registry.champion import CHAMPION, get_champion
+
+        mlflow_hook = MlflowHook(config.registry.mlflow_conn_id)
+        name = config.registered_model_name
+        champion = get_champion(mlflow_hook, name)
+        if champion is None:
+            raise AirflowSkipException(
+                f"skipped: registered model {name!r} has no {CHAMPION!r} yet, nothing to score with"
+            )
+        log.info("scoring with models:/%s@%s = version %s", name, CHAMPION, champion.version)
+
+        def load_model(version: int) -> Any:
+            from driftline.registry.models import load_sklearn_model
+
+            mlflow_hook.client  # noqa: B018 - sets MLflow's tracking and registry URIs
+            return load_sklearn_model(f"models:/{name}/{version}")
+
+        _, end = run_interval(context)
+        hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
+        result = run_batch_inference(
+            hook.client,
+            config,
+            self.snapshot,
+            run_id=run_identity(context).run_id,
+            data_time=end,
+            champion_version=champion.version,
+            load_model=load_model,
+            alias=CHAMPION,
+        )
+        log.info(
+            "wrote %d prediction(s) of version %s to %s (%d kept newer, %d retries, %.1f WCU) in %.1fs",
+            result["written"],
+            result["model_version"],
+            result["table"],
+            result["kept_newer"],
+            result["retries"],
+            result["consumed_wcu"],
+            result["seconds"],
+        )
+        return dict(result)

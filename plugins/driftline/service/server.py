@@ -1,0 +1,55 @@
+"""Build the service from the configs folder and the environment; `driftline serve` runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from driftline.config.models import InferenceSection, ModelConfig
+
+
+def load_served_configs(folder: Path) -> dict[str, ModelConfig]:
+    """The valid configs of `folder` by model name (invalid files are the DAG processor's business)."""
+    from driftline.config.loader import load_folder
+
+    loaded = load_folder(folder)
+    return {c.model.name: c for c in loaded.configs.values()}
+
+
+def dynamodb_client(cfg: InferenceSection) -> Any:
+    """The table's client from its Airflow AWS connection (`AIRFLOW_CONN_<ID>` or the metadata DB)."""
+    from driftline.hooks.dynamodb import DriftlineDynamoDBHook
+
+    return DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=16).client
+
+
+def mlflow_champions(conn_ids: dict[str, str], ttl_s: float = 30.0) -> Any:
+    """A ChampionCache over the MLflow registry; `conn_ids` maps registered model names to their
+    MLflow Airflow connection (`registry.mlflow_conn_id`)."""
+    from driftline.hooks.mlflow import MlflowHook
+    from driftline.registry.champion import read_aliases
+    from driftline.service.champion import ChampionCache
+
+    hooks = {conn_id: MlflowHook(conn_id) for conn_id in set(conn_ids.values())}
+
+    def resolve(name: str) -> int | None:
+        aliases = read_aliases(hooks[conn_ids[name]], name)
+        return None if not aliases else aliases.get("champion")
+
+    def load(name: str, version: int) -> Any:
+        from driftline.registry.models import load_sklearn_model
+
+        hooks[conn_ids[name]].client  # noqa: B018 - sets MLflow's tracking and registry URIs
+        return load_sklearn_model(f"models:/{name}/{version}")
+
+    return ChampionCache(resolve, load, ttl_s=ttl_s)
+
+
+def build_app(folder: Path, keys_file: Path | None = None) -> Any:
+    from driftline.service.app import create_app
+    from driftline.service.auth import load_key_hashes
+
+    hashes = load_key_hashes(keys_file)
+    configs = load_served_configs(folder)
+    conn_ids = {c.registered_model_name: c.registry.mlflow_conn_id for c in configs.values()}
+    return create_app(configs, dynamodb_client, hashes, mlflow_champions(conn_ids))

@@ -1,0 +1,79 @@
+"""score_and_write in the pipeline DAG, its skip param, and one run through the operator itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from inference_helpers import scan_all
+
+
+def context(params: dict[str, Any] | None = None) -> dict[str, Any]:
+    start = dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
+    return {
+        "data_interval_start": start,
+        "data_interval_end": start + dt.timedelta(days=1),
+        "params": params or {},
+        "ti": SimpleNamespace(
+            dag_id="driftline__churn",
+            run_id="scheduled__2026-01-15T00:00:00+00:00",
+            task_id="score_and_write",
+            try_number=1,
+        ),
+    }
+
+
+def test_score_and_write_runs_after_the_gate_join_and_feeds_the_summary(make_config, example_config):
+    from driftline.factory.dags import build_pipeline_dag
+
+    dag = build_pipeline_dag(make_config(), Path("churn.yaml"))
+    score = dag.get_task("score_and_write")
+    assert score.upstream_task_ids == {"validate_current", "evaluate_gate", "keep_champion"}
+    assert score.downstream_task_ids == {"publish_summary"}
+    assert score.trigger_rule == "none_failed_min_one_success"
+    assert [a.uri for a in score.outlets] == ["x-driftline://churn/predictions"]
+    assert score.template_fields == ("snapshot",)
+    without = example_config.model_copy(update={"inference": None})
+    assert "score_and_write" not in build_pipeline_dag(without, Path("churn.yaml")).task_ids
+
+
+def test_skip_inference_skips_visibly(make_config):
+    from airflow.sdk.exceptions import AirflowSkipException
+    from driftline.operators.inference import ScoreAndWriteOperator
+
+    op = ScoreAndWriteOperator(task_id="score_and_write", model_config=make_config(), snapshot={})
+    with pytest.raises(AirflowSkipException, match="skipped: the run param skip_inference is true"):
+        op.execute(context({"skip_inference": True}))
+
+
+@pytest.mark.slow
+def test_the_operator_scores_with_the_champion_through_the_aws_connection(
+    make_config, validated, churn_model, ddb, ddb_endpoint, monkeypatch, driftline_home
+):
+    import mlflow
+    import mlflow.sklearn
+    from driftline.operators.inference import ScoreAndWriteOperator
+
+    mlflow.set_tracking_uri(f"sqlite:///{driftline_home / 'mlflow' / 'mlflow.db'}")
+    experiment = mlflow.create_experiment(
+        "scoring", artifact_location=(driftline_home / "artifacts").as_uri()
+    )
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.sklearn.log_model(
+            churn_model, name="model", registered_model_name="churn", serialization_format="cloudpickle"
+        )
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("churn", "champion", info.registered_model_version)
+    conn = {"conn_type": "aws", "extra": {"endpoint_url": ddb_endpoint, "region_name": "us-east-1"}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    tracking = {"conn_type": "http", "extra": {"tracking_uri": mlflow.get_tracking_uri()}}
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(tracking))
+    config = make_config()
+    op = ScoreAndWriteOperator(task_id="score_and_write", model_config=config, snapshot=validated)
+    result = op.execute(context())
+    assert result["model_version"] == int(info.registered_model_version)
+    assert result["written"] == validated["rows"] == len(scan_all(ddb, config.inference.table))
