@@ -23,6 +23,7 @@ def registry_config(name: str, **registry: Any) -> Any:
             "training": {
                 "estimator": {"class_path": "sklearn.linear_model.LogisticRegression"},
                 "validation_days": 2,
+                "min_validation_rows": 100,  # synthetic_frame holds 160 rows in its last 2 days
             },
             "registry": {"metric": "roc_auc", "direction": "maximize", **registry},
         }

@@ -79,9 +79,14 @@ def test_operators_register_gate_and_rollback(server_hook, model_name, evaluatio
     )
     from driftline.registry.errors import RegistryInputError
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", server_hook.tracking_uri)
+    import json
+
+    conn = "registry_tests_server"  # the operators reach the server through their connection only
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REGISTRY_TESTS_SERVER",
+        json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": server_hook.tracking_uri}}),
+    )
     config = registry_config(model_name)  # no floor: the weak first model becomes champion
-    conn = "registry_tests_no_such_conn"  # no connection: the hook falls back to MLFLOW_TRACKING_URI
     outs = []
     for n, weak in enumerate((True, False), start=1):
         training = log_training_run(server_hook, model_name, run_id=f"scheduled__{n}", weak=weak, seed=n)
