@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 Status = Literal["raw", "validated", "quarantined"]
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+SNAPSHOT_ROW_GROUP_ROWS = 65_536
 
 
 @dataclass
@@ -171,7 +172,9 @@ def write_snapshot(
     reference is returned as it is (a retry of the same load; its status is kept).
     """
     buffer = io.BytesIO()
-    df.to_parquet(buffer, index=False)
+    # Row groups of 64k rows: chunked readers (scoring) hold one row group at a time, so their
+    # memory stays flat whatever the window size (pyarrow's default is ~1M rows per group).
+    df.to_parquet(buffer, index=False, row_group_size=SNAPSHOT_ROW_GROUP_ROWS)
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     uri = content_uri(uri, digest)

@@ -65,28 +65,49 @@ def verify_snapshot(payload: dict[str, Any]) -> ScoringInput:
     return ScoringInput(uri=ref.uri, rows=manifest.rows, sha256=ref.sha256)
 
 
+_ID_HASH_KEYS = ("driftline-ids-a0", "driftline-ids-b1")  # two independent 64-bit hashes: 128 bits
+
+
 def latest_row_mask(uri: str, entity: str, timestamp: str) -> np.ndarray | None:
-    """A keep-mask of each entity's latest row; None when every entity id is already unique."""
-    import pyarrow.compute as pc
+    """A keep-mask of each entity's latest row; None when every entity id is already unique.
+
+    Entity ids are read a row group at a time and kept only as a 128-bit hash (two 64-bit
+    hashes, 16 bytes per row; a collision among 10^9 ids has odds near 10^-21), so the check
+    costs a few bytes per row whatever the ids' type or length. Timestamps are read only when
+    some id repeats; ties on the timestamp keep the later row.
+    """
+    import numpy as np
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from driftline.data.snapshots import storage_path
 
+    first: list[np.ndarray] = []
+    second: list[np.ndarray] = []
+    nulls = 0
     with storage_path(uri).open("rb") as fh:
-        ids = pq.ParquetFile(fh).read(columns=[entity]).column(entity)
-    nulls = ids.null_count
+        for batch in pq.ParquetFile(fh).iter_batches(batch_size=65_536, columns=[entity]):
+            ids = batch.column(0)
+            nulls += ids.null_count
+            values = ids.to_pandas().to_numpy()
+            first.append(pd.util.hash_array(values, hash_key=_ID_HASH_KEYS[0]))
+            second.append(pd.util.hash_array(values, hash_key=_ID_HASH_KEYS[1]))
     if nulls:
         raise InferenceInputError(f"snapshot {uri}: {nulls} row(s) have no {entity!r}: they cannot be keyed")
-    if pc.count_distinct(ids).as_py() == len(ids):
+    a, b = np.concatenate(first), np.concatenate(second)
+    del first, second
+    order = np.lexsort((b, a))
+    sa, sb = a[order], b[order]
+    if not bool(((sa[1:] == sa[:-1]) & (sb[1:] == sb[:-1])).any()):
         return None
-    del ids
-    import numpy as np
-
     with storage_path(uri).open("rb") as fh:
-        frame = pq.ParquetFile(fh).read(columns=[entity, timestamp]).to_pandas()
-    order = frame.sort_values(timestamp, kind="stable")
-    keep = np.zeros(len(frame), dtype=bool)
-    keep[order.drop_duplicates(entity, keep="last").index.to_numpy()] = True
+        times = pq.ParquetFile(fh).read(columns=[timestamp]).column(0).to_numpy()
+    order = np.lexsort((times, b, a))  # by entity, then time; stable, so ties keep file order
+    sa, sb = a[order], b[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[last]] = True
     return keep
 
 
