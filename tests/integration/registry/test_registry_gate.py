@@ -71,6 +71,8 @@ def _context(dag_id="driftline__m", run_id="manual__1", params=None, user=None):
 
 
 def test_operators_register_gate_and_rollback(server_hook, model_name, evaluation, monkeypatch):
+    import json
+
     from driftline.assets import champion_alias
     from driftline.operators.registry import (
         EvaluationGateOperator,
@@ -78,8 +80,6 @@ def test_operators_register_gate_and_rollback(server_hook, model_name, evaluatio
         RollbackOperator,
     )
     from driftline.registry.errors import RegistryInputError
-
-    import json
 
     conn = "registry_tests_server"  # the operators reach the server through their connection only
     monkeypatch.setenv(
