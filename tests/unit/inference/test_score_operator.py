@@ -58,7 +58,9 @@ def test_the_operator_scores_with_the_champion_through_the_aws_connection(
     import mlflow.sklearn
     from driftline.operators.inference import ScoreAndWriteOperator
 
-    mlflow.set_tracking_uri(f"sqlite:///{driftline_home / 'mlflow' / 'mlflow.db'}")
+    store = f"sqlite:///{driftline_home / 'mlflow' / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)  # an earlier test may have left the global registry URI elsewhere
     experiment = mlflow.create_experiment(
         "scoring", artifact_location=(driftline_home / "artifacts").as_uri()
     )

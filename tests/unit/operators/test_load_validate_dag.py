@@ -92,5 +92,5 @@ def test_dag_test_wires_the_snapshot_through_xcom(test_dag, driftline_home, chur
     states = {ti.task_id: ti.state for ti in bad.get_task_instances()}
     assert states == {"load_current": "success", "validate_current": "failed"}, states
     quarantine = driftline_home / "snapshots" / "churn" / "quarantine"
-    assert list(quarantine.glob("*/current_window.validation.json"))
+    assert list(quarantine.glob("*/current_window.*.validation.json"))
     assert (driftline_home / "alerts" / "alerts.jsonl").read_text().count("validation_failed") == 1

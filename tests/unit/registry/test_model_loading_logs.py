@@ -48,7 +48,8 @@ def _run(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_champion_load_writes_no_deprecation_flood(tmp_path, monkeypatch):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    # Only this test's store: earlier tests may leave MLFLOW_* (a registry URI, a server) behind.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS" and not k.startswith("MLFLOW_")}
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env["DRIFTLINE_HOME"] = str(tmp_path / "home")
     monkeypatch.chdir(tmp_path)  # the default artifact root ./mlruns lands in tmp_path
