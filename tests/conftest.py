@@ -34,23 +34,21 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
-_MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-
-
 @pytest.fixture(autouse=True)
-def _mlflow_uris_do_not_leak() -> Iterator[None]:
-    """mlflow.set_tracking_uri()/set_registry_uri() also write process-wide variables: restore them.
+def _mlflow_variables_do_not_leak() -> Iterator[None]:
+    """Restore every MLFLOW_* variable after each test.
 
-    Otherwise a test that talked to a (since stopped) `mlflow server` sends later tests'
-    subprocesses (benchmarks, task processes) there.
+    mlflow.set_tracking_uri()/set_registry_uri() write process-wide variables, and Driftline's
+    registry client sets MLflow's HTTP timeout and retries (registry.retry.bound_client): left
+    behind, they send later tests' subprocesses (benchmarks, task processes) to a stopped
+    `mlflow server` or give them a registry client's timeouts.
     """
-    saved = {name: os.environ.get(name) for name in _MLFLOW_URI_VARIABLES}
+    saved = {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_")}
     yield
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    for name in [name for name in os.environ if name.startswith("MLFLOW_")]:
+        if name not in saved:
+            del os.environ[name]
+    os.environ.update(saved)
 
 
 @pytest.fixture
