@@ -84,6 +84,7 @@ def register_champion(model: Any, folder: Path) -> str:
 
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # an exported MLFLOW_REGISTRY_URI must not take the version elsewhere
     experiment = mlflow.create_experiment("bench", artifact_location=(folder / "artifacts").as_uri())
     with mlflow.start_run(experiment_id=experiment):
         info = mlflow.sklearn.log_model(

@@ -34,6 +34,9 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
+_REGISTRY_CLIENT_VARIABLES = ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_variables_do_not_leak() -> Iterator[None]:
     """Restore every MLFLOW_* variable after each test.
@@ -44,6 +47,10 @@ def _mlflow_variables_do_not_leak() -> Iterator[None]:
     `mlflow server` or give them a registry client's timeouts.
     """
     saved = {name: value for name, value in os.environ.items() if name.startswith("MLFLOW_")}
+    # bound_client's variables are per policy: a short test policy (set by a module fixture, so
+    # already in `saved`) must never reach the next test. The next registry call sets its own.
+    for name in _REGISTRY_CLIENT_VARIABLES:
+        saved.pop(name, None)
     yield
     for name in [name for name in os.environ if name.startswith("MLFLOW_")]:
         if name not in saved:
