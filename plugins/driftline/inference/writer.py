@@ -56,14 +56,9 @@ class WriteStats:
 
     def add(self, other: BatchOutcome) -> None:
         with self._lock:
-            self.written += other.written
-            self.unwritten += other.unwritten
-            self.kept_newer += other.kept_newer
-            self.calls += other.calls
-            self.retries += other.retries
-            self.throttled += other.throttled
-            self.unprocessed_resent += other.unprocessed_resent
-            self.consumed_wcu += other.consumed_wcu
+            for f in fields(other):
+                if f.name != "last_error":
+                    setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
             if other.last_error:
                 self.last_error = other.last_error
 
