@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -11,7 +14,26 @@ from driftline.assets import predictions
 from driftline.config.models import ModelConfig
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 
+if TYPE_CHECKING:
+    from driftline.hooks.dynamodb import DriftlineDynamoDBHook
+
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def unreachable_as_error(hook: DriftlineDynamoDBHook) -> Iterator[None]:
+    """An endpoint that refuses connections becomes an error naming the connection (a retry may fix it)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from driftline.inference.errors import InferenceError
+
+    try:
+        yield
+    except EndpointConnectionError as exc:
+        raise InferenceError(
+            f"cannot reach DynamoDB at {hook.endpoint()} through the Airflow connection {hook.aws_conn_id!r} "
+            f"({hook.field}): {exc}; locally, is the DynamoDB endpoint (`make up`, port 4566) running?"
+        ) from exc
 
 
 class ScoreAndWriteOperator(DriftlineOperator):
@@ -19,6 +41,10 @@ class ScoreAndWriteOperator(DriftlineOperator):
 
     :param model_config: the model's validated config (its `inference` section is required).
     :param snapshot: validate_current's output, the validated current window (templated).
+
+    In snapshot mode (`inference.mode: snapshot`) the items are exported to S3 and imported into a
+    new table per run (driftline.inference.snapshot); the task defers to DynamoDBImportTrigger while
+    ImportTable runs and, once it completes, switches the pointer and drops retired tables.
 
     Skipped (visibly) when the run param `skip_inference` is true, or when the model has no
     champion yet. Returns driftline.inference.batch.InferenceResult: the version used, counts,
@@ -71,16 +97,19 @@ class ScoreAndWriteOperator(DriftlineOperator):
 
         _, end = run_interval(context)
         hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
-        result = run_batch_inference(
-            hook.client,
-            config,
-            self.snapshot,
-            run_id=run_identity(context).run_id,
-            data_time=end,
-            champion_version=champion.version,
-            load_model=load_model,
-            alias=CHAMPION,
-        )
+        if cfg.mode == "snapshot":
+            return self._start_snapshot(context, hook, end, champion.version, load_model)
+        with unreachable_as_error(hook):
+            result = run_batch_inference(
+                hook.client,
+                config,
+                self.snapshot,
+                run_id=run_identity(context).run_id,
+                data_time=end,
+                champion_version=champion.version,
+                load_model=load_model,
+                alias=CHAMPION,
+            )
         log.info(
             "wrote %d prediction(s) of version %s to %s (%d kept newer, %d retries, %.1f WCU) in %.1fs",
             result["written"],
@@ -90,5 +119,86 @@ class ScoreAndWriteOperator(DriftlineOperator):
             result["retries"],
             result["consumed_wcu"],
             result["seconds"],
+        )
+        return dict(result)
+
+    def _start_snapshot(
+        self,
+        context: Any,
+        hook: DriftlineDynamoDBHook,
+        end: dt.datetime,
+        version: int,
+        load_model: Callable[[int], Any],
+    ) -> dict[str, Any]:
+        from driftline.inference.snapshot_run import start_snapshot_run
+        from driftline.objectstore import object_path
+        from driftline.registry.champion import CHAMPION
+        from driftline.triggers.dynamodb_import import DynamoDBImportTrigger
+
+        cfg = self.model_config.inference
+        assert cfg is not None
+        s3_conn = cfg.export_conn_id or cfg.conn_id
+        with unreachable_as_error(hook):
+            start = start_snapshot_run(
+                hook.client,
+                self.model_config,
+                self.snapshot,
+                run_id=run_identity(context).run_id,
+                data_time=end,
+                champion_version=version,
+                load_model=load_model,
+                path_of=lambda uri: object_path(uri, s3_conn),
+                alias=CHAMPION,
+            )
+        log.info(
+            "import %s into %s: %s (%d item(s) exported to %s%s)",
+            start["import_arn"],
+            start["table"],
+            start["import_status"],
+            start["export_items"],
+            start["export_uri"],
+            ", found from an earlier try" if start["resumed"] else "",
+        )
+        if start["import_status"] == "COMPLETED":
+            return self.finish_snapshot(context, dict(start))
+        self.defer(
+            trigger=DynamoDBImportTrigger(
+                import_arn=start["import_arn"],
+                aws_conn_id=cfg.conn_id,
+                waiter_delay=cfg.import_poll_s,
+                waiter_max_attempts=max(1, cfg.import_timeout_min * 60 // cfg.import_poll_s),
+            ),
+            method_name="execute_complete",
+            kwargs={"start": dict(start)},
+        )
+        raise AssertionError("defer() returned")  # pragma: no cover - defer always raises
+
+    def execute_complete(self, context: Any, event: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+        """The import finished (the trigger's event): check it, switch the pointer, drop old tables."""
+        from driftline.inference.errors import InferenceError
+
+        if event.get("status") != "success":
+            raise InferenceError(
+                f"waiting for DynamoDB import {start['import_arn']} into {start['table']} failed: "
+                f"{event.get('message')}"
+            )
+        return self.finish_snapshot(context, start)
+
+    def finish_snapshot(self, context: Any, start: dict[str, Any]) -> dict[str, Any]:
+        from driftline.hooks.dynamodb import DriftlineDynamoDBHook
+        from driftline.inference.snapshot_run import finish_snapshot_run
+
+        cfg = self.model_config.inference
+        assert cfg is not None
+        hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id)
+        with unreachable_as_error(hook):
+            result = finish_snapshot_run(hook.client, self.model_config, start)
+        log.info(
+            "imported %d prediction(s) of version %s into %s; pointer %s (dropped %s)",
+            result["written"],
+            result["model_version"],
+            result["table"],
+            "switched" if result["switched"] else "kept at newer data",
+            result["dropped_tables"] or "none",
         )
         return dict(result)
