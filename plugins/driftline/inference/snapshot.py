@@ -200,9 +200,11 @@ def switch_pointer(
     retired: dict[str, str] = dict((pointer or {}).get("retired") or {})
     current = str(pointer["table"]) if pointer else None
     switched = False
+    previous = current
     if current == table:
         switched = True  # a retry after the switch: nothing more to do but retention
         fields: dict[str, Any] = dict(pointer or {})
+        previous = fields.get("previous")
     elif pointer is not None and str(pointer.get("data_time", "")) > stamp.data_time:
         log.warning(
             "pointer already at %s (data up to %s), newer than this run's %s: %s is kept only until retention",
@@ -227,6 +229,7 @@ def switch_pointer(
             "model_name": stamp.model_name,
             "model_version": stamp.model_version,
             "switched_at": now.isoformat(),
+            "previous": current,
         }
     cutoff = now - dt.timedelta(hours=cfg.retention_hours)
     dropped = []
@@ -257,7 +260,7 @@ def switch_pointer(
                 "of this model is writing; retry once it has finished"
             ) from exc
         raise
-    return Switch(switched, str(fields["table"]), current, dropped, retired)
+    return Switch(switched, str(fields["table"]), previous, dropped, retired)
 
 
 def drop_table(client: Any, name: str) -> None:

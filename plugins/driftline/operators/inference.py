@@ -80,6 +80,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
         from driftline.inference.batch import run_batch_inference
         from driftline.registry.champion import CHAMPION, get_champion
 
+        hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
+        hook.client  # noqa: B018 - a connection without a region fails here, before any work
         mlflow_hook = MlflowHook(config.registry.mlflow_conn_id)
         name = config.registered_model_name
         champion = get_champion(mlflow_hook, name)
@@ -96,7 +98,6 @@ class ScoreAndWriteOperator(DriftlineOperator):
             return load_sklearn_model(f"models:/{name}/{version}")
 
         _, end = run_interval(context)
-        hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
         if cfg.mode == "snapshot":
             return self._start_snapshot(context, hook, end, champion.version, load_model)
         with unreachable_as_error(hook):

@@ -57,8 +57,14 @@ class PredictionStore:
             if self._pointer is not None and now - self._pointer[0] < self.pointer_ttl_s:
                 return self._pointer[1]
         from driftline.inference.snapshot import read_pointer
+        from driftline.inference.writer import error_code
 
-        pointer = read_pointer(self.client, self.cfg, consistent=False)
+        try:
+            pointer = read_pointer(self.client, self.cfg, consistent=False)
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            pointer = None  # no run has created the pointer table yet: nothing to serve
         table = str(pointer["table"]) if pointer else None
         with self._lock:
             self._pointer = (now, table)
