@@ -205,3 +205,28 @@ def test_snapshot_mode_needs_an_s3_export_uri(make_config):
         make_config(mode="snapshot")
     with pytest.raises(ValidationError, match="export_uri"):
         make_config(mode="snapshot", export_uri="/tmp/exports")
+
+
+def test_an_import_that_failed_or_lost_items_fails_for_good_and_one_still_running_is_retried():
+    from driftline.exceptions import PermanentError
+    from driftline.inference.errors import InferenceError
+    from driftline.inference.snapshot import ImportFailedError, check_import
+
+    arn = "arn:aws:dynamodb:us-east-1:1:table/t/import/1"
+    done = {"ImportArn": arn, "ImportStatus": "COMPLETED", "ImportedItemCount": 300, "ErrorCount": 0}
+    assert check_import(done, 300) == 300
+    with pytest.raises(ImportFailedError, match="ended FAILED: S3NoSuchBucket The specified bucket"):
+        check_import(
+            {
+                **done,
+                "ImportStatus": "FAILED",
+                "FailureCode": "S3NoSuchBucket",
+                "FailureMessage": "The specified bucket",
+            },
+            300,
+        )
+    with pytest.raises(ImportFailedError, match="imported 299 of 300 exported item\\(s\\) with 1 error"):
+        check_import({**done, "ImportedItemCount": 299, "ErrorCount": 1}, 300)
+    with pytest.raises(InferenceError, match="is still IN_PROGRESS") as running:
+        check_import({**done, "ImportStatus": "IN_PROGRESS"}, 300)
+    assert not isinstance(running.value, PermanentError)
