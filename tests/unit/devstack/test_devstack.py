@@ -74,7 +74,10 @@ def test_airflow_env_preloads_the_heavy_libraries_in_the_worker_pool(driftline_h
     ports = devstack.Ports(18080, 15000, 14566)
     env = devstack.airflow_env(ports, {"PATH": "/bin"})
     assert env["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "forkserver"
-    assert env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"] == "airflow.executors.local_executor,driftline.preload"
+    assert (
+        env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"]
+        == "airflow.executors.local_executor,driftline.preload"
+    )
     # a deployment's own choice wins
     mine = devstack.airflow_env(ports, {"PATH": "/bin", "AIRFLOW__SCHEDULER__MP_START_METHOD": "fork"})
     assert mine["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "fork"
