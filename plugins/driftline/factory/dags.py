@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 
 def default_args(config: ModelConfig) -> dict[str, object]:
+    from driftline.operators.cost import RecordTaskCost
+
     return {
         "owner": config.model.owner,
         "retries": 2,
@@ -40,6 +42,9 @@ def default_args(config: ModelConfig) -> dict[str, object]:
         # first and last log lines of every step; a misspelled conf key fails the first task at once
         "pre_execute": start_step,
         "post_execute": finish_step,
+        # each try's cost into the ledger (failures: driftline_failure_callbacks); see operators/cost.py
+        "on_success_callback": [RecordTaskCost()],
+        "on_retry_callback": [RecordTaskCost()],
     }
 
 

@@ -200,9 +200,9 @@ def test_all_errors_at_once(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("section", ["ab_test", "alerts", "cost"])
+@pytest.mark.parametrize("section", ["ab_test", "alerts"])
 def test_later_sections_are_not_supported_yet(tmp_path, section):
-    body = {"ab_test": {}, "alerts": {}, "cost": {}}[section]
+    body = {"ab_test": {}, "alerts": {}}[section]
     [problem] = problems(with_change(tmp_path, {section: body}))
     assert problem.startswith(f"{section}: not supported yet in Driftline")
 
