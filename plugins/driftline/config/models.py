@@ -42,6 +42,10 @@ class ModelSection(Strict):
             raise ValueError(
                 f"{value!r} may not contain '__' or end with '_': DAG ids use '__' as a separator"
             )
+        if value == "cost_report":
+            raise ValueError(
+                f"{value!r} is reserved: it is the id of the cost-report DAG (driftline__cost_report)"
+            )
         return value
 
 

@@ -213,3 +213,53 @@ def html_report(rows: Sequence[ModelCost], generated: dt.datetime | None = None)
             parts.append(f"<img alt='{name}' src='data:image/png;base64,{png}'/>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def parse_since(value: str | None, today: dt.date | None = None) -> dt.date | None:
+    """`--since`: a date YYYY-MM-DD, or a number of days back such as `30d`; None: everything."""
+    if value is None or value == "":
+        return None
+    today = today or dt.datetime.now(dt.UTC).date()
+    if value.endswith("d") and value[:-1].isdigit():
+        return today - dt.timedelta(days=int(value[:-1]))
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"--since must be YYYY-MM-DD or a number of days such as 30d, got {value!r}"
+        ) from None
+
+
+def collect(
+    ledger: Ledger,
+    costs: Mapping[str, CostSection | None],
+    *,
+    since: dt.date | None = None,
+    only: str | None = None,
+    client_for: Any = None,
+) -> list[ModelCost]:
+    """Every model's figures: the configured models (`costs`: model -> its cost section) and any
+    other model found in the ledger. `client_for(model)` gives the MLflow client the experiment
+    store reads (None: ROI is reported as not measured, saying why)."""
+    names = sorted(set(costs) | set(ledger.models()))
+    if only is not None:
+        names = [n for n in names if n == only]
+    rows = []
+    for name in names:
+        arms: dict[str, Any] | None = None
+        reason: str | None = "no MLflow client to read the experiment store"
+        started: dt.datetime | None = None
+        if client_for is not None:
+            arms, reason, started = experiment_arms(client_for(name), name)
+        rows.append(
+            model_cost(
+                ledger,
+                name,
+                costs.get(name),
+                since=since,
+                arms=arms,
+                no_roi_reason=reason,
+                roi_since=started.date() if started is not None else None,
+            )
+        )
+    return rows

@@ -233,6 +233,13 @@ def build_all(folder: Path, only_dag_id: str | None = None) -> list[DAG]:
     if only_model is not None and not loaded.configs and not loaded.errors:
         loaded = load_folder(folder)  # the file is not named after its model: fall back to all
     dags: list[DAG] = []
+    with_cost = [c for c in loaded.configs.values() if c.cost is not None]
+    if with_cost and (only_dag_id is None or only_dag_id == ids.cost_report_dag_id()):
+        from driftline.factory.cost_report import build_cost_report_dag
+
+        dags.append(build_cost_report_dag(with_cost))
+        if only_dag_id is not None:
+            return dags
     for path, config in loaded.configs.items():
         if only_model is not None and config.model.name != only_model:
             continue

@@ -17,9 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+from collections.abc import Sequence
 from typing import Any
 
-from driftline.config.models import ModelConfig
+from airflow.sdk import BaseOperator
+
+from driftline.config.models import CostSection, ModelConfig
 from driftline.cost.pricing import Entry, Footprint, Usage
 
 log = logging.getLogger(__name__)
@@ -195,3 +198,97 @@ class RecordTaskCost:
 
     def __repr__(self) -> str:
         return "RecordTaskCost()"
+
+
+REPORT_EXPERIMENT = "driftline/cost-report"
+
+
+class CostReportOperator(BaseOperator):
+    """Writes the cost and ROI report of every model (HTML with plots) as an MLflow artifact.
+
+    :param costs: model name -> its config's cost section.
+    :param mlflow_conn_ids: model name -> the MLflow connection its experiment store is read from;
+        the report goes to the first model's MLflow (`mlflow_conn_id` overrides).
+    :param since: first day reported, YYYY-MM-DD or e.g. `30d` (templated).
+    """
+
+    template_fields: Sequence[str] = ("since",)
+    ui_color = "#fbf3d9"
+
+    def __init__(
+        self,
+        *,
+        costs: dict[str, CostSection | None],
+        mlflow_conn_ids: dict[str, str],
+        since: str = "90d",
+        mlflow_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.costs = costs
+        self.mlflow_conn_ids = mlflow_conn_ids
+        self.since = since
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from driftline.cost.ledger import Ledger
+        from driftline.cost.report import collect, format_table, html_report, parse_since
+        from driftline.hooks.mlflow import MlflowHook
+
+        since = parse_since(self.since)
+        hooks: dict[str, MlflowHook] = {}
+
+        def hook(conn_id: str) -> MlflowHook:
+            if conn_id not in hooks:
+                hooks[conn_id] = MlflowHook(conn_id)
+            return hooks[conn_id]
+
+        rows = collect(
+            Ledger(),
+            self.costs,
+            since=since,
+            client_for=lambda model: (
+                hook(self.mlflow_conn_ids.get(model, MlflowHook.default_conn_name)).client
+            ),
+        )
+        table = format_table(rows)
+        log.info("Cost report since %s:\n%s", since, table)
+        page = html_report(rows)
+        conn_id = self.mlflow_conn_id or next(
+            iter(self.mlflow_conn_ids.values()), MlflowHook.default_conn_name
+        )
+        store = hook(conn_id)
+        experiment_id = store.get_or_create_experiment(REPORT_EXPERIMENT)
+        run_id = str(context["run_id"])
+        client = store.client
+        found = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`airflow.run_id` = '{run_id.replace(chr(39), '')}'",
+            max_results=1,
+        )
+        mlflow_run = (
+            found[0]
+            if found
+            else client.create_run(
+                experiment_id, run_name=f"cost report {run_id}", tags={"airflow.run_id": run_id}
+            )
+        )
+        mlflow_run_id = str(mlflow_run.info.run_id)
+        client.log_text(mlflow_run_id, page, "cost_report.html")
+        client.log_text(mlflow_run_id, table, "cost_report.txt")
+        client.set_terminated(mlflow_run_id)
+        return {
+            "mlflow_run_id": mlflow_run_id,
+            "artifact": "cost_report.html",
+            "models": {
+                r.model: {
+                    "total": round(r.total, 6),
+                    "currency": r.currency,
+                    "runs": r.runs,
+                    "gpu_hours": round(r.gpu_hours, 4),
+                    "budget_used": r.budget_used,
+                    "roi": r.roi.to_dict(),
+                }
+                for r in rows
+            },
+        }
