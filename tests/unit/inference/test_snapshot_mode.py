@@ -110,33 +110,22 @@ def test_a_retry_finds_the_same_import_instead_of_starting_another(ddb, snap_con
     from driftline.inference.snapshot_run import finish_snapshot_run, start_snapshot_run
     from driftline.objectstore import object_path
 
-    def start(version: int) -> Any:
+    def start(version: int, model: Any) -> Any:
         return start_snapshot_run(
             ddb,
             snap_config,
             validated,
             run_id="scheduled__r",
             data_time=T0,
-            champion_version=version,  # the retry sees another champion: the recorded one is kept
-            load_model=lambda v: pytest.fail("a retry must not score again"),
+            champion_version=version,
+            load_model=lambda v: model,
             path_of=lambda uri: object_path(uri, "aws_default"),
             scored_at=T0,
         )
 
-    from driftline.inference.snapshot_run import start_snapshot_run as real_start
-
-    first = real_start(
-        ddb,
-        snap_config,
-        validated,
-        run_id="scheduled__r",
-        data_time=T0,
-        champion_version=2,
-        load_model=lambda v: churn_model,
-        path_of=lambda uri: object_path(uri, "aws_default"),
-        scored_at=T0,
-    )
-    again = start(5)
+    first = start(2, churn_model)
+    # the retry sees another champion and must neither score again nor start a second import
+    again = start(5, None)
     assert not first["resumed"] and again["resumed"]
     assert again["import_arn"] == first["import_arn"] and again["table"] == first["table"]
     assert again["stamp"] == first["stamp"] and again["export_items"] == first["export_items"]
