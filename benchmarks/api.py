@@ -161,7 +161,7 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 600  # a loaded machine starts it slowly
             while True:
                 try:
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
