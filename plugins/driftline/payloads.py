@@ -100,3 +100,5 @@ class GatePayload(TypedDict):
     interval: NotRequired[dict[str, Any] | None]
     positive_class: NotRequired[Any]
     promotion: dict[str, Any] | None
+    # registry.approval.required: what the approval task shows and the promote step moves
+    promotion_request: NotRequired[Any]

@@ -120,6 +120,22 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
             max_active_tis_per_dag=1,
             **kw,
         )
+        if config.registry.approval.required:
+            from driftline.operators.approval import PromoteApprovedOperator, PromotionApprovalOperator
+
+            # The gate records its verdict; a human approves; only then the alias moves. Inference
+            # and the summary do not wait for the human: they use the champion as it is.
+            approve = PromotionApprovalOperator(
+                task_id="approve_promotion", decision=gate.output, drift=check_drift.output, **kw
+            )
+            promote = PromoteApprovedOperator(
+                task_id="promote_challenger",
+                decision=gate.output,
+                approval=approve.output,
+                max_active_tis_per_dag=1,
+                **kw,
+            )
+            gate >> approve >> promote
         keep = EmptyOperator(task_id="keep_champion")
         summary = RunSummaryOperator(
             task_id="publish_summary", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **kw

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.payloads import GatePayload
+from driftline.registry.approval import PromotionRequest
 from driftline.registry.audit import PENDING_TAG, entries_of_op
 from driftline.registry.champion import get_champion, read_model
 from driftline.registry.errors import RegistryInputError
@@ -229,8 +230,15 @@ def run_gate(
     lock_wait: float = 60.0,
     op_key: str | None = None,
     data_time: dt.datetime | None = None,
+    approval_required: bool = False,
+    data_start: dt.datetime | None = None,
 ) -> GatePayload:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
+
+    With `approval_required` a "promoted" verdict moves nothing: the decision becomes
+    "awaiting_approval" and the result carries a `promotion_request`
+    (driftline.registry.approval.PromotionRequest) for the approval task; the promote step after it
+    moves the alias. The verdict is recorded in the version's tags either way.
 
     `data_time` (the run's data-interval end) goes into the promotion's audit entry, so readers
     know from which data time on this version was champion (registry.champion.get_champion_as_of).
@@ -299,12 +307,13 @@ def run_gate(
                 comparison.describe(),
             )
     verdict = decide(challenger_score, champion_score, config.registry, comparison)
+    deferred = approval_required and verdict.decision == "promoted"
     _record(
         hook,
         name,
         challenger,
         {
-            f"{TAG_GATE_PREFIX}decision": verdict.decision,
+            f"{TAG_GATE_PREFIX}decision": "awaiting_approval" if deferred else verdict.decision,
             f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
             f"{TAG_GATE_PREFIX}score": repr(challenger_score),
             f"{TAG_GATE_PREFIX}champion_version": str(champion.version) if champion else "",
@@ -317,7 +326,30 @@ def run_gate(
         policy,
     )
     promotion = None
-    if verdict.decision == "promoted":
+    request: PromotionRequest | None = None
+    if deferred:
+        request = {
+            "source": "gate",
+            "model": name,
+            "version": challenger,
+            "expected_champion": champion.version if champion else None,
+            "reason": f"gate: {verdict.reason}",
+            "metric": metric,
+            "direction": config.registry.direction,
+            "challenger_score": challenger_score,
+            "champion_score": champion_score,
+            "interval": verdict.interval,
+            "ab_result": None,
+            "evaluated_on": str(evaluation.get("uri", "")),
+            "data_window": {"start": data_start.isoformat(), "end": data_time.isoformat()}
+            if data_start and data_time
+            else None,
+            "requested_by": actor,
+            "details": {
+                **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
+            },
+        }
+    elif verdict.decision == "promoted":
         promotion = promote(
             hook,
             name,
@@ -337,8 +369,8 @@ def run_gate(
             lock_wait=lock_wait,
             op_key=op_key,
         ).to_dict()
-    return {
-        "decision": verdict.decision,
+    result: GatePayload = {
+        "decision": "awaiting_approval" if deferred else verdict.decision,
         "reason": verdict.reason,
         "metric": metric,
         "direction": config.registry.direction,
@@ -348,6 +380,9 @@ def run_gate(
         "positive_class": positive,
         "promotion": promotion,
     }
+    if deferred:
+        result["promotion_request"] = request
+    return result
 
 
 def _resumed(
