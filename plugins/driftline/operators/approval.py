@@ -113,13 +113,14 @@ class PromoteApprovedOperator(_RegistryOperator):
     """Promote the requested version once a human approved it; the approver goes into the audit trail.
 
     :param decision: the result that carried the `promotion_request` (templated).
-    :param approval: the approval task's answer (templated).
+    :param approval: the approval task's answer (templated); None without `registry.approval.required`
+        (an A/B decision then promotes directly).
     Returns the promotion {"name", "version", "previous", "changed", "audit_seq", "approved_by"}.
     """
 
     template_fields: Sequence[str] = ("decision", "approval")
 
-    def __init__(self, *, decision: Any, approval: Any, **kwargs: Any) -> None:
+    def __init__(self, *, decision: Any, approval: Any = None, **kwargs: Any) -> None:
         model_config = kwargs["model_config"]
         kwargs["outlets"] = [
             *list(kwargs.get("outlets") or []),
@@ -137,15 +138,19 @@ class PromoteApprovedOperator(_RegistryOperator):
         request = request_of(self.decision)
         if request is None:
             raise AirflowSkipException("nothing to promote: the previous step asked for no promotion")
-        answer = dict(self.approval or {})
-        who = approval_details(answer)
-        if who["chosen"] != [ApprovalOperator.APPROVE] or answer.get("timed_out"):
-            raise AirflowSkipException(f"the promotion was not approved: {who}")
-        respondents = self.model_config.registry.approval.respondents
-        if respondents and who["approved_by"] not in respondents:
-            raise RegistryInputError(
-                f"approved by {who['approved_by']!r}, who is not in registry.approval.respondents {respondents}"
-            )
+        approval_required = self.model_config.registry.approval.required
+        who: dict[str, Any] = {}
+        if approval_required or self.approval is not None:
+            answer = dict(self.approval or {})
+            who = approval_details(answer)
+            if who["chosen"] != [ApprovalOperator.APPROVE] or answer.get("timed_out"):
+                raise AirflowSkipException(f"the promotion was not approved: {who}")
+            respondents = self.model_config.registry.approval.respondents
+            if respondents and who["approved_by"] not in respondents:
+                raise RegistryInputError(
+                    f"approved by {who['approved_by']!r}, who is not in registry.approval.respondents {respondents}"
+                )
+        approved = f"; approved by {who['approved_by']}" if who else ""
         name = str(request["model"])
         version = int(request["version"])
         identity = run_identity(context)
@@ -155,8 +160,8 @@ class PromoteApprovedOperator(_RegistryOperator):
                 name,
                 version,
                 request.get("expected_champion"),
-                f"{request.get('reason', '')}; approved by {who['approved_by']}",
-                f"{actor_of(context)} approved by {who['approved_by']}",
+                f"{request.get('reason', '')}{approved}",
+                f"{actor_of(context)}{approved.replace(';', '')}",
                 details={
                     **dict(request.get("details") or {}),
                     "source": request.get("source"),
@@ -165,7 +170,7 @@ class PromoteApprovedOperator(_RegistryOperator):
                     "champion_score": request.get("champion_score"),
                     "interval": request.get("interval"),
                     "ab_result": _ab_summary(request.get("ab_result")),
-                    "approval": who,
+                    "approval": who or None,
                 },
                 policy=self.policy(),
                 lock_ttl=self.lock_ttl,
@@ -187,11 +192,11 @@ class PromoteApprovedOperator(_RegistryOperator):
                     "version": version,
                     "previous": result.previous,
                     "action": "promote",
-                    "approved_by": who["approved_by"],
+                    "approved_by": who.get("approved_by"),
                 },
             )
-        self.log.info("promoted %s version %s, approved by %s", name, version, who["approved_by"])
-        return result.to_dict() | {"approved_by": who["approved_by"]}
+        self.log.info("promoted %s version %s%s", name, version, approved)
+        return result.to_dict() | {"approved_by": who.get("approved_by")}
 
 
 def _ab_summary(result: Any) -> dict[str, Any] | None:
