@@ -98,7 +98,9 @@ def _context(run_id: str) -> dict[str, Any]:
     }
 
 
-def test_a_better_challenger_is_decided_recorded_reported_and_promoted(setup, monkeypatch, driftline_home):
+def test_an_experiment_is_decided_recorded_reported_promoted_and_a_broken_one_halted(
+    setup, monkeypatch, driftline_home
+):
     from driftline.experiments import store
     from driftline.operators.approval import PromoteApprovedOperator
     from driftline.operators.experiments import CloseExperimentOperator, EvaluateExperimentOperator
@@ -158,20 +160,15 @@ def test_a_better_challenger_is_decided_recorded_reported_and_promoted(setup, mo
     assert close.execute(ctx)["status"] == "promoted"
     assert store.current_experiment(hook.client, name) is None
 
-
-def test_a_challenger_gone_from_the_registry_halts_and_nothing_is_promoted(setup, monkeypatch):
-    from driftline.experiments import store
-    from driftline.operators.experiments import EvaluateExperimentOperator
-    from driftline.registry.champion import read_aliases
-
-    config, hook, name = setup["config"], setup["hook"], setup["name"]
-    _use_outcomes(monkeypatch, _outcomes(setup, lift=0.12))
-    hook.client.delete_model_version(name, "2")
-    result = EvaluateExperimentOperator(task_id="evaluate_experiment", model_config=config).execute(
-        _context("scheduled__2026-01-06")
-    )
-    assert result["action"] == "halt" and "has no version 2" in result["reason"]
-    assert result["promotion_request"] is None
-    (experiment,) = store.list_experiments(hook.client, name)
-    assert experiment.status == "halted"
-    assert read_aliases(hook, name)["champion"] == 1
+    # A second experiment whose challenger leaves the registry mid-test: halted, nothing promoted.
+    hook.client.create_model_version(name, source="file:///tmp/driftline-ab-test-model")
+    second = store.start_experiment(
+        hook.client, name, champion_version=2, challenger_version=3, shares=config.ab_test.shares,
+        salt=experiment.salt, op_key="driftline__churn/gate_run_2", started_at=START,
+    )  # fmt: skip
+    hook.client.delete_model_version(name, "3")
+    halted = evaluate.execute(_context("scheduled__2026-01-07"))
+    assert halted["action"] == "halt" and "has no version 3" in halted["reason"]
+    assert halted["promotion_request"] is None
+    assert store.get_experiment(hook.client, name, second.id).status == "halted"
+    assert read_aliases(hook, name)["champion"] == 2
