@@ -154,6 +154,11 @@ def test_an_experiment_is_decided_recorded_reported_promoted_and_a_broken_one_ha
     promote = PromoteApprovedOperator(task_id="promote_challenger", model_config=config, decision=result)
     promoted = promote.execute(ctx)
     assert promoted["changed"] and read_aliases(hook, name)["champion"] == 2
+    from driftline.registry.audit import history
+
+    entry = [e for e in history(hook, name) if e.alias == "champion"][-1]
+    assert entry.details["source"] == "ab_test" and entry.details["ab_result"]["action"] == "promote"
+    assert entry.details["approval"] is None and "A/B test #1" in entry.reason
     close = CloseExperimentOperator(
         task_id="close_experiment", model_config=config, evaluation=result, promotion=promoted
     )
