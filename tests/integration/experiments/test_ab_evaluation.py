@@ -118,6 +118,7 @@ def test_an_experiment_is_decided_recorded_reported_promoted_and_a_broken_one_ha
     ctx = _context("scheduled__2026-01-06")
     result = evaluate.execute(ctx)
     assert result["action"] == "promote", result["reason"]
+    json.dumps(result, allow_nan=False)  # plain JSON types: safe for XCom and the store
     decision = result["decision"]
     assert decision["unassigned"] == 4 and decision["p_value"] <= config.ab_test.decision.alpha
     assert decision["cuped"]["covariate"] == "covariate"
