@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
+from ruamel.yaml import YAML
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DOCKER = REPO_ROOT / "docker"
@@ -35,8 +35,10 @@ def schema_errors(document: Any, schema: dict[str, Any]) -> list[str]:
 
 
 def load_yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """YAML 1.2 (ruamel, as check-jsonschema and GitHub read it): a bare `on` stays a string."""
+    return YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
 
 
 def load_yaml_documents(path: Path) -> list[Any]:
-    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    docs = YAML(typ="safe", pure=True).load_all(path.read_text(encoding="utf-8"))
+    return [d for d in docs if d is not None]
