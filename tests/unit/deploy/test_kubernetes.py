@@ -15,7 +15,7 @@ from driftline.operators.train_pod import SUPPORTED_K8S_VERSIONS
 from tests.unit.deploy.schemas import DOCKER, REPO_ROOT, load_yaml, load_yaml_documents
 
 K8S = DOCKER / "k8s"
-MANIFEST_FILES = sorted(p for p in K8S.glob("*.yaml") if not p.name.endswith(".eksctl.yaml"))
+MANIFEST_FILES = sorted(K8S.glob("*.yaml"))  # what `kubectl apply -f docker/k8s/` applies
 VALUES = DOCKER / "helm" / "airflow-values.yaml"
 
 
@@ -101,7 +101,7 @@ def test_rbac_allows_training_pods_in_the_training_namespace_only(training_pod) 
 
 
 def test_gpu_node_group_fits_the_training_pod(training_pod) -> None:
-    (group,) = load_yaml(K8S / "gpu-nodepool.eksctl.yaml")["managedNodeGroups"]
+    (group,) = load_yaml(K8S / "gpu-nodepool" / "eksctl.yaml")["managedNodeGroups"]
     spec = training_pod["spec"]
     for key, value in spec["nodeSelector"].items():
         assert group["labels"].get(key) == value, f"node group lacks label {key}={value}"
@@ -118,7 +118,7 @@ def test_gpu_node_group_fits_the_training_pod(training_pod) -> None:
 
 def test_gpu_capacity_agrees_everywhere() -> None:
     """Node group maxSize = GPU quota = the Airflow `gpu` pool's slots (compose, k8s Job, make up)."""
-    (group,) = load_yaml(K8S / "gpu-nodepool.eksctl.yaml")["managedNodeGroups"]
+    (group,) = load_yaml(K8S / "gpu-nodepool" / "eksctl.yaml")["managedNodeGroups"]
     quota = one("ResourceQuota", "driftline-training-gpus")["spec"]["hard"]["requests.nvidia.com/gpu"]
     job_args = one("Job", "driftline-airflow-pools")["spec"]["template"]["spec"]["containers"][0]["args"]
     settings = load_yaml(REPO_ROOT / "airflow_settings.yaml")["airflow"]["pools"]
