@@ -84,7 +84,7 @@ def test_postgres_holds_three_databases(compose) -> None:
     assert "@postgres/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert "--backend-store-uri=postgresql+psycopg2://mlflow:" in mlflow_cmd
     assert "@postgres/mlflow" in mlflow_cmd
-    assert "@postgres/driftline" in env["DRIFTLINE_LEDGER_URL"]
+    assert "@postgres/driftline" in env["DRIFTLINE_COST_LEDGER_URL"]
     script = (DOCKER / "postgres" / "init-databases.sh").read_text()
     assert "CREATE DATABASE mlflow OWNER mlflow" in script
     assert "CREATE DATABASE driftline OWNER driftline" in script

@@ -164,6 +164,7 @@ def test_helm_values_wire_driftline(values) -> None:
     assert {s["envName"] for s in values["secret"]} == {
         "AIRFLOW_CONN_MLFLOW_DEFAULT",
         "AIRFLOW_CONN_AWS_DEFAULT",
+        "DRIFTLINE_COST_LEDGER_URL",
     }
     assert not [e for e in values["env"] if e["name"].startswith("AIRFLOW_CONN_")]
     env = {e["name"]: e["value"] for e in values["env"]}
