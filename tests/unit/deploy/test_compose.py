@@ -74,6 +74,9 @@ def test_airflow_runs_celery_on_postgres_and_redis(compose) -> None:
         service = compose["services"][name]
         assert service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
         assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    # the LocalExecutor's forkserver preload is off; the Celery workers preload instead
+    assert env["AIRFLOW__SCHEDULER__MP_START_METHOD"] == ""
+    assert env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"] == "driftline.celery_preload.CELERY_CONFIG"
     worker_cmd = compose["services"]["airflow-worker"]["command"]
     assert worker_cmd == "celery worker"
 
