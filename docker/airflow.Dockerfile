@@ -54,5 +54,7 @@ ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/dags \
 
 # uid 50000 is the official image's `airflow` user (group 0, as the image expects).
 USER 50000:0
-RUN mkdir -p /opt/airflow/driftline
+# Mount points of the compose volumes (Driftline's state, MLflow's artifacts): a new named volume
+# takes the ownership of the folder it is mounted on.
+RUN mkdir -p /opt/airflow/driftline /opt/airflow/mlflow-artifacts
 # ENTRYPOINT and CMD stay the official image's (`/entrypoint`, e.g. `airflow scheduler`).
