@@ -93,6 +93,19 @@ def test_postgres_holds_three_databases(compose) -> None:
     assert "CREATE DATABASE driftline OWNER driftline" in script
 
 
+def test_metrics_reach_grafana(compose) -> None:
+    """Airflow -> StatsD (tagged names, docker/statsd/mapping.yml) -> Prometheus -> Grafana."""
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
+    assert env["AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED"] == "True"
+    exporter = compose["services"]["statsd-exporter"]
+    assert "./statsd/mapping.yml:/etc/statsd/mapping.yml:ro" in exporter["volumes"]
+    assert "--statsd.mapping-config=/etc/statsd/mapping.yml" in exporter["command"]
+    prometheus = (DOCKER / "prometheus" / "prometheus.yml").read_text()
+    assert "statsd-exporter:9102" in prometheus
+    assert "--web.listen-address=:9102" in exporter["command"]
+
+
 def test_references_resolve(compose) -> None:
     services = compose["services"]
     volumes = set(compose["volumes"])
