@@ -14,7 +14,7 @@ from typing import Any
 
 from driftline.alerting import dedupe
 from driftline.alerting.notifiers import build_notifier, render, run_link
-from driftline.alerting.rules import matching_rules
+from driftline.alerting.rules import canonical_kind, matching_rules
 from driftline.alerts import AlertEvent
 from driftline.config.models import AlertsSection
 
@@ -46,7 +46,13 @@ def _running_task_alerts(model: str) -> tuple[AlertsSection | None, Any]:
 
 
 def deliver(event: AlertEvent, alerts: AlertsSection | None = None, context: Any = None) -> list[Delivery]:
-    """Notify every channel of every rule `event` matches; returns what happened per channel."""
+    """Notify every channel of every rule `event` matches; returns what happened per channel.
+
+    Every alert also counts as `driftline.alerts` (tags: model, kind) in Airflow's metrics.
+    """
+    from airflow.sdk.observability.stats import Stats
+
+    Stats.incr("driftline.alerts", tags={"model": event.model, "kind": canonical_kind(event.kind)})
     if alerts is None:
         alerts, found = _running_task_alerts(event.model)
         context = context if context is not None else found
