@@ -66,7 +66,12 @@ def _comparison(request: PromotionRequest) -> list[str]:
         keys = ", ".join(
             f"{k} {_num(interval[k])}" for k in sorted(interval) if not isinstance(interval[k], dict)
         )
-        lines += ["", f"Paired comparison on the held-out rows: {_md(keys)}"]
+        what = (
+            "Paired comparison on the held-out rows"
+            if request["source"] == "gate"
+            else "Always-valid interval of challenger - champion"
+        )
+        lines += ["", f"{what}: {_md(keys)}"]
     return lines
 
 

@@ -85,7 +85,7 @@ def test_markdown_shows_the_ab_result() -> None:
     body = approval_markdown(
         _request(source="ab_test", ab_result=ab), respondents=["alice"], timeout_hours=1, drift=None
     )
-    assert "Requested by the A/B test" in body
+    assert "Requested by the A/B test" in body and "Always-valid interval of challenger - champion" in body
     assert "| champion | 900 | 10 | 4 |" in body
     assert "always-valid p 0.001" in body and "(mSPRT)" in body
     assert "outcomes of unassigned entities: 3" in body
