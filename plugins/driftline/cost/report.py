@@ -7,14 +7,16 @@ import datetime as dt
 import html
 import importlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from driftline.config.models import CostSection
 from driftline.cost.ledger import Ledger
 from driftline.cost.pricing import KINDS
 from driftline.cost.roi import RoiResult, roi
+from driftline.exceptions import DriftlineError
 
 
 @dataclass
@@ -44,17 +46,23 @@ class ModelCost:
         return self.month_total / self.budget if self.budget else None
 
 
-def experiment_arms(client: Any, model: str) -> tuple[dict[str, Any] | None, str | None, dt.datetime | None]:
+def experiment_arms(
+    get_client: Callable[[], Any], model: str
+) -> tuple[dict[str, Any] | None, str | None, dt.datetime | None]:
     """The current experiment's per-arm KPI summaries: (arms, why not, started_at).
 
-    Read through the experiment store (`driftline.experiments.store.current_experiment`); where
-    that store is not installed the reason says so.
+    Read through the experiment store (`driftline.experiments.store.current_experiment(client,
+    model)`, the client from `get_client()`, asked only when the store exists); where that store is
+    not installed, or MLflow cannot be read, the reason says so.
     """
     try:
         store = importlib.import_module("driftline.experiments.store")
     except ImportError:
         return None, "the experiment store (A/B tests with a no_model holdout) is not built yet", None
-    experiment = store.current_experiment(client, model)
+    try:
+        experiment = store.current_experiment(get_client(), model)
+    except DriftlineError as exc:
+        return None, f"cannot read the experiment store: {exc}", None
     if experiment is None:
         return None, "no A/B experiment with a no_model holdout has run for this model", None
     evaluation = getattr(experiment, "last_evaluation", None) or {}
@@ -64,7 +72,7 @@ def experiment_arms(client: Any, model: str) -> tuple[dict[str, Any] | None, str
     started = getattr(experiment, "started_at", None)
     if isinstance(started, str):
         started = dt.datetime.fromisoformat(started)
-    return dict(arms), None, started
+    return dict(arms), None, started if isinstance(started, dt.datetime) else None
 
 
 def model_cost(
@@ -250,7 +258,7 @@ def collect(
         reason: str | None = "no MLflow client to read the experiment store"
         started: dt.datetime | None = None
         if client_for is not None:
-            arms, reason, started = experiment_arms(client_for(name), name)
+            arms, reason, started = experiment_arms(partial(client_for, name), name)
         rows.append(
             model_cost(
                 ledger,
