@@ -60,6 +60,7 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
     """The scheduled pipeline: load, validate, drift, decide, (train, register, gate), summary."""
     from airflow.providers.standard.operators.empty import EmptyOperator
 
+    from driftline.alerting.deadline import freshness_deadline
     from driftline.operators.drift import CheckDriftOperator, RetrainDecisionOperator
     from driftline.operators.load import LoadWindowOperator
     from driftline.operators.registry import EvaluationGateOperator, RegisterModelOperator
@@ -79,6 +80,7 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         doc_md=docs.pipeline_doc(config, path),
         description=config.model.description or f"Driftline pipeline for {config.model.name}",
         owner_links={},
+        deadline=freshness_deadline(config),
     ) as dag:
         kw: dict[str, Any] = {"model_config": config}
         load_current = LoadWindowOperator(task_id="load_current", window="current", **kw)
