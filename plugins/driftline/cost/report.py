@@ -51,24 +51,30 @@ def experiment_arms(
 ) -> tuple[dict[str, Any] | None, str | None, dt.datetime | None]:
     """The current experiment's per-arm KPI summaries: (arms, why not, started_at).
 
-    Read through the experiment store (`driftline.experiments.store.current_experiment(client,
-    model)`, the client from `get_client()`, asked only when the store exists); where that store is
-    not installed, or MLflow cannot be read, the reason says so.
+    Read through the experiment store (`driftline.experiments.store.list_experiments(client, model)`:
+    the newest experiment with an evaluation, running or finished; the client from `get_client()`,
+    asked only when the store exists); where MLflow cannot be read, the reason says so.
     """
     try:
         store = importlib.import_module("driftline.experiments.store")
     except ImportError:
         return None, "the experiment store (A/B tests with a no_model holdout) is not built yet", None
     try:
-        experiment = store.current_experiment(get_client(), model)
+        experiments = list(store.list_experiments(get_client(), model))
     except DriftlineError as exc:
         return None, f"cannot read the experiment store: {exc}", None
-    if experiment is None:
+    if not experiments:
         return None, "no A/B experiment with a no_model holdout has run for this model", None
-    evaluation = getattr(experiment, "last_evaluation", None) or {}
-    arms = evaluation.get("arms") if isinstance(evaluation, Mapping) else None
-    if not arms:
+
+    def arms_of(e: Any) -> Any:
+        evaluation = getattr(e, "last_evaluation", None) or {}
+        return evaluation.get("arms") if isinstance(evaluation, Mapping) else None
+
+    evaluated = [e for e in experiments if arms_of(e)]  # oldest first: the newest evaluated one
+    if not evaluated:
         return None, "the experiment has not been evaluated yet (no per-arm KPI summaries)", None
+    experiment = evaluated[-1]
+    arms = arms_of(experiment)
     started = getattr(experiment, "started_at", None)
     if isinstance(started, str):
         started = dt.datetime.fromisoformat(started)

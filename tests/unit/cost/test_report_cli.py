@@ -71,7 +71,7 @@ def test_roi_through_the_experiment_store_contract(ledger, monkeypatch):
     }
     store = types.ModuleType("driftline.experiments.store")
     started = TODAY - dt.timedelta(days=1)
-    store.current_experiment = lambda client, model: _Experiment(model, started, {"arms": arms})
+    store.list_experiments = lambda client, model: [_Experiment(model, started, {"arms": arms})]
     monkeypatch.setitem(sys.modules, "driftline.experiments.store", store)
     [row] = collect(ledger, {"churn": CostSection(value_per_event=2.0)}, client_for=lambda m: object())
     r = row.roi
@@ -80,9 +80,9 @@ def test_roi_through_the_experiment_store_contract(ledger, monkeypatch):
     assert r.cost == pytest.approx(row.total)
     assert r.roi_low < r.roi < r.roi_high
     assert "ROI +" in format_table([row])
-    store.current_experiment = lambda client, model: _Experiment(
-        model, started, {"arms": {"champion": arms["champion"]}}
-    )
+    store.list_experiments = lambda client, model: [
+        _Experiment(model, started, {"arms": {"champion": arms["champion"]}})
+    ]
     [row] = collect(ledger, {"churn": CostSection(value_per_event=2.0)}, client_for=lambda m: object())
     assert (
         row.roi.describe()
