@@ -204,7 +204,7 @@ def plots(row: ModelCost) -> dict[str, str]:
         ax.errorbar([r.roi], [0], xerr=[[r.roi - r.roi_low], [r.roi_high - r.roi]], fmt="o", capsize=6)
         ax.axvline(0, color="grey", linestyle="--")
         ax.set_yticks([])
-        ax.set_xlabel(f"ROI ({r.confidence:.0%} interval)")
+        ax.set_xlabel(f"ROI = (value - cost) / cost, {r.confidence:.0%} interval")
         ax.set_title(f"{row.model}: ROI against no model")
         out["roi"] = _png(fig)
         plt.close(fig)
