@@ -139,7 +139,9 @@ def model_cost(
 
 
 def _money(x: float | None) -> str:
-    return "-" if x is None else f"{x:,.4f}"
+    if x is None:
+        return "-"
+    return f"{x:,.4f}" if abs(x) >= 0.01 or x == 0 else f"{x:.6f}"  # a demo run costs fractions of a cent
 
 
 def format_table(rows: Sequence[ModelCost]) -> str:
