@@ -299,12 +299,16 @@ def run_gate(
                 comparison.describe(),
             )
     verdict = decide(challenger_score, champion_score, config.registry, comparison)
+    # With ab_test enabled, a challenger that passed against a champion starts an A/B experiment
+    # instead of being promoted (driftline.experiments.lifecycle); the first champion is promoted.
+    ab_test = verdict.decision == "promoted" and champion is not None and _ab_enabled(config)
+    decision = "ab_test" if ab_test else verdict.decision
     _record(
         hook,
         name,
         challenger,
         {
-            f"{TAG_GATE_PREFIX}decision": verdict.decision,
+            f"{TAG_GATE_PREFIX}decision": decision,
             f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
             f"{TAG_GATE_PREFIX}score": repr(challenger_score),
             f"{TAG_GATE_PREFIX}champion_version": str(champion.version) if champion else "",
@@ -317,7 +321,21 @@ def run_gate(
         policy,
     )
     promotion = None
-    if verdict.decision == "promoted":
+    experiment = None
+    if ab_test and champion is not None:
+        from driftline.experiments.lifecycle import start_for_challenger
+
+        experiment = start_for_challenger(
+            hook.client,
+            config,
+            champion_version=champion.version,
+            challenger_version=challenger,
+            op_key=op_key or actor,
+            policy=policy,
+            lock_ttl=lock_ttl,
+            lock_wait=lock_wait,
+        ).to_dict()
+    elif verdict.decision == "promoted":
         promotion = promote(
             hook,
             name,
@@ -337,9 +355,9 @@ def run_gate(
             lock_wait=lock_wait,
             op_key=op_key,
         ).to_dict()
-    return {
-        "decision": verdict.decision,
-        "reason": verdict.reason,
+    result: GatePayload = {
+        "decision": decision,
+        "reason": verdict.reason if experiment is None else f"{verdict.reason}; {experiment['reason']}",
         "metric": metric,
         "direction": config.registry.direction,
         "challenger": {"version": challenger, "score": challenger_score},
@@ -348,6 +366,13 @@ def run_gate(
         "positive_class": positive,
         "promotion": promotion,
     }
+    if experiment is not None:
+        result["experiment"] = experiment
+    return result
+
+
+def _ab_enabled(config: ModelConfig) -> bool:
+    return config.ab_test is not None and config.ab_test.enabled
 
 
 def _resumed(
