@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftline.config.models import AbTestSection
+    from driftline.data.access import SourceAccess
 
 FIELD = "ab_test.outcomes"
 _MISSING = re.compile(r"missing column\(s\) (\[[^\]]*\])")
@@ -62,8 +63,13 @@ def column_fields(ab: AbTestSection) -> dict[str, list[str]]:
     return out
 
 
-def load_outcomes(ab: AbTestSection, start: dt.datetime, end: dt.datetime) -> Outcomes:
-    """The outcomes dated in `[start, end)`, with standard column names (see the module docs)."""
+def load_outcomes(
+    ab: AbTestSection, start: dt.datetime, end: dt.datetime, access: SourceAccess | None = None
+) -> Outcomes:
+    """The outcomes dated in `[start, end)`, with standard column names (see the module docs).
+
+    `access` reaches S3 and SQL sources (inside Airflow: driftline.hooks.sources.AirflowSourceAccess).
+    """
     import pandas as pd
 
     from driftline.data.sources import load_window
@@ -82,6 +88,7 @@ def load_outcomes(ab: AbTestSection, start: dt.datetime, end: dt.datetime) -> Ou
             timestamp_col=o.date,
             allow_missing_partitions=True,
             field=f"{FIELD}.source",
+            access=access,
         )
     except NothingArrivedError as exc:
         empty = pd.DataFrame({name: pd.Series(dtype=object) for name in _standard(ab)})
