@@ -18,6 +18,7 @@ task never starts a second experiment or notes a challenger twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -78,6 +79,7 @@ def _start(
     op_key: str,
     replace_running: str | None,
     options: dict[str, Any],
+    started_at: dt.datetime | None,
 ) -> Experiment:
     name = config.registered_model_name
     return start_experiment(
@@ -90,6 +92,7 @@ def _start(
         op_key=op_key,
         no_model_default=ab.no_model_default,
         replace_running=replace_running,
+        started_at=started_at,
         **options,
     )
 
@@ -101,10 +104,15 @@ def start_for_challenger(
     champion_version: int,
     challenger_version: int,
     op_key: str,
+    started_at: dt.datetime | None = None,
     policy: RetryPolicy | None = None,
     **lock_options: Any,
 ) -> GateExperiment:
-    """A challenger passed the gate: start its experiment, or wait / replace per `on_new_challenger`."""
+    """A challenger passed the gate: start its experiment, or wait / replace per `on_new_challenger`.
+
+    `started_at`: the data time from which the experiment's arms are scored (the start of the
+    gate run's data interval, whose window the same run scores next), so evaluations of the
+    outcomes since the start line up with the data, in backfills too; default now."""
     ab = ab_section(config)
     if ab is None:
         raise ExperimentInputError(f"model {config.model.name!r}: ab_test is not enabled")
@@ -114,7 +122,9 @@ def start_for_challenger(
     if running is not None and running.started_by == op_key:  # a retry of the run that started it
         return GateExperiment("started", running, f"started {running.describe()}")
     if running is None:
-        exp = _start(client, config, ab, champion_version, challenger_version, op_key, None, options)
+        exp = _start(
+            client, config, ab, champion_version, challenger_version, op_key, None, options, started_at
+        )
         return GateExperiment("started", exp, f"instead of promoting: started {exp.describe()}")
     if ab.on_new_challenger == "wait":
         why = (
@@ -128,7 +138,7 @@ def start_for_challenger(
     why = (
         f"replaced by challenger v{challenger_version} (ab_test.on_new_challenger is 'replace', run {op_key})"
     )
-    exp = _start(client, config, ab, champion_version, challenger_version, op_key, why, options)
+    exp = _start(client, config, ab, champion_version, challenger_version, op_key, why, options, started_at)
     return GateExperiment(
         "replaced",
         exp,
@@ -182,10 +192,12 @@ def experiment_for_inference(
     *,
     champion_version: int,
     op_key: str,
+    started_at: dt.datetime | None = None,
     policy: RetryPolicy | None = None,
     **lock_options: Any,
 ) -> InferenceExperiment:
-    """The experiment this batch inference scores (see the module docs)."""
+    """The experiment this batch inference scores (see the module docs); `started_at` (the run's
+    data interval start) dates an experiment this run starts for a waiting challenger."""
     ab = ab_section(config)
     if ab is None:
         return InferenceExperiment(None)
@@ -215,7 +227,7 @@ def experiment_for_inference(
             or not version_exists(client, name, version, policy)
         ):
             continue
-        exp = _start(client, config, ab, champion_version, version, op_key, None, options)
+        exp = _start(client, config, ab, champion_version, version, op_key, None, options, started_at)
         note = f"challenger v{version} waited for experiment #{history[-1].id}: started {exp.describe()}"
         log.info(note)
         return InferenceExperiment(exp, [note])

@@ -73,8 +73,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
             return load_sklearn_model(f"models:/{name}/{version}")
 
         identity = run_identity(context)
-        plan = self._experiment(mlflow_hook, champion.version, f"{identity.dag_id}/{identity.run_id}")
-        _, end = run_interval(context)
+        start, end = run_interval(context)
+        plan = self._experiment(mlflow_hook, champion.version, f"{identity.dag_id}/{identity.run_id}", start)
         hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
         result = run_batch_inference(
             hook.client,
@@ -101,7 +101,9 @@ class ScoreAndWriteOperator(DriftlineOperator):
             log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
         return dict(result)
 
-    def _experiment(self, mlflow_hook: Any, champion_version: int, op_key: str) -> ArmPlan | None:
+    def _experiment(
+        self, mlflow_hook: Any, champion_version: int, op_key: str, data_start: Any
+    ) -> ArmPlan | None:
         """The running A/B experiment's arms (ab_test enabled), after the lifecycle's checks: a
         vanished challenger stops the experiment (an alert says so) and this run scores champion only."""
         from driftline.alerts import AlertEvent, emit_alert
@@ -111,7 +113,11 @@ class ScoreAndWriteOperator(DriftlineOperator):
         if ab_section(self.model_config) is None:
             return None
         seen = experiment_for_inference(
-            mlflow_hook.client, self.model_config, champion_version=champion_version, op_key=op_key
+            mlflow_hook.client,
+            self.model_config,
+            champion_version=champion_version,
+            op_key=op_key,
+            started_at=data_start,
         )
         for note in seen.notes:
             log.warning("%s", note)

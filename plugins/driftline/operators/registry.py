@@ -141,6 +141,7 @@ class EvaluationGateOperator(_RegistryOperator):
             lock_wait=self.lock_wait,
             op_key=f"{identity.dag_id}/{identity.run_id}",
             data_time=run_interval(context)[1],
+            data_start=run_interval(context)[0],
         )
         self.log.info(
             "gate for %s: %s (%s)",

@@ -229,6 +229,7 @@ def run_gate(
     lock_wait: float = 60.0,
     op_key: str | None = None,
     data_time: dt.datetime | None = None,
+    data_start: dt.datetime | None = None,
 ) -> GatePayload:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
 
@@ -331,6 +332,7 @@ def run_gate(
             champion_version=champion.version,
             challenger_version=challenger,
             op_key=op_key or actor,
+            started_at=data_start or data_time,  # data time: the first window its arms are scored on
             policy=policy,
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,

@@ -6,6 +6,8 @@ same, and the test does not wait for a server to start.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from driftline.config.models import ModelConfig
 from driftline.experiments.store import list_experiments
@@ -20,6 +22,9 @@ def server_hook(driftline_home):
     from driftline.mlflow_store import MlflowStore
 
     return MlflowStore(f"sqlite:///{driftline_home / 'mlflow' / 'mlflow.db'}")
+
+
+START = dt.datetime(2026, 1, 20, tzinfo=dt.UTC)
 
 
 def ab_config(name: str) -> ModelConfig:
@@ -60,6 +65,8 @@ def test_a_better_challenger_starts_an_experiment_and_the_champion_stays(
                 evaluation,
                 actor="a",
                 op_key=f"driftline__test/scheduled__{n}",
+                data_start=START,
+                data_time=START + dt.timedelta(days=1),
             )
         )
     first, second = out
@@ -70,8 +77,7 @@ def test_a_better_challenger_starts_an_experiment_and_the_champion_stays(
     assert second["experiment"]["outcome"] == "started"
     assert second["reason"].endswith(
         f"instead of promoting: started experiment #1 of {model_name!r}: challenger v2 vs champion v1 "
-        f"(champion 80%, challenger 20%), running since {second['experiment']['experiment']['started_at'][:10]} "
-        f"{second['experiment']['experiment']['started_at'][11:16]} UTC"
+        "(champion 80%, challenger 20%), running since 2026-01-20 00:00 UTC"
     )
     assert read_aliases(server_hook, model_name) == {"champion": 1, "challenger": 2}
     tags = server_hook.client.get_model_version(model_name, "2").tags
@@ -89,3 +95,4 @@ def test_a_better_challenger_starts_an_experiment_and_the_champion_stays(
         "running",
     )
     assert experiment.salt == f"{model_name}:v2" and experiment.shares["challenger"] == 0.2
+    assert experiment.started_at == START  # the data time of the first window its arms are scored on

@@ -3,6 +3,7 @@ and starts a waiting one."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -66,8 +67,12 @@ def test_gate_starts_then_a_newer_challenger_waits_and_starts_when_the_first_is_
         "nothing promoted"
     ]
     # the next inference starts the challenger that waited, against the current champion
-    later = experiment_for_inference(ab_client, cfg, champion_version=1, op_key="p/r5", **FAST)
+    day = dt.datetime(2026, 1, 27, tzinfo=dt.UTC)
+    later = experiment_for_inference(
+        ab_client, cfg, champion_version=1, op_key="p/r5", started_at=day, **FAST
+    )
     assert later.experiment is not None and later.experiment.challenger_version == 3
+    assert later.experiment.started_at == day
     assert later.experiment.id == 2 and later.experiment.salt == "churn:v3"
     again = experiment_for_inference(ab_client, cfg, champion_version=1, op_key="p/r5", **FAST)
     assert again.experiment == later.experiment and again.notes == []
