@@ -307,13 +307,18 @@ def run_gate(
                 comparison.describe(),
             )
     verdict = decide(challenger_score, champion_score, config.registry, comparison)
-    deferred = approval_required and verdict.decision == "promoted"
+    # With ab_test enabled, a challenger that passed against a champion starts an A/B experiment
+    # instead of being promoted (driftline.experiments.lifecycle); the first champion is promoted.
+    ab_test = verdict.decision == "promoted" and champion is not None and _ab_enabled(config)
+    # registry.approval.required: record the verdict, the approval task and promote step act on it
+    deferred = approval_required and verdict.decision == "promoted" and not ab_test
+    decision = "ab_test" if ab_test else "awaiting_approval" if deferred else verdict.decision
     _record(
         hook,
         name,
         challenger,
         {
-            f"{TAG_GATE_PREFIX}decision": "awaiting_approval" if deferred else verdict.decision,
+            f"{TAG_GATE_PREFIX}decision": decision,
             f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
             f"{TAG_GATE_PREFIX}score": repr(challenger_score),
             f"{TAG_GATE_PREFIX}champion_version": str(champion.version) if champion else "",
@@ -326,6 +331,7 @@ def run_gate(
         policy,
     )
     promotion = None
+    experiment = None
     request: PromotionRequest | None = None
     if deferred:
         request = {
@@ -349,6 +355,20 @@ def run_gate(
                 **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
             },
         }
+    elif ab_test and champion is not None:
+        from driftline.experiments.lifecycle import start_for_challenger
+
+        experiment = start_for_challenger(
+            hook.client,
+            config,
+            champion_version=champion.version,
+            challenger_version=challenger,
+            op_key=op_key or actor,
+            started_at=data_start or data_time,  # data time: the first window its arms are scored on
+            policy=policy,
+            lock_ttl=lock_ttl,
+            lock_wait=lock_wait,
+        ).to_dict()
     elif verdict.decision == "promoted":
         promotion = promote(
             hook,
@@ -370,8 +390,8 @@ def run_gate(
             op_key=op_key,
         ).to_dict()
     result: GatePayload = {
-        "decision": "awaiting_approval" if deferred else verdict.decision,
-        "reason": verdict.reason,
+        "decision": decision,
+        "reason": verdict.reason if experiment is None else f"{verdict.reason}; {experiment['reason']}",
         "metric": metric,
         "direction": config.registry.direction,
         "challenger": {"version": challenger, "score": challenger_score},
@@ -382,7 +402,13 @@ def run_gate(
     }
     if deferred:
         result["promotion_request"] = request
+    if experiment is not None:
+        result["experiment"] = experiment
     return result
+
+
+def _ab_enabled(config: ModelConfig) -> bool:
+    return config.ab_test is not None and config.ab_test.enabled
 
 
 def _resumed(
