@@ -173,8 +173,9 @@ class ScoreAndWriteOperator(DriftlineOperator):
             start["export_uri"],
             ", found from an earlier try" if start["resumed"] else "",
         )
-        if start["import_status"] != "IN_PROGRESS":  # done already (a retry), or failed: finish says which
-            return self.finish_snapshot(context, dict(start))
+        if start["resumed"] and start["import_status"] != "IN_PROGRESS":
+            return self.finish_snapshot(context, dict(start))  # a retry of a finished (or failed) import
+        # a new import always defers: on AWS it takes minutes, and the trigger's first poll sees a fast one
         self.defer(
             trigger=DynamoDBImportTrigger(
                 import_arn=start["import_arn"],
