@@ -2,7 +2,7 @@
 
 Called by `publish_summary` (RunSummaryOperator) with the run summary. Stage durations come from
 the XCom every step pushes when it finishes (`driftline.factory.steplog.finish_step`); cost from
-the cost ledger once it exists (`cost_metrics`); metrics go to MLflow and to Airflow's `Stats`
+the cost ledger (`cost_metrics`); metrics go to MLflow and to Airflow's `Stats`
 (StatsD or OpenTelemetry, as `[metrics]` configures it) with the model as a tag.
 """
 
@@ -30,13 +30,16 @@ def stage_durations(ti: Any, stages: tuple[str, ...]) -> dict[str, float]:
 
 
 def cost_metrics(config: ModelConfig, dag_id: str, run_id: str) -> dict[str, float]:
-    """COST HOOK POINT: the run's cost totals from the cost ledger (`driftline.cost`, issue 15).
+    """The run's cost so far by kind and `total` (driftline.cost's ledger), for a model with `cost`.
 
-    The ledger is not part of this build, so no cost metric is recorded; wire
-    `Ledger(url).run_totals(model, run_id)` here when it lands.
+    Every task before publish_summary has recorded its try by then (`RecordTaskCost` runs as its
+    success callback); publish_summary's own seconds are not in it.
     """
-    log.info("cost: the cost ledger (driftline.cost) is not built in this version; no cost metric recorded")
-    return {}
+    if config.cost is None:
+        return {}
+    from driftline.cost.ledger import Ledger
+
+    return Ledger().run_totals(config.model.name, run_id)
 
 
 def publish_run_metrics(
