@@ -184,3 +184,23 @@ def test_inside_a_running_task_the_tasks_config_routes_the_alert(
         emit_alert(AlertEvent(model="other", kind="validation_failed", severity="error", message="x"))
     (request,) = http_receiver.requests  # the other model's alert is not routed by churn's rules
     assert request["body"]["kind"] == "validation_failed" and request["body"]["model"] == "churn"
+
+
+def test_outside_a_task_the_models_config_file_routes_it(
+    driftline_home, http_receiver, example_config_path, tmp_path, monkeypatch
+):
+    """Task callbacks (the cost step's budget check) run outside the task's context: the config file routes."""
+    import yaml
+
+    raw = yaml.safe_load(example_config_path.read_text())
+    raw["alerts"] = {
+        "channels": {"pager": {"type": "webhook", "conn_id": "hook_test"}},
+        "rules": [{"on": "budget", "threshold": 0.8, "notify": ["pager"]}],
+    }
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "churn.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("DRIFTLINE_CONFIGS", str(configs))
+    for fraction in (0.5, 0.8, 1.0, 1.0):  # each fraction crossed in the run is its own notification
+        emit_alert(_event("budget", fraction=fraction))
+    assert [r["body"]["details"]["fraction"] for r in http_receiver.requests] == [0.8, 1.0]
