@@ -9,7 +9,8 @@
    protocol with the login cookie `_token` set) at the Driftline page in the UI's navigation
    (`/plugin/driftline`), switches the embedded page to `--source`, and saves
    `<out>/driftline-models.png`; then the first model's page as `<out>/driftline-model-<name>.png`.
-Prints one JSON object as its last line: the checks' status codes, the models and the files.
+Prints one JSON object as its last line: the checks' status codes, the models, the files and the
+text of the last page shown (as the browser drew it).
 """
 
 from __future__ import annotations
@@ -194,13 +195,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             show(browser, base, f"{base}/driftline/models/{name}?source={args.source}")
             browser.screenshot(shot)
             files.append(str(shot))
-        result["frame_text"] = browser.evaluate(
-            "document.querySelector('iframe').contentDocument.body.innerText.slice(0, 4000)"
+        result["page_text"] = browser.evaluate(
+            "document.querySelector('iframe').contentDocument.body.innerText.slice(0, 1500)"
         )
         result["screenshots"] = files
     finally:
         browser.close()
-    print(json.dumps({k: v for k, v in result.items() if k != "frame_text"}))
+    print(json.dumps(result))
     return result
 
 
