@@ -7,15 +7,18 @@ Every figure comes from where the pipelines record it:
   `drifted.<col>`, `live.<metric>`; the drift report is an artifact under `drift/`);
 - runs: Airflow's `dag_run` table, read through a database session;
 - alerts: the alert log (`driftline.alerts`);
-- experiment, cost and ROI: the experiment store (`driftline.experiments.store`) and the cost
-  ledger (`driftline.cost`) once those modules exist; until then the section says so.
+- per-run metrics (rows, predictions, validation pass rate, durations): the `run_metrics` records
+  of the same experiment (`driftline.monitoring.model_history`);
+- experiment: the experiment store (`driftline.experiments.store`, registered-model tags);
+- cost this month, daily cost and ROI: the cost ledger (`driftline.cost.report.model_cost`), ROI
+  from the experiment's per-arm KPI summaries against `no_model`.
+A section whose source has nothing recorded says so in a sentence (`Missing`), never as zeros.
 Nothing here imports mlflow or Airflow at module level.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +104,7 @@ class ModelPage:
     experiment: dict[str, Any] | Missing | None
     cost: dict[str, Any] | Missing
     roi: dict[str, Any] | Missing
+    run_metrics: list[dict[str, Any]] | Missing = field(default_factory=list)
 
     @property
     def last_run(self) -> RunFacts | None:
@@ -318,56 +322,111 @@ def open_alerts(alerts: list[dict[str, Any]], runs: list[RunFacts]) -> list[dict
     return out
 
 
-# ---- other lanes' sources ---------------------------------------------------------------------
+# ---- experiments, run metrics, cost -----------------------------------------------------------
 
 
-def _optional_module(module: str) -> Any | None:
+def experiment_status(mlflow: ReadOnlyMlflow, registered_name: str) -> dict[str, Any] | Missing | None:
+    """The running A/B experiment of the model, else its latest one (None when it never had one)."""
+    from driftline.experiments.store import list_experiments
+
     try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
-def experiment_status(mlflow: ReadOnlyMlflow, model: str) -> dict[str, Any] | Missing | None:
-    """The current A/B experiment of `model` (None when there is none)."""
-    store = _optional_module("driftline.experiments.store")
-    if store is None or not hasattr(store, "current_experiment"):
-        return Missing(
-            "not recorded yet: the experiment store (driftline.experiments.store) is not built on this branch"
-        )
-    try:
-        experiment = store.current_experiment(mlflow.client, model)
+        experiments = list_experiments(mlflow.client, registered_name)
     except Exception as exc:
         return _problem("the experiment store", exc)
-    if experiment is None:
+    running = [e for e in experiments if e.running]
+    chosen = running[-1] if running else (experiments[-1] if experiments else None)
+    if chosen is None:
         return None
     return {
-        "status": experiment.status,
-        "champion_version": experiment.champion_version,
-        "challenger_version": experiment.challenger_version,
-        "started_at": experiment.started_at,
-        "shares": dict(experiment.shares),
-        "last_evaluation": dict(experiment.last_evaluation or {}),
-        "decisions": list(experiment.decisions or []),
+        "id": chosen.id,
+        "status": chosen.status,
+        "champion_version": chosen.champion_version,
+        "challenger_version": chosen.challenger_version,
+        "started_at": chosen.started_at,
+        "ended_at": chosen.ended_at,
+        "end_reason": chosen.end_reason,
+        "shares": dict(chosen.shares),
+        "last_evaluation": dict(chosen.last_evaluation or {}),
+        "decisions": list(chosen.decisions or []),
+        "waiting": list(chosen.waiting or []),
     }
 
 
-def cost_this_month(source: Source, model: str, today: dt.date | None = None) -> dict[str, Any] | Missing:
-    """The model's cost so far this month from the cost ledger."""
-    cost = _optional_module("driftline.cost")
-    if cost is None or not hasattr(cost, "Ledger"):
-        return Missing("not recorded yet: the cost ledger (driftline.cost) is not built on this branch")
-    return Missing("not recorded yet: the cost ledger exists but the page is not wired to it")
+def run_metrics(mlflow: ReadOnlyMlflow, model: str) -> list[dict[str, Any]] | Missing:
+    """The model's per-run metric records (driftline.monitoring.model_history), oldest first."""
+    from driftline.monitoring.record import model_history
+
+    try:
+        return model_history(mlflow.client, model)
+    except Exception as exc:
+        return _problem("the run-metrics records", exc)
 
 
-def roi_summary(source: Source, model: str) -> dict[str, Any] | Missing:
-    """ROI of the model's arms vs no_model, from the experiment's KPI summaries."""
-    cost = _optional_module("driftline.cost")
-    if cost is None or not hasattr(cost, "roi"):
-        return Missing("not recorded yet: ROI (driftline.cost.roi) is not built on this branch")
-    return Missing("not recorded yet: ROI exists but the page is not wired to it")
+def ledger_url(source: Source) -> str:
+    """The source's cost ledger: the stack's `cost_ledger_url` setting (else its SQLite file), the demo's file."""
+    from driftline.cost.ledger import default_url
+
+    if source.name == "stack":
+        return default_url()
+    return f"sqlite:///{source.home / 'cost' / 'ledger.db'}"
+
+
+def cost_and_roi(
+    source: Source,
+    config: ModelConfig,
+    experiment: dict[str, Any] | Missing | None,
+    today: dt.date | None = None,
+) -> tuple[dict[str, Any] | Missing, dict[str, Any] | Missing]:
+    """(cost: this month, budget use, daily amounts; ROI) from the cost ledger (driftline.cost)."""
+    from driftline.cost.report import model_cost
+
+    if config.cost is None or not config.cost.enabled:
+        why = Missing("cost is not recorded for this model (its config has no enabled `cost:` section)")
+        return why, why
+    url = ledger_url(source)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).exists():
+        why = Missing(f"no cost recorded yet (the cost ledger {url} does not exist)")
+        return why, why
+    arms: dict[str, Any] | None = None
+    reason = "no A/B experiment with a no_model holdout has run for this model"
+    started: dt.date | None = None
+    if isinstance(experiment, Missing):
+        reason = experiment.why
+    elif experiment is not None:
+        arms = (experiment.get("last_evaluation") or {}).get("arms") or None
+        if arms is None:
+            reason = "the experiment has not been evaluated yet (no per-arm KPI summaries)"
+        started_at = experiment.get("started_at")
+        started = started_at.date() if isinstance(started_at, dt.datetime) else None
+    try:
+        from driftline.cost.ledger import Ledger
+
+        figures = model_cost(
+            Ledger(url),
+            config.model.name,
+            config.cost,
+            arms=arms,
+            no_roi_reason=reason,
+            roi_since=started,
+            today=today,
+        )
+    except Exception as exc:
+        why = _problem(f"the cost ledger {url}", exc)
+        return why, why
+    cost = {
+        "currency": figures.currency,
+        "month": figures.month,
+        "month_total": figures.month_total,
+        "budget": figures.budget,
+        "budget_used": figures.budget_used,
+        "total": figures.total,
+        "runs": figures.runs,
+        "by_kind": figures.by_kind,
+        "cost_per_1k_predictions": figures.cost_per_1k_predictions,
+        "daily": figures.daily,
+    }
+    roi = {**figures.roi.to_dict(), "text": figures.roi.describe(figures.currency)}
+    return cost, roi
 
 
 # ---- the page ---------------------------------------------------------------------------------
@@ -389,6 +448,8 @@ def model_page(source: Source, config: ModelConfig, mlflow: ReadOnlyMlflow | Non
     runs = dag_runs(source, dag_id)
     alerts = read_alerts(source.alerts_file, name)
     opened = open_alerts(alerts, runs if isinstance(runs, list) else []) if isinstance(alerts, list) else []
+    experiment = experiment_status(mlflow, registered)
+    cost, roi = cost_and_roi(source, config, experiment)
     return ModelPage(
         name=name,
         registered_name=registered,
@@ -400,9 +461,10 @@ def model_page(source: Source, config: ModelConfig, mlflow: ReadOnlyMlflow | Non
         drift=drift_history(mlflow, name),
         alerts=alerts,
         open_alerts=opened,
-        experiment=experiment_status(mlflow, name),
-        cost=cost_this_month(source, name),
-        roi=roi_summary(source, name),
+        experiment=experiment,
+        cost=cost,
+        roi=roi,
+        run_metrics=run_metrics(mlflow, name),
     )
 
 

@@ -98,10 +98,28 @@ def _experiment_cell(value: dict[str, Any] | Missing | None) -> str:
     )
 
 
-def _amount_cell(value: dict[str, Any] | Missing) -> str:
+def _cost_cell(value: dict[str, Any] | Missing) -> str:
     if isinstance(value, Missing):
         return _missing(value)
-    return escape(", ".join(f"{k} {v}" for k, v in value.items()))
+    text = f"{value['month_total']:,.2f} {escape(str(value['currency']))}"
+    note = f"in {escape(str(value['month']))}"
+    if value.get("budget"):
+        used = value.get("budget_used") or 0.0
+        css = "alert" if used >= 0.8 else "note"
+        note += f", <span class='{css}'>{used:.0%} of the {value['budget']:,.2f} budget</span>"
+    return f"{text}<br><span class='note'>{note}</span>"
+
+
+def _roi_cell(value: dict[str, Any] | Missing) -> str:
+    if isinstance(value, Missing):
+        return _missing(value)
+    if not value.get("measurable"):
+        return f'<span class="missing">not measurable: {escape(str(value.get("reason")))}</span>'
+    roi, low, high = value.get("roi"), value.get("roi_low"), value.get("roi_high")
+    head = (
+        f"{roi:+.0%} [{low:+.0%}, {high:+.0%}]" if None not in (roi, low, high) else "not defined (no cost)"
+    )
+    return f"{escape(head)}<br><span class='note'>{escape(str(value.get('text', '')))}</span>"
 
 
 def page(title: str, body: str, source: Source, sources: Sequence[Source], path: str) -> str:
@@ -152,7 +170,7 @@ def models_page(
             f'<td><a href="models/{quote(m.name)}{_q(source)}"><b>{escape(m.name)}</b></a></td>'
             f"<td>{_version(m.champion, source)}</td><td>{_version(m.challenger, source)}</td>"
             f"<td>{run_cell}</td><td>{drift_cell}</td><td>{live_cell}</td>"
-            f"<td>{_experiment_cell(m.experiment)}</td><td>{_amount_cell(m.cost)}</td><td>{_amount_cell(m.roi)}</td>"
+            f"<td>{_experiment_cell(m.experiment)}</td><td>{_cost_cell(m.cost)}</td><td>{_roi_cell(m.roi)}</td>"
             f"<td>{_alerts_cell(m)}</td></tr>"
         )
     if not rows:
@@ -250,16 +268,16 @@ def model_detail(
                 reference=reference,
             )
         )
-    cost = _amount_cell(m.cost)
+    cost = _cost_cell(m.cost)
+    charts += _run_charts(m)
     body = (
         f'<p><a href="../{_q(source)}">&larr; all models</a></p><h1>{escape(m.name)}</h1>'
         f"<table><tbody><tr><th>Registered model</th><td>{escape(m.registered_name)}</td>"
         f'<th>Pipeline DAG</th><td><a href="/dags/{quote(m.dag_id)}" target="_top">{escape(m.dag_id)}</a></td></tr>'
         f"<tr><th>Champion</th><td>{_version(m.champion, source)}</td><th>Challenger</th><td>{_version(m.challenger, source)}</td></tr>"
         f"<tr><th>Experiment</th><td>{_experiment_cell(m.experiment)}</td><th>Open alerts</th><td>{_alerts_cell(m)}</td></tr>"
-        f"<tr><th>Cost this month</th><td>{cost}</td><th>ROI</th><td>{_amount_cell(m.roi)}</td></tr></tbody></table>"
+        f"<tr><th>Cost this month</th><td>{cost}</td><th>ROI</th><td>{_roi_cell(m.roi)}</td></tr></tbody></table>"
         f'<h2>Over time</h2><div class="grid">{"".join(charts)}</div>'
-        f'<p class="note">Cost over time: {cost}</p>'
         f"<h2>Drift checks and retrain decisions</h2>{_decisions_table(m, source, reports)}"
         f"<h2>Runs</h2>{_runs_table(m)}<h2>Alerts</h2>{_alerts_list(m)}"
     )
@@ -282,3 +300,53 @@ def _alerts_list(m: ModelPage) -> str:
         "<table><thead><tr><th>When (UTC)</th><th></th><th>Severity</th><th>Kind</th><th>Message</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def _daily_cost(cost: dict[str, Any] | Missing) -> list[tuple[dt.datetime, float]]:
+    if isinstance(cost, Missing):
+        return []
+    totals: dict[str, float] = {}
+    for row in cost.get("daily") or []:
+        totals[str(row["day"])] = totals.get(str(row["day"]), 0.0) + float(row["amount"])
+    return [(dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC), v) for day, v in sorted(totals.items())]
+
+
+def _run_charts(m: ModelPage) -> list[str]:
+    """Cost per day (the ledger) and the per-run records (predictions, rows, validation, duration)."""
+    charts = []
+    if isinstance(m.cost, Missing):
+        charts.append(f"<p>Cost over time: {_missing(m.cost)}</p>")
+    else:
+        charts.append(line_chart({"cost": _daily_cost(m.cost)}, title=f"Cost per day ({m.cost['currency']})"))
+    if isinstance(m.run_metrics, Missing):
+        charts.append(f"<p>Run metrics: {_missing(m.run_metrics)}</p>")
+        return charts
+    if not m.run_metrics:
+        charts.append('<p class="empty">Run metrics: no run has recorded its metrics yet</p>')
+        return charts
+
+    records = m.run_metrics
+    logical = {r.run_id: r.logical_date for r in m.runs} if isinstance(m.runs, list) else {}
+
+    def when(record: dict[str, Any]) -> dt.datetime:
+        """The run's logical date (the data it scored) when Airflow knows the run, else when it was recorded."""
+        return logical.get(str(record.get("airflow_run_id"))) or dt.datetime.fromisoformat(
+            record["recorded_at"]
+        )
+
+    def series(key: str) -> list[tuple[dt.datetime, float]]:
+        return [(when(r), float(r["metrics"][key])) for r in records if key in r["metrics"]]
+
+    charts.append(
+        line_chart(
+            {"predictions written": series("predictions_written"), "rows loaded": series("rows_loaded")},
+            title="Rows per run",
+        )
+    )
+    charts.append(
+        line_chart(
+            {"pass rate": series("validation_pass_rate")}, title="Validation pass rate", y_range=(0.0, 1.0)
+        )
+    )
+    charts.append(line_chart({"run duration (s)": series("run_duration_s")}, title="Run duration (s)"))
+    return charts

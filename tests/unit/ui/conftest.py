@@ -86,12 +86,44 @@ def _mlflow(home: Path) -> dict[str, Any]:
             client.log_artifact(rid, str(report), "drift")
         client.set_terminated(rid)
         points.append(rid)
+    from driftline.mlflow_store import MlflowStore
+    from driftline.monitoring.record import record_run_metrics
+
+    store_access = MlflowStore(uri)
+    for i in range(4):  # publish_summary's per-run record (driftline.monitoring)
+        record_run_metrics(
+            "churn",
+            _run_id(i),
+            {"rows_loaded": 2000.0, "predictions_written": 1900.0 + i, "validation_pass_rate": 1.0 - i / 10},
+            store=store_access,
+            tags={"airflow.dag_id": DAG_ID},
+        )
     return {
         "uri": uri,
         "train_runs": versions,
         "monitoring_runs": points,
         "monitoring_experiment": monitoring,
     }
+
+
+def _ledger(home: Path) -> dict[str, float]:
+    """Cost entries as the task callbacks write them: two this month, one in an earlier month."""
+    from driftline.cost.ledger import Ledger, TaskKey
+    from driftline.cost.pricing import Entry
+
+    (home / "cost").mkdir()
+    ledger = Ledger(f"sqlite:///{home / 'cost' / 'ledger.db'}")
+    now = dt.datetime.now(dt.UTC)
+    earlier = now.replace(day=1) - dt.timedelta(days=40)
+    for task, ended, amount in (("train", now, 1.25), ("score_and_write", now, 0.5), ("train", earlier, 9.0)):
+        ledger.record(
+            TaskKey(model="churn", dag_id=DAG_ID, run_id=f"run-{task}-{ended:%m}", task_id=task),
+            [Entry(kind="cpu", quantity=1.0, unit="core_hour", amount=amount)],
+            started=ended - dt.timedelta(minutes=5),
+            ended=ended,
+        )
+    ledger.engine.dispose()
+    return {"month_total": 1.75}
 
 
 def _airflow(home: Path) -> None:
@@ -154,6 +186,7 @@ def _alerts(home: Path) -> None:
 def write_history(home: Path) -> dict[str, Any]:
     demo = home / "demo"
     facts = _mlflow(demo)
+    facts["cost"] = _ledger(demo)
     _airflow(demo)
     _alerts(demo)
     return facts

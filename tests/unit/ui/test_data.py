@@ -89,12 +89,29 @@ def test_open_alerts_truth_table(
     assert [a["kind"] for a in data.open_alerts(alerts, runs)] == expected
 
 
-def test_sections_of_unbuilt_sources_say_so_instead_of_showing_zeros(page: data.ModelPage) -> None:
-    for section in (page.cost, page.roi):
-        if isinstance(section, data.Missing):
-            assert section.why.startswith("not recorded yet")
-    if isinstance(page.experiment, data.Missing):
-        assert "not recorded yet" in page.experiment.why
+def test_cost_this_month_and_daily_cost_come_from_the_ledger(page: data.ModelPage) -> None:
+    assert isinstance(page.cost, dict)
+    assert page.cost["month_total"] == pytest.approx(1.75)  # the earlier month's 9.0 is not this month's
+    assert page.cost["budget"] == 50.0 and page.cost["budget_used"] == pytest.approx(1.75 / 50)
+    assert page.cost["total"] == pytest.approx(10.75) and len(page.cost["daily"]) == 2
+
+
+def test_roi_without_an_experiment_says_why(page: data.ModelPage) -> None:
+    assert page.experiment is None  # the registered model never had an A/B experiment
+    assert isinstance(page.roi, dict) and page.roi["measurable"] is False
+    assert "no A/B experiment" in page.roi["reason"]
+
+
+def test_run_metrics_come_from_the_monitoring_records(page: data.ModelPage) -> None:
+    assert isinstance(page.run_metrics, list)
+    assert [r["metrics"]["predictions_written"] for r in page.run_metrics] == [1900.0, 1901.0, 1902.0, 1903.0]
+
+
+def test_no_ledger_is_a_sentence_not_a_zero(tmp_path: Path, example_config) -> None:
+    source = stack_source(tracking_uri=f"sqlite:///{tmp_path / 'x.db'}", home=tmp_path)
+    cost, roi = data.cost_and_roi(source, example_config, None)
+    assert isinstance(cost, data.Missing) and cost.why.startswith("no cost recorded yet")
+    assert roi == cost
 
 
 def test_a_store_without_the_model_says_what_is_missing(tmp_path: Path) -> None:

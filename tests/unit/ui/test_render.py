@@ -45,7 +45,15 @@ def test_models_page_lists_the_model_with_its_versions_run_and_trends(rendered) 
 def test_model_page_plots_drift_per_column_metric_and_links_runs_and_report(rendered) -> None:
     _, detail, facts = rendered
     charts = re.findall(r'<svg class="chart"[^>]*aria-label="([^"]+)"', detail)
-    assert charts == ["Drift score per column", "Share of columns drifted", "Live roc_auc of the champion"]
+    assert charts == [
+        "Drift score per column",
+        "Share of columns drifted",
+        "Live roc_auc of the champion",
+        "Cost per day (USD)",
+        "Rows per run",
+        "Validation pass rate",
+    ]
+    assert "Run duration (s): no points recorded yet" in detail  # the records carry no duration
     assert "usage_minutes" in detail and "plan" in detail
     assert "v1 at registration" in detail  # the champion's registered metric as the reference line
     run = facts["monitoring_runs"][2]
@@ -60,8 +68,8 @@ def test_alert_text_is_escaped(rendered) -> None:
 
 
 def test_missing_sections_are_sentences_not_numbers() -> None:
-    cell = render._amount_cell(data.Missing("not recorded yet: the cost ledger"))
-    assert cell == '<span class="missing">not recorded yet: the cost ledger</span>'
+    cell = render._cost_cell(data.Missing("no cost recorded yet"))
+    assert cell == '<span class="missing">no cost recorded yet</span>'
 
 
 def test_charts_scale_points_into_the_frame() -> None:
