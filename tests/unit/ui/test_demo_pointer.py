@@ -15,7 +15,9 @@ def test_the_page_reads_the_demo_home_the_demo_writes(tmp_path: Path) -> None:
     assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{demo_home(tmp_path).resolve() / 'mlflow' / 'mlflow.db'}"
 
 
-def test_demo_prints_where_the_page_is(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_demo_prints_where_the_page_is(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DRIFTLINE_AIRFLOW_PORT", "8181")
     demo._print_page()
     out = capsys.readouterr().out
