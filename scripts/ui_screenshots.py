@@ -192,6 +192,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if models:
             name = models[0]["name"]
             shot = out / f"driftline-model-{name}.png"
+            browser.call(  # a taller window: the model's page (in the UI's frame) is long
+                "Emulation.setDeviceMetricsOverride",
+                width=1500,
+                height=2300,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
             show(browser, base, f"{base}/driftline/models/{name}?source={args.source}")
             browser.screenshot(shot)
             files.append(str(shot))

@@ -229,7 +229,7 @@ def _start(name: str, cmd: list[str], env: dict[str, str]) -> None:
     print(f"{name}: started (pid {proc.pid}, log {log})")
 
 
-def _wait(url: str, name: str, timeout: float = 180) -> None:
+def _wait(url: str, name: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -401,15 +401,19 @@ def cost_and_roi(
     try:
         from driftline.cost.ledger import Ledger
 
-        figures = model_cost(
-            Ledger(url),
-            config.model.name,
-            config.cost,
-            arms=arms,
-            no_roi_reason=reason,
-            roi_since=started,
-            today=today,
-        )
+        ledger = Ledger(url)
+        try:
+            figures = model_cost(
+                ledger,
+                config.model.name,
+                config.cost,
+                arms=arms,
+                no_roi_reason=reason,
+                roi_since=started,
+                today=today,
+            )
+        finally:
+            ledger.engine.dispose()
     except Exception as exc:
         why = _problem(f"the cost ledger {url}", exc)
         return why, why

@@ -101,7 +101,7 @@ def _experiment_cell(value: dict[str, Any] | Missing | None) -> str:
 def _cost_cell(value: dict[str, Any] | Missing) -> str:
     if isinstance(value, Missing):
         return _missing(value)
-    text = f"{value['month_total']:,.2f} {escape(str(value['currency']))}"
+    text = f"{value['month_total']:,.4f} {escape(str(value['currency']))}"
     note = f"in {escape(str(value['month']))}"
     if value.get("budget"):
         used = value.get("budget_used") or 0.0
@@ -317,7 +317,15 @@ def _run_charts(m: ModelPage) -> list[str]:
     if isinstance(m.cost, Missing):
         charts.append(f"<p>Cost over time: {_missing(m.cost)}</p>")
     else:
-        charts.append(line_chart({"cost": _daily_cost(m.cost)}, title=f"Cost per day ({m.cost['currency']})"))
+        daily = _daily_cost(m.cost)
+        top = max((v for _, v in daily), default=0.0)
+        charts.append(
+            line_chart(
+                {"cost": daily},
+                title=f"Cost per day ({m.cost['currency']})",
+                y_range=(0.0, top * 1.1) if top > 0 else None,
+            )
+        )
     if isinstance(m.run_metrics, Missing):
         charts.append(f"<p>Run metrics: {_missing(m.run_metrics)}</p>")
         return charts

@@ -33,8 +33,9 @@ def line_chart(
     t1 = max(p[0] for p in points).timestamp()
     values = [p[1] for p in points] + ([reference[1]] if reference else [])
     lo, hi = y_range if y_range else (min(values), max(values))
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
+    if hi - lo < 1e-12:  # a flat series: centre it with a margin of 10% of its value
+        pad = abs(hi) * 0.1 or 0.5
+        lo, hi = lo - pad, hi + pad
 
     def x(t: dt.datetime) -> float:
         return left + (plot_w * (t.timestamp() - t0) / (t1 - t0) if t1 > t0 else plot_w / 2)
