@@ -11,7 +11,7 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.3g}"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def line_chart(
@@ -27,7 +27,7 @@ def line_chart(
     points = [p for values in series.values() for p in values]
     if not points:
         return f'<p class="empty">{escape(title)}: no points recorded yet</p>'
-    left, right, top, bottom = 48, 150, 24, 28
+    left, right, top, bottom = 60, 150, 24, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     t0 = min(p[0] for p in points).timestamp()
     t1 = max(p[0] for p in points).timestamp()
