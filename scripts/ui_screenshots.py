@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -82,12 +84,19 @@ class Chromium:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Debian's `chromium` is a shell launcher: stop its whole group
         )
+        try:
+            self._connect()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> None:
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 60
         while not port_file.exists() or not port_file.read_text().strip():
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.close()
                 raise SystemExit("chromium did not open its DevTools port")
             time.sleep(0.2)
         port = int(port_file.read_text().split()[0])
@@ -133,11 +142,13 @@ class Chromium:
             if hasattr(self, "ws"):
                 self.ws.close()
         finally:
-            self.proc.terminate()
             try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
