@@ -3,6 +3,7 @@
 #   - the Airflow API refuses anonymous calls (401/403),
 #   - a token from POST /auth/token (simple auth manager, the generated admin password) is accepted,
 #   - the connections of airflow_settings.yaml are in Airflow's DB (GET /api/v2/connections),
+#   - the Driftline page's API (plugin) refuses anonymous calls and answers with a token,
 #   - every server of the stack listens on 127.0.0.1 only.
 # Env: DRIFTLINE_HOME (default ./.driftline), DRIFTLINE_AIRFLOW_PORT / _MLFLOW_PORT / _MOTO_PORT.
 set -euo pipefail
@@ -32,6 +33,12 @@ token=$(curl -sf -X POST "$AF/auth/token" -H 'Content-Type: application/json' \
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$AF/api/v2/dags")
 [[ "$code" == 200 ]] || fail "GET /api/v2/dags with a token answered $code"
 echo "ok: GET /api/v2/dags with a token -> 200"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' "$AF/driftline/api/models")
+[[ "$code" == 401 ]] || fail "anonymous GET /driftline/api/models answered $code, expected 401"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "$AF/driftline/api/models")
+[[ "$code" == 200 ]] || fail "GET /driftline/api/models with a token answered $code (is the Driftline plugin loaded?)"
+echo "ok: the Driftline page's API: anonymous -> 401, with a token -> 200 ($AF/plugin/driftline)"
 
 listed=$(curl -sf -H "Authorization: Bearer $token" "$AF/api/v2/connections?limit=1000" |
   python3 -c 'import json,sys; print(" ".join(sorted(c["connection_id"] for c in json.load(sys.stdin)["connections"])))')

@@ -552,8 +552,21 @@ def _main(endpoint: str) -> None:
         "Browse it: .venv/bin/mlflow ui --port 5001 --backend-store-uri "
         f"{os.environ['MLFLOW_TRACKING_URI']}  (`make up` serves your own store, not the demo's)"
     )
+    _print_page()
     if failures:
         raise SystemExit(f"{failures} demo run(s) failed unexpectedly")
+
+
+def _print_page() -> None:
+    """Where the Driftline page in the Airflow UI shows this history (driftline.ui.sources: `demo`)."""
+    from driftline.devstack import HOST, Ports
+
+    base = f"http://{HOST}:{Ports.from_env().airflow}"
+    print(
+        "\n== the Driftline page: run `make up`, log in, then open Driftline in the navigation\n"
+        f"  {base}/plugin/driftline  and pick 'Demo history (make demo)' at the top\n"
+        f"  (this model's page directly: {base}/driftline/models/churn?source=demo)"
+    )
 
 
 if __name__ == "__main__":

@@ -229,7 +229,7 @@ def _start(name: str, cmd: list[str], env: dict[str, str]) -> None:
     print(f"{name}: started (pid {proc.pid}, log {log})")
 
 
-def _wait(url: str, name: str, timeout: float = 180) -> None:
+def _wait(url: str, name: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -315,6 +315,8 @@ def up() -> None:
     print(
         f"\nAirflow UI  http://{HOST}:{ports.airflow}   user {ADMIN_USER}  password {password}\n"
         f"            (stored in {passwords_file()}, mode 0600)\n"
+        f"Driftline   http://{HOST}:{ports.airflow}/plugin/driftline   (the Driftline page; after `make demo` "
+        "its history is under 'Demo history')\n"
         f"MLflow UI   http://{HOST}:{ports.mlflow}\n"
         f"moto        http://{HOST}:{ports.moto} (DynamoDB and S3)\n"
         "Everything listens on 127.0.0.1 only. Stop with `make down`."

@@ -74,7 +74,9 @@ def test_demo_story(tmp_path):
     versions = [int(v) for v in re.findall(r"wrote \d+ predictions of churn v(\d+)", out)]
     ends = [(pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)) for day in scored_days]
     scored = ends.index(pd.Timestamp(item["data_time"]))  # the newest day that customer was seen
-    assert item["entity_id"] == got.group(1) and item["model_name"] == "churn"
-    assert item["model_version"] == versions[scored] and item["alias"] == "champion"
-    assert item["prediction"] in (0, 1) and 0 <= item["score"] <= 1 and item["airflow_run_id"]
+    assert item["entity_id"] == got.group(1) and item["model_name"] == "churn" and item["airflow_run_id"]
+    assert item["arm"] in ("champion", "challenger", "no_model") and item["prediction"] in (0, 1)
+    if item["arm"] == "champion":  # an A/B arm carries its own version and alias
+        assert item["model_version"] == versions[scored] and item["alias"] == "champion"
+        assert 0 <= item["score"] <= 1
     assert item["expires_at"] == int((ends[scored] + pd.Timedelta(days=30)).timestamp())  # ttl_days: 30

@@ -1,8 +1,9 @@
 """Send an alert to the channels of every rule it matches, once per (model, run, rule).
 
 Called by `driftline.alerts.emit_alert` after the alert is recorded. The model's `alerts`
-section comes from the caller (a deadline callback passes it) or from the Airflow task that is
-running (its `model_config`). A channel that fails is logged and recorded as a
+section comes from the caller (a deadline callback passes it), from the Airflow task that is
+running (its `model_config`), or else from the model's config file in the configs folder
+(task callbacks, such as the cost step's budget check, run outside the task's context). A channel that fails is logged and recorded as a
 `delivery_failed` line in the alert record; it never hides the alert or the other channels.
 """
 
@@ -45,6 +46,18 @@ def _running_task_alerts(model: str) -> tuple[AlertsSection | None, Any]:
     return config.alerts, context
 
 
+def _config_file_alerts(model: str) -> AlertsSection | None:
+    """The `alerts` section of `model` read from its config file (None: no such model or section)."""
+    from driftline.config.loader import load_folder
+    from driftline.settings import configs_dir
+
+    loaded = load_folder(configs_dir(), only_model=model)
+    for config in loaded.configs.values():
+        if config.model.name == model:
+            return config.alerts
+    return None
+
+
 def deliver(event: AlertEvent, alerts: AlertsSection | None = None, context: Any = None) -> list[Delivery]:
     """Notify every channel of every rule `event` matches; returns what happened per channel.
 
@@ -56,6 +69,8 @@ def deliver(event: AlertEvent, alerts: AlertsSection | None = None, context: Any
     if alerts is None:
         alerts, found = _running_task_alerts(event.model)
         context = context if context is not None else found
+        if alerts is None and not found:
+            alerts = _config_file_alerts(event.model)
     if alerts is None:
         log.debug("no alerts section for %s: the alert is recorded only", event.model)
         return []
@@ -82,7 +97,10 @@ def _send(
     context: Any,
 ) -> Delivery:
     """One channel of one rule: claim (run, rule, channel), send, give the claim back on failure."""
-    claimed = dedupe.claim(event.model, run_id, f"{rule}.{channel}")
+    key = f"{rule}.{channel}"
+    if canonical_kind(event.kind) == "budget" and "fraction" in event.details:
+        key += f".{event.details['fraction']}"  # each budget fraction crossed is its own notification
+    claimed = dedupe.claim(event.model, run_id, key)
     if claimed is None:
         log.info("alert rule %s already notified %s for run %s: not sent again", rule, channel, run_id)
         return Delivery(rule, channel, "duplicate")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import importlib
 import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,10 +54,8 @@ def experiment_arms(
     the newest experiment with an evaluation, running or finished; the client from `get_client()`,
     asked only when the store exists); where MLflow cannot be read, the reason says so.
     """
-    try:
-        store = importlib.import_module("driftline.experiments.store")
-    except ImportError:
-        return None, "the experiment store (A/B tests with a no_model holdout) is not built yet", None
+    from driftline.experiments import store
+
     try:
         experiments = list(store.list_experiments(get_client(), model))
     except DriftlineError as exc:

@@ -74,4 +74,6 @@ def finish_step(context: Mapping[str, Any], result: Any = None) -> None:
     started = getattr(ti, "start_date", None)
     if ti is not None and started is not None:
         elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
-        ti.xcom_push(key="driftline.duration_s", value=round(elapsed, 3))
+        ti.xcom_push(
+            key="driftline.duration_s", value={"started": started.isoformat(), "seconds": round(elapsed, 3)}
+        )

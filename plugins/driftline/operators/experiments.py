@@ -12,7 +12,6 @@ experiment as "promoted", or as "stopped" when the promotion was rejected or tim
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,20 +19,8 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from driftline.exceptions import NotSupportedYetError
 from driftline.operators.base import run_identity, run_interval
 from driftline.operators.registry import _RegistryOperator, actor_of
-
-
-def _outcomes_loader() -> Any:
-    """driftline.experiments.outcomes.load_outcomes (the outcomes source of `ab_test.outcomes`)."""
-    try:
-        module = importlib.import_module("driftline.experiments.outcomes")
-    except ImportError as exc:
-        raise NotSupportedYetError(
-            "loading A/B outcomes (driftline.experiments.outcomes) is not built yet"
-        ) from exc
-    return module.load_outcomes
 
 
 class EvaluateExperimentOperator(_RegistryOperator):
@@ -168,7 +155,10 @@ class EvaluateExperimentOperator(_RegistryOperator):
                 "action": "continue",
                 "reason": f"the experiment started at {start}, after this run's data end {end}",
             }, {}
-        outcomes = _outcomes_loader()(ab, start, end)
+        from driftline.experiments.outcomes import load_outcomes
+        from driftline.hooks.sources import AirflowSourceAccess
+
+        outcomes = load_outcomes(ab, start, end, access=AirflowSourceAccess())
         assigned = self._scored_entities(start, end)
         joined = join_outcomes(
             outcomes.df, experiment, assigned,

@@ -2,7 +2,7 @@
 
 Called by `publish_summary` (RunSummaryOperator) with the run summary. Stage durations come from
 the XCom every step pushes when it finishes (`driftline.factory.steplog.finish_step`); cost from
-the cost ledger once it exists (`cost_metrics`); metrics go to MLflow and to Airflow's `Stats`
+the cost ledger (`cost_metrics`); metrics go to MLflow and to Airflow's `Stats`
 (StatsD or OpenTelemetry, as `[metrics]` configures it) with the model as a tag.
 """
 
@@ -19,24 +19,32 @@ log = logging.getLogger(__name__)
 DURATION_XCOM_KEY = "driftline.duration_s"
 
 
-def stage_durations(ti: Any, stages: tuple[str, ...]) -> dict[str, float]:
-    """Seconds each stage of this run took (stages that did not finish successfully are absent)."""
+def stage_durations(ti: Any, stages: tuple[str, ...]) -> tuple[dict[str, float], dt.datetime | None]:
+    """Seconds each stage of this run took, and when the first of them started.
+
+    Stages that did not finish successfully are absent.
+    """
     out: dict[str, float] = {}
+    starts: list[dt.datetime] = []
     for stage in stages:
         value = ti.xcom_pull(task_ids=stage, key=DURATION_XCOM_KEY)
-        if isinstance(value, int | float):
-            out[stage] = float(value)
-    return out
+        if isinstance(value, dict) and isinstance(value.get("seconds"), int | float):
+            out[stage] = float(value["seconds"])
+            starts.append(dt.datetime.fromisoformat(str(value["started"])))
+    return out, min(starts, default=None)
 
 
 def cost_metrics(config: ModelConfig, dag_id: str, run_id: str) -> dict[str, float]:
-    """COST HOOK POINT: the run's cost totals from the cost ledger (`driftline.cost`, issue 15).
+    """The run's cost so far by kind and `total` (driftline.cost's ledger), for a model with `cost`.
 
-    The ledger is not part of this build, so no cost metric is recorded; wire
-    `Ledger(url).run_totals(model, run_id)` here when it lands.
+    Every task before publish_summary has recorded its try by then (`RecordTaskCost` runs as its
+    success callback); publish_summary's own seconds are not in it.
     """
-    log.info("cost: the cost ledger (driftline.cost) is not built in this version; no cost metric recorded")
-    return {}
+    if config.cost is None:
+        return {}
+    from driftline.cost.ledger import Ledger
+
+    return Ledger().run_totals(config.model.name, run_id)
 
 
 def publish_run_metrics(
@@ -49,12 +57,10 @@ def publish_run_metrics(
     from driftline.monitoring import record_run_metrics, run_metrics
 
     ti = context["ti"]
-    metrics, params = run_metrics(
-        summary, stage_durations(ti, stages), cost_metrics(config, ti.dag_id, ti.run_id)
-    )
-    started = getattr(context.get("dag_run"), "start_date", None)
-    if started is not None:  # the run so far: every stage but this last one
-        metrics["run_duration_s"] = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    durations, started = stage_durations(ti, stages)
+    metrics, params = run_metrics(summary, durations, cost_metrics(config, ti.dag_id, ti.run_id))
+    if started is not None:  # from the first stage's start to now (the wait for data not included)
+        metrics["run_duration_s"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3)
     mlflow_run = record_run_metrics(
         config.model.name,
         ti.run_id,

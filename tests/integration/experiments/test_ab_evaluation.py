@@ -76,12 +76,12 @@ def _outcomes(setup: dict[str, Any], lift: float) -> pd.DataFrame:
 
 
 def _use_outcomes(monkeypatch, frame: pd.DataFrame) -> None:
-    from driftline.operators import experiments as ops
+    from driftline.experiments import outcomes
 
-    def load(ab: Any, start: dt.datetime, end: dt.datetime) -> Any:
+    def load(ab: Any, start: dt.datetime, end: dt.datetime, access: Any = None) -> Any:
         return SimpleNamespace(df=frame[(frame["date"] >= start) & (frame["date"] < end)])
 
-    monkeypatch.setattr(ops, "_outcomes_loader", lambda: load)
+    monkeypatch.setattr(outcomes, "load_outcomes", load)
 
 
 def _context(run_id: str) -> dict[str, Any]:

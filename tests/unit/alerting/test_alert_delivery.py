@@ -159,3 +159,48 @@ def test_bad_alert_sections_name_the_problem(tmp_path, example_config_path, aler
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert problem in str(err.value)
+
+
+def test_inside_a_running_task_the_tasks_config_routes_the_alert(
+    driftline_home, http_receiver, example_config
+):
+    """Steps call emit_alert(event) alone (the validation gate, the drift step): the running task's config routes it."""
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import set_current_context
+
+    config = example_config.model_copy(
+        update={
+            "alerts": AlertsSection.model_validate(
+                {
+                    "channels": {"pager": {"type": "webhook", "conn_id": "hook_test"}},
+                    "rules": [{"on": "validation_failed", "notify": ["pager"]}],
+                }
+            )
+        }
+    )
+    with set_current_context({"task": SimpleNamespace(model_config=config)}):  # type: ignore[arg-type]
+        emit_alert(_event("validation_failed"))
+        emit_alert(AlertEvent(model="other", kind="validation_failed", severity="error", message="x"))
+    (request,) = http_receiver.requests  # the other model's alert is not routed by churn's rules
+    assert request["body"]["kind"] == "validation_failed" and request["body"]["model"] == "churn"
+
+
+def test_outside_a_task_the_models_config_file_routes_it(
+    driftline_home, http_receiver, example_config_path, tmp_path, monkeypatch
+):
+    """Task callbacks (the cost step's budget check) run outside the task's context: the config file routes."""
+    import yaml
+
+    raw = yaml.safe_load(example_config_path.read_text())
+    raw["alerts"] = {
+        "channels": {"pager": {"type": "webhook", "conn_id": "hook_test"}},
+        "rules": [{"on": "budget", "threshold": 0.8, "notify": ["pager"]}],
+    }
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "churn.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("DRIFTLINE_CONFIGS", str(configs))
+    for fraction in (0.5, 0.8, 1.0, 1.0):  # each fraction crossed in the run is its own notification
+        emit_alert(_event("budget", fraction=fraction))
+    assert [r["body"]["details"]["fraction"] for r in http_receiver.requests] == [0.8, 1.0]

@@ -134,3 +134,25 @@ def test_record_once_per_run_with_the_model_tag(driftline_home, statsd_sink):
     assert history[0]["params"] == {"gate_decision": "promoted"} and history[0]["mlflow_run_id"] == first
     assert model_history(store.client, "churn", since=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)) == []
     assert model_history(store.client, "unknown") == []
+
+
+def test_the_runs_cost_comes_from_the_cost_ledger(driftline_home, example_config):
+    from driftline.cost.ledger import Ledger, TaskKey
+    from driftline.cost.pricing import Entry
+    from driftline.operators.monitoring import cost_metrics
+
+    assert example_config.cost is not None
+    now = dt.datetime.now(dt.UTC)
+    key = TaskKey(model="churn", dag_id="driftline__churn", run_id="manual__1", task_id="train")
+    Ledger().record(
+        key,
+        [Entry("compute", 0.5, "cpu_hour", 0.02), Entry("gpu", 0.1, "gpu_hour", 0.25)],
+        started=now - dt.timedelta(minutes=30),
+        ended=now,
+    )
+    assert cost_metrics(example_config, "driftline__churn", "manual__1") == pytest.approx(
+        {"compute": 0.02, "gpu": 0.25, "total": 0.27}
+    )
+    assert (
+        cost_metrics(example_config.model_copy(update={"cost": None}), "driftline__churn", "manual__1") == {}
+    )
