@@ -170,3 +170,30 @@ def test_postgres_statements_compile():
     assert "ON CONFLICT DO NOTHING" in claim
     with pytest.raises(LedgerError, match="SQLite and PostgreSQL"):
         _upsert("mysql", entries, [row])
+
+
+def test_first_uses_at_once_create_the_ledger_once(tmp_path):
+    """Several task processes opening a new ledger together: each ends with the tables and one schema row."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def first_use() -> None:
+        try:
+            barrier.wait()
+            Ledger(url)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    import sqlalchemy as sa
+
+    led = Ledger(url)
+    with led.engine.connect() as conn:
+        versions = [v for (v,) in conn.execute(sa.text("SELECT version FROM driftline_cost_schema"))]
+    assert sorted(versions) == list(range(1, led.schema_version + 1))
