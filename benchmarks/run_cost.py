@@ -121,6 +121,8 @@ def free_port() -> int:
 
 
 def environment(root: Path, port: int, preload: bool) -> dict[str, str]:
+    from driftline.settings import PRELOAD_ENV
+
     keep = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLINE_", "MLFLOW_"))}
     home = root / "driftline"
     env = {
@@ -157,10 +159,7 @@ def environment(root: Path, port: int, preload: bool) -> dict[str, str]:
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
     }
     if preload:
-        env["AIRFLOW__SCHEDULER__MP_START_METHOD"] = "forkserver"
-        env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"] = (
-            "airflow.executors.local_executor,driftline.preload"
-        )
+        env.update(PRELOAD_ENV)
     return env
 
 

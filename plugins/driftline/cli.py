@@ -109,6 +109,37 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cost(args: argparse.Namespace) -> int:
+    """Print cost per model (runs, GPU-hours, cost by kind, per 1,000 predictions, budget, ROI)."""
+    from driftline.cost.ledger import Ledger
+    from driftline.cost.report import collect, format_table, parse_since
+    from driftline.hooks.mlflow import MlflowHook
+
+    costs, conns = {}, {}
+    for path in _expand([]):
+        with contextlib.suppress(ConfigError):
+            config = load_config(path, load_defaults(path.parent))
+            costs[config.model.name] = config.cost
+            conns[config.model.name] = config.registry.mlflow_conn_id
+    try:
+        since = parse_since(args.since)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    def client_for(model: str) -> object:
+        return MlflowHook(
+            conns.get(model, MlflowHook.default_conn_name), tracking_uri=args.tracking_uri
+        ).client
+
+    rows = collect(Ledger(args.ledger_url), costs, since=since, only=args.model, client_for=client_for)
+    if not rows:
+        print(f"no cost recorded{f' for {args.model}' if args.model else ''}")
+        return 1 if args.model else 0
+    print(format_table(rows))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the predictions service (FastAPI on uvicorn; OpenAPI page at /docs)."""
     import uvicorn
@@ -198,6 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--tracking-uri", default=None, help="MLflow tracking URI (default: connection/env/local store)"
     )
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("cost", help=cmd_cost.__doc__)
+    p.add_argument("model", nargs="?", default=None, help="one model (default: every model)")
+    p.add_argument("--since", default=None, help="first day, YYYY-MM-DD or e.g. 30d (default: everything)")
+    p.add_argument(
+        "--ledger-url", default=None, help="cost ledger URL (default: the cost_ledger_url setting)"
+    )
+    p.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI (default: connection/env/local store)"
+    )
+    p.set_defaults(func=cmd_cost)
 
     p = sub.add_parser("serve", help=cmd_serve.__doc__)
     p.add_argument("--host", default="127.0.0.1")

@@ -66,7 +66,7 @@ def _ensure_data() -> None:
 
 DEMO_FOLDER = "demo"
 # The demo's own state under its home; reset (deleted) at the start of every demo.
-DEMO_STATE = ("mlflow", "snapshots", "alerts", "airflow", "logs")
+DEMO_STATE = ("mlflow", "snapshots", "alerts", "airflow", "logs", "cost")
 
 
 def isolate(env: MutableMapping[str, str] | None = None) -> Path:
@@ -399,6 +399,20 @@ def _print_predictions(endpoint: str) -> None:
     print(f"  GET /v1/models/churn/predictions/{entity} -> {response.status_code} {response.json()}")
 
 
+def _print_cost() -> None:
+    """The example model's cost (every task try of the runs above) and ROI against no model."""
+    from driftline.config import load_config
+    from driftline.cost.ledger import Ledger
+    from driftline.cost.report import collect, format_table
+    from driftline.hooks.mlflow import MlflowHook
+
+    config = load_config(project_root() / "dags" / "configs" / "churn.yaml")
+    ledger = Ledger()
+    print(f"\n== cost and ROI of churn (ledger {ledger.url})")
+    rows = collect(ledger, {"churn": config.cost}, only="churn", client_for=lambda _m: MlflowHook().client)
+    print("\n".join(f"  {line}" for line in format_table(rows).splitlines()))
+
+
 def main() -> None:
     with _dynamodb() as endpoint:
         _main(endpoint)
@@ -445,6 +459,7 @@ def _main(endpoint: str) -> None:
     failures += _rollback(dags[ROLLBACK_DAG_ID], logs / "rollback.log")
     _print_registry()
     _print_predictions(endpoint)
+    _print_cost()
     print(f"\nDemo finished in {time.monotonic() - started:.0f}s. Its MLflow store: {home / 'mlflow'}")
     print(
         "Browse it: .venv/bin/mlflow ui --port 5001 --backend-store-uri "

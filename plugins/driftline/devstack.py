@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from driftline.settings import data_root, driftline_home, project_root
+from driftline.settings import PRELOAD_ENV, data_root, driftline_home, project_root
 
 HOST = "127.0.0.1"
 ADMIN_USER = "admin"
@@ -190,6 +190,9 @@ def airflow_env(ports: Ports, base: dict[str, str] | None = None) -> dict[str, s
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": HOST,
         }
     )
+    # task processes fork from a worker pool that imported the heavy libraries once (driftline.preload)
+    for key, value in PRELOAD_ENV.items():
+        env.setdefault(key, value)
     for key in [k for k in env if k.startswith("AIRFLOW_CONN_")]:
         if key[len("AIRFLOW_CONN_") :].lower() in _connection_ids():
             env.pop(key)  # the DB copy (editable in the UI) must win over an environment copy

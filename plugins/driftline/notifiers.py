@@ -5,7 +5,7 @@ for good (after its retries, or at once for a PermanentError) it writes the aler
 (`driftline.alerts.emit_alert`: the log line and `alerts.jsonl`). A step that already recorded a
 more specific alert for the error (the validation gate's `validation_failed`) marks the exception
 `alert_recorded = True`, and the notifier does not write a second one. Further notifiers (Slack,
-SMTP, ...) are added beside it as Airflow notifiers; routing per model arrives with issue 16.
+SMTP, webhook) are chosen per model by the config's `alerts` rules (driftline.alerting).
 """
 
 from __future__ import annotations
@@ -53,5 +53,7 @@ class AlertRecordNotifier(BaseNotifier):
         emit_alert(
             AlertEvent(
                 model=model, kind=self.kind, severity=self.severity, message=message, details=details, run=run
-            )
+            ),
+            alerts=config.alerts if config is not None else None,
+            context=context,
         )

@@ -9,7 +9,7 @@ mp_forkserver_preload` in the fork server first. So a deployment sets
     AIRFLOW__SCHEDULER__MP_START_METHOD=forkserver
     AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD=airflow.executors.local_executor,driftline.preload
 
-and each task keeps its own process (retries, logs, timeouts per step) while paying the heavy
+(`driftline.settings.PRELOAD_ENV`; `make up` sets it) and each task keeps its own process (retries, logs, timeouts per step) while paying the heavy
 imports once per scheduler start instead of once per task. Nothing here runs at DAG-parse time;
 the scheduler process itself stays lean (only the fork server imports this).
 
@@ -22,8 +22,10 @@ as any deploy of the worker image does.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
+import warnings
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +43,31 @@ MODULES: tuple[str, ...] = (
     "great_expectations",
     "evidently",
     "evidently.presets",
+    # loading a registered model: skops.io imports sklearn.utils._testing and with it pytest (1.6 s)
+    "skops.io",
+    "boto3",
+    "botocore.client",
 )
 
 
 def preload(modules: tuple[str, ...] = MODULES) -> list[str]:
-    """Import `modules`; returns the ones that could not be imported (logged, never fatal)."""
+    """Import `modules`, then freeze the heap; returns the modules that could not be imported.
+
+    A missing module is logged, never fatal. `gc.freeze()` moves everything imported so far to
+    the permanent generation: the collector of each forked task process then never walks (and
+    so never writes to, and copies) the pages that hold those objects.
+    """
     missing = []
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # a module a deployment does not install: its tasks import it later
-            log.warning("driftline.preload: cannot import %s (%s)", name, exc)
-            missing.append(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skops walks Airflow's deprecated module aliases on import
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception as exc:  # a module a deployment does not install: its tasks import it later
+                log.warning("driftline.preload: cannot import %s (%s)", name, exc)
+                missing.append(name)
+    gc.collect()
+    gc.freeze()
     return missing
 
 

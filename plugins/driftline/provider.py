@@ -60,6 +60,11 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "snapshot_conn_id": _option(
         "Airflow connection of an object-store snapshot root. Env: DRIFTLINE_SNAPSHOT_CONN_ID.", "aws_default"
     ),
+    "cost_ledger_url": _option(
+        "SQLAlchemy URL of the cost ledger (SQLite or PostgreSQL); default: SQLite under the home folder. "
+        "Env: DRIFTLINE_COST_LEDGER_URL.",
+        "postgresql+psycopg2://driftline@db/driftline",
+    ),
     "registry_retries": _option(
         "Attempts per MLflow registry call. Env: DRIFTLINE_REGISTRY_RETRIES.", "4", "integer"
     ),

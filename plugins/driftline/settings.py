@@ -20,6 +20,13 @@ from pathlib import Path
 
 SECTION = "driftline"
 
+# Airflow settings that make the LocalExecutor's workers fork from a server that imported the heavy
+# libraries once (see driftline/preload.py); `make up` sets them, the Airflow image too.
+PRELOAD_ENV: dict[str, str] = {
+    "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+    "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": "airflow.executors.local_executor,driftline.preload",
+}
+
 
 def setting(name: str, default: str | None = None) -> str | None:
     """The value of platform setting `name` (lower case, e.g. "home"), or `default`."""

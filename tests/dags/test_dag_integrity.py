@@ -49,12 +49,16 @@ def test_no_import_errors(project_dags):
 def test_one_dag_family_per_config(project_dags):
     configs = sorted(p.stem for p in (REPO / "dags" / "configs").glob("*.yaml") if not p.name.startswith("_"))
     expected = sorted([f"driftline__{m}" for m in configs] + [f"driftline__{m}__rollback" for m in configs])
+    expected = sorted([*expected, "driftline__cost_report"])  # the example model has a cost section
     assert sorted(project_dags.dag_ids) == expected
 
 
 def test_every_dag_has_tags_owner_retries_and_docs(project_dags):
     for dag_id, dag in project_dags.dags.items():
         model = dag_id.split("__")[1]
+        if dag_id == "driftline__cost_report":  # the platform's DAG, not a model's
+            assert dag.tags == {"driftline", "cost"} and all(t.retries >= 2 for t in dag.tasks)
+            continue
         assert "driftline" in dag.tags and f"model:{model}" in dag.tags, dag_id
         expected_runs = 1 if dag_id.endswith("__rollback") else 4  # schedule.max_active_runs default
         assert dag.max_active_runs == expected_runs, dag_id
@@ -183,7 +187,10 @@ def test_worker_parse_builds_only_the_needed_model(tmp_path, monkeypatch):
     dags = build_all(folder, only_dag_id="driftline__beta__rollback")
     assert sorted(d.dag_id for d in dags) == ["driftline__beta", "driftline__beta__rollback"]
     assert all(isinstance(d, DAG) for d in dags)
-    assert len(build_all(folder)) == 4
+    assert len(build_all(folder)) == 5  # two models' families and the cost report
+    assert [d.dag_id for d in build_all(folder, only_dag_id="driftline__cost_report")] == [
+        "driftline__cost_report"
+    ]
 
 
 def test_parse_benchmark_quick():
@@ -195,7 +202,7 @@ def test_parse_benchmark_quick():
     )
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["benchmark"] == "parse"
-    assert figures["configs"] == 20 and figures["dags"] == 40
+    assert figures["configs"] == 20 and figures["dags"] == 41  # 20 model families and the cost report
     assert figures["import_errors"] == 0
     assert figures["heavy_modules"] == []
     assert {"driftline_s", "baseline_s", "ratio"} <= set(figures)

@@ -21,6 +21,7 @@ from typing import Any
 
 from driftline.config.models import LocalSource, S3Source, SqlSource
 from driftline.data import templates
+from driftline.data.access import SourceAccess, require
 from driftline.data.sources import (
     _bind_value,
     _sql_label,
@@ -28,7 +29,6 @@ from driftline.data.sources import (
     check_table,
     lister_for,
     quote_identifier,
-    sql_hook,
 )
 from driftline.data.windows import Window
 from driftline.exceptions import DataSourceError
@@ -68,13 +68,16 @@ def check_arrival(
     timestamp_col: str,
     field: str = "data.source",
     freshness_query: str | None = None,
+    access: SourceAccess | None = None,
 ) -> Arrival:
-    """Check once whether the data of `window` is there (see the module docstring)."""
+    """Check once whether the data of `window` is there (see the module docstring).
+
+    `access` reaches S3 and SQL sources (see driftline.data.access)."""
     if window.start is None:
         raise ValueError("only a bounded window (a run's current window) can be waited for")
     if isinstance(cfg, SqlSource):
-        return _check_sql(cfg, window, timestamp_col, field, freshness_query)
-    lister = lister_for(cfg, field)
+        return _check_sql(cfg, window, timestamp_col, field, freshness_query, access)
+    lister = lister_for(cfg, field, access)
     lister.check_root()
     span = (window.start.isoformat(), window.end.isoformat())
     template = lister.template
@@ -101,9 +104,15 @@ def _where(cfg: Source, lister: Any, path: str) -> str:
 
 
 def _check_sql(
-    cfg: SqlSource, window: Window, timestamp_col: str, field: str, freshness_query: str | None
+    cfg: SqlSource,
+    window: Window,
+    timestamp_col: str,
+    field: str,
+    freshness_query: str | None,
+    access: SourceAccess | None,
 ) -> Arrival:
-    hook = sql_hook(cfg.conn_id, field=f"{field}.conn_id")  # an unknown connection: SourceConfigError
+    # an unknown connection: SourceConfigError
+    hook = require(access, field, "sql").sql(cfg.conn_id, f"{field}.conn_id")
     check_table(hook, cfg, field)  # a missing table: SourceConfigError
     label = _sql_label(cfg)
     assert window.start is not None

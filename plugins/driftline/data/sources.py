@@ -1,6 +1,8 @@
 """Read one time window from a model's source: local files, S3 objects, or a SQL connection.
 
-`load_window(source_cfg, window, columns, timestamp_col=...)` is the single entry point.
+`load_window(source_cfg, window, columns, timestamp_col=..., access=...)` is the single entry
+point. S3 and SQL sources are reached through `access` (a `driftline.data.access.SourceAccess`:
+in Airflow, `driftline.hooks.sources.AirflowSourceAccess`); this module imports no Airflow.
 
 Missing partitions (local and S3 templates): a day inside the window with no partition is an
 error naming the day and the path when the window is the run's *current* window (the data
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftline.config.models import LocalSource, S3Source, SqlSource
 from driftline.data import templates
+from driftline.data.access import SourceAccess, require
 from driftline.data.frames import (
     CorruptPartitionError,
     NothingArrivedError,
@@ -60,10 +63,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_CONNECTIONS_HINT = (
-    "add it as an Airflow connection (UI: Admin > Connections, `airflow connections add {conn_id} ...`, "
-    "or an AIRFLOW_CONN_{env} environment variable)"
-)
 
 
 @dataclass
@@ -93,23 +92,25 @@ def load_window(
     feature_types: dict[str, str] | None = None,
     allow_missing_partitions: bool | None = None,
     field: str = "data.source",
+    access: SourceAccess | None = None,
 ) -> LoadedWindow:
     """Read `columns` of `source_cfg` for rows with `window.start <= timestamp_col < window.end`.
 
     `feature_types` (column -> int|float|bool|category|string) coerces columns losslessly or
     raises SourceSchemaError naming the column, the expected and the found type. `field` is
     the config field of the source (`data.source` or `data.labels`), named in config errors.
+    `access` reaches S3 and SQL sources (see driftline.data.access).
     """
     if timestamp_col not in columns:
         columns = [*columns, timestamp_col]
     tolerate = window.kind != "current" if allow_missing_partitions is None else allow_missing_partitions
     if isinstance(source_cfg, SqlSource):
         label = _sql_label(source_cfg)
-        df = _load_sql(source_cfg, window, columns, timestamp_col, field)
+        df = _load_sql(source_cfg, window, columns, timestamp_col, field, access)
         partitions: list[str] = [label]
         missing: list[str] = []
     else:
-        lister = lister_for(source_cfg, field)
+        lister = lister_for(source_cfg, field, access)
         lister.check_root()
         found, missing = _find_partitions(lister, window, tolerate)
         frames = []
@@ -192,23 +193,29 @@ def _find_partitions(
     return found, missing
 
 
-def lister_for(cfg: LocalSource | S3Source, field: str = "data.source") -> _Lister:
+def lister_for(
+    cfg: LocalSource | S3Source, field: str = "data.source", access: SourceAccess | None = None
+) -> _Lister:
     """The file or object lister of a local or S3 source."""
-    return _LocalFiles(cfg, field) if isinstance(cfg, LocalSource) else _S3Objects(cfg, field)
+    if isinstance(cfg, LocalSource):
+        return _LocalFiles(cfg, field)
+    return _S3Objects(cfg, field, require(access, field, "s3"))
 
 
-def check_root(cfg: LocalSource | S3Source | SqlSource, field: str = "data.source") -> None:
+def check_root(
+    cfg: LocalSource | S3Source | SqlSource, field: str = "data.source", access: SourceAccess | None = None
+) -> None:
     """Raise SourceConfigError (permanent) when the source's root does not exist.
 
     The root is the folder above the path's first placeholder or glob, the S3 bucket, or the
     SQL connection and table. A missing root is a configuration error, not late data.
     """
     if isinstance(cfg, SqlSource):
-        hook = sql_hook(cfg.conn_id, field=f"{field}.conn_id")
+        hook = require(access, field, "sql").sql(cfg.conn_id, f"{field}.conn_id")
         if cfg.table is not None:
             check_table(hook, cfg, field)
         return
-    lister_for(cfg, field).check_root()
+    lister_for(cfg, field, access).check_root()
 
 
 class _Lister:
@@ -271,27 +278,23 @@ class _LocalFiles(_Lister):
 
 
 class _S3Objects(_Lister):
-    """S3 objects read through the one object-store layer (driftline.objectstore) and an Airflow connection."""
+    """S3 objects read through the filesystem `access` gives for the source's connection."""
 
-    def __init__(self, cfg: S3Source, field: str = "data.source") -> None:
+    def __init__(self, cfg: S3Source, field: str, access: SourceAccess) -> None:
         templates.check_template(cfg.uri, f"{field}.uri")
         self.field = field
         bucket, _, key = templates.render_roots(cfg.uri).removeprefix("s3://").partition("/")
         self.bucket = bucket
         self.template = key
         self.cfg = cfg
+        self.access = access
         self._fs: Any = None
 
     @property
     def fs(self) -> Any:
         """The bucket's fsspec filesystem, with the connection's credentials and endpoint."""
         if self._fs is None:
-            from driftline.objectstore import object_path
-
-            # aws_default may be absent on purpose: the AWS hook then uses the environment's credentials.
-            if self.cfg.conn_id != "aws_default":
-                _get_connection(self.cfg.conn_id, f"{self.field}.conn_id")
-            self._fs = object_path(f"s3://{self.bucket}/", self.cfg.conn_id).fs
+            self._fs = self.access.s3_filesystem(self.bucket, self.cfg.conn_id, f"{self.field}.conn_id")
         return self._fs
 
     def describe(self) -> str:
@@ -358,39 +361,6 @@ def _sql_label(cfg: SqlSource) -> str:
     return f"sql source {cfg.table or 'query'!r} (connection {cfg.conn_id!r})"
 
 
-def _get_connection(conn_id: str, field_name: str) -> Any:
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException as exc:
-        hint = _CONNECTIONS_HINT.format(conn_id=conn_id, env=re.sub(r"\W", "_", conn_id).upper())
-        raise SourceConfigError(
-            f"{field_name}: Airflow connection {conn_id!r} does not exist: {hint}"
-        ) from exc
-
-
-def sql_hook(conn_id: str, field: str = "data.source.conn_id") -> Any:
-    """The common-sql hook of an Airflow connection (DbApiHook)."""
-    from airflow.providers.common.sql.hooks.sql import DbApiHook
-
-    conn = _get_connection(conn_id, field)
-    try:
-        hook = conn.get_hook()
-    except Exception as exc:
-        raise SourceConfigError(
-            f"connection {conn_id!r} (type {conn.conn_type!r}) has no usable hook: {exc}; "
-            "install the Airflow provider for this connection type"
-        ) from exc
-    if not isinstance(hook, DbApiHook):
-        raise SourceConfigError(
-            f"connection {conn_id!r} (type {conn.conn_type!r}) is not a SQL connection: "
-            f"{type(hook).__name__} is not a common-sql DbApiHook"
-        )
-    return hook
-
-
 def quote_identifier(hook: Any, name: str) -> str:
     """Quote a (dotted) identifier with the hook's escape format, refusing embedded quote characters."""
     fmt = getattr(hook, "escape_word_format", '"{}"') or '"{}"'
@@ -442,9 +412,14 @@ def build_query(
 
 
 def _load_sql(
-    cfg: SqlSource, window: Window, columns: list[str], timestamp_col: str, field: str = "data.source"
+    cfg: SqlSource,
+    window: Window,
+    columns: list[str],
+    timestamp_col: str,
+    field: str = "data.source",
+    access: SourceAccess | None = None,
 ) -> pd.DataFrame:
-    hook = sql_hook(cfg.conn_id, field=f"{field}.conn_id")
+    hook = require(access, field, "sql").sql(cfg.conn_id, f"{field}.conn_id")
     label = _sql_label(cfg)
     if cfg.table is not None:  # check first: SQLite reads an unknown "column" as a string literal
         check_table(hook, cfg, field)

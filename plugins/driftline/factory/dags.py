@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 
 def default_args(config: ModelConfig) -> dict[str, object]:
+    from driftline.operators.cost import RecordTaskCost
+
     return {
         "owner": config.model.owner,
         "retries": 2,
@@ -40,6 +42,9 @@ def default_args(config: ModelConfig) -> dict[str, object]:
         # first and last log lines of every step; a misspelled conf key fails the first task at once
         "pre_execute": start_step,
         "post_execute": finish_step,
+        # each try's cost into the ledger (failures: driftline_failure_callbacks); see operators/cost.py
+        "on_success_callback": [RecordTaskCost()],
+        "on_retry_callback": [RecordTaskCost()],
     }
 
 
@@ -55,6 +60,7 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
     """The scheduled pipeline: load, validate, drift, decide, (train, register, gate), summary."""
     from airflow.providers.standard.operators.empty import EmptyOperator
 
+    from driftline.alerting.deadline import freshness_deadline
     from driftline.operators.drift import CheckDriftOperator, RetrainDecisionOperator
     from driftline.operators.load import LoadWindowOperator
     from driftline.operators.registry import EvaluationGateOperator, RegisterModelOperator
@@ -74,6 +80,7 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         doc_md=docs.pipeline_doc(config, path),
         description=config.model.description or f"Driftline pipeline for {config.model.name}",
         owner_links={},
+        deadline=freshness_deadline(config),
     ) as dag:
         kw: dict[str, Any] = {"model_config": config}
         load_current = LoadWindowOperator(task_id="load_current", window="current", **kw)
@@ -228,6 +235,13 @@ def build_all(folder: Path, only_dag_id: str | None = None) -> list[DAG]:
     if only_model is not None and not loaded.configs and not loaded.errors:
         loaded = load_folder(folder)  # the file is not named after its model: fall back to all
     dags: list[DAG] = []
+    with_cost = [c for c in loaded.configs.values() if c.cost is not None]
+    if with_cost and (only_dag_id is None or only_dag_id == ids.cost_report_dag_id()):
+        from driftline.factory.cost_report import build_cost_report_dag
+
+        dags.append(build_cost_report_dag(with_cost))
+        if only_dag_id is not None:
+            return dags
     for path, config in loaded.configs.items():
         if only_model is not None and config.model.name != only_model:
             continue

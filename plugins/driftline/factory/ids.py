@@ -19,9 +19,18 @@ def config_error_dag_id(file_stem: str) -> str:
     return f"{PREFIX}{SEP}config_error{SEP}{safe}"
 
 
+COST_REPORT = "cost_report"
+# Names after the prefix that are platform DAGs, not models (model.name may not take them).
+RESERVED = ("config_error", COST_REPORT)
+
+
+def cost_report_dag_id() -> str:
+    return f"{PREFIX}{SEP}{COST_REPORT}"
+
+
 def model_from_dag_id(dag_id: str | None) -> str | None:
     """The model a DAG id belongs to, or None when it is not a Driftline model DAG."""
     if not dag_id or not dag_id.startswith(PREFIX + SEP):
         return None
     model = dag_id[len(PREFIX + SEP) :].split(SEP, 1)[0]
-    return None if model == "config_error" else model
+    return None if model in RESERVED else model

@@ -7,6 +7,7 @@ last, whatever the operator. `start_step` also refuses unknown trigger conf keys
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Mapping
@@ -66,6 +67,11 @@ def start_step(context: Mapping[str, Any]) -> None:
 
 
 def finish_step(context: Mapping[str, Any], result: Any = None) -> None:
-    """Log what the step decided."""
+    """Log what the step decided; push how long it took (run metrics read it, see operators.monitoring)."""
     task = context.get("task")
     log.info("Driftline step %s done: %s", getattr(task, "task_id", "?"), summarize(result))
+    ti = context.get("ti")
+    started = getattr(ti, "start_date", None)
+    if ti is not None and started is not None:
+        elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
+        ti.xcom_push(key="driftline.duration_s", value=round(elapsed, 3))

@@ -112,9 +112,12 @@ def driftline_retry_policy() -> ExceptionRetryPolicy:
     )
 
 
-def driftline_failure_callbacks() -> list[AlertRecordNotifier]:
-    """Every Driftline task's default `on_failure_callback`: the alert record (driftline.notifiers)."""
-    return [AlertRecordNotifier()]
+def driftline_failure_callbacks() -> list[Any]:
+    """Every Driftline task's default `on_failure_callback`: the alert record (driftline.notifiers)
+    and the failed try's cost (driftline.operators.cost)."""
+    from driftline.operators.cost import RecordTaskCost
+
+    return [AlertRecordNotifier(), RecordTaskCost()]
 
 
 class DriftlineOperator(BaseOperator):

@@ -281,6 +281,7 @@ class CheckDriftOperator(DriftlineOperator):
         from driftline.data import quarantine_ledger
         from driftline.data.sources import load_window
         from driftline.data.windows import Window
+        from driftline.hooks.sources import AirflowSourceAccess
 
         cfg = self.model_config
         start, end = run_interval(context)
@@ -305,6 +306,7 @@ class CheckDriftOperator(DriftlineOperator):
             timestamp_col=cfg.data.timestamp,
             feature_types={f.name: f.type for f in cfg.data.features},
             allow_missing_partitions=True,
+            access=AirflowSourceAccess(),
         )
         ranges = quarantine_ledger.quarantined_ranges(cfg.data.snapshot_root, cfg.model.name)
         df, excluded = quarantine_ledger.drop_quarantined(loaded.df, cfg.data.timestamp, ranges)

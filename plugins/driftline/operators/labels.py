@@ -41,6 +41,7 @@ class LoadLabelsOperator(DriftlineOperator):
         from driftline.data.snapshots import mark, snapshot_uri, write_snapshot
         from driftline.data.sources import load_window
         from driftline.data.windows import resolve_window
+        from driftline.hooks.sources import AirflowSourceAccess
 
         cfg = self.model_config
         source = cfg.data.labels
@@ -58,6 +59,7 @@ class LoadLabelsOperator(DriftlineOperator):
                 timestamp_col=d.timestamp,
                 allow_missing_partitions=True,
                 field="data.labels",
+                access=AirflowSourceAccess(),
             )
             df, partitions, missing = loaded.df, loaded.partitions, loaded.missing
         except NothingArrivedError as exc:

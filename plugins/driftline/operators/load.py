@@ -58,6 +58,7 @@ class LoadWindowOperator(DriftlineOperator):
         from driftline.data.snapshots import snapshot_uri, write_snapshot
         from driftline.data.sources import load_window
         from driftline.data.windows import resolve_window
+        from driftline.hooks.sources import AirflowSourceAccess
 
         if self.window not in WINDOWS:
             raise ConfigError(
@@ -88,6 +89,7 @@ class LoadWindowOperator(DriftlineOperator):
             cfg.columns,
             timestamp_col=cfg.data.timestamp,
             feature_types={f.name: f.type for f in cfg.data.features},
+            access=AirflowSourceAccess(),
         )
         df = loaded.df
         excluded: list[dict[str, Any]] = []

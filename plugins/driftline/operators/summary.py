@@ -58,4 +58,7 @@ class RunSummaryOperator(DriftlineOperator):
             results,
         )
         log.info("Run summary:\n%s", json.dumps(summary, indent=2, default=str))
+        from driftline.operators.monitoring import publish_run_metrics
+
+        publish_run_metrics(self.model_config, context, summary, STAGES)
         return summary

@@ -49,6 +49,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from driftline.config.models import ModelConfig
+from driftline.cost.opencost import MODEL_LABEL, RUN_LABEL
 from driftline.exceptions import TrainingError
 from driftline.operators.base import driftline_failure_callbacks, driftline_retry_policy
 from driftline.operators.train import snapshot_uri_of
@@ -199,7 +200,7 @@ def pod_labels(config: ModelConfig) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "driftline-training",
         "app.kubernetes.io/part-of": "driftline",
-        "driftline/model": config.model.name,
+        MODEL_LABEL: config.model.name,
         **config.training.kubernetes.labels,
     }
 
@@ -279,6 +280,11 @@ class TrainPodOperator(KubernetesPodOperator):
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
         """Airflow's rendering, then the rendered snapshot's URI into the args (never rendered itself)."""
         super().render_template_fields(context, jinja_env)
+        run_id = context.get("run_id") if hasattr(context, "get") else None
+        if run_id:  # the run's pods, for OpenCost / Kubecost allocation (driftline.cost.opencost)
+            from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+
+            self.labels = {**(self.labels or {}), RUN_LABEL: make_safe_label_value(str(run_id))}
         if isinstance(self.snapshot, str | dict):
             try:
                 uri = snapshot_uri_of(self.snapshot)

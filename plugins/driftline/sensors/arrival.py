@@ -84,6 +84,7 @@ class DataArrivalSensor(BaseSensorOperator):
         """One check, in this process: the Arrival as a dict (raises on a config error)."""
         from driftline.data.arrival import check_arrival
         from driftline.data.windows import Window
+        from driftline.hooks.sources import AirflowSourceAccess
 
         start, end = self._window(context)
         arrival = check_arrival(
@@ -92,6 +93,7 @@ class DataArrivalSensor(BaseSensorOperator):
             timestamp_col=self.model_config.data.timestamp,
             field=self.field,
             freshness_query=self._freshness_query(),
+            access=AirflowSourceAccess(),
         )
         return arrival.to_dict()
 

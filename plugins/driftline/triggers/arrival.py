@@ -80,6 +80,7 @@ class DataArrivalTrigger(BaseTrigger):
         from driftline.config.models import Source
         from driftline.data.arrival import check_arrival
         from driftline.data.windows import Window
+        from driftline.hooks.sources import AirflowSourceAccess
 
         cfg = TypeAdapter(Source).validate_python(self.source)
         start = dt.datetime.fromisoformat(self.window_start)
@@ -91,6 +92,7 @@ class DataArrivalTrigger(BaseTrigger):
             timestamp_col=self.timestamp_col,
             field=self.field,
             freshness_query=self.freshness_query,
+            access=AirflowSourceAccess(),
         )
         return arrival.to_dict()
 

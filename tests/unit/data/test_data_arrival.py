@@ -11,6 +11,7 @@ from driftline.data.arrival import check_arrival
 from driftline.data.sources import SourceConfigError, load_window
 from driftline.data.windows import resolve_window
 from driftline.exceptions import PermanentError
+from driftline.hooks.sources import AirflowSourceAccess
 
 TEMPLATE = "{data_root}/churn/dt={ds}/part.parquet"
 
@@ -22,7 +23,7 @@ def window(day: int, days: int = 1, month: int = 1):
 
 
 def check(cfg, win, **kw):
-    return check_arrival(cfg, win, timestamp_col="event_time", **kw)
+    return check_arrival(cfg, win, timestamp_col="event_time", access=AirflowSourceAccess(), **kw)
 
 
 # --- local ---------------------------------------------------------------------------------
@@ -66,7 +67,7 @@ def test_s3_missing_bucket_fails_at_once_in_the_check_and_in_the_load(s3_bucket)
     with pytest.raises(SourceConfigError, match=r"^data.source.uri: bucket 'no-such-bucket' does not exist"):
         check(cfg, window(2))
     with pytest.raises(SourceConfigError, match=r"bucket 'no-such-bucket' does not exist") as info:
-        load_window(cfg, window(2), ["customer_id"], timestamp_col="event_time")
+        load_window(cfg, window(2), ["customer_id"], timestamp_col="event_time", access=AirflowSourceAccess())
     assert isinstance(info.value, PermanentError)
 
 
@@ -105,6 +106,7 @@ def test_sql_missing_table_and_connection_fail_at_once(sqlite_db):
             window(3),
             ["customer_id"],
             timestamp_col="event_time",
+            access=AirflowSourceAccess(),
         )
     with pytest.raises(SourceConfigError, match=r"^data.labels.conn_id: Airflow connection 'nope'"):
         check(SqlSource(kind="sql", conn_id="nope", table="events"), window(3), field="data.labels")

@@ -11,10 +11,10 @@ from driftline.data.sources import (
     SourceConfigError,
     SourceSchemaError,
     load_window,
-    sql_hook,
 )
 from driftline.data.windows import resolve_window
 from driftline.exceptions import DataSourceError, PermanentError
+from driftline.hooks.sources import AirflowSourceAccess, sql_hook
 
 COLUMNS = ["customer_id", "event_time", "tenure_months", "usage_minutes", "plan", "churned"]
 TYPES = {"tenure_months": "int", "usage_minutes": "float", "plan": "category"}
@@ -34,7 +34,9 @@ def training(kind: str, days: int | None, end_day: int):
 
 
 def load(source, window, columns=COLUMNS):
-    return load_window(source, window, columns, timestamp_col="event_time", feature_types=TYPES)
+    return load_window(
+        source, window, columns, timestamp_col="event_time", feature_types=TYPES, access=AirflowSourceAccess()
+    )
 
 
 # --- S3 ------------------------------------------------------------------------------------
@@ -195,3 +197,14 @@ def test_a_snapshot_root_in_a_missing_bucket_is_an_error_and_no_bucket_is_create
         snapshots.write_snapshot(pd.DataFrame({"x": [1.0]}), uri)
     client = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1")
     assert "churn-dta" not in {b["Name"] for b in client.list_buckets()["Buckets"]}
+
+
+def test_s3_and_sql_sources_need_connection_access(s3_bucket):
+    """The data layer imports no Airflow: connections reach it only through the access object."""
+    with pytest.raises(SourceConfigError, match=r"data.source: reading a s3 source needs connection access"):
+        load_window(
+            s3(f"s3://{s3_bucket}/churn/dt={{ds}}/*.parquet"), current(4), COLUMNS, timestamp_col="event_time"
+        )
+    sql = SqlSource(kind="sql", conn_id="churn_db", table="events")
+    with pytest.raises(SourceConfigError, match=r"data.source: reading a sql source needs connection access"):
+        load_window(sql, current(4), COLUMNS, timestamp_col="event_time")

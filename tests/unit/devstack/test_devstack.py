@@ -68,3 +68,16 @@ def test_bad_settings_file_is_named(tmp_path: Path):
     bad.write_text("airflow:\n  connections:\n    - conn_type: http\n")
     with pytest.raises(SystemExit, match=r"airflow.connections\[0\] needs conn_id and conn_type"):
         devstack.connections_document(bad, devstack.Ports(1, 2, 3))
+
+
+def test_airflow_env_preloads_the_heavy_libraries_in_the_worker_pool(driftline_home: Path):
+    ports = devstack.Ports(18080, 15000, 14566)
+    env = devstack.airflow_env(ports, {"PATH": "/bin"})
+    assert env["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "forkserver"
+    assert (
+        env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"]
+        == "airflow.executors.local_executor,driftline.preload"
+    )
+    # a deployment's own choice wins
+    mine = devstack.airflow_env(ports, {"PATH": "/bin", "AIRFLOW__SCHEDULER__MP_START_METHOD": "fork"})
+    assert mine["AIRFLOW__SCHEDULER__MP_START_METHOD"] == "fork"

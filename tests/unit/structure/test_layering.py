@@ -35,7 +35,7 @@ def test_assets_module_is_not_in_the_factory() -> None:
     assert not [m for m in _loaded_after("import driftline.assets") if m.startswith("driftline.factory")]
 
 
-DOMAIN = ("data", "validation", "drift", "training", "registry")
+DOMAIN = ("data", "validation", "drift", "training", "registry", "monitoring")
 
 BLOCKED_IMPORT = """
 import importlib, pkgutil, sys
@@ -69,3 +69,30 @@ def test_the_domain_imports_without_airflow() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_domain_has_no_airflow_import_anywhere() -> None:
+    """Not even a lazy one inside a function: connections reach the domain as plain clients."""
+    import ast
+    from pathlib import Path
+
+    import driftline
+
+    root = Path(driftline.__file__).parent
+    found = []
+    for package in DOMAIN:
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else []
+                )
+                found += [
+                    f"{path.relative_to(root)}:{node.lineno} {n}"
+                    for n in names
+                    if n.split(".")[0] == "airflow"
+                ]
+    assert found == []

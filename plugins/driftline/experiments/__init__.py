@@ -1,0 +1,1 @@
+"""A/B experiments of model versions on batch predictions (Airflow-free)."""

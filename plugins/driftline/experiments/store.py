@@ -1,0 +1,386 @@
+"""The durable state of a model's A/B experiments, kept in the MLflow registry (Airflow-free).
+
+Storage: tags on the registered model itself, next to the alias audit trail
+(driftline.registry.audit), written with a plain `MlflowClient`:
+
+    driftline.ab.<id, 4 digits>                    one compact JSON record per experiment
+    driftline.ab.<id, 4 digits>.d.<seq, 5 digits>  one JSON object per recorded decision
+
+Why registered-model tags rather than a dedicated MLflow experiment with a run per A/B test:
+the state lives and dies with the model it is about, every MLflow client (and the UI's model
+page) reads it with one `get_registered_model` call, and writes are serialised by the same
+per-model registry lock as promotions (driftline.registry.lock), so "one experiment per model at
+a time" and the experiment's status cannot race a promotion or a second writer. Decisions get a
+tag each, so the record stays small (a tag value holds at most 100,000 characters) however long
+an experiment runs. Reports and plots (h14a's evaluation DAG) belong in MLflow artifacts, not here.
+
+Idempotency: every write carries the Airflow run that made it (`op_key`, "<dag_id>/<run_id>").
+`start_experiment` returns the experiment an earlier try of the same run started instead of a
+second one; `record_decision` returns the decision an earlier try of the same run recorded
+(a retry never re-decides); `finish_experiment` of an ended experiment returns it unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from driftline.experiments.errors import ExperimentInputError
+from driftline.registry.retry import RetryPolicy, call, error_code
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from driftline.registry.lock import RegistryLock
+
+log = logging.getLogger(__name__)
+
+Status = Literal["running", "promoted", "stopped", "halted", "replaced"]
+STATUSES: tuple[str, ...] = ("running", "promoted", "stopped", "halted", "replaced")
+ENDED: tuple[str, ...] = ("promoted", "stopped", "halted", "replaced")
+TAG_PREFIX = "driftline.ab."
+_DECISION = ".d."
+
+
+class ExperimentStateError(ExperimentInputError):
+    """An experiment state change that cannot be made (no such experiment, already ended otherwise,
+    a second running experiment)."""
+
+
+def _utc(value: dt.datetime | None = None) -> dt.datetime:
+    value = value or dt.datetime.now(dt.UTC)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    return _utc(dt.datetime.fromisoformat(text)) if text else None
+
+
+@dataclass
+class Experiment:
+    """One A/B experiment of a model: challenger version against champion version on shares of entities.
+
+    `shares` maps arm (`champion`, `challenger`, `no_model`) to its share; `decisions` are the
+    recorded decisions, oldest first (each a dict with at least `seq`, `at`, `op_key`, `action`);
+    `last_evaluation` is the newest evaluation (incl. "arms": {arm: {"n", "kpi_mean", "kpi_var"}}).
+    """
+
+    model: str
+    champion_version: int
+    challenger_version: int
+    started_at: dt.datetime
+    shares: dict[str, float]
+    salt: str
+    status: str
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    last_evaluation: dict[str, Any] = field(default_factory=dict)
+    id: int = 0
+    no_model_default: Any = None
+    started_by: str = ""
+    ended_at: dt.datetime | None = None
+    ended_by: str = ""
+    end_reason: str = ""
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    def arm_versions(self) -> dict[str, int | None]:
+        """The model version behind each arm (None for `no_model`)."""
+        return {"champion": self.champion_version, "challenger": self.challenger_version, "no_model": None}
+
+    def describe(self) -> str:
+        arms = ("champion", "challenger", "no_model")
+        shares = ", ".join(f"{arm} {self.shares[arm]:.0%}" for arm in arms if self.shares.get(arm, 0) > 0)
+        return (
+            f"experiment #{self.id} of {self.model!r}: challenger v{self.challenger_version} vs champion "
+            f"v{self.champion_version} ({shares}), {self.status} since {self.started_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO text."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
+        return data
+
+    def _record(self) -> str:
+        data = self.to_dict()
+        del data["decisions"]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+    @classmethod
+    def _from_record(cls, text: str, decisions: list[dict[str, Any]]) -> Experiment:
+        data = json.loads(text)
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "decisions"}
+        known["started_at"] = _time(data["started_at"])
+        known["ended_at"] = _time(data.get("ended_at"))
+        known["champion_version"] = int(data["champion_version"])
+        known["challenger_version"] = int(data["challenger_version"])
+        known["id"] = int(data["id"])
+        return cls(**known, decisions=decisions)
+
+
+def record_tag(experiment_id: int) -> str:
+    return f"{TAG_PREFIX}{experiment_id:04d}"
+
+
+def decision_tag(experiment_id: int, seq: int) -> str:
+    return f"{record_tag(experiment_id)}{_DECISION}{seq:05d}"
+
+
+def experiments_from_tags(tags: Mapping[str, str]) -> list[Experiment]:
+    """The experiments stored in a registered model's tags, oldest first (pure)."""
+    records: dict[int, str] = {}
+    decisions: dict[int, list[dict[str, Any]]] = {}
+    for key, value in tags.items():
+        if not key.startswith(TAG_PREFIX):
+            continue
+        rest = key[len(TAG_PREFIX) :]
+        head, _, seq = rest.partition(_DECISION)
+        if not head.isdigit():
+            continue
+        if not seq:
+            records[int(head)] = value
+        elif seq.isdigit():
+            decisions.setdefault(int(head), []).append(json.loads(value))
+    out = []
+    for exp_id in sorted(records):
+        made = sorted(decisions.get(exp_id, []), key=lambda d: int(d.get("seq", 0)))
+        out.append(Experiment._from_record(records[exp_id], made))
+    return out
+
+
+def _tags(client: MlflowClient, model_name: str, policy: RetryPolicy | None) -> dict[str, str]:
+    try:
+        model = call(policy, f"read registered model {model_name!r}", client.get_registered_model, model_name)
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            return {}
+        raise
+    return dict(model.tags or {})
+
+
+def list_experiments(
+    client: MlflowClient, model_name: str, policy: RetryPolicy | None = None
+) -> list[Experiment]:
+    """Every A/B experiment of registered model `model_name`, oldest first (none for an unknown model)."""
+    return experiments_from_tags(_tags(client, model_name, policy))
+
+
+def current_experiment(
+    client: MlflowClient, model_name: str, policy: RetryPolicy | None = None
+) -> Experiment | None:
+    """The running experiment of `model_name`, or None."""
+    running = [e for e in list_experiments(client, model_name, policy) if e.running]
+    return running[-1] if running else None
+
+
+def get_experiment(
+    client: MlflowClient, model_name: str, experiment_id: int, policy: RetryPolicy | None = None
+) -> Experiment:
+    """Experiment `experiment_id` of `model_name`; ExperimentStateError when there is none."""
+    return _one(client, model_name, experiment_id, policy)
+
+
+# --- writes (under the model's registry lock) ------------------------------------------------
+
+
+class _Access:
+    """The MlflowAccess shape the registry lock needs, around a plain client."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self.client = client
+        self.tracking_uri = str(getattr(client, "tracking_uri", "") or "")
+
+
+def _lock(client: MlflowClient, model_name: str, holder: str, options: Mapping[str, Any]) -> RegistryLock:
+    from driftline.registry.lock import RegistryLock
+
+    return RegistryLock(
+        _Access(client),
+        model_name,
+        holder=holder or "driftline experiments",
+        ttl=float(options.get("lock_ttl", 120.0)),
+        wait=float(options.get("lock_wait", 60.0)),
+        policy=options.get("policy"),
+    )
+
+
+def _write(
+    client: MlflowClient,
+    model_name: str,
+    key: str,
+    value: str,
+    lock: RegistryLock,
+    policy: RetryPolicy | None,
+) -> None:
+    lock.fence()
+    call(policy, f"write {key} of {model_name!r}", client.set_registered_model_tag, model_name, key, value)
+
+
+def start_experiment(
+    client: MlflowClient,
+    model_name: str,
+    *,
+    champion_version: int,
+    challenger_version: int,
+    shares: Mapping[str, float],
+    salt: str,
+    op_key: str,
+    no_model_default: Any = None,
+    started_at: dt.datetime | None = None,
+    replace_running: str | None = None,
+    policy: RetryPolicy | None = None,
+    **lock_options: Any,
+) -> Experiment:
+    """Record a new running experiment; returns it (or the one an earlier try of `op_key` started).
+
+    At most one experiment per model runs: with another one running this raises
+    ExperimentStateError, unless `replace_running` (the reason) is given, in which case that one
+    ends as `replaced` first, in the same locked step.
+    """
+    if not op_key:
+        raise ExperimentInputError("start_experiment needs the Airflow run (op_key) as its idempotency key")
+    unknown = sorted(set(shares) - {"champion", "challenger", "no_model"})
+    if unknown:
+        raise ExperimentInputError(
+            f"shares name unknown arms {unknown}: arms are champion, challenger, no_model"
+        )
+    with _lock(client, model_name, op_key, {"policy": policy, **lock_options}) as lock:
+        existing = experiments_from_tags(_tags(client, model_name, policy))
+        mine = [e for e in existing if e.started_by == op_key]
+        if mine:
+            log.info("run %s already started %s", op_key, mine[-1].describe())
+            return mine[-1]
+        running = [e for e in existing if e.running]
+        now = _utc(started_at)
+        for other in running:
+            if replace_running is None:
+                raise ExperimentStateError(
+                    f"model {model_name!r} already runs {other.describe()}: one experiment per model at a time"
+                )
+            other.status, other.ended_at, other.ended_by = "replaced", now, op_key
+            other.end_reason = replace_running
+            _write(client, model_name, record_tag(other.id), other._record(), lock, policy)
+        experiment = Experiment(
+            model=model_name,
+            champion_version=int(champion_version),
+            challenger_version=int(challenger_version),
+            started_at=now,
+            shares={arm: float(share) for arm, share in shares.items()},
+            salt=salt,
+            status="running",
+            id=max((e.id for e in existing), default=0) + 1,
+            no_model_default=no_model_default,
+            started_by=op_key,
+        )
+        _write(client, model_name, record_tag(experiment.id), experiment._record(), lock, policy)
+    log.info("started %s", experiment.describe())
+    return experiment
+
+
+def record_decision(
+    client: MlflowClient,
+    model_name: str,
+    experiment_id: int,
+    decision: Mapping[str, Any],
+    *,
+    op_key: str,
+    evaluation: Mapping[str, Any] | None = None,
+    policy: RetryPolicy | None = None,
+    **lock_options: Any,
+) -> dict[str, Any]:
+    """Append a decision (e.g. {"action": "continue"|"promote"|"stop"|"halt", "reason": ..., ...}) to an
+    experiment and store `evaluation` as its `last_evaluation`. Returns the stored decision: the one
+    an earlier try of `op_key` recorded, if any (record first, then act; a retry acts on this).
+    """
+    if not op_key:
+        raise ExperimentInputError("record_decision needs the Airflow run (op_key) as its idempotency key")
+    with _lock(client, model_name, op_key, {"policy": policy, **lock_options}) as lock:
+        experiment = _one(client, model_name, experiment_id, policy)
+        earlier = [d for d in experiment.decisions if d.get("op_key") == op_key]
+        if earlier:
+            return earlier[-1]
+        seq = max((int(d.get("seq", 0)) for d in experiment.decisions), default=0) + 1
+        stored = {**dict(decision), "seq": seq, "op_key": op_key, "at": _utc().isoformat()}
+        _write(
+            client,
+            model_name,
+            decision_tag(experiment_id, seq),
+            json.dumps(stored, sort_keys=True, separators=(",", ":"), default=str),
+            lock,
+            policy,
+        )
+        if evaluation is not None:
+            experiment.last_evaluation = dict(evaluation)
+            _write(client, model_name, record_tag(experiment_id), experiment._record(), lock, policy)
+    return stored
+
+
+def finish_experiment(
+    client: MlflowClient,
+    model_name: str,
+    experiment_id: int,
+    status: str,
+    reason: str,
+    *,
+    op_key: str,
+    policy: RetryPolicy | None = None,
+    **lock_options: Any,
+) -> Experiment:
+    """End a running experiment as `status` (promoted, stopped, halted or replaced) with `reason`.
+
+    An experiment that already ended is returned unchanged when it ended with the same status
+    (a retry), else ExperimentStateError.
+    """
+    if status not in ENDED:
+        raise ExperimentInputError(f"an experiment ends as one of {list(ENDED)}, not {status!r}")
+    with _lock(client, model_name, op_key, {"policy": policy, **lock_options}) as lock:
+        experiment = _one(client, model_name, experiment_id, policy)
+        if not experiment.running:
+            if experiment.status == status:
+                return experiment
+            raise ExperimentStateError(
+                f"{experiment.describe()}: it already ended ({experiment.end_reason}); cannot end it as {status!r}"
+            )
+        experiment.status, experiment.ended_at, experiment.ended_by = status, _utc(), op_key
+        experiment.end_reason = reason
+        _write(client, model_name, record_tag(experiment_id), experiment._record(), lock, policy)
+    log.info("ended %s: %s", experiment.describe(), reason)
+    return experiment
+
+
+def add_waiting(
+    client: MlflowClient,
+    model_name: str,
+    experiment_id: int,
+    version: int,
+    *,
+    op_key: str,
+    reason: str,
+    policy: RetryPolicy | None = None,
+    **lock_options: Any,
+) -> Experiment:
+    """Note on a running experiment that challenger `version` waits for it to end (idempotent per version)."""
+    with _lock(client, model_name, op_key, {"policy": policy, **lock_options}) as lock:
+        experiment = _one(client, model_name, experiment_id, policy)
+        if any(int(w["version"]) == int(version) for w in experiment.waiting):
+            return experiment
+        experiment.waiting.append(
+            {"version": int(version), "at": _utc().isoformat(), "op_key": op_key, "reason": reason}
+        )
+        _write(client, model_name, record_tag(experiment_id), experiment._record(), lock, policy)
+    return experiment
+
+
+def _one(client: MlflowClient, model_name: str, experiment_id: int, policy: RetryPolicy | None) -> Experiment:
+    for experiment in experiments_from_tags(_tags(client, model_name, policy)):
+        if experiment.id == experiment_id:
+            return experiment
+    raise ExperimentStateError(f"model {model_name!r} has no A/B experiment #{experiment_id}")

@@ -1,0 +1,65 @@
+"""Airflow's side of `driftline.data.access.SourceAccess`: connections, common-sql hooks, object store.
+
+The data layer asks for a SQL hook or an S3 filesystem by connection id; this module owns the
+lookups (an unknown connection, a connection type without a SQL hook: SourceConfigError naming the
+config field) and is what the operators, the arrival sensor and its trigger pass in.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from driftline.data.frames import SourceConfigError
+
+_CONNECTIONS_HINT = (
+    "add it as an Airflow connection (UI: Admin > Connections, `airflow connections add {conn_id} ...`, "
+    "or an AIRFLOW_CONN_{env} environment variable)"
+)
+
+
+def get_connection(conn_id: str, field: str) -> Any:
+    """The Airflow connection `conn_id`; SourceConfigError naming `field` when it does not exist."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as exc:
+        hint = _CONNECTIONS_HINT.format(conn_id=conn_id, env=re.sub(r"\W", "_", conn_id).upper())
+        raise SourceConfigError(f"{field}: Airflow connection {conn_id!r} does not exist: {hint}") from exc
+
+
+def sql_hook(conn_id: str, field: str = "data.source.conn_id") -> Any:
+    """The common-sql hook (DbApiHook) of an Airflow connection."""
+    from airflow.providers.common.sql.hooks.sql import DbApiHook
+
+    conn = get_connection(conn_id, field)
+    try:
+        hook = conn.get_hook()
+    except Exception as exc:
+        raise SourceConfigError(
+            f"connection {conn_id!r} (type {conn.conn_type!r}) has no usable hook: {exc}; "
+            "install the Airflow provider for this connection type"
+        ) from exc
+    if not isinstance(hook, DbApiHook):
+        raise SourceConfigError(
+            f"connection {conn_id!r} (type {conn.conn_type!r}) is not a SQL connection: "
+            f"{type(hook).__name__} is not a common-sql DbApiHook"
+        )
+    return hook
+
+
+class AirflowSourceAccess:
+    """`SourceAccess` through Airflow connections (a `driftline.data.access.SourceAccess`)."""
+
+    def sql(self, conn_id: str, field: str) -> Any:
+        return sql_hook(conn_id, field)
+
+    def s3_filesystem(self, bucket: str, conn_id: str, field: str) -> Any:
+        from driftline.objectstore import object_path
+
+        # aws_default may be absent on purpose: the AWS hook then uses the environment's credentials.
+        if conn_id != "aws_default":
+            get_connection(conn_id, field)
+        return object_path(f"s3://{bucket}/", conn_id).fs
