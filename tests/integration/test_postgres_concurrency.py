@@ -1,7 +1,7 @@
 """Airflow on PostgreSQL with the LocalExecutor: two models' pipelines and a rollback at once (issue 17.5).
 
-A real deployment's shape on one machine: Airflow's metadata database and MLflow's backend store
-are databases of one PostgreSQL cluster; `airflow api-server`, `scheduler` (LocalExecutor, 4
+A real deployment's shape on one machine: Airflow's metadata database, MLflow's backend store and
+the cost ledger are databases of one PostgreSQL cluster; `airflow api-server`, `scheduler` (LocalExecutor, 4
 workers from the preloaded fork server), `dag-processor` and `triggerer` run as processes; MLflow
 is an `mlflow server` and DynamoDB a moto server, both on loopback, reached through the
 `mlflow_default` and `aws_default` connections. The DAG folder holds Driftline's DAG file with two
@@ -17,8 +17,8 @@ Runs are created through the REST API, as a user's client would:
      churn's run still scores and retention's run is still going.
 Every run must succeed, and nothing may leak across models: registered models, versions, aliases,
 audit trails and experiment runs in MLflow; items in DynamoDB (model, version, Airflow run, exactly
-one item per entity of that model's own scored days). Not built yet: the cost ledger check
-(`driftline.cost.Ledger` of issue 15 is not on main; see LEDGER CHECK below).
+one item per entity of that model's own scored days); cost ledger rows (every task try of a model's
+runs, under that model only, no duplicates).
 
 Needs DRIFTLINE_PG_URL (a superuser URL of a PostgreSQL cluster it may create databases in);
 `.ci/run` starts a throwaway cluster with scripts/with_postgres.sh and sets it. Locally:
@@ -258,6 +258,7 @@ def airflow_env(root: Path, dbs: dict[str, str], ports: dict[str, int]) -> dict[
                 "extra": {"region_name": "us-east-1", "endpoint_url": f"http://127.0.0.1:{ports['moto']}"},
             }
         ),
+        "DRIFTLINE_COST_LEDGER_URL": dbs["ledger"],
         "DRIFTLINE_HOME": str(home),
         "DRIFTLINE_DATA": str(home / "data"),
         "DRIFTLINE_PROJECT_ROOT": str(REPO),
@@ -474,6 +475,43 @@ def check_dynamodb(
         assert run_versions[runs[model][0]] == {1}, (model, run_versions)
 
 
+def check_ledger(url: str, api: AirflowApi, runs: dict[str, list[str]]) -> None:
+    """The cost ledger on PostgreSQL: every Driftline task try of a model's runs, under its own model only.
+
+    Each try's callback writes from its own task process, both models' at once, the first ones
+    while the ledger's tables are created.
+    """
+    from driftline.cost.ledger import Ledger
+
+    ledger = Ledger(url)
+    assert sorted(ledger.models()) == sorted(MODELS)
+    for model in MODELS:
+        rows = ledger.entries(model=model)
+        keyed = [
+            (r["dag_id"], r["run_id"], r["task_id"], r["map_index"], r["try_number"], r["kind"]) for r in rows
+        ]
+        assert len(keyed) == len(set(keyed)), f"{model}: duplicate ledger rows"
+        model_runs = [(f"driftline__{model}", run_id) for run_id in runs[model]]
+        model_runs += [
+            (f"driftline__{model}__rollback", run_id) for run_id in runs.get(f"{model}__rollback", [])
+        ]
+        assert {(r["dag_id"], r["run_id"]) for r in rows} == set(model_runs), (model, rows[:3])
+        for dag_id, run_id in model_runs:
+            recorded = {r["task_id"] for r in rows if r["run_id"] == run_id}
+            succeeded = {
+                task_id
+                for task_id, ti in api.tasks(dag_id, run_id).items()
+                if ti["state"] == "success" and ti.get("operator") != "EmptyOperator"
+            }
+            assert recorded == succeeded, (
+                model,
+                run_id,
+                sorted(succeeded - recorded),
+                sorted(recorded - succeeded),
+            )
+            assert ledger.run_totals(model, run_id)["total"] > 0, (model, run_id)
+
+
 # --- the test ------------------------------------------------------------------------------------
 
 
@@ -485,7 +523,7 @@ def test_two_models_and_a_rollback_run_concurrently_on_postgres(tmp_path: Path) 
     write_data(data)
     ports = {"airflow": free_port(), "mlflow": free_port(), "moto": free_port()}
     procs = Processes(root / "component-logs")
-    with databases("airflow", "mlflow") as dbs:
+    with databases("airflow", "mlflow", "ledger") as dbs:
         env = airflow_env(root, dbs, ports)
         migrate = subprocess.run(
             [str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, timeout=900
@@ -557,8 +595,6 @@ def test_two_models_and_a_rollback_run_concurrently_on_postgres(tmp_path: Path) 
             retention_gate = api.xcom(*retention2, "evaluate_gate")
             assert aliases["retention"]["champion"] == (2 if retention_gate["decision"] == "promoted" else 1)
             check_dynamodb(f"http://127.0.0.1:{ports['moto']}", data, runs, versions)
-            # LEDGER CHECK, NOT BUILT YET: the cost ledger (`driftline.cost.Ledger(url)`, issue 15) is
-            # not on main. When it is: create a "ledger" database above, point the configs' cost
-            # section at it, and assert that each model's rows name only its own DAG and runs.
+            check_ledger(dbs["ledger"], api, runs)
         finally:
             procs.stop()
