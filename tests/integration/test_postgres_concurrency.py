@@ -533,6 +533,7 @@ def test_two_models_and_a_rollback_run_concurrently_on_postgres(tmp_path: Path) 
             procs.start("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(ports["moto"])], env)
             # One worker: uvicorn's multi-worker supervisor kills a worker whose health ping is late,
             # which on a loaded machine restarted MLflow's workers in a loop (as `make up` does: 1).
+            # No job runner: MLflow's GenAI jobs (online scoring, trace archival) are not used here.
             procs.start(
                 "mlflow",
                 [
@@ -540,7 +541,7 @@ def test_two_models_and_a_rollback_run_concurrently_on_postgres(tmp_path: Path) 
                     *("--artifacts-destination", str(root / "mlflow-artifacts")),
                     *("--host", "127.0.0.1", "--port", str(ports["mlflow"]), "--workers", "1"),
                 ],
-                env,
+                {**env, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
             )
             airflow = str(BIN / "airflow")
             api_args = ["api-server", "--host", "127.0.0.1", "--port", str(ports["airflow"])]
