@@ -7,6 +7,7 @@
 #   make airflow ARGS="dags list"   the airflow CLI with the project's environment (not ~/airflow)
 #   make env    write .driftline/env: `source .driftline/env` gives a shell the same environment
 #   make clean  delete .driftline/ (it lists what); make clean-demo deletes only the demo's state
+#   make compose-up / compose-down   the compose stack (docker/docker-compose.yaml; needs Docker)
 #   make down / make lint (ruff + mypy strict) / make bench / make validate
 
 SHELL := /bin/bash
@@ -29,7 +30,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.driftline-synced
 
-.PHONY: help install demo test up down check-stack clean clean-demo lint format bench validate schema data env airflow run
+.PHONY: help install demo test up down compose-up compose-down check-stack clean clean-demo lint format bench validate schema data env airflow run
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -40,7 +41,8 @@ $(UV_BOOT)/bin/uv:
 	$(UV_BOOT)/bin/pip install --quiet uv
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra local --python $(PYTHON)
+	$(UV) sync --frozen --extra local --compile-bytecode --python $(PYTHON)
+	$(VENV)/bin/python -m compileall -q plugins dags benchmarks include
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -105,6 +107,15 @@ schema: install
 
 data: install
 	$(VENV)/bin/python include/generate_churn_data.py --out $(DRIFTLINE_HOME)/data
+
+COMPOSE := docker compose -f docker/docker-compose.yaml
+
+compose-up: data
+	docker/compose-env.sh
+	$(COMPOSE) up -d --build
+
+compose-down:
+	$(COMPOSE) down
 
 bench: install
 	$(UV) sync --frozen --extra local --group bench --python $(PYTHON)

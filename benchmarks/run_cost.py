@@ -120,10 +120,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def environment(root: Path, port: int, preload: bool) -> dict[str, str]:
+def environment(root: Path, port: int, preload: bool, dynamodb_port: int = 0) -> dict[str, str]:
     from driftline.settings import PRELOAD_ENV
 
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLINE_", "MLFLOW_"))}
+    # PYTHONDONTWRITEBYTECODE (set on these machines) would make every task process compile
+    # Driftline's modules from source again: a deployment's image holds their bytecode.
+    drop = ("AIRFLOW", "DRIFTLINE_", "MLFLOW_", "AWS_", "PYTHONDONTWRITEBYTECODE")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     home = root / "driftline"
     env = {
         **keep,
@@ -146,6 +149,15 @@ def environment(root: Path, port: int, preload: bool) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",  # only the runs this script creates
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # score_and_write writes to a DynamoDB endpoint of its own process (moto_server, see measure)
+        "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(
+            {
+                "conn_type": "aws",
+                "extra": {"endpoint_url": f"http://127.0.0.1:{dynamodb_port}", "region_name": "us-east-1"},
+            }
+        ),
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
         "AIRFLOW_CONN_MLFLOW_DEFAULT": json.dumps(
             {"conn_type": "mlflow", "extra": {"tracking_uri": f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"}}
         ),
@@ -197,6 +209,28 @@ def prepare(root: Path, env: dict[str, str], quick: bool) -> None:
         stdout=subprocess.DEVNULL,
     )
     subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def dynamodb_running(root: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A moto DynamoDB endpoint in its own process: the external service, outside the measured CPU."""
+    with (root / "moto.log").open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @contextmanager
@@ -343,12 +377,12 @@ def run_once(
 
 def measure(quick: bool, repeat: int, preload: bool, keep: bool) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="driftline-run-cost-"))
-    port = free_port()
-    env = environment(root, port, preload)
+    port, dynamodb_port = free_port(), free_port()
+    env = environment(root, port, preload, dynamodb_port)
     try:
         prepare(root, env, quick)
         db = root / "airflow" / "airflow.db"
-        with airflow_running(root, env) as procs:
+        with dynamodb_running(root, dynamodb_port), airflow_running(root, env) as procs:
             wait_for(
                 "the DAGs to be parsed",
                 lambda: (

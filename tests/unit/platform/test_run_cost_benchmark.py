@@ -53,6 +53,10 @@ def test_environment_uses_its_own_home_and_a_free_port(run_cost, tmp_path: Path)
     assert env["AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD"].endswith("driftline.preload")
     plain = run_cost.environment(tmp_path, port, preload=False)
     assert "AIRFLOW__SCHEDULER__MP_START_METHOD" not in plain
+    # task processes read compiled bytecode as a deployment's do; score_and_write has its endpoint
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    aws = json.loads(run_cost.environment(tmp_path, port, True, 14999)["AIRFLOW_CONN_AWS_DEFAULT"])
+    assert aws["extra"] == {"endpoint_url": "http://127.0.0.1:14999", "region_name": "us-east-1"}
     assert not [v for v in env.values() if any(f":{p}/" in v or v == p for p in RESERVED)]
 
 
