@@ -410,7 +410,7 @@ def _print_cost() -> None:
     ledger = Ledger()
     print(f"\n== cost and ROI of churn (ledger {ledger.url})")
     rows = collect(ledger, {"churn": config.cost}, only="churn", client_for=lambda _m: MlflowHook().client)
-    print("\n".join(f"  {line}" for line in format_table(rows).splitlines()))
+    print("\n".join(f"  {line}".rstrip() for line in format_table(rows).splitlines()))
 
 
 def main() -> None:

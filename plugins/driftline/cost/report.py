@@ -7,14 +7,16 @@ import datetime as dt
 import html
 import importlib
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from driftline.config.models import CostSection
 from driftline.cost.ledger import Ledger
 from driftline.cost.pricing import KINDS
 from driftline.cost.roi import RoiResult, roi
+from driftline.exceptions import DriftlineError
 
 
 @dataclass
@@ -44,27 +46,39 @@ class ModelCost:
         return self.month_total / self.budget if self.budget else None
 
 
-def experiment_arms(client: Any, model: str) -> tuple[dict[str, Any] | None, str | None, dt.datetime | None]:
+def experiment_arms(
+    get_client: Callable[[], Any], model: str
+) -> tuple[dict[str, Any] | None, str | None, dt.datetime | None]:
     """The current experiment's per-arm KPI summaries: (arms, why not, started_at).
 
-    Read through the experiment store (`driftline.experiments.store.current_experiment`); where
-    that store is not installed the reason says so.
+    Read through the experiment store (`driftline.experiments.store.list_experiments(client, model)`:
+    the newest experiment with an evaluation, running or finished; the client from `get_client()`,
+    asked only when the store exists); where MLflow cannot be read, the reason says so.
     """
     try:
         store = importlib.import_module("driftline.experiments.store")
     except ImportError:
         return None, "the experiment store (A/B tests with a no_model holdout) is not built yet", None
-    experiment = store.current_experiment(client, model)
-    if experiment is None:
+    try:
+        experiments = list(store.list_experiments(get_client(), model))
+    except DriftlineError as exc:
+        return None, f"cannot read the experiment store: {exc}", None
+    if not experiments:
         return None, "no A/B experiment with a no_model holdout has run for this model", None
-    evaluation = getattr(experiment, "last_evaluation", None) or {}
-    arms = evaluation.get("arms") if isinstance(evaluation, Mapping) else None
-    if not arms:
+
+    def arms_of(e: Any) -> Any:
+        evaluation = getattr(e, "last_evaluation", None) or {}
+        return evaluation.get("arms") if isinstance(evaluation, Mapping) else None
+
+    evaluated = [e for e in experiments if arms_of(e)]  # oldest first: the newest evaluated one
+    if not evaluated:
         return None, "the experiment has not been evaluated yet (no per-arm KPI summaries)", None
+    experiment = evaluated[-1]
+    arms = arms_of(experiment)
     started = getattr(experiment, "started_at", None)
     if isinstance(started, str):
         started = dt.datetime.fromisoformat(started)
-    return dict(arms), None, started
+    return dict(arms), None, started if isinstance(started, dt.datetime) else None
 
 
 def model_cost(
@@ -125,7 +139,9 @@ def model_cost(
 
 
 def _money(x: float | None) -> str:
-    return "-" if x is None else f"{x:,.4f}"
+    if x is None:
+        return "-"
+    return f"{x:,.4f}" if abs(x) >= 0.01 or x == 0 else f"{x:.6f}"  # a demo run costs fractions of a cent
 
 
 def format_table(rows: Sequence[ModelCost]) -> str:
@@ -190,7 +206,7 @@ def plots(row: ModelCost) -> dict[str, str]:
         ax.errorbar([r.roi], [0], xerr=[[r.roi - r.roi_low], [r.roi_high - r.roi]], fmt="o", capsize=6)
         ax.axvline(0, color="grey", linestyle="--")
         ax.set_yticks([])
-        ax.set_xlabel(f"ROI ({r.confidence:.0%} interval)")
+        ax.set_xlabel(f"ROI = (value - cost) / cost, {r.confidence:.0%} interval")
         ax.set_title(f"{row.model}: ROI against no model")
         out["roi"] = _png(fig)
         plt.close(fig)
@@ -250,7 +266,7 @@ def collect(
         reason: str | None = "no MLflow client to read the experiment store"
         started: dt.datetime | None = None
         if client_for is not None:
-            arms, reason, started = experiment_arms(client_for(name), name)
+            arms, reason, started = experiment_arms(partial(client_for, name), name)
         rows.append(
             model_cost(
                 ledger,

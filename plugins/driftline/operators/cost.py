@@ -164,9 +164,15 @@ def record_task_cost(context: Any) -> int:
     )
     run = {"dag_id": key.dag_id, "run_id": key.run_id, "task_id": key.task_id, "try": key.try_number}
     check_budget(ledger, config.model.name, cost, month=ended.strftime("%Y-%m"), run=run)
-    if not getattr(task, "downstream_task_ids", None):
+    if _is_last_step(task):
         log_run_to_mlflow(config, ledger, key)
     return written
+
+
+def _is_last_step(task: Any) -> bool:
+    """A task of a DAG with no downstream task (the pipeline's publish_summary, the rollback)."""
+    has_dag = getattr(task, "has_dag", None)
+    return bool(has_dag is not None and has_dag() and not task.downstream_task_ids)
 
 
 def log_run_to_mlflow(config: ModelConfig, ledger: Any, key: Any) -> None:

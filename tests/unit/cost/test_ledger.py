@@ -149,3 +149,24 @@ def test_default_url_from_setting(monkeypatch, tmp_path):
     assert default_url() == f"sqlite:///{tmp_path.resolve()}/cost/ledger.db"
     monkeypatch.setenv("DRIFTLINE_COST_LEDGER_URL", "postgresql://x@db/driftline")
     assert default_url() == "postgresql://x@db/driftline"
+
+
+def test_postgres_statements_compile():
+    """The ledger's writes are upserts / insert-or-ignore on PostgreSQL too (not run on a server here)."""
+    from driftline.cost.ledger import _insert_ignore, _tables, _upsert
+    from sqlalchemy.dialects import postgresql
+
+    _meta, _schema, entries, alerts = _tables()
+    row = {c.name: None for c in entries.columns if c.name != "id"}
+    upsert = str(_upsert("postgresql", entries, [row]).compile(dialect=postgresql.dialect()))
+    assert "ON CONFLICT (dag_id, run_id, task_id, map_index, try_number, kind) DO UPDATE" in upsert
+    claim = str(
+        _insert_ignore(
+            "postgresql",
+            alerts,
+            {"model": "m", "month": "2026-03", "fraction": 0.8, "spent": 1.0, "sent_at": None},
+        ).compile(dialect=postgresql.dialect())
+    )
+    assert "ON CONFLICT DO NOTHING" in claim
+    with pytest.raises(LedgerError, match="SQLite and PostgreSQL"):
+        _upsert("mysql", entries, [row])

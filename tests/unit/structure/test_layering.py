@@ -35,7 +35,7 @@ def test_assets_module_is_not_in_the_factory() -> None:
     assert not [m for m in _loaded_after("import driftline.assets") if m.startswith("driftline.factory")]
 
 
-DOMAIN = ("data", "validation", "drift", "training", "registry", "monitoring")
+DOMAIN = ("data", "validation", "drift", "training", "registry", "monitoring", "cost")
 
 BLOCKED_IMPORT = """
 import importlib, pkgutil, sys
