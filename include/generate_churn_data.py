@@ -6,6 +6,13 @@ Layout: `<out>/churn/dt=YYYY-MM-DD/part.parquet`, one file per day. From `--drif
 usage, support calls and charges shift and the churn relationship changes (data and concept
 drift). `--corrupt-day` gets broken rows (null ids, an unknown plan, negative tenure) that the
 validation gate must quarantine. Output is deterministic for a given seed.
+
+A/B outcomes: `<out>/churn_outcomes/dt=YYYY-MM-DD/part.parquet`, one row per customer of that
+day (the config's `ab_test.outcomes`): `retained` (the KPI, 0/1), `churned` (the label),
+`revenue` (a guardrail) and `prior_retained` (a pre-period covariate for CUPED). Each customer's
+arm comes from driftline's `assign_arms` with the example config's salt and shares, and the
+arms truly differ: customers in the challenger arm are retained more often (+`--challenger-lift`)
+than the champion's, and the no_model holdout less often (-`--holdout-loss`).
 """
 
 from __future__ import annotations
@@ -70,6 +77,61 @@ def corrupt(df: pd.DataFrame, seed: int) -> pd.DataFrame:
     return df
 
 
+AB_SALT = "churn-ab-demo"  # dags/configs/churn.yaml ab_test.salt / challenger_share / holdout_share
+AB_CHALLENGER_SHARE = 0.3
+AB_HOLDOUT_SHARE = 0.1
+CHALLENGER_LIFT = 0.06
+HOLDOUT_LOSS = 0.08
+
+
+def outcomes_frame(
+    customers: pd.Series,
+    day: dt.date,
+    seed: int,
+    *,
+    salt: str = AB_SALT,
+    challenger_share: float = AB_CHALLENGER_SHARE,
+    holdout_share: float = AB_HOLDOUT_SHARE,
+    challenger_lift: float = CHALLENGER_LIFT,
+    holdout_loss: float = HOLDOUT_LOSS,
+) -> pd.DataFrame:
+    """The outcome of every customer scored on `day`, by the arm the A/B split puts it in."""
+    from driftline.experiments.assignment import assign_arms
+
+    ids = customers.dropna().drop_duplicates().reset_index(drop=True)
+    rng = np.random.default_rng([seed, day.toordinal(), 7])
+    n = len(ids)
+    propensity = rng.normal(1.4, 0.9, n)  # a customer's loyalty: drives both periods (CUPED's lever)
+    prior = 1 / (1 + np.exp(-(propensity + rng.normal(0, 0.5, n))))
+    arms = assign_arms(
+        ids.to_numpy(), salt=salt, challenger_share=challenger_share, holdout_share=holdout_share
+    )
+    p_retained = 1 / (1 + np.exp(-propensity))
+    p_retained = p_retained + np.select(
+        [arms == "challenger", arms == "no_model"], [challenger_lift, -holdout_loss], 0.0
+    )
+    retained = (rng.random(n) < p_retained.clip(0, 1)).astype("int64")
+    revenue = retained * rng.gamma(9.0, 6.0, n)
+    return pd.DataFrame(
+        {
+            "customer_id": ids.astype(str),
+            "outcome_date": pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=23),
+            "retained": retained,
+            "churned": 1 - retained,
+            "revenue": revenue.round(2),
+            "prior_retained": prior.round(4),
+        }
+    )
+
+
+def _write(df: pd.DataFrame, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(path)
+    return path
+
+
 def generate(
     out: Path,
     start: dt.date,
@@ -78,20 +140,22 @@ def generate(
     drift_day: dt.date | None = None,
     corrupt_day: dt.date | None = None,
     seed: int = 42,
+    outcomes: bool = True,
 ) -> list[Path]:
-    """Write `days` daily partitions from `start`; returns the files written."""
+    """Write `days` daily partitions from `start` (and, with `outcomes`, the A/B outcomes of each
+    day's customers); returns the data files written."""
     written = []
     for offset in range(days):
         day = start + dt.timedelta(days=offset)
         df = day_frame(day, rows, drifted=drift_day is not None and day >= drift_day, seed=seed)
+        if outcomes:
+            _write(
+                outcomes_frame(df["customer_id"], day, seed),
+                out / "churn_outcomes" / f"dt={day.isoformat()}" / "part.parquet",
+            )
         if corrupt_day is not None and day == corrupt_day:
             df = corrupt(df, seed)
-        path = out / "churn" / f"dt={day.isoformat()}" / "part.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(path)
-        written.append(path)
+        written.append(_write(df, out / "churn" / f"dt={day.isoformat()}" / "part.parquet"))
     return written
 
 

@@ -3,7 +3,10 @@
 Generates the example data, prepares Airflow's SQLite database, then runs the real
 `driftline__churn` DAG with `dag.test()` for a few days that show each behaviour:
 day 1 trains because no champion exists, a quiet day keeps the champion, a corrupt day is
-quarantined, and the drift day retrains. This prints what every stage did.
+quarantined, and the drift day retrains. Then the A/B act: the config's `ab_test` is switched on
+(a copy of the example config under the demo's home), a retrained challenger passes the gate and
+starts an A/B experiment instead of being promoted, and the following days score every customer
+by its arm (champion, challenger, no_model holdout). This prints what every stage did.
 
 The demo keeps its state apart from the user's: everything it writes lives under
 `DRIFTLINE_HOME/demo/` (its MLflow store, snapshots, alerts, its own Airflow home and SQLite
@@ -47,8 +50,20 @@ SCENARIO: list[tuple[dt.date, str, dict[str, Any]]] = [
 ]
 
 
+# The A/B act (ab_test switched on): a forced retrain on drifted data passes the gate and starts
+# an experiment against the rolled-back champion; the next days score both arms and the holdout.
+AB_SCENARIO: list[tuple[dt.date, str, dict[str, Any]]] = [
+    (
+        dt.date(2026, 1, 26),
+        "A/B on: a retrained challenger passes the gate and starts an experiment instead of a promotion",
+        {"force_retrain": True},
+    ),
+    (dt.date(2026, 1, 27), "the experiment runs: every customer is scored by its arm", {}),
+]
+
+
 def _ensure_data() -> None:
-    if any((data_root() / "churn").glob("dt=*")):
+    if any((data_root() / "churn").glob("dt=*")) and any((data_root() / "churn_outcomes").glob("dt=*")):
         return
     print(f"generating example data under {data_root()} ...")
     sys.path.insert(0, str(project_root() / "include"))
@@ -247,15 +262,22 @@ def describe(task_id: str, state: str, result: Any, error: str | None) -> list[s
         text = f"MLflow run {r.get('run_id')} metrics {metrics}"
     elif task_id == "register":
         text = f"registered {r.get('name')} version {r.get('version')} (alias challenger)"
-    elif task_id == "evaluate_gate":
-        text = f"{r.get('decision')}: {r.get('reason')}"
+    elif task_id == "evaluate_gate" and r.get("experiment"):
+        text = f"{r.get('decision')}: {(r.get('experiment') or {}).get('reason')}"
     elif task_id == "keep_champion":
         text = "no retrain: champion kept"
+    elif task_id == "evaluate_gate":
+        text = f"{r.get('decision')}: {r.get('reason')}"
     elif task_id == "score_and_write":
         text = (
             f"wrote {r.get('written')} predictions of {r.get('model_name')} v{r.get('model_version')} "
             f"to DynamoDB table {r.get('table')} ({r.get('consumed_wcu')} WCU, {r.get('retries')} retries)"
         )
+        if r.get("arms"):
+            text += (
+                f"; A/B experiment #{r.get('experiment_id')}: items per arm {r.get('arms')} "
+                f"(challenger = v{r.get('challenger_version')})"
+            )
     elif task_id == "publish_summary":
         text = "summary published"
     else:
@@ -317,6 +339,40 @@ def _rollback(dag: Any, log_path: Path) -> int:
         print(f"  rollback           {state}: {_task_error(log_path, ti.task_id) or 'see the log'}")
     print(f"  -> run {dagrun.state} (log: {log_path})")
     return 0 if state == "success" else 1
+
+
+def enable_ab_test(home: Path, source: Path) -> Path:
+    """A copy of the example config with `ab_test.enabled: true` in the demo's own configs folder."""
+    import yaml
+
+    data = yaml.safe_load(source.read_text())
+    data["ab_test"]["enabled"] = True
+    folder = home / "configs"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    target.write_text(
+        f"# make demo: {source} with ab_test switched on\n" + yaml.safe_dump(data, sort_keys=False)
+    )
+    return folder
+
+
+def _print_experiments() -> None:
+    """The model's A/B experiments as the store keeps them (driftline.experiments.store)."""
+    from driftline.experiments.store import list_experiments
+    from driftline.hooks.mlflow import MlflowHook
+
+    experiments = list_experiments(MlflowHook().client, "churn")
+    print(f"\n== A/B experiments of 'churn' (registered-model tags driftline.ab.*): {len(experiments)}")
+    for exp in experiments:
+        print(f"  {exp.describe()}; salt {exp.salt!r}, no_model default {exp.no_model_default!r}")
+        for waiting in exp.waiting:
+            print(f"    waiting: challenger v{waiting['version']}")
+        for decision in exp.decisions:
+            print(
+                f"    decision {decision.get('seq')}: {decision.get('action')} {decision.get('reason', '')}"
+            )
+        if exp.end_reason:
+            print(f"    ended: {exp.end_reason}")
 
 
 def _print_registry() -> None:
@@ -385,7 +441,7 @@ def _print_predictions(endpoint: str) -> None:
         start = page.get("LastEvaluatedKey")
         if not start:
             break
-    sample = client.scan(TableName=cfg.table, Limit=20, FilterExpression="attribute_exists(prediction)")[
+    sample = client.scan(TableName=cfg.table, Limit=200, FilterExpression="attribute_exists(prediction)")[
         "Items"
     ]
     print(f"\n== predictions: {count} items in DynamoDB table {cfg.table} at {endpoint}")
@@ -394,9 +450,15 @@ def _print_predictions(endpoint: str) -> None:
     key = secrets.token_urlsafe(16)
     champions = mlflow_champions({config.registered_model_name: config.registry.mlflow_conn_id})
     app = create_app({"churn": config}, lambda c: client, frozenset({digest(key)}), champions)
-    entity = sample[0][cfg.partition_key]["S"]
-    response = TestClient(app).get(f"/v1/models/churn/predictions/{entity}", headers={"X-API-Key": key})
-    print(f"  GET /v1/models/churn/predictions/{entity} -> {response.status_code} {response.json()}")
+    shown: set[str] = set()
+    for raw in sample:  # one lookup per A/B arm found in the sample (champion only without one)
+        arm = raw.get("arm", {}).get("S", "champion")
+        if arm in shown:
+            continue
+        shown.add(arm)
+        entity = raw[cfg.partition_key]["S"]
+        response = TestClient(app).get(f"/v1/models/churn/predictions/{entity}", headers={"X-API-Key": key})
+        print(f"  GET /v1/models/churn/predictions/{entity} -> {response.status_code} {response.json()}")
 
 
 def _print_cost() -> None:
@@ -433,6 +495,30 @@ def _reset_predictions() -> None:
         client.get_waiter("table_not_exists").wait(TableName=cfg.table)
 
 
+def _ab_act(home: Path, logs: Path) -> int:
+    """Switch the example's ab_test on (the demo's copy of the config) and run the A/B days."""
+    folder = enable_ab_test(home, project_root() / "dags" / "configs" / "churn.yaml")
+    os.environ["DRIFTLINE_CONFIGS"] = str(folder)
+    print(f"\n== A/B tests switched on: the demo's config {folder / 'churn.yaml'} has ab_test.enabled: true")
+    dag = _load_dags()[DAG_ID]
+    failures = 0
+    for day, title, params in AB_SCENARIO:
+        log_path = logs / f"ab-{day.isoformat()}.log"
+        if log_path.exists():
+            log_path.unlink()
+        print(f"\n== {day.isoformat()} — {title}" + (f" (params {params})" if params else ""))
+        state, lines = run_day(dag, day, params, log_path)
+        print("\n".join(lines))
+        print(f"  -> run {state} (log: {log_path})")
+        failures += state != "success"
+    _print_experiments()
+    print(
+        "  deciding the experiment (the A/B evaluation DAG) is not in this demo yet; the outcomes it joins "
+        f"with these arms are in {data_root() / 'churn_outcomes'}"
+    )
+    return failures
+
+
 def _main(endpoint: str) -> None:
     started = time.monotonic()
     user_home = driftline_home()
@@ -457,6 +543,7 @@ def _main(endpoint: str) -> None:
         print(f"  -> run {state} (log: {log_path})")
         failures += state != "success" and day != CORRUPT_DAY
     failures += _rollback(dags[ROLLBACK_DAG_ID], logs / "rollback.log")
+    failures += _ab_act(home, logs)
     _print_registry()
     _print_predictions(endpoint)
     _print_cost()

@@ -89,7 +89,11 @@ class ScoredVersion(TypedDict):
 
 
 class GatePayload(TypedDict):
-    """The evaluation gate's decision, and the promotion it made (if any)."""
+    """The evaluation gate's decision, and the promotion it made (if any).
+
+    `decision` "ab_test": the challenger passed but ab_test is enabled, so instead of a promotion
+    `experiment` holds what driftline.experiments.lifecycle.start_for_challenger did.
+    """
 
     decision: str
     reason: str
@@ -100,3 +104,6 @@ class GatePayload(TypedDict):
     interval: NotRequired[dict[str, Any] | None]
     positive_class: NotRequired[Any]
     promotion: dict[str, Any] | None
+    # registry.approval.required: what the approval task shows and the promote step moves
+    promotion_request: NotRequired[Any]
+    experiment: NotRequired[dict[str, Any]]

@@ -415,6 +415,32 @@ class TrainingSection(Strict):
 # --- registry ------------------------------------------------------------------------------
 
 
+class ApprovalSection(Strict):
+    """Human approval of every promotion (the gate's and an A/B test's), through Airflow's HITL.
+
+    With `required`, a promotion waits in an Airflow approval task (Browse > Required Actions, or
+    the HITL REST API) that shows the comparison; only `respondents` may answer; no answer within
+    `timeout_hours` rejects it. Who approved is written into the registry's audit trail.
+    """
+
+    required: bool = Field(default=False, description="Put a human approval in front of every promotion.")
+    respondents: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Airflow user ids allowed to approve or reject (required when `required` is true).",
+    )
+    timeout_hours: float = Field(
+        default=72.0, gt=0, le=24 * 90, description="No answer within this long rejects the promotion."
+    )
+
+    @model_validator(mode="after")
+    def _respondents_when_required(self) -> ApprovalSection:
+        if self.required and not self.respondents:
+            raise ValueError("approval.required needs at least one user id in approval.respondents")
+        if len(set(self.respondents)) != len(self.respondents):
+            raise ValueError(f"approval.respondents lists a user twice: {self.respondents}")
+        return self
+
+
 class RegistrySection(Strict):
     """The registered model, its evaluation metric and the promotion gate."""
 
@@ -433,6 +459,9 @@ class RegistrySection(Strict):
         default="mlflow_default",
         min_length=1,
         description="Airflow connection of the MLflow tracking server / registry (a missing one is an error).",
+    )
+    approval: ApprovalSection = Field(
+        default_factory=ApprovalSection, description="Human approval in front of every promotion."
     )
 
 

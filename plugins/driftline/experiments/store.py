@@ -67,6 +67,9 @@ class Experiment:
     `shares` maps arm (`champion`, `challenger`, `no_model`) to its share; `decisions` are the
     recorded decisions, oldest first (each a dict with at least `seq`, `at`, `op_key`, `action`);
     `last_evaluation` is the newest evaluation (incl. "arms": {arm: {"n", "kpi_mean", "kpi_var"}}).
+    `started_at` is the data time from which its arms are scored (the start of the data interval
+    of the run that started it: outcomes since then belong to it); `ended_at` the wall-clock time
+    it ended.
     """
 
     model: str
@@ -265,7 +268,7 @@ def start_experiment(
                 raise ExperimentStateError(
                     f"model {model_name!r} already runs {other.describe()}: one experiment per model at a time"
                 )
-            other.status, other.ended_at, other.ended_by = "replaced", now, op_key
+            other.status, other.ended_at, other.ended_by = "replaced", _utc(), op_key
             other.end_reason = replace_running
             _write(client, model_name, record_tag(other.id), other._record(), lock, policy)
         experiment = Experiment(

@@ -127,6 +127,22 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
             max_active_tis_per_dag=1,
             **kw,
         )
+        if config.registry.approval.required:
+            from driftline.operators.approval import PromoteApprovedOperator, PromotionApprovalOperator
+
+            # The gate records its verdict; a human approves; only then the alias moves. Inference
+            # and the summary do not wait for the human: they use the champion as it is.
+            approve = PromotionApprovalOperator(
+                task_id="approve_promotion", decision=gate.output, drift=check_drift.output, **kw
+            )
+            promote = PromoteApprovedOperator(
+                task_id="promote_challenger",
+                decision=gate.output,
+                approval=approve.output,
+                max_active_tis_per_dag=1,
+                **kw,
+            )
+            gate >> approve >> promote
         keep = EmptyOperator(task_id="keep_champion")
         summary = RunSummaryOperator(
             task_id="publish_summary", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, **kw
@@ -219,9 +235,55 @@ def build_config_error_dag(path: Path, error: ConfigError) -> DAG:
     return dag
 
 
+def build_ab_evaluation_dag(config: ModelConfig) -> DAG:
+    """Scheduled (and manual): decide the running A/B experiment; promote (through approval) or stop."""
+    from driftline.operators.experiments import CloseExperimentOperator, EvaluateExperimentOperator
+
+    with DAG(
+        dag_id=ids.ab_evaluation_dag_id(config.model.name),
+        schedule=pipeline_timetable(config),
+        start_date=_start_date(config),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(config),
+        tags=_tags(config, "ab_test"),
+        doc_md=docs.ab_evaluation_doc(config),
+        description=f"Decide the A/B test of {config.model.name}",
+    ) as dag:
+        kw: dict[str, Any] = {"model_config": config}
+        evaluate = EvaluateExperimentOperator(task_id="evaluate_experiment", max_active_tis_per_dag=1, **kw)
+        from driftline.operators.approval import PromoteApprovedOperator, PromotionApprovalOperator
+
+        approval = None
+        if config.registry.approval.required:
+            approve = PromotionApprovalOperator(task_id="approve_promotion", decision=evaluate.output, **kw)
+            evaluate >> approve
+            approval = approve.output
+        promote = PromoteApprovedOperator(
+            task_id="promote_challenger",
+            decision=evaluate.output,
+            approval=approval,
+            max_active_tis_per_dag=1,
+            **kw,
+        )
+        if approval is None:
+            evaluate >> promote
+        CloseExperimentOperator(
+            task_id="close_experiment",
+            evaluation=evaluate.output,
+            promotion=promote.output,
+            trigger_rule=TriggerRule.ALL_DONE,
+            **kw,
+        )
+    return dag
+
+
 def build_model_dags(config: ModelConfig, path: Path) -> list[DAG]:
     """The DAG family of one model."""
-    return [build_pipeline_dag(config, path), build_rollback_dag(config)]
+    dags = [build_pipeline_dag(config, path), build_rollback_dag(config)]
+    if config.ab_test is not None and config.ab_test.enabled:
+        dags.append(build_ab_evaluation_dag(config))
+    return dags
 
 
 def _error_dags(path: Path, error: ConfigError) -> list[DAG]:

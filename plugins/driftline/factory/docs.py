@@ -65,6 +65,24 @@ def rollback_doc(config: ModelConfig) -> str:
     )
 
 
+def ab_evaluation_doc(config: ModelConfig) -> str:
+    approval = config.registry.approval
+    gate = (
+        f"waits for the approval of {', '.join(approval.respondents)} (rejected after "
+        f"{approval.timeout_hours:g} h without an answer), then "
+        if approval.required
+        else ""
+    )
+    return (
+        f"# A/B evaluation of {config.model.name}\n\nJoins the outcomes of the running experiment with the "
+        "arms (recomputed from its salt and shares), decides with an always-valid sequential test (mSPRT) "
+        "with a sample-ratio check and guardrails, records the decision in the experiment store and writes "
+        f"a report with a plot of the KPI per arm (MLflow experiment `driftline/{config.model.name}/ab_tests`). "
+        f'On "promote" it {gate}moves the `champion` alias through the guarded path; "stop" and '
+        '"halt" end the experiment and keep the champion.'
+    )
+
+
 def config_error_doc(path: Path, message: str) -> str:
     return (
         f"# Broken config: `{path.name}`\n\nDriftline could not build this model's DAGs. Fix the file "

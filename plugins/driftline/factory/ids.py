@@ -14,6 +14,10 @@ def rollback_dag_id(model: str) -> str:
     return f"{PREFIX}{SEP}{model}{SEP}rollback"
 
 
+def ab_evaluation_dag_id(model: str) -> str:
+    return f"{PREFIX}{SEP}{model}{SEP}ab_evaluation"
+
+
 def config_error_dag_id(file_stem: str) -> str:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in file_stem)
     return f"{PREFIX}{SEP}config_error{SEP}{safe}"

@@ -6,9 +6,10 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from driftline.config.models import ModelConfig
+from driftline.inference.arms import ArmPlan
 from driftline.inference.errors import InferenceInputError
 from driftline.inference.items import RunStamp
 from driftline.inference.runs import raise_newest, record_run
@@ -44,6 +45,9 @@ class InferenceResult(TypedDict):
     unprocessed_resent: int
     consumed_wcu: float
     seconds: float
+    experiment_id: NotRequired[int]
+    challenger_version: NotRequired[int]
+    arms: NotRequired[dict[str, int]]
 
 
 def run_batch_inference(
@@ -57,11 +61,14 @@ def run_batch_inference(
     load_model: Callable[[int], Any],
     alias: str = "champion",
     scored_at: dt.datetime | None = None,
+    experiment: ArmPlan | None = None,
 ) -> InferenceResult:
     """Score the validated snapshot with the champion and upsert the items (see the package docs).
 
     `champion_version` is the version the registry names now; a retry of a run that already
     recorded its decision scores with the recorded version instead (a retry never re-decides).
+    `experiment`: the running A/B experiment's arms (driftline.inference.arms), recorded with the
+    decision, so a retry splits and scores the entities as the first try did.
     """
     cfg = config.inference
     if cfg is None:
@@ -76,6 +83,7 @@ def run_batch_inference(
         run_id=run_id,
         scored_at=(scored_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
         data_time=data_time.astimezone(dt.UTC).isoformat(),
+        arms=experiment.to_json() if experiment is not None else "",
     )
     stamp = record_run(client, cfg, proposed)
     if stamp != proposed:
@@ -86,6 +94,17 @@ def run_batch_inference(
             stamp.scored_at,
         )
     model = load_model(stamp.model_version)
+    plan = ArmPlan.from_json(stamp.arms) if stamp.arms else None
+    arms = (plan, load_model(plan.challenger_version)) if plan is not None else None
+    if plan is not None:
+        log.info(
+            "A/B experiment #%d: challenger v%d on %.0f%%, no_model holdout %.0f%% (salt %r)",
+            plan.experiment_id,
+            plan.challenger_version,
+            100 * plan.challenger_share,
+            100 * plan.holdout_share,
+            plan.salt,
+        )
     guard = None
     if cfg.layout == "latest":
         newer = raise_newest(client, cfg, stamp.data_time)
@@ -100,8 +119,8 @@ def run_batch_inference(
             guard = Guard(cfg.partition_key, "data_time", stamp.data_time)
     writer = BatchWriter(client, cfg.table, writers=cfg.writers, max_attempts=cfg.max_attempts)
     counts: dict[str, int] = {}
-    stats = writer.write(score_items(model, source, config, stamp, counts), guard)
-    return InferenceResult(
+    stats = writer.write(score_items(model, source, config, stamp, counts, arms), guard)
+    result = InferenceResult(
         table=cfg.table,
         layout=cfg.layout,
         model_name=stamp.model_name,
@@ -125,3 +144,8 @@ def run_batch_inference(
         consumed_wcu=round(stats.consumed_wcu, 3),
         seconds=round(time.perf_counter() - started, 3),
     )
+    if plan is not None:
+        result["experiment_id"] = plan.experiment_id
+        result["challenger_version"] = plan.challenger_version
+        result["arms"] = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("arm:")}
+    return result

@@ -38,9 +38,10 @@ class RunStamp:
     run_id: str
     scored_at: str
     data_time: str
+    arms: str = ""  # the run's A/B ArmPlan as JSON (driftline.inference.arms); "" without an experiment
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "model_name": self.model_name,
             "model_version": self.model_version,
             "alias": self.alias,
@@ -48,6 +49,9 @@ class RunStamp:
             "scored_at": self.scored_at,
             "data_time": self.data_time,
         }
+        if self.arms:
+            data["arms"] = self.arms
+        return data
 
 
 def to_decimal(value: float) -> Decimal | None:
@@ -91,8 +95,10 @@ def build_item(
     prediction: Any,
     score: float | None,
     probabilities: Mapping[str, float] | None,
+    arm: Mapping[str, Any] | None = None,
 ) -> Item:
-    """One prediction item; floats become Decimal."""
+    """One prediction item; floats become Decimal. `arm`: an A/B arm's fields (arm, model_version,
+    alias, experiment_id) over the stamp's; a None value leaves the field out."""
     if entity.startswith(META_PREFIX):
         raise InferenceInputError(
             f"entity id {entity!r} starts with {META_PREFIX!r}, reserved for meta items"
@@ -111,6 +117,8 @@ def build_item(
         scored_at=stamp.scored_at,
         data_time=stamp.data_time,
     )
+    if arm:
+        item.update(arm)
     ttl = expires_at(cfg, stamp)
     if ttl is not None:
         item[cfg.ttl_attribute] = ttl

@@ -58,6 +58,7 @@ def record_run(client: Any, cfg: InferenceSection, proposed: RunStamp) -> RunSta
         run_id=str(item["run_id"]),
         scored_at=str(item["scored_at"]),
         data_time=str(item["data_time"]),
+        arms=str(item.get("arms") or ""),
     )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from driftline.config.models import ModelConfig
 from driftline.exceptions import SnapshotError
+from driftline.inference.arms import CHALLENGER, CHAMPION, NO_MODEL, ArmPlan
 from driftline.inference.errors import InferenceInputError
 from driftline.inference.items import Item, RunStamp, build_item, check_size
 
@@ -155,14 +156,49 @@ def _scalar(value: Any) -> Any:
     return value
 
 
+def predict_arms(
+    models: dict[str, Any], frame: pd.DataFrame, arms: np.ndarray, config: ModelConfig, no_model_default: Any
+) -> tuple[list[Any], list[float | None] | None, list[dict[str, float] | None] | None]:
+    """predict_chunk for a chunk split into A/B arms: each arm's rows by its model (`models`: arm ->
+    model), `no_model` rows get `no_model_default` and no score. Results are in the chunk's row order."""
+    import numpy as np
+
+    n = len(frame)
+    predictions: list[Any] = [no_model_default] * n
+    scores: list[float | None] | None = None
+    probabilities: list[dict[str, float] | None] | None = None
+    for arm, model in models.items():
+        rows = np.flatnonzero(arms == arm)
+        if len(rows) == 0:
+            continue
+        p, s, pr = predict_chunk(model, frame.iloc[rows], config)
+        for j, i in enumerate(rows.tolist()):
+            predictions[i] = p[j]
+        if s is not None:
+            scores = scores if scores is not None else [None] * n
+            for j, i in enumerate(rows.tolist()):
+                scores[i] = s[j]
+        if pr is not None:
+            probabilities = probabilities if probabilities is not None else [None] * n
+            for j, i in enumerate(rows.tolist()):
+                probabilities[i] = pr[j]
+    return predictions, scores, probabilities
+
+
 def score_items(
     model: Any,
     source: ScoringInput,
     config: ModelConfig,
     stamp: RunStamp,
     stats: dict[str, int] | None = None,
+    experiment: tuple[ArmPlan, Any] | None = None,
 ) -> Iterator[Item]:
-    """Every prediction item of the snapshot, chunk by chunk."""
+    """Every prediction item of the snapshot, chunk by chunk.
+
+    `experiment` (an A/B ArmPlan and the challenger's model): each entity is scored by its arm's
+    model (`model` is the champion's), or given the plan's no_model default; every item carries
+    its `arm`, `experiment_id` and the model version used (none for `no_model`).
+    """
     import numpy as np
 
     cfg = config.inference
@@ -186,8 +222,21 @@ def score_items(
         offset += n
         if frame.empty:
             continue
-        predictions, scores, probabilities = predict_chunk(model, frame, config)
         ids = entity_strings(frame[entity])
+        arms: Any = None
+        fields: dict[str, dict[str, Any]] = {}
+        scores: list[float | None] | list[float] | None
+        probabilities: list[dict[str, float] | None] | list[dict[str, float]] | None
+        if experiment is None:
+            predictions, scores, probabilities = predict_chunk(model, frame, config)
+        else:
+            plan, challenger = experiment
+            arms = plan.assign(ids)
+            models = {CHAMPION: model, CHALLENGER: challenger}
+            predictions, scores, probabilities = predict_arms(
+                models, frame, arms, config, plan.no_model_default
+            )
+            fields = _arm_fields(plan)
         for i, key in enumerate(ids):
             item = build_item(
                 cfg,
@@ -196,7 +245,29 @@ def score_items(
                 predictions[i],
                 scores[i] if scores is not None else None,
                 probabilities[i] if probabilities is not None else None,
+                fields[arms[i]] if arms is not None else None,
             )
+            if arms is not None:
+                counts[f"arm:{arms[i]}"] = counts.get(f"arm:{arms[i]}", 0) + 1
             check_size(item, cfg.partition_key)
             counts["items"] += 1
             yield item
+
+
+def _arm_fields(plan: ArmPlan) -> dict[str, dict[str, Any]]:
+    """The item fields of each arm (None removes the stamp's value: a no_model item names no model)."""
+    return {
+        CHAMPION: {"arm": CHAMPION, "experiment_id": plan.experiment_id},
+        CHALLENGER: {
+            "arm": CHALLENGER,
+            "experiment_id": plan.experiment_id,
+            "model_version": plan.challenger_version,
+            "alias": CHALLENGER,
+        },
+        NO_MODEL: {
+            "arm": NO_MODEL,
+            "experiment_id": plan.experiment_id,
+            "model_version": None,
+            "alias": None,
+        },
+    }

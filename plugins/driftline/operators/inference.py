@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
 from driftline.assets import predictions
 from driftline.config.models import ModelConfig
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
+
+if TYPE_CHECKING:
+    from driftline.inference.arms import ArmPlan
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +72,20 @@ class ScoreAndWriteOperator(DriftlineOperator):
             mlflow_hook.client  # noqa: B018 - sets MLflow's tracking and registry URIs
             return load_sklearn_model(f"models:/{name}/{version}")
 
-        _, end = run_interval(context)
+        identity = run_identity(context)
+        start, end = run_interval(context)
+        plan = self._experiment(mlflow_hook, champion.version, f"{identity.dag_id}/{identity.run_id}", start)
         hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
         result = run_batch_inference(
             hook.client,
             config,
             self.snapshot,
-            run_id=run_identity(context).run_id,
+            run_id=identity.run_id,
             data_time=end,
             champion_version=champion.version,
             load_model=load_model,
             alias=CHAMPION,
+            experiment=plan,
         )
         log.info(
             "wrote %d prediction(s) of version %s to %s (%d kept newer, %d retries, %.1f WCU) in %.1fs",
@@ -91,4 +97,39 @@ class ScoreAndWriteOperator(DriftlineOperator):
             result["consumed_wcu"],
             result["seconds"],
         )
+        if "arms" in result:
+            log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
         return dict(result)
+
+    def _experiment(
+        self, mlflow_hook: Any, champion_version: int, op_key: str, data_start: Any
+    ) -> ArmPlan | None:
+        """The running A/B experiment's arms (ab_test enabled), after the lifecycle's checks: a
+        vanished challenger stops the experiment (an alert says so) and this run scores champion only."""
+        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.experiments.lifecycle import ab_section, experiment_for_inference
+        from driftline.inference.arms import ArmPlan
+
+        if ab_section(self.model_config) is None:
+            return None
+        seen = experiment_for_inference(
+            mlflow_hook.client,
+            self.model_config,
+            champion_version=champion_version,
+            op_key=op_key,
+            started_at=data_start,
+        )
+        for note in seen.notes:
+            log.warning("%s", note)
+        if seen.stopped is not None:
+            emit_alert(
+                AlertEvent(
+                    model=self.model_config.model.name,
+                    kind="experiment_decided",
+                    severity="error",
+                    message=seen.stopped.end_reason,
+                    details={"experiment": seen.stopped.to_dict()},
+                    run={"op_key": op_key},
+                )
+            )
+        return ArmPlan.from_experiment(seen.experiment) if seen.experiment is not None else None

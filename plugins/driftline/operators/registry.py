@@ -130,6 +130,7 @@ class EvaluationGateOperator(_RegistryOperator):
         from driftline.registry.gate import run_gate
 
         identity = run_identity(context)
+        data_start, data_end = run_interval(context)
         result = run_gate(
             self.hook,
             self.model_config,
@@ -140,7 +141,10 @@ class EvaluationGateOperator(_RegistryOperator):
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
             op_key=f"{identity.dag_id}/{identity.run_id}",
-            data_time=run_interval(context)[1],
+            data_time=data_end,
+            # registry.approval.required: record the verdict, the approval task and promote step act on it
+            approval_required=self.model_config.registry.approval.required,
+            data_start=data_start,
         )
         self.log.info(
             "gate for %s: %s (%s)",

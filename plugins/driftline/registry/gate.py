@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.payloads import GatePayload
+from driftline.registry.approval import PromotionRequest
 from driftline.registry.audit import PENDING_TAG, entries_of_op
 from driftline.registry.champion import get_champion, read_model
 from driftline.registry.errors import RegistryInputError
@@ -229,8 +230,15 @@ def run_gate(
     lock_wait: float = 60.0,
     op_key: str | None = None,
     data_time: dt.datetime | None = None,
+    approval_required: bool = False,
+    data_start: dt.datetime | None = None,
 ) -> GatePayload:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
+
+    With `approval_required` a "promoted" verdict moves nothing: the decision becomes
+    "awaiting_approval" and the result carries a `promotion_request`
+    (driftline.registry.approval.PromotionRequest) for the approval task; the promote step after it
+    moves the alias. The verdict is recorded in the version's tags either way.
 
     `data_time` (the run's data-interval end) goes into the promotion's audit entry, so readers
     know from which data time on this version was champion (registry.champion.get_champion_as_of).
@@ -299,12 +307,18 @@ def run_gate(
                 comparison.describe(),
             )
     verdict = decide(challenger_score, champion_score, config.registry, comparison)
+    # With ab_test enabled, a challenger that passed against a champion starts an A/B experiment
+    # instead of being promoted (driftline.experiments.lifecycle); the first champion is promoted.
+    ab_test = verdict.decision == "promoted" and champion is not None and _ab_enabled(config)
+    # registry.approval.required: record the verdict, the approval task and promote step act on it
+    deferred = approval_required and verdict.decision == "promoted" and not ab_test
+    decision = "ab_test" if ab_test else "awaiting_approval" if deferred else verdict.decision
     _record(
         hook,
         name,
         challenger,
         {
-            f"{TAG_GATE_PREFIX}decision": verdict.decision,
+            f"{TAG_GATE_PREFIX}decision": decision,
             f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
             f"{TAG_GATE_PREFIX}score": repr(challenger_score),
             f"{TAG_GATE_PREFIX}champion_version": str(champion.version) if champion else "",
@@ -317,7 +331,45 @@ def run_gate(
         policy,
     )
     promotion = None
-    if verdict.decision == "promoted":
+    experiment = None
+    request: PromotionRequest | None = None
+    if deferred:
+        request = {
+            "source": "gate",
+            "model": name,
+            "version": challenger,
+            "expected_champion": champion.version if champion else None,
+            "reason": f"gate: {verdict.reason}",
+            "metric": metric,
+            "direction": config.registry.direction,
+            "challenger_score": challenger_score,
+            "champion_score": champion_score,
+            "interval": verdict.interval,
+            "ab_result": None,
+            "evaluated_on": str(evaluation.get("uri", "")),
+            "data_window": {"start": data_start.isoformat(), "end": data_time.isoformat()}
+            if data_start and data_time
+            else None,
+            "requested_by": actor,
+            "details": {
+                **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
+            },
+        }
+    elif ab_test and champion is not None:
+        from driftline.experiments.lifecycle import start_for_challenger
+
+        experiment = start_for_challenger(
+            hook.client,
+            config,
+            champion_version=champion.version,
+            challenger_version=challenger,
+            op_key=op_key or actor,
+            started_at=data_start or data_time,  # data time: the first window its arms are scored on
+            policy=policy,
+            lock_ttl=lock_ttl,
+            lock_wait=lock_wait,
+        ).to_dict()
+    elif verdict.decision == "promoted":
         promotion = promote(
             hook,
             name,
@@ -337,9 +389,9 @@ def run_gate(
             lock_wait=lock_wait,
             op_key=op_key,
         ).to_dict()
-    return {
-        "decision": verdict.decision,
-        "reason": verdict.reason,
+    result: GatePayload = {
+        "decision": decision,
+        "reason": verdict.reason if experiment is None else f"{verdict.reason}; {experiment['reason']}",
         "metric": metric,
         "direction": config.registry.direction,
         "challenger": {"version": challenger, "score": challenger_score},
@@ -348,6 +400,15 @@ def run_gate(
         "positive_class": positive,
         "promotion": promotion,
     }
+    if deferred:
+        result["promotion_request"] = request
+    if experiment is not None:
+        result["experiment"] = experiment
+    return result
+
+
+def _ab_enabled(config: ModelConfig) -> bool:
+    return config.ab_test is not None and config.ab_test.enabled
 
 
 def _resumed(

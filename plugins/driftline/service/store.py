@@ -32,7 +32,10 @@ class PredictionStore:
         self._d = TypeDeserializer()
 
     def _item(self, raw: dict[str, Any]) -> dict[str, Any]:
-        return {k: plain(self._d.deserialize(v)) for k, v in raw.items()}
+        item = {k: plain(self._d.deserialize(v)) for k, v in raw.items()}
+        # An A/B experiment writes each item's arm; outside one, the champion scored every entity.
+        item.setdefault("arm", "champion")
+        return item
 
     def get(self, entity_id: str) -> dict[str, Any] | None:
         """The entity's prediction (`history`: the newest date's), or None."""

@@ -64,3 +64,18 @@ def test_reset_refuses_a_folder_that_is_not_the_demos(tmp_path):
     with pytest.raises(ValueError, match="refusing to reset"):
         reset_demo_state(tmp_path)
     assert (tmp_path / "mlflow" / "mlflow.db").exists()
+
+
+def test_the_ab_act_switches_ab_test_on_in_its_own_copy_of_the_config(tmp_path, example_config_path):
+    from driftline.config import load_config
+    from driftline.demo import enable_ab_test
+
+    home = tmp_path / "demo"
+    folder = enable_ab_test(home, example_config_path)
+    assert folder == home / "configs"
+    config = load_config(folder / "churn.yaml")
+    assert config.ab_test is not None and config.ab_test.enabled
+    assert config.model_copy(update={"ab_test": None}) == load_config(example_config_path).model_copy(
+        update={"ab_test": None}
+    )
+    assert not load_config(example_config_path).ab_test.enabled  # the example itself is untouched

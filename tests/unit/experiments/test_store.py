@@ -18,21 +18,9 @@ SHARES = {"champion": 0.7, "challenger": 0.2, "no_model": 0.1}
 FAST = {"policy": RetryPolicy(attempts=2, backoff=0.0, budget=5.0), "lock_ttl": 30.0, "lock_wait": 5.0}
 
 
-@pytest.fixture(scope="module")
-def _store(tmp_path_factory):
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{tmp_path_factory.mktemp('ab-store') / 'mlflow.db'}"
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
 @pytest.fixture
-def client(_store):
-    """One MLflow database per module (creating one takes seconds); a fresh `churn` model per test."""
-    for model in _store.search_registered_models():
-        _store.delete_registered_model(model.name)
-    _store.create_registered_model("churn")
-    return _store
+def client(ab_client):
+    return ab_client
 
 
 def start(client, op_key="pipeline/run-1", challenger=2, **kw):
