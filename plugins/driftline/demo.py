@@ -554,7 +554,7 @@ def _evaluate_day(dag: Any, day: dt.date, log_path: Path) -> tuple[str | None, i
         elif task_id == "promote_challenger":
             print(
                 f"  {task_id:18s} champion v{result.get('previous')} -> v{result.get('version')} "
-                f"(audit entry {result.get('audit_seq')})"
+                f"(audit entries {_seqs(result.get('audit_seq'))})"
             )
         else:
             print(
@@ -562,6 +562,10 @@ def _evaluate_day(dag: Any, day: dt.date, log_path: Path) -> tuple[str | None, i
             )
     print(f"  -> run {dagrun.state} (log: {log_path})")
     return action, int(str(dagrun.state) != "success")
+
+
+def _seqs(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def _pval(value: Any) -> str:
@@ -572,9 +576,11 @@ def _decision_text(d: dict[str, Any]) -> str:
     """One line of an A/B decision: action, always-valid p / log LR, effect [interval], n per arm, needed."""
     arms = d.get("arms") or {}
     n = ", ".join(f"{arm} {summary.get('n')}" for arm, summary in arms.items())
-    text = (
-        f"{d.get('action')}: always-valid p = {_pval(d.get('p_value'))}, log LR = {_fmt(d.get('statistic'))}"
-    )
+    text = str(d.get("action"))
+    if d.get("p_value") is None:
+        text += ": not tested yet (below min_samples_per_arm)"
+    else:
+        text += f": always-valid p = {_pval(d['p_value'])}, log LR = {_fmt(d.get('statistic'))}"
     if d.get("effect") is not None:
         text += f", effect {d['effect']:+.4f} [{_fmt(d.get('lower'))}, {_fmt(d.get('upper'))}]"
     text += f"; n {n or 'none yet'}"
