@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +56,27 @@ def test_demo_story(tmp_path):
     assert "rollback           champion v3 -> v1" in out
     assert "aliases {'champion': 1, 'previous-champion': 3}" in out
     assert (home / "demo" / "alerts" / "alerts.jsonl").read_text().count("validation_failed") == 1
+
+    # predictions really reached DynamoDB: the table holds one item per customer of the scored days
+    # (the corrupt day failed before scoring), and the service returns a complete item
+    import pandas as pd
+
+    scored_days = ["2026-01-15", "2026-01-16", "2026-01-21", "2026-01-25"]
+    frames = [pd.read_parquet(home / "data" / "churn" / f"dt={day}" / "part.parquet") for day in scored_days]
+    written = [int(n) for n in re.findall(r"score_and_write +wrote (\d+) predictions of churn v(?:\d+)", out)]
+    assert written == [f["customer_id"].nunique() for f in frames], written
+    expected = len(set().union(*(set(f["customer_id"].dropna()) for f in frames)))
+    count = re.search(r"== predictions: (\d+) items in DynamoDB table driftline-churn-predictions", out)
+    assert count is not None and int(count.group(1)) == expected, out[-2000:]
+    got = re.search(r"GET /v1/models/churn/predictions/(\S+) -> 200 (\{.*\})", out)
+    assert got is not None, out[-2000:]
+    item = ast.literal_eval(got.group(2))
+    versions = [int(v) for v in re.findall(r"wrote \d+ predictions of churn v(\d+)", out)]
+    ends = [(pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)) for day in scored_days]
+    scored = ends.index(pd.Timestamp(item["data_time"]))  # the newest day that customer was seen
+    assert item["entity_id"] == got.group(1) and item["model_name"] == "churn" and item["airflow_run_id"]
+    assert item["arm"] in ("champion", "challenger", "no_model") and item["prediction"] in (0, 1)
+    if item["arm"] == "champion":  # an A/B arm carries its own version and alias
+        assert item["model_version"] == versions[scored] and item["alias"] == "champion"
+        assert 0 <= item["score"] <= 1
+    assert item["expires_at"] == int((ends[scored] + pd.Timedelta(days=30)).timestamp())  # ttl_days: 30

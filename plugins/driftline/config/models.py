@@ -623,7 +623,29 @@ class InferenceSection(Strict):
         default=True, description="Create the table (on-demand, configured keys, TTL) when it does not exist."
     )
     mode: Literal["upsert", "snapshot"] = Field(
-        default="upsert", description="`upsert`: BatchWriteItem into the table. `snapshot`: not built yet."
+        default="upsert",
+        description="`upsert`: BatchWriteItem into the table. `snapshot`: a full load per run, written as "
+        "DynamoDB JSON to `export_uri` and imported (ImportTable) into a new table per run; `table` then "
+        "holds only the pointer to the current one.",
+    )
+    export_uri: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$",
+        description="Snapshot mode: the s3://bucket/prefix the scorer writes DynamoDB JSON (gzip) under.",
+    )
+    export_conn_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Snapshot mode: Airflow AWS connection for S3 (default: conn_id).",
+    )
+    retention_hours: float = Field(
+        default=48, ge=0, description="Snapshot mode: a replaced per-run table is dropped this long after."
+    )
+    import_poll_s: int = Field(
+        default=30, ge=1, le=3600, description="Snapshot mode: DescribeImport interval."
+    )
+    import_timeout_min: int = Field(
+        default=360, ge=1, description="Snapshot mode: how long the deferred task waits for the import."
     )
     chunk_rows: int = Field(default=50_000, ge=100, le=5_000_000, description="Rows scored per chunk.")
     writers: int = Field(default=8, ge=1, le=64, description="Parallel BatchWriteItem threads.")
@@ -638,8 +660,10 @@ class InferenceSection(Strict):
     def _distinct_keys(self) -> InferenceSection:
         if self.layout == "history" and self.sort_key == self.partition_key:
             raise ValueError("sort_key must differ from partition_key")
-        if self.mode == "snapshot":
-            raise ValueError("mode 'snapshot' (S3 export + ImportTable) is not built yet: use 'upsert'")
+        if self.mode == "snapshot" and self.export_uri is None:
+            raise ValueError(
+                "mode 'snapshot' needs export_uri (the s3://bucket/prefix ImportTable reads from)"
+            )
         return self
 
 

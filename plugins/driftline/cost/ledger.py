@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 SCHEMA_VERSION = 1
+
+
+# pg_advisory_xact_lock key serialising ledger migrations (any fixed 64-bit number)
+_MIGRATION_LOCK = 0x64726966746C6E
 
 
 class LedgerError(DriftlineError):
@@ -155,10 +160,31 @@ class Ledger:
         except Exception as exc:
             raise LedgerError(f"cannot open the cost ledger at {_safe(self.url)}: {exc}") from exc
 
-    def _migrate(self) -> None:
+    def _migrate(self, attempts: int = 3) -> None:
+        """Create or upgrade the tables; safe when several task processes open the ledger at once.
+
+        On Postgres the migration holds a transaction-level advisory lock, so concurrent first
+        uses queue behind one another (without it two `CREATE TABLE`s collide on the catalog's
+        unique index). Elsewhere (SQLite) a migration that lost such a race is tried again: it
+        then finds the tables the winner created.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self._migrate_once()
+                return
+            except LedgerError:
+                raise
+            except Exception:
+                if attempt == attempts:
+                    raise
+                time.sleep(0.2 * attempt)
+
+    def _migrate_once(self) -> None:
         import sqlalchemy as sa
 
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             self._schema.create(conn, checkfirst=True)
             current = conn.execute(sa.select(sa.func.max(self._schema.c.version))).scalar() or 0
             if current > SCHEMA_VERSION:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import logging
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
@@ -12,9 +15,26 @@ from driftline.config.models import ModelConfig
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 
 if TYPE_CHECKING:
+    from driftline.hooks.dynamodb import DriftlineDynamoDBHook
     from driftline.inference.arms import ArmPlan
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def unreachable_as_error(hook: DriftlineDynamoDBHook) -> Iterator[None]:
+    """An endpoint that refuses connections becomes an error naming the connection (a retry may fix it)."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from driftline.inference.errors import InferenceError
+
+    try:
+        yield
+    except EndpointConnectionError as exc:
+        raise InferenceError(
+            f"cannot reach DynamoDB at {hook.endpoint()} through the Airflow connection {hook.aws_conn_id!r} "
+            f"({hook.field}): {exc}; locally, is the DynamoDB endpoint (`make up`, port 4566) running?"
+        ) from exc
 
 
 class ScoreAndWriteOperator(DriftlineOperator):
@@ -22,6 +42,10 @@ class ScoreAndWriteOperator(DriftlineOperator):
 
     :param model_config: the model's validated config (its `inference` section is required).
     :param snapshot: validate_current's output, the validated current window (templated).
+
+    In snapshot mode (`inference.mode: snapshot`) the items are exported to S3 and imported into a
+    new table per run (driftline.inference.snapshot); the task defers to DynamoDBImportTrigger while
+    ImportTable runs and, once it completes, switches the pointer and drops retired tables.
 
     Skipped (visibly) when the run param `skip_inference` is true, or when the model has no
     champion yet. Returns driftline.inference.batch.InferenceResult: the version used, counts,
@@ -57,6 +81,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
         from driftline.inference.batch import run_batch_inference
         from driftline.registry.champion import CHAMPION, get_champion
 
+        hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
+        hook.client  # noqa: B018 - a connection without a region fails here, before any work
         mlflow_hook = MlflowHook(config.registry.mlflow_conn_id)
         name = config.registered_model_name
         champion = get_champion(mlflow_hook, name)
@@ -75,18 +101,27 @@ class ScoreAndWriteOperator(DriftlineOperator):
         identity = run_identity(context)
         start, end = run_interval(context)
         plan = self._experiment(mlflow_hook, champion.version, f"{identity.dag_id}/{identity.run_id}", start)
-        hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
-        result = run_batch_inference(
-            hook.client,
-            config,
-            self.snapshot,
-            run_id=identity.run_id,
-            data_time=end,
-            champion_version=champion.version,
-            load_model=load_model,
-            alias=CHAMPION,
-            experiment=plan,
-        )
+        if cfg.mode == "snapshot":
+            if plan is not None:
+                from driftline.exceptions import NotSupportedYetError
+
+                raise NotSupportedYetError(
+                    "inference.mode 'snapshot' while an A/B experiment is running (arms in an import) is not "
+                    "built yet: use mode 'upsert' for models with an experiment"
+                )
+            return self._start_snapshot(context, hook, end, champion.version, load_model)
+        with unreachable_as_error(hook):
+            result = run_batch_inference(
+                hook.client,
+                config,
+                self.snapshot,
+                run_id=identity.run_id,
+                data_time=end,
+                champion_version=champion.version,
+                load_model=load_model,
+                alias=CHAMPION,
+                experiment=plan,
+            )
         log.info(
             "wrote %d prediction(s) of version %s to %s (%d kept newer, %d retries, %.1f WCU) in %.1fs",
             result["written"],
@@ -99,6 +134,88 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         if "arms" in result:
             log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
+        return dict(result)
+
+    def _start_snapshot(
+        self,
+        context: Any,
+        hook: DriftlineDynamoDBHook,
+        end: dt.datetime,
+        version: int,
+        load_model: Callable[[int], Any],
+    ) -> dict[str, Any]:
+        from driftline.inference.snapshot_run import start_snapshot_run
+        from driftline.objectstore import object_path
+        from driftline.registry.champion import CHAMPION
+        from driftline.triggers.dynamodb_import import DynamoDBImportTrigger
+
+        cfg = self.model_config.inference
+        assert cfg is not None
+        s3_conn = cfg.export_conn_id or cfg.conn_id
+        with unreachable_as_error(hook):
+            start = start_snapshot_run(
+                hook.client,
+                self.model_config,
+                self.snapshot,
+                run_id=run_identity(context).run_id,
+                data_time=end,
+                champion_version=version,
+                load_model=load_model,
+                path_of=lambda uri: object_path(uri, s3_conn),
+                alias=CHAMPION,
+            )
+        log.info(
+            "import %s into %s: %s (%d item(s) exported to %s%s)",
+            start["import_arn"],
+            start["table"],
+            start["import_status"],
+            start["export_items"],
+            start["export_uri"],
+            ", found from an earlier try" if start["resumed"] else "",
+        )
+        if start["resumed"] and start["import_status"] != "IN_PROGRESS":
+            return self.finish_snapshot(context, dict(start))  # a retry of a finished (or failed) import
+        # a new import always defers: on AWS it takes minutes, and the trigger's first poll sees a fast one
+        self.defer(
+            trigger=DynamoDBImportTrigger(
+                import_arn=start["import_arn"],
+                aws_conn_id=cfg.conn_id,
+                waiter_delay=cfg.import_poll_s,
+                waiter_max_attempts=max(1, cfg.import_timeout_min * 60 // cfg.import_poll_s),
+            ),
+            method_name="execute_complete",
+            kwargs={"start": dict(start)},
+        )
+        raise AssertionError("defer() returned")  # pragma: no cover - defer always raises
+
+    def execute_complete(self, context: Any, event: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+        """The trigger's event: check the import, switch the pointer, drop old tables.
+
+        On an error event the import is described again: a FAILED/CANCELLED import fails the task
+        for good (ImportFailedError names DynamoDB's reason), one still running after the wait's
+        attempts fails it retryably (the retry finds the same import and waits again).
+        """
+        if event.get("status") != "success":
+            log.warning("waiting for import %s ended: %s", start["import_arn"], event.get("message"))
+        return self.finish_snapshot(context, start)
+
+    def finish_snapshot(self, context: Any, start: dict[str, Any]) -> dict[str, Any]:
+        from driftline.hooks.dynamodb import DriftlineDynamoDBHook
+        from driftline.inference.snapshot_run import finish_snapshot_run
+
+        cfg = self.model_config.inference
+        assert cfg is not None
+        hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id)
+        with unreachable_as_error(hook):
+            result = finish_snapshot_run(hook.client, self.model_config, start)
+        log.info(
+            "imported %d prediction(s) of version %s into %s; pointer %s (dropped %s)",
+            result["written"],
+            result["model_version"],
+            result["table"],
+            "switched" if result["switched"] else "kept at newer data",
+            result["dropped_tables"] or "none",
+        )
         return dict(result)
 
     def _experiment(

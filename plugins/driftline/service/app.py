@@ -7,7 +7,8 @@
     GET  /docs, /openapi.json                         the OpenAPI page
 
 Every /v1 route needs an API key (driftline.service.auth). The service reads the predictions
-tables and the model registry, never the training data.
+tables and the model registry, never the training data. Lookups go through a response cache
+(driftline.service.cache) keyed by the table the pointer names and the champion's version.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from driftline.config.models import Feature, InferenceSection, ModelConfig
 from driftline.service.auth import is_valid
+from driftline.service.cache import MISSING, ResponseCache
 from driftline.service.champion import ChampionCache
 from driftline.service.store import PredictionStore, plain
 
@@ -71,16 +73,25 @@ def create_app(
     client_for: Callable[[InferenceSection], Any],
     key_hashes: frozenset[str],
     champions: ChampionCache | None = None,
+    cache: ResponseCache | None = None,
+    pointer_ttl_s: float = 5.0,
 ) -> FastAPI:
-    """The app for the models in `configs` that have an inference section."""
+    """The app for the models in `configs` that have an inference section (`cache`: none by default)."""
     served = {name: c for name, c in configs.items() if c.inference is not None}
     if not key_hashes:
         raise ValueError("the predictions service needs at least one API key hash")
     stores = {
-        name: PredictionStore(client_for(c.inference), c.inference)
+        name: PredictionStore(client_for(c.inference), c.inference, pointer_ttl_s=pointer_ttl_s)
         for name, c in served.items()
         if c.inference
     }
+    responses = cache if cache is not None else ResponseCache(max_items=0)
+
+    def generation(model: str) -> tuple[str | None, int | None]:
+        """(table read, champion version): cached answers are dropped when either moves."""
+        version = champions.version(served[model].registered_model_name) if champions else None
+        return stores[model].table(), version
+
     app = FastAPI(
         title="Driftline predictions",
         version="1",
@@ -102,13 +113,19 @@ def create_app(
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "models": sorted(served)}
+        stats = responses.stats
+        cache_info = {"items": len(responses), "hits": stats.hits, "misses": stats.misses}
+        return {"status": "ok", "models": sorted(served), "cache": cache_info}
 
     @app.get("/v1/models/{model}/predictions/{entity_id}", dependencies=[Depends(authenticated)])
     def get_prediction(model: str, entity_id: str) -> dict[str, Any]:
         config_of(model)
-        item = stores[model].get(entity_id)
+        gen = generation(model)
+        item: dict[str, Any] | None = responses.get(model, gen, entity_id)
         if item is None:
+            item = stores[model].get_from(gen[0], entity_id)
+            responses.put(model, gen, entity_id, MISSING if item is None else item)
+        if item is None or item is MISSING:
             raise HTTPException(
                 status_code=404, detail=f"no prediction for entity {entity_id!r} of model {model!r}"
             )
@@ -117,7 +134,20 @@ def create_app(
     @app.post("/v1/models/{model}/predictions:batchGet", dependencies=[Depends(authenticated)])
     def batch_get(model: str, body: BatchLookup) -> BatchResult:
         config_of(model)
-        found = stores[model].get_many(body.entity_ids)
+        gen = generation(model)
+        found: dict[str, dict[str, Any]] = {}
+        wanted = []
+        for entity in dict.fromkeys(body.entity_ids):
+            hit = responses.get(model, gen, entity)
+            if hit is None:
+                wanted.append(entity)
+            elif hit is not MISSING:
+                found[entity] = hit
+        if wanted:
+            fetched = stores[model].get_many_from(gen[0], wanted)
+            for entity in wanted:
+                responses.put(model, gen, entity, fetched.get(entity, MISSING))
+            found.update(fetched)
         return BatchResult(
             predictions=[found[e] for e in dict.fromkeys(body.entity_ids) if e in found],
             missing=[e for e in dict.fromkeys(body.entity_ids) if e not in found],

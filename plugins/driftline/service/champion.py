@@ -1,15 +1,19 @@
 """The champion for on-demand scoring: loaded from MLflow by alias, reloaded when the alias moves.
 
 The alias's version is checked at most every `ttl_s` seconds; a moved alias loads the new version.
+`version(name)` reads the same version without loading the model (the lookup cache's generation).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +39,26 @@ class ChampionCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._models: dict[str, Loaded] = {}
+        self._versions: dict[str, tuple[int | None, float]] = {}
+
+    def version(self, name: str) -> int | None:
+        """The champion's version, re-read at most every `ttl_s`; when the registry cannot be read the
+        last known version is kept (logged): lookups must not fail because MLflow is down."""
+        now = self._clock()
+        with self._lock:
+            known = self._versions.get(name)
+            if known is not None and now - known[1] < self.ttl_s:
+                return known[0]
+        try:
+            version = self._resolve(name)
+        except Exception as exc:
+            log.warning(
+                "cannot read the champion of %s, keeping version %s: %s", name, known and known[0], exc
+            )
+            version = known[0] if known else None
+        with self._lock:
+            self._versions[name] = (version, now)
+        return version
 
     def get(self, name: str) -> tuple[int, Any] | None:
         now = self._clock()
@@ -43,6 +67,7 @@ class ChampionCache:
             if cached is not None and now - cached.checked_at < self.ttl_s:
                 return cached.version, cached.model
             version = self._resolve(name)
+            self._versions[name] = (version, now)
             if version is None:
                 self._models.pop(name, None)
                 return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,28 @@ def mlflow_champions(conn_ids: dict[str, str], ttl_s: float = 30.0) -> Any:
     return ChampionCache(resolve, load, ttl_s=ttl_s)
 
 
+CACHE_ITEMS_VAR = "DRIFTLINE_SERVICE_CACHE_ITEMS"
+CACHE_TTL_VAR = "DRIFTLINE_SERVICE_CACHE_TTL_S"
+
+
+def response_cache() -> Any:
+    """The lookup cache sized by the environment: DRIFTLINE_SERVICE_CACHE_ITEMS (default 100000,
+    0 turns it off) and DRIFTLINE_SERVICE_CACHE_TTL_S (default 60)."""
+    from driftline.exceptions import ConfigError
+    from driftline.service.cache import ResponseCache
+
+    values = {}
+    for name, default, kind in ((CACHE_ITEMS_VAR, "100000", int), (CACHE_TTL_VAR, "60", float)):
+        raw = os.environ.get(name, default)
+        try:
+            values[name] = kind(raw)
+        except ValueError:
+            raise ConfigError(name, [f"expected a number, got {raw!r}"]) from None
+        if values[name] < 0:
+            raise ConfigError(name, [f"must be >= 0, got {raw!r}"])
+    return ResponseCache(max_items=int(values[CACHE_ITEMS_VAR]), ttl_s=float(values[CACHE_TTL_VAR]))
+
+
 def build_app(folder: Path, keys_file: Path | None = None) -> Any:
     from driftline.service.app import create_app
     from driftline.service.auth import load_key_hashes
@@ -52,4 +75,4 @@ def build_app(folder: Path, keys_file: Path | None = None) -> Any:
     hashes = load_key_hashes(keys_file)
     configs = load_served_configs(folder)
     conn_ids = {c.registered_model_name: c.registry.mlflow_conn_id for c in configs.values()}
-    return create_app(configs, dynamodb_client, hashes, mlflow_champions(conn_ids))
+    return create_app(configs, dynamodb_client, hashes, mlflow_champions(conn_ids), response_cache())

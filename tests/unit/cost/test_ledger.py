@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 
 import pytest
@@ -170,3 +171,73 @@ def test_postgres_statements_compile():
     assert "ON CONFLICT DO NOTHING" in claim
     with pytest.raises(LedgerError, match="SQLite and PostgreSQL"):
         _upsert("mysql", entries, [row])
+
+
+def test_first_uses_at_once_create_the_ledger_once(tmp_path):
+    """Several task processes opening a new ledger together: each ends with the tables and one schema row."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def first_use() -> None:
+        try:
+            barrier.wait()
+            Ledger(url)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    import sqlalchemy as sa
+
+    led = Ledger(url)
+    with led.engine.connect() as conn:
+        versions = [v for (v,) in conn.execute(sa.text("SELECT version FROM driftline_cost_schema"))]
+    assert sorted(versions) == list(range(1, led.schema_version + 1))
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DRIFTLINE_PG_URL"), reason="needs DRIFTLINE_PG_URL (.ci/run starts one)"
+)
+def test_first_uses_at_once_on_postgres():
+    """The race the Postgres concurrency test met: two CREATE TABLEs colliding on the catalog."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = sa.engine.make_url(os.environ["DRIFTLINE_PG_URL"]).set(drivername="postgresql+psycopg2")
+    name = f"ledger_race_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(6)
+
+    def first_use() -> None:
+        try:
+            barrier.wait()
+            Ledger(url).engine.dispose()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=first_use) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        led = Ledger(url)
+        with led.engine.connect() as conn:
+            versions = [v for (v,) in conn.execute(sa.text("SELECT version FROM driftline_cost_schema"))]
+        led.engine.dispose()
+        assert sorted(versions) == list(range(1, led.schema_version + 1))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

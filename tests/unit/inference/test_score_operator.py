@@ -50,13 +50,11 @@ def test_skip_inference_skips_visibly(make_config):
         op.execute(context({"skip_inference": True}))
 
 
-@pytest.mark.slow
-def test_the_operator_scores_with_the_champion_through_the_aws_connection(
-    make_config, validated, churn_model, ddb, ddb_endpoint, monkeypatch, driftline_home
-):
+@pytest.fixture
+def champion(churn_model, ddb_endpoint, monkeypatch, driftline_home) -> int:
+    """`churn` registered in a SQLite MLflow store with alias champion; both Airflow connections set."""
     import mlflow
     import mlflow.sklearn
-    from driftline.operators.inference import ScoreAndWriteOperator
 
     store = f"sqlite:///{driftline_home / 'mlflow' / 'mlflow.db'}"
     mlflow.set_tracking_uri(store)
@@ -74,8 +72,92 @@ def test_the_operator_scores_with_the_champion_through_the_aws_connection(
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
     tracking = {"conn_type": "http", "extra": {"tracking_uri": mlflow.get_tracking_uri()}}
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(tracking))
+    return int(info.registered_model_version)
+
+
+@pytest.mark.slow
+def test_the_operator_scores_with_the_champion_through_the_aws_connection(
+    make_config, validated, ddb, champion
+):
+    from driftline.operators.inference import ScoreAndWriteOperator
+
     config = make_config()
     op = ScoreAndWriteOperator(task_id="score_and_write", model_config=config, snapshot=validated)
     result = op.execute(context())
-    assert result["model_version"] == int(info.registered_model_version)
+    assert result["model_version"] == champion
     assert result["written"] == validated["rows"] == len(scan_all(ddb, config.inference.table))
+
+
+@pytest.mark.slow
+def test_in_snapshot_mode_the_operator_defers_until_the_import_is_done(
+    make_config, validated, ddb, ddb_endpoint, champion, table_name
+):
+    import asyncio
+
+    import boto3
+    from airflow.sdk.exceptions import TaskDeferred
+    from driftline.inference.snapshot import read_pointer
+    from driftline.operators.inference import ScoreAndWriteOperator
+    from driftline.triggers.dynamodb_import import DynamoDBImportTrigger
+
+    boto3.client("s3", endpoint_url=ddb_endpoint, region_name="us-east-1").create_bucket(Bucket="op-exports")
+    config = make_config(mode="snapshot", export_uri=f"s3://op-exports/{table_name}", import_poll_s=1)
+    op = ScoreAndWriteOperator(task_id="score_and_write", model_config=config, snapshot=validated)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, DynamoDBImportTrigger) and deferred.value.method_name == "execute_complete"
+
+    async def first_event() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    event = asyncio.run(first_event())
+    result = op.execute_complete(context(), event, **deferred.value.kwargs)
+    assert result["mode"] == "snapshot" and result["switched"] and result["model_version"] == champion
+    assert result["written"] == validated["rows"] == len(scan_all(ddb, result["table"]))
+    assert read_pointer(ddb, config.inference)["table"] == result["table"]
+
+
+def test_a_connection_without_a_region_is_a_config_error_naming_inference_conn_id(
+    make_config, validated, monkeypatch
+):
+    from driftline.exceptions import ConfigError
+    from driftline.operators.inference import ScoreAndWriteOperator
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AIRFLOW_CONN_AWS_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
+    op = ScoreAndWriteOperator(task_id="score_and_write", model_config=make_config(), snapshot=validated)
+    with pytest.raises(ConfigError) as error:
+        op.execute(context())
+    assert str(error.value).startswith("inference.conn_id 'aws_default': 1 error(s)")
+    assert "connection 'aws_default' is not defined" in str(error.value) and "region_name" in str(error.value)
+    monkeypatch.setenv("AIRFLOW_CONN_LOCAL_DDB", json.dumps({"conn_type": "aws", "extra": {}}))
+    op = ScoreAndWriteOperator(
+        task_id="score_and_write", model_config=make_config(conn_id="local_ddb"), snapshot=validated
+    )
+    with pytest.raises(ConfigError, match=r"(?s)inference.conn_id 'local_ddb'.*names no AWS region"):
+        op.execute(context())
+
+
+@pytest.mark.slow
+def test_an_unreachable_endpoint_names_the_connection(make_config, validated, champion, monkeypatch):
+    import socket
+
+    from driftline.inference.errors import InferenceError
+    from driftline.operators.inference import ScoreAndWriteOperator
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nothing listens there
+    conn = {
+        "conn_type": "aws",
+        "extra": {"endpoint_url": f"http://127.0.0.1:{port}", "region_name": "us-east-1"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    op = ScoreAndWriteOperator(task_id="score_and_write", model_config=make_config(), snapshot=validated)
+    with pytest.raises(
+        InferenceError, match=rf"cannot reach DynamoDB at http://127.0.0.1:{port} .*'aws_default'"
+    ):
+        op.execute(context())

@@ -114,3 +114,61 @@ def test_keys_are_stored_hashed_and_the_service_never_runs_without_one(tmp_path,
     assert key not in path.read_text() and load_key_hashes(path) == {digest(key)}
     with pytest.raises(ValueError, match="needs at least one API key"):
         create_app({}, lambda cfg: None, frozenset())
+
+
+def test_lookups_are_cached_until_the_champion_version_moves(
+    ddb, make_config, validated, churn_model, current_frame
+):
+    from driftline.service.cache import ResponseCache
+
+    config = make_config()
+    run_batch_inference(
+        ddb,
+        config,
+        validated,
+        run_id="scheduled__c",
+        data_time=dt.datetime(2026, 1, 16, tzinfo=dt.UTC),
+        champion_version=2,
+        load_model=lambda v: churn_model,
+    )
+    version = [2]
+    champions = ChampionCache(lambda name: version[0], lambda name, v: churn_model, ttl_s=0)
+    cache = ResponseCache(max_items=100, ttl_s=3600)
+    app = create_app({"churn": config}, lambda cfg: ddb, frozenset({digest(KEY)}), champions, cache)
+    client = TestClient(app)
+    h = {"X-API-Key": KEY}
+    entity, other = (str(e) for e in current_frame["customer_id"].iloc[:2])
+    url = f"/v1/models/churn/predictions/{entity}"
+    assert client.get(url, headers=h).status_code == 200
+    assert client.get("/v1/models/churn/predictions/nobody", headers=h).status_code == 404
+    for key in (entity, other):
+        ddb.delete_item(TableName=config.inference.table, Key={"entity_id": {"S": key}})
+    assert client.get(url, headers=h).json()["entity_id"] == entity  # served from the cache
+    assert client.get("/v1/models/churn/predictions/nobody", headers=h).status_code == 404  # a cached miss
+    assert client.get("/healthz").json()["cache"] == {"items": 2, "hits": 2, "misses": 2}
+    batch = client.post(
+        "/v1/models/churn/predictions:batchGet", json={"entity_ids": [entity, other]}, headers=h
+    )
+    assert batch.json()["missing"] == [other]  # `other` was never cached: read from the table
+    version[0] = 3  # the alias moved: every cached answer of the model is dropped
+    assert client.get(url, headers=h).status_code == 404
+
+
+def test_the_response_cache_is_bounded_and_expires():
+    from driftline.service.cache import MISSING, ResponseCache
+
+    now = [0.0]
+    cache = ResponseCache(max_items=2, ttl_s=10, clock=lambda: now[0])
+    for key in ("a", "b", "c"):
+        cache.put("m", ("t1", 1), key, {"k": key})
+    assert len(cache) == 2 and cache.get("m", ("t1", 1), "a") is None  # the least recently used went
+    assert cache.get("m", ("t1", 1), "b") == {"k": "b"}
+    cache.put("m", ("t1", 1), "gone", MISSING)
+    assert cache.get("m", ("t1", 1), "gone") is MISSING
+    now[0] = 10.0
+    assert cache.get("m", ("t1", 1), "gone") is None  # expired
+    cache.put("m", ("t1", 1), "x", 1)
+    cache.put("other", ("t9", 1), "x", 2)
+    assert cache.get("m", ("t2", 1), "x") is None and cache.stats.invalidations == 1  # the pointer moved
+    assert cache.get("other", ("t9", 1), "x") == 2  # another model's entries stay
+    assert ResponseCache(max_items=0).get("m", ("t", 1), "x") is None

@@ -67,7 +67,9 @@ def test_the_failure_notifier_writes_one_record_per_failure(driftline_home, exam
 
 def test_driftline_tasks_carry_the_notifier(example_config):
     from driftline.notifiers import AlertRecordNotifier
+    from driftline.operators.cost import RecordTaskCost
     from driftline.operators.summary import RunSummaryOperator
 
     op = RunSummaryOperator(task_id="publish_summary", model_config=example_config)
-    assert [type(cb) for cb in op.on_failure_callback] == [AlertRecordNotifier]
+    # the alert record, and the failed try's cost in the ledger
+    assert [type(cb) for cb in op.on_failure_callback] == [AlertRecordNotifier, RecordTaskCost]

@@ -1,0 +1,221 @@
+"""Snapshot mode on moto: S3 DynamoDB JSON, ImportTable into a table per run, the deferrable wait,
+the pointer switch, retention, and the service reading through the pointer."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gzip
+import json
+from typing import Any
+
+import pytest
+from inference_helpers import scan_all
+
+T0 = dt.datetime(2026, 1, 16, 6, tzinfo=dt.UTC)
+BUCKET = "driftline-exports"
+
+
+@pytest.fixture
+def s3_conn(ddb_endpoint, monkeypatch) -> str:
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=ddb_endpoint, region_name="us-east-1")
+    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=BUCKET)
+    conn = {"conn_type": "aws", "extra": {"endpoint_url": ddb_endpoint, "region_name": "us-east-1"}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    return "aws_default"
+
+
+@pytest.fixture
+def snap_config(make_config, s3_conn, table_name):
+    return make_config(
+        mode="snapshot", export_uri=f"s3://{BUCKET}/predictions/{table_name}", retention_hours=2, ttl_days=30
+    )
+
+
+def wait_for_import(arn: str) -> dict[str, Any]:
+    """Run the deferrable wait as the triggerer would: the trigger's first event."""
+    from driftline.triggers.dynamodb_import import DynamoDBImportTrigger
+
+    trigger = DynamoDBImportTrigger(import_arn=arn, waiter_delay=1, waiter_max_attempts=30)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "driftline.triggers.dynamodb_import.DynamoDBImportTrigger"
+    trigger = DynamoDBImportTrigger(**kwargs)  # the triggerer rebuilds it from its serialized form
+
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    return asyncio.run(first())
+
+
+def load(ddb, config, validated, model, run_id, data_time, version, now):
+    from driftline.inference.snapshot_run import finish_snapshot_run, start_snapshot_run
+    from driftline.objectstore import object_path
+
+    start = start_snapshot_run(
+        ddb,
+        config,
+        validated,
+        run_id=run_id,
+        data_time=data_time,
+        champion_version=version,
+        load_model=lambda v: model,
+        path_of=lambda uri: object_path(uri, "aws_default"),
+        scored_at=now,
+    )
+    event = wait_for_import(start["import_arn"])
+    assert event == {"status": "success", "import_arn": start["import_arn"]}
+    return start, finish_snapshot_run(ddb, config, start, now=now)
+
+
+def test_a_run_imports_a_new_table_and_switches_the_pointer_to_it(
+    ddb, ddb_endpoint, snap_config, validated, churn_model, current_frame
+):
+    import boto3
+    from driftline.inference.snapshot import read_pointer
+
+    start, result = load(ddb, snap_config, validated, churn_model, "scheduled__a", T0, 2, T0)
+    cfg = snap_config.inference
+    table = result["table"]
+    assert table.startswith(f"{cfg.table}.20260116.") and result["pointer_table"] == cfg.table
+    assert result["written"] == result["items"] == validated["rows"] == len(current_frame)
+    assert result["switched"] and result["previous_table"] is None and result["dropped_tables"] == []
+    items = {i["entity_id"]: i for i in scan_all(ddb, table)}
+    assert len(items) == validated["rows"]
+    sample = items[str(current_frame["customer_id"].iloc[0])]
+    assert sample["model_name"] == "churn" and sample["model_version"] == 2 and sample["alias"] == "champion"
+    assert sample["airflow_run_id"] == "scheduled__a" and 0 <= sample["score"] <= 1
+    assert sample["prediction"] in (0, 1) and sample["expires_at"] > T0.timestamp()
+    assert scan_all(ddb, cfg.table) == []  # the pointer table holds meta items only
+    pointer = read_pointer(ddb, cfg)
+    assert pointer["table"] == table and pointer["model_version"] == 2
+    ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == "expires_at" and ttl["TimeToLiveStatus"] == "ENABLED"
+    # the export: gzip DynamoDB JSON lines under the run table's own prefix
+    s3 = boto3.client("s3", endpoint_url=ddb_endpoint, region_name="us-east-1")
+    prefix = start["export_uri"].removeprefix(f"s3://{BUCKET}/")
+    [obj] = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+    lines = gzip.decompress(s3.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()).splitlines()
+    first = json.loads(lines[0])["Item"]
+    assert (
+        len(lines) == validated["rows"] and first["model_version"] == {"N": "2"} and "S" in first["entity_id"]
+    )
+
+
+def test_a_retry_finds_the_same_import_instead_of_starting_another(ddb, snap_config, validated, churn_model):
+    from driftline.inference.snapshot_run import finish_snapshot_run, start_snapshot_run
+    from driftline.objectstore import object_path
+
+    def start(version: int, model: Any) -> Any:
+        return start_snapshot_run(
+            ddb,
+            snap_config,
+            validated,
+            run_id="scheduled__r",
+            data_time=T0,
+            champion_version=version,
+            load_model=lambda v: model,
+            path_of=lambda uri: object_path(uri, "aws_default"),
+            scored_at=T0,
+        )
+
+    first = start(2, churn_model)
+    # the retry sees another champion and must neither score again nor start a second import
+    again = start(5, None)
+    assert not first["resumed"] and again["resumed"]
+    assert again["import_arn"] == first["import_arn"] and again["table"] == first["table"]
+    assert again["stamp"] == first["stamp"] and again["export_items"] == first["export_items"]
+    wait_for_import(again["import_arn"])
+    done = finish_snapshot_run(ddb, snap_config, again, now=T0)
+    twice = finish_snapshot_run(ddb, snap_config, again, now=T0)  # finishing twice changes nothing
+    assert {**done, "seconds": 0} == {**twice, "seconds": 0}
+    assert done["model_version"] == 2
+
+
+def test_new_runs_switch_the_pointer_and_retired_tables_are_dropped_after_retention(
+    ddb, snap_config, validated, churn_model
+):
+    from driftline.inference.snapshot import read_pointer
+    from driftline.inference.table import describe
+
+    day = dt.timedelta(days=1)
+    hour = dt.timedelta(hours=1)
+    _, one = load(ddb, snap_config, validated, churn_model, "r1", T0, 1, T0)
+    _, two = load(ddb, snap_config, validated, churn_model, "r2", T0 + day, 2, T0 + hour)
+    assert two["switched"] and two["previous_table"] == one["table"] and two["dropped_tables"] == []
+    assert describe(ddb, one["table"]) is not None  # replaced 0 h ago, retention 2 h: kept
+    # a backfill of an older date never moves the pointer back; its table is retired at once
+    _, old = load(ddb, snap_config, validated, churn_model, "r0", T0 - day, 3, T0 + 2 * hour)
+    assert not old["switched"] and read_pointer(ddb, snap_config.inference)["table"] == two["table"]
+    _, three = load(ddb, snap_config, validated, churn_model, "r3", T0 + 2 * day, 4, T0 + 4 * hour)
+    assert three["switched"] and sorted(three["dropped_tables"]) == sorted([one["table"], old["table"]])
+    assert describe(ddb, one["table"]) is None and describe(ddb, old["table"]) is None
+    assert describe(ddb, two["table"]) is not None
+    assert set(read_pointer(ddb, snap_config.inference)["retired"]) == {two["table"]}
+
+
+def test_the_service_reads_through_the_pointer(ddb, snap_config, validated, churn_model, current_frame):
+    from driftline.service.app import create_app
+    from driftline.service.auth import digest
+    from driftline.service.cache import ResponseCache
+    from driftline.service.champion import ChampionCache
+    from fastapi.testclient import TestClient
+
+    versions = [2]
+    champions = ChampionCache(lambda name: versions[0], lambda name, v: churn_model, ttl_s=0)
+    app = create_app(
+        {"churn": snap_config}, lambda cfg: ddb, frozenset({digest("k")}), champions, ResponseCache(), 0.0
+    )
+    client = TestClient(app)
+    entity = str(current_frame["customer_id"].iloc[0])
+    url = f"/v1/models/churn/predictions/{entity}"
+    assert client.get(url, headers={"X-API-Key": "k"}).status_code == 404  # no import switched yet
+    load(ddb, snap_config, validated, churn_model, "s1", T0, 2, T0)
+    assert client.get(url, headers={"X-API-Key": "k"}).json()["model_version"] == 2
+    load(ddb, snap_config, validated, churn_model, "s2", T0 + dt.timedelta(days=1), 3, T0)
+    body = client.get(url, headers={"X-API-Key": "k"}).json()
+    assert body["model_version"] == 3 and body["airflow_run_id"] == "s2"  # the pointer moved: cache dropped
+    batch = client.post(
+        "/v1/models/churn/predictions:batchGet",
+        json={"entity_ids": [entity, "nobody"]},
+        headers={"X-API-Key": "k"},
+    ).json()
+    assert [p["airflow_run_id"] for p in batch["predictions"]] == ["s2"] and batch["missing"] == ["nobody"]
+
+
+def test_snapshot_mode_needs_an_s3_export_uri(make_config):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="mode 'snapshot' needs export_uri"):
+        make_config(mode="snapshot")
+    with pytest.raises(ValidationError, match="export_uri"):
+        make_config(mode="snapshot", export_uri="/tmp/exports")
+
+
+def test_an_import_that_failed_or_lost_items_fails_for_good_and_one_still_running_is_retried():
+    from driftline.exceptions import PermanentError
+    from driftline.inference.errors import InferenceError
+    from driftline.inference.snapshot import ImportFailedError, check_import
+
+    arn = "arn:aws:dynamodb:us-east-1:1:table/t/import/1"
+    done = {"ImportArn": arn, "ImportStatus": "COMPLETED", "ImportedItemCount": 300, "ErrorCount": 0}
+    assert check_import(done, 300) == 300
+    with pytest.raises(ImportFailedError, match="ended FAILED: S3NoSuchBucket The specified bucket"):
+        check_import(
+            {
+                **done,
+                "ImportStatus": "FAILED",
+                "FailureCode": "S3NoSuchBucket",
+                "FailureMessage": "The specified bucket",
+            },
+            300,
+        )
+    with pytest.raises(ImportFailedError, match="imported 299 of 300 exported item\\(s\\) with 1 error"):
+        check_import({**done, "ImportedItemCount": 299, "ErrorCount": 1}, 300)
+    with pytest.raises(InferenceError, match="is still IN_PROGRESS") as running:
+        check_import({**done, "ImportStatus": "IN_PROGRESS"}, 300)
+    assert not isinstance(running.value, PermanentError)
