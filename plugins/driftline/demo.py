@@ -34,6 +34,7 @@ from driftline.settings import data_root, driftline_home, project_root
 
 DAG_ID = "driftline__churn"
 ROLLBACK_DAG_ID = "driftline__churn__rollback"
+AB_EVALUATION_DAG_ID = "driftline__churn__ab_evaluation"
 ROLLBACK_PARAMS = {
     "target_version": None,
     "reason": "demo: support tickets rose after the new model went live",
@@ -59,6 +60,7 @@ AB_SCENARIO: list[tuple[dt.date, str, dict[str, Any]]] = [
         {"force_retrain": True},
     ),
     (dt.date(2026, 1, 27), "the experiment runs: every customer is scored by its arm", {}),
+    (dt.date(2026, 1, 28), "a third day of outcomes: enough evidence to decide", {}),
 ]
 
 
@@ -171,7 +173,9 @@ def _load_dags() -> dict[str, Any]:
     missing = {DAG_ID, ROLLBACK_DAG_ID} - set(bag.dags)
     if missing:
         raise SystemExit(f"{sorted(missing)} not found; DAGs: {sorted(bag.dags)}")
-    for dag_id in (DAG_ID, ROLLBACK_DAG_ID):
+    for dag_id in (DAG_ID, ROLLBACK_DAG_ID, AB_EVALUATION_DAG_ID):
+        if dag_id not in bag.dags:  # the A/B evaluation DAG exists only with ab_test enabled
+            continue
         for task in bag.dags[dag_id].tasks:  # dag.test() would sit out each retry delay: fail at once
             task.retries = 0
     return bag.dags
@@ -496,11 +500,13 @@ def _reset_predictions() -> None:
 
 
 def _ab_act(home: Path, logs: Path) -> int:
-    """Switch the example's ab_test on (the demo's copy of the config) and run the A/B days."""
+    """Switch the example's ab_test on (the demo's copy of the config), run the A/B days and, after
+    each, the A/B evaluation DAG for the same day until it promotes the challenger."""
     folder = enable_ab_test(home, project_root() / "dags" / "configs" / "churn.yaml")
     os.environ["DRIFTLINE_CONFIGS"] = str(folder)
     print(f"\n== A/B tests switched on: the demo's config {folder / 'churn.yaml'} has ab_test.enabled: true")
-    dag = _load_dags()[DAG_ID]
+    dags = _load_dags()
+    dag, evaluation = dags[DAG_ID], dags[AB_EVALUATION_DAG_ID]
     failures = 0
     for day, title, params in AB_SCENARIO:
         log_path = logs / f"ab-{day.isoformat()}.log"
@@ -511,12 +517,76 @@ def _ab_act(home: Path, logs: Path) -> int:
         print("\n".join(lines))
         print(f"  -> run {state} (log: {log_path})")
         failures += state != "success"
+        action, failed = _evaluate_day(evaluation, day, logs / f"ab-evaluation-{day.isoformat()}.log")
+        failures += failed
+        if action == "promote":
+            break
+    else:
+        print(f"  the experiment did not reach a decision in {len(AB_SCENARIO)} days")
+        failures += 1
     _print_experiments()
-    print(
-        "  deciding the experiment (the A/B evaluation DAG) is not in this demo yet; the outcomes it joins "
-        f"with these arms are in {data_root() / 'churn_outcomes'}"
-    )
     return failures
+
+
+def _evaluate_day(dag: Any, day: dt.date, log_path: Path) -> tuple[str | None, int]:
+    """Run the A/B evaluation DAG for `day` (dag.test()); its decision's action and 1 if the run failed."""
+    if log_path.exists():
+        log_path.unlink()
+    print(f"  {AB_EVALUATION_DAG_ID} for {day.isoformat()}: outcomes since the experiment started")
+    logical = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    with _quiet(log_path):
+        dagrun = dag.test(logical_date=logical)
+    tis = {ti.task_id: ti for ti in dagrun.get_task_instances()}
+    action = None
+    for task_id in ("evaluate_experiment", "promote_challenger", "close_experiment"):
+        ti = tis.get(task_id)
+        if ti is None:
+            continue
+        state = _state(ti)
+        result = ti.xcom_pull(task_ids=task_id) if state == "success" else None
+        if state == "failed":
+            print(f"  {task_id:18s} failed: {_task_error(log_path, task_id) or 'see the log'}")
+        elif result is None:
+            continue  # skipped: nothing to promote or close yet
+        elif task_id == "evaluate_experiment":
+            action = str(result.get("action"))
+            print(f"  {task_id:18s} {_decision_text(result.get('decision') or {})}")
+        elif task_id == "promote_challenger":
+            print(
+                f"  {task_id:18s} champion v{result.get('previous')} -> v{result.get('version')} "
+                f"(audit entries {_seqs(result.get('audit_seq'))})"
+            )
+        else:
+            print(
+                f"  {task_id:18s} experiment #{result.get('experiment')} {result.get('status')}: {result.get('reason')}"
+            )
+    print(f"  -> run {dagrun.state} (log: {log_path})")
+    return action, int(str(dagrun.state) != "success")
+
+
+def _seqs(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _pval(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _decision_text(d: dict[str, Any]) -> str:
+    """One line of an A/B decision: action, always-valid p / log LR, effect [interval], n per arm, needed."""
+    arms = d.get("arms") or {}
+    n = ", ".join(f"{arm} {summary.get('n')}" for arm, summary in arms.items())
+    text = str(d.get("action"))
+    if d.get("p_value") is None:
+        text += ": not tested yet (below min_samples_per_arm)"
+    else:
+        text += f": always-valid p = {_pval(d['p_value'])}, log LR = {_fmt(d.get('statistic'))}"
+    if d.get("effect") is not None:
+        text += f", effect {d['effect']:+.4f} [{_fmt(d.get('lower'))}, {_fmt(d.get('upper'))}]"
+    text += f"; n {n or 'none yet'}"
+    if d.get("samples_needed") is not None:
+        text += f"; {d['samples_needed']} more outcomes needed"
+    return text
 
 
 def _main(endpoint: str) -> None:
