@@ -61,16 +61,22 @@ class RoiResult:
     def describe(self, currency: str = "USD") -> str:
         if not self.measurable:
             return f"ROI cannot be measured: {self.reason}"
-        roi = (
-            f"ROI {self.roi:+.1%} [{self.roi_low:+.1%}, {self.roi_high:+.1%}]"
-            if self.roi is not None and self.roi_low is not None and self.roi_high is not None
-            else "ROI not defined (no cost recorded)"
-        )
+        if self.cost is not None and 0 < self.cost < MIN_COST:
+            # a ratio over a near-zero cost (a few seconds of local tasks) is a huge, meaningless number
+            roi = f"ROI not meaningful: the recorded cost is below {MIN_COST} {currency}"
+        elif self.roi is not None and self.roi_low is not None and self.roi_high is not None:
+            roi = f"ROI {self.roi:+.1%} [{self.roi_low:+.1%}, {self.roi_high:+.1%}]"
+        else:
+            roi = "ROI not defined (no cost recorded)"
         return (
             f"uplift {self.uplift:+.4f} [{self.uplift_low:+.4f}, {self.uplift_high:+.4f}] "
             f"({self.confidence:.0%} CI) over {self.events:,.0f} events; value {self.value:,.2f} {currency} "
             f"[{self.value_low:,.2f}, {self.value_high:,.2f}], cost {self.cost:,.2f} {currency}; {roi}"
         )
+
+
+# below this cost (in the report's currency) a ratio is not shown: value / ~0 says nothing
+MIN_COST = 0.01
 
 
 def pool(arms: Mapping[str, ArmSummary]) -> ArmSummary:
