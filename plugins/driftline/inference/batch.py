@@ -20,8 +20,8 @@ from driftline.inference.writer import BatchWriter, Guard
 log = logging.getLogger(__name__)
 
 
-class InferenceResult(TypedDict):
-    """score_and_write's XCom payload."""
+class ScoredBatch(TypedDict):
+    """What score_and_write's payload says in both modes (upsert and snapshot)."""
 
     table: str
     layout: str
@@ -37,6 +37,11 @@ class InferenceResult(TypedDict):
     items: int
     duplicates_dropped: int
     written: int
+
+
+class InferenceResult(ScoredBatch):
+    """score_and_write's XCom payload in upsert mode."""
+
     kept_newer: int
     conditional: bool
     calls: int

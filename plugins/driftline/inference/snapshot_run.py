@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypedDict
 
 from driftline.config.models import ModelConfig
+from driftline.inference.batch import ScoredBatch
 from driftline.inference.errors import InferenceError, InferenceInputError
 from driftline.inference.items import RunStamp
 from driftline.inference.runs import read_run, record_run
@@ -56,25 +57,11 @@ class SnapshotStart(TypedDict):
     seconds: float
 
 
-class SnapshotResult(TypedDict):
-    """score_and_write's XCom payload in snapshot mode (keys shared with upsert mode's InferenceResult)."""
+class SnapshotResult(ScoredBatch):
+    """score_and_write's XCom payload in snapshot mode."""
 
     mode: str
-    table: str
     pointer_table: str
-    layout: str
-    model_name: str
-    model_version: int
-    alias: str
-    run_id: str
-    scored_at: str
-    data_time: str
-    snapshot_uri: str
-    snapshot_sha256: str
-    rows: int
-    items: int
-    duplicates_dropped: int
-    written: int
     export_uri: str
     export_files: int
     export_bytes: int
