@@ -309,6 +309,17 @@ def run_day(dag: Any, day: dt.date, params: dict[str, Any], log_path: Path) -> t
     return str(dagrun.state), lines
 
 
+def _show_day(dag: Any, day: dt.date, title: str, params: dict[str, Any], log_path: Path) -> str:
+    """Run one day of the pipeline (a fresh log file), print what each step did; returns the run state."""
+    if log_path.exists():
+        log_path.unlink()
+    print(f"\n== {day.isoformat()} — {title}" + (f" (params {params})" if params else ""))
+    state, lines = run_day(dag, day, params, log_path)
+    print("\n".join(lines))
+    print(f"  -> run {state} (log: {log_path})")
+    return state
+
+
 def _task_error(log_path: Path, task_id: str) -> str | None:
     """The last Driftline exception message in the run's log (the failed task's error)."""
     lines = log_path.read_text(errors="replace").splitlines()
@@ -509,13 +520,7 @@ def _ab_act(home: Path, logs: Path) -> int:
     dag, evaluation = dags[DAG_ID], dags[AB_EVALUATION_DAG_ID]
     failures = 0
     for day, title, params in AB_SCENARIO:
-        log_path = logs / f"ab-{day.isoformat()}.log"
-        if log_path.exists():
-            log_path.unlink()
-        print(f"\n== {day.isoformat()} — {title}" + (f" (params {params})" if params else ""))
-        state, lines = run_day(dag, day, params, log_path)
-        print("\n".join(lines))
-        print(f"  -> run {state} (log: {log_path})")
+        state = _show_day(dag, day, title, params, logs / f"ab-{day.isoformat()}.log")
         failures += state != "success"
         action, failed = _evaluate_day(evaluation, day, logs / f"ab-evaluation-{day.isoformat()}.log")
         failures += failed
@@ -604,13 +609,7 @@ def _main(endpoint: str) -> None:
     logs = driftline_home() / "logs" / "demo"
     failures = 0
     for day, title, params in SCENARIO:
-        log_path = logs / f"{day.isoformat()}.log"
-        if log_path.exists():
-            log_path.unlink()
-        print(f"\n== {day.isoformat()} — {title}" + (f" (params {params})" if params else ""))
-        state, lines = run_day(dag, day, params, log_path)
-        print("\n".join(lines))
-        print(f"  -> run {state} (log: {log_path})")
+        state = _show_day(dag, day, title, params, logs / f"{day.isoformat()}.log")
         failures += state != "success" and day != CORRUPT_DAY
     failures += _rollback(dags[ROLLBACK_DAG_ID], logs / "rollback.log")
     failures += _ab_act(home, logs)
