@@ -61,11 +61,11 @@ class RoiResult:
     def describe(self, currency: str = "USD") -> str:
         if not self.measurable:
             return f"ROI cannot be measured: {self.reason}"
-        if self.cost is not None and 0 < self.cost < MIN_COST:
-            # a ratio over a near-zero cost (a few seconds of local tasks) is a huge, meaningless number
-            roi = f"ROI not meaningful: the recorded cost is below {MIN_COST} {currency}"
-        elif self.roi is not None and self.roi_low is not None and self.roi_high is not None:
-            roi = f"ROI {self.roi:+.1%} [{self.roi_low:+.1%}, {self.roi_high:+.1%}]"
+        if self.roi is not None and self.roi_low is not None and self.roi_high is not None:
+            roi = f"ROI {_pct(self.roi)} [{_pct(self.roi_low)}, {_pct(self.roi_high)}]"
+            if self.cost is not None and self.cost < MIN_COST:
+                # a ratio over a near-zero cost (a few seconds of local tasks) is huge and says little
+                roi += f" (the recorded cost is below {MIN_COST} {currency}: the ratio says little)"
         else:
             roi = "ROI not defined (no cost recorded)"
         return (
@@ -75,8 +75,13 @@ class RoiResult:
         )
 
 
-# below this cost (in the report's currency) a ratio is not shown: value / ~0 says nothing
+# below this cost (in the report's currency) the ratio comes with a caveat: value / ~0 says little
 MIN_COST = 0.01
+
+
+def _pct(ratio: float) -> str:
+    """A ratio as a percentage; beyond +/-1,000,000% in scientific notation."""
+    return f"{ratio:+.1%}" if abs(ratio) < 1e4 else f"{ratio * 100:+.2e}%"
 
 
 def pool(arms: Mapping[str, ArmSummary]) -> ArmSummary:
