@@ -40,7 +40,7 @@ def _ensure_db() -> None:
 def _pipeline_dag(model: str) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
-    from driftline.factory.ids import config_error_dag_id, pipeline_dag_id
+    from driftline.factory.ids import RESERVED, config_error_dag_id, pipeline_dag_id
 
     bag = DagBag(dag_folder=str(project_root() / "dags"), safe_mode=True)
     dag_id = pipeline_dag_id(model)
@@ -48,7 +48,8 @@ def _pipeline_dag(model: str) -> Any:
         broken = bag.dags.get(config_error_dag_id(model))
         if broken is not None:
             raise SystemExit(f"model {model!r} has a broken config:\n{broken.doc_md}")
-        models = sorted(d.removeprefix("driftline__") for d in bag.dag_ids if d.count("__") == 1)
+        names = (d.removeprefix("driftline__") for d in bag.dag_ids if d.count("__") == 1)
+        models = sorted(n for n in names if n not in RESERVED)  # not the platform's own DAGs
         raise SystemExit(f"no pipeline DAG {dag_id!r}; models: {models}")
     dag = bag.dags[dag_id]
     for task in dag.tasks:
