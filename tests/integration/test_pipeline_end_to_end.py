@@ -54,14 +54,30 @@ def test_demo_story(tmp_path):
     assert "left out 2000 rows of quarantined batch 2026-01-17" in persists
     assert "evaluate_gate      promoted: challenger roc_auc" in persists
     assert "rollback           champion v3 -> v1" in out
-    assert "aliases {'champion': 1, 'previous-champion': 3}" in out
+    # the A/B act: the experiment runs three days, the sequential test decides, v4 is promoted
+    assert "evaluate_experiment continue: not tested yet (below min_samples_per_arm)" in out
+    assert re.search(r"evaluate_experiment promote: always-valid p = 0\.0\d+", out), out[-4000:]
+    assert "promote_challenger champion v1 -> v4" in out
+    assert "close_experiment   experiment #1 promoted: promoted v4" in out
+    assert "aliases {'challenger': 6, 'champion': 4, 'previous-champion': 1}" in out
+    # cost and ROI against the no_model holdout
+    assert re.search(r"churn: uplift \+0\.\d+ \[\+0\.\d+, \+0\.\d+\] \(95% CI\)", out), out[-2000:]
+    assert "ROI +" in out
     assert (home / "demo" / "alerts" / "alerts.jsonl").read_text().count("validation_failed") == 1
 
     # predictions really reached DynamoDB: the table holds one item per customer of the scored days
     # (the corrupt day failed before scoring), and the service returns a complete item
     import pandas as pd
 
-    scored_days = ["2026-01-15", "2026-01-16", "2026-01-21", "2026-01-25"]
+    scored_days = [
+        "2026-01-15",
+        "2026-01-16",
+        "2026-01-21",
+        "2026-01-25",
+        "2026-01-26",
+        "2026-01-27",
+        "2026-01-28",
+    ]
     frames = [pd.read_parquet(home / "data" / "churn" / f"dt={day}" / "part.parquet") for day in scored_days]
     written = [int(n) for n in re.findall(r"score_and_write +wrote (\d+) predictions of churn v(?:\d+)", out)]
     assert written == [f["customer_id"].nunique() for f in frames], written
