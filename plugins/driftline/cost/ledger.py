@@ -58,7 +58,11 @@ def _tables() -> tuple[Any, Any, Any, Any]:
     import sqlalchemy as sa
 
     meta = sa.MetaData()
-    schema = sa.Table("driftline_cost_schema", meta, sa.Column("version", sa.Integer, nullable=False))
+    # the version is the key: of two first uses that both read version 0 (SQLite's deferred
+    # transactions), the second insert fails and its retry finds the migration done
+    schema = sa.Table(
+        "driftline_cost_schema", meta, sa.Column("version", sa.Integer, primary_key=True, autoincrement=False)
+    )
     entries = sa.Table(
         "driftline_cost_entries",
         meta,
