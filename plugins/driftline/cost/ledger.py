@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,16 +171,16 @@ class Ledger:
         unique index). Elsewhere (SQLite) a migration that lost such a race is tried again: it
         then finds the tables the winner created.
         """
-        for attempt in range(1, attempts + 1):
-            try:
+        from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_incrementing
+
+        for attempt in Retrying(
+            retry=retry_if_not_exception_type(LedgerError),  # a newer schema is no race: fail at once
+            stop=stop_after_attempt(attempts),
+            wait=wait_incrementing(start=0.2, increment=0.2),
+            reraise=True,
+        ):
+            with attempt:
                 self._migrate_once()
-                return
-            except LedgerError:
-                raise
-            except Exception:
-                if attempt == attempts:
-                    raise
-                time.sleep(0.2 * attempt)
 
     def _migrate_once(self) -> None:
         import sqlalchemy as sa
