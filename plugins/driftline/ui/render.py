@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from driftline.cost.roi import _pct as pct
 from driftline.ui.data import DriftPoint, Missing, ModelPage, RunFacts, VersionFacts
 from driftline.ui.sources import Source
 from driftline.ui.svg import line_chart, sparkline
@@ -116,8 +117,11 @@ def _roi_cell(value: dict[str, Any] | Missing) -> str:
     if not value.get("measurable"):
         return f'<span class="missing">not measurable: {escape(str(value.get("reason")))}</span>'
     roi, low, high = value.get("roi"), value.get("roi_low"), value.get("roi_high")
+    # the ratio as `driftline cost` prints it (scientific beyond 1e6 %: a near-zero local cost)
     head = (
-        f"{roi:+.0%} [{low:+.0%}, {high:+.0%}]" if None not in (roi, low, high) else "not defined (no cost)"
+        f"{pct(roi)} [{pct(low)}, {pct(high)}]"
+        if roi is not None and low is not None and high is not None
+        else "not defined (no cost)"
     )
     return f"{escape(head)}<br><span class='note'>{escape(str(value.get('text', '')))}</span>"
 

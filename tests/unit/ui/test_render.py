@@ -77,3 +77,19 @@ def test_charts_scale_points_into_the_frame() -> None:
     assert '<polyline points="60.0,72.0 150.0,24.0"' in svg
     assert line_chart({"a": []}, title="T") == '<p class="empty">T: no points recorded yet</p>'
     assert sparkline([]) == "&ndash;"
+
+
+def test_roi_over_a_near_zero_cost_is_shown_as_the_cost_report_shows_it() -> None:
+    # make demo's ROI (seconds of local tasks) was drawn as "+1117935303% [+735594301%, ...]"
+    roi = {
+        "measurable": True,
+        "roi": 11179353.03,
+        "roi_low": 7355943.01,
+        "roi_high": 15002763.06,
+        "text": "t",
+    }
+    cell = render._roi_cell(roi)
+    assert cell.startswith("+1.12e+09% [+7.36e+08%, +1.50e+09%]")
+    assert render._roi_cell({"measurable": True, "roi": 0.25, "roi_low": -0.1, "roi_high": 0.6}).startswith(
+        "+25.0% [-10.0%, +60.0%]"
+    )
