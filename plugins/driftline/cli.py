@@ -203,7 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     json.loads(args.conf)  # fail here, not after the database is prepared
     env = {**os.environ, **project_env()}
     command = [sys.executable, "-m", "driftline.localrun", args.model, "--start", start, "--end", end]
-    return subprocess.run([*command, "--conf", args.conf], env=env).returncode
+    return subprocess.run(
+        [*command, "--conf", args.conf, *(["--replace"] if args.replace else [])], env=env
+    ).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", help="first data day of a range (with --end; run one after another)")
     p.add_argument("--end", help="last data day of a range, inclusive")
     p.add_argument("--conf", default="{}", help="trigger params as JSON, e.g. '{\"force_retrain\": true}'")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="let dag.test() delete a run of the same logical date that it did not make (a scheduled, "
+        "backfill or triggered run of `make up`); without it such a day is refused",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("env", help=cmd_env.__doc__)

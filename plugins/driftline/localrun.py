@@ -6,6 +6,12 @@ driftline.localenv), so Airflow reads the project's DAG folder and SQLite databa
 date D + 1 day 00:00 UTC): the run that scores day D. Runs go one day after another, in order;
 task retries are off (dag.test() would wait out each retry delay), so a failure shows at once.
 Airflow's task logs go to DRIFTLINE_HOME/logs/run/<model>/<day>.log; this prints each step.
+
+dag.test() first deletes whatever run of the DAG has the same logical date (Airflow's
+`get_or_create_dagrun`), with its task instances and XComs. In the database `make up` uses, that
+can be a scheduled, backfill or triggered run (which scores the day *after* D: those runs' logical
+date is their interval's start). So a run that dag.test() did not make is never replaced unless
+`--replace` says so.
 """
 
 from __future__ import annotations
@@ -37,6 +43,33 @@ def _ensure_db() -> None:
         subprocess.run([airflow, "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, check=True)
 
 
+def logical_date(day: dt.date) -> dt.datetime:
+    """The logical date of the run that scores data day `day` (what dag.test() is given)."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+def runs_in_the_way(dag_id: str, day_list: Sequence[dt.date]) -> list[str]:
+    """Runs that dag.test() would delete for these days and that dag.test() did not make, described."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.types import DagRunTriggeredByType
+    from sqlalchemy import select
+
+    found = []
+    with create_session() as session:
+        for day in day_list:
+            run = session.scalar(
+                select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date(day))
+            )
+            if run is not None and run.triggered_by != DagRunTriggeredByType.TEST:
+                start, end = run.data_interval_start, run.data_interval_end
+                found.append(
+                    f"data day {day}: logical date {logical_date(day):%Y-%m-%d %H:%M} UTC is {run.run_id!r} "
+                    f"({run.run_type}, {run.state}, data interval {start} .. {end})"
+                )
+    return found
+
+
 def _pipeline_dag(model: str) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -63,12 +96,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--end", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--conf", default="{}")
+    parser.add_argument("--replace", action="store_true")
     args = parser.parse_args(argv)
     conf = json.loads(args.conf)
     from driftline.demo import run_day
 
     _ensure_db()
     dag = _pipeline_dag(args.model)
+    in_the_way = runs_in_the_way(dag.dag_id, days(args.start, args.end))
+    if in_the_way and not args.replace:
+        print(
+            f"driftline run: dag.test() would delete these runs of {dag.dag_id} from Airflow's database "
+            "(with their task instances and XComs):\n  "
+            + "\n  ".join(in_the_way)
+            + "\nNothing was run. Re-run a day of the running stack by clearing its run in the Airflow UI "
+            "(or `airflow tasks clear`), or pass --replace to delete those runs and run the days here.",
+            file=sys.stderr,
+        )
+        return 2
     logs = driftline_home() / "logs" / "run" / args.model
     failed = 0
     for day in days(args.start, args.end):
