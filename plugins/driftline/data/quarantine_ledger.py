@@ -1,16 +1,22 @@
 """The quarantine ledger: time ranges whose batch failed validation, kept out of training.
 
-When a scoring (current) window fails its gate, its [start, end) range is recorded in
-`<snapshot_root>/<model>/quarantine/ledger.json`. Training windows drop the rows of every
-recorded range, so a rejected batch is never trained on, whatever the source (files, S3, SQL).
-A later run that validates the same range successfully (the data was fixed upstream and the
-run cleared) releases it. Runs of one model never overlap (max_active_runs=1), so the
-read-modify-write below has a single writer; the file is replaced atomically.
+When a scoring (current) window fails its gate, its [start, end) range is recorded as one file per
+range, `<snapshot_root>/<model>/quarantine/ranges/<hash of the range>.json`. Training windows drop
+the rows of every recorded range, so a rejected batch is never trained on, whatever the source
+(files, S3, SQL). A later run that validates the same range successfully (the data was fixed
+upstream and the run cleared) releases it (deletes its file).
+
+Runs of one model overlap (`schedule.max_active_runs`, 4 by default; a backfill runs that many
+days at once), so no writer reads, changes and rewrites a shared file: recording or releasing one
+range touches only that range's file, and two corrupt days rejected at the same moment are both
+kept. (Earlier versions kept the ranges in one `ledger.json`, rewritten on every change: two concurrent
+rejections kept one. That file is still read, and a release rewrites it without the range.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -35,19 +41,34 @@ class QuarantinedRange:
 
 
 def ledger_uri(root: str | None, model: str) -> str:
+    """The single-file ledger of earlier versions (read, and rewritten only to release a range)."""
     return f"{(root or default_root()).rstrip('/')}/{safe_segment(model)}/quarantine/ledger.json"
 
 
-def quarantined_ranges(root: str | None, model: str, conn_id: str | None = None) -> list[QuarantinedRange]:
+def ranges_uri(root: str | None, model: str) -> str:
+    return f"{(root or default_root()).rstrip('/')}/{safe_segment(model)}/quarantine/ranges"
+
+
+def range_uri(root: str | None, model: str, start: str, end: str) -> str:
+    digest = hashlib.sha256(f"{start}\n{end}".encode()).hexdigest()[:24]
+    return f"{ranges_uri(root, model)}/{digest}.json"
+
+
+def _legacy(root: str | None, model: str, conn_id: str | None) -> list[QuarantinedRange]:
     uri = ledger_uri(root, model)
     if not snapshots.exists(uri, conn_id):
         return []
     return [QuarantinedRange(**entry) for entry in json.loads(snapshots.read_bytes(uri, conn_id))]
 
 
-def _save(root: str | None, model: str, ranges: list[QuarantinedRange], conn_id: str | None) -> None:
-    data = json.dumps([asdict(r) for r in ranges], indent=2).encode()
-    snapshots.write_bytes(ledger_uri(root, model), data, conn_id)
+def quarantined_ranges(root: str | None, model: str, conn_id: str | None = None) -> list[QuarantinedRange]:
+    """Every recorded range, oldest first (one per [start, end))."""
+    found = {(r.start, r.end): r for r in _legacy(root, model, conn_id)}
+    folder = snapshots.storage_path(ranges_uri(root, model), conn_id)
+    for path in sorted(folder.glob("*.json"), key=str) if folder.exists() else []:
+        entry = QuarantinedRange(**json.loads(path.read_bytes()))
+        found[(entry.start, entry.end)] = entry
+    return sorted(found.values(), key=lambda r: r.quarantined_at)
 
 
 def record(
@@ -62,24 +83,29 @@ def record(
     conn_id: str | None = None,
 ) -> QuarantinedRange:
     """Add the range of a rejected batch. Idempotent: an entry of the same range and run is kept as it is."""
-    ranges = quarantined_ranges(root, model, conn_id)
-    for r in ranges:
-        if (r.start, r.end, r.run_id, r.snapshot) == (start, end, run_id, snapshot):
-            return r
+    uri = range_uri(root, model, start, end)
+    if snapshots.exists(uri, conn_id):
+        seen = QuarantinedRange(**json.loads(snapshots.read_bytes(uri, conn_id)))
+        if (seen.run_id, seen.snapshot) == (run_id, snapshot):
+            return seen
     entry = QuarantinedRange(start, end, run_id, dt.datetime.now(dt.UTC).isoformat(), snapshot, reason[:2000])
-    kept = [r for r in ranges if (r.start, r.end) != (start, end)]
-    _save(root, model, [*kept, entry], conn_id)
+    snapshots.write_bytes(uri, json.dumps(asdict(entry), indent=2).encode(), conn_id)
     return entry
 
 
 def release(root: str | None, model: str, start: str, end: str, conn_id: str | None = None) -> bool:
     """Forget a range that has since validated; True when one was released."""
-    ranges = quarantined_ranges(root, model, conn_id)
-    kept = [r for r in ranges if (r.start, r.end) != (start, end)]
-    if len(kept) != len(ranges):
-        _save(root, model, kept, conn_id)
-        return True
-    return False
+    uri = range_uri(root, model, start, end)
+    released = snapshots.exists(uri, conn_id)
+    if released:
+        snapshots.remove(uri, conn_id)
+    legacy = _legacy(root, model, conn_id)
+    kept = [r for r in legacy if (r.start, r.end) != (start, end)]
+    if len(kept) != len(legacy):
+        data = json.dumps([asdict(r) for r in kept], indent=2).encode()
+        snapshots.write_bytes(ledger_uri(root, model), data, conn_id)
+        released = True
+    return released
 
 
 def drop_quarantined(

@@ -21,7 +21,9 @@ import copy
 import hashlib
 import io
 import json
+import os
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +124,8 @@ def write_bytes(uri: str, data: bytes, conn_id: str | None = None) -> None:
     path = storage_path(uri, conn_id)
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
+        # a name of this writer's own: two writers of one file must not share (and steal) a temp file
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
         return
