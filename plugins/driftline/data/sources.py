@@ -115,7 +115,14 @@ def load_window(
         found, missing = _find_partitions(lister, window, tolerate)
         frames = []
         for part in found:
-            frame = read_frame(lister.read(part.location), source_cfg.format, columns, part.location)
+            frame = read_frame(
+                lister.read(part.location),
+                source_cfg.format,
+                columns,
+                part.location,
+                source_cfg.encoding,
+                field,
+            )
             frames.append(filter_window(frame, timestamp_col, window, part.location))
         import pandas as pd
 
