@@ -135,10 +135,16 @@ def to_utc(values: pd.Series, column: str, label: str) -> pd.Series:
             "strings or a datetime type (the unit of an epoch number would be a guess)"
         )
     else:
-        try:
-            parsed = pd.to_datetime(values, utc=True, format="ISO8601")
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(values, utc=True, format="mixed", errors="coerce")
+        # pandas 2.3's ISO8601 parser gives a naive string the offset of the aware string before
+        # it ("00:08:51" after "01:07:31+01:00" became 23:08:51 UTC the day before), so a column
+        # that mixes both is parsed in two groups: naive as UTC, aware by its own offset.
+        aware = values.astype("string").str.strip().str.contains(_OFFSET, regex=True, na=False)
+        if aware.any() and not aware[values.notna()].all():
+            parsed = pd.concat([_parse_text(values[aware]), _parse_text(values[~aware])]).reindex(
+                values.index
+            )
+        else:
+            parsed = _parse_text(values)
     bad = parsed.isna()
     if bad.any():
         unparseable = bad & values.notna() & (values.astype("string").str.strip().fillna("") != "")
@@ -149,6 +155,19 @@ def to_utc(values: pd.Series, column: str, label: str) -> pd.Series:
             "missing); they are refused: fix or drop them at the source"
         )
     return parsed
+
+
+_OFFSET = r"\d[T ]?\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _parse_text(values: pd.Series) -> pd.Series:
+    """Timestamp strings as UTC (naive ones taken to be UTC); NaT where they do not parse."""
+    import pandas as pd
+
+    try:
+        return pd.to_datetime(values, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        return pd.to_datetime(values, utc=True, format="mixed", errors="coerce")
 
 
 def filter_window(df: pd.DataFrame, timestamp_col: str, window: Window, label: str) -> pd.DataFrame:
