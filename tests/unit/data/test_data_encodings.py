@@ -82,3 +82,15 @@ def test_config_refuses_unknown_or_misplaced_encoding(
     with pytest.raises(ConfigError) as info:
         load_config(bad)
     assert problem in str(info.value)
+
+
+def test_rows_outside_their_dated_partition_are_logged_not_dropped_quietly(tmp_path: Path, caplog):
+    import logging
+
+    (tmp_path / "visits_20260301.csv").write_text(CSV + "4,2026-02-28 23:30:00,Zürich\n", encoding="cp1252")
+    with caplog.at_level(logging.WARNING, logger="driftline.data.sources"):
+        df = _load(tmp_path / "visits_{ds_nodash}.csv", "cp1252").df
+    assert df["Patient ID"].tolist() == [1, 2, 3]
+    assert (
+        "visits_20260301.csv: 1 of 4 row(s) have a Visit Time outside the window [2026-03-01" in caplog.text
+    )
