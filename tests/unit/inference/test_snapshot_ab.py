@@ -117,46 +117,58 @@ def test_both_arms_and_the_holdout_are_imported_counted_and_served(
     assert "model_version" not in one
 
 
-@pytest.mark.parametrize("stage", ["after_export", "import_started", "import_recorded", "imported"])
-def test_a_retry_at_each_stage_reuses_the_recorded_plan(
-    stage, ddb, snap_config, make_config, table_name, validated, churn_model, constant_model
-):
-    models = {3: churn_model, 7: constant_model}  # versions 8 (the retry's) cannot be loaded
-    cfg = snap_config.inference
-    reference_config = make_config(
-        **{**cfg.model_dump(), "table": f"{table_name}-ref", "export_uri": f"{cfg.export_uri}-ref"}
-    )
-    reference = finish(ddb, reference_config, start(ddb, reference_config, validated, models))
-    expected = item_set_checksum(scan_all(ddb, reference["table"]))
+STAGES = ("after_export", "import_started", "import_recorded", "imported")
 
+
+def killed_and_retried(
+    stage: str, ddb: Any, config: Any, snapshot: dict[str, Any], models: dict[int, Any]
+) -> Any:
+    """A try killed at `stage`, then a retry handed another decision; the retry's start payload."""
     if stage == "after_export":  # the export is written and recorded, ImportTable never called
         with pytest.raises(RuntimeError, match="killed before ImportTable"):
-            start(KilledAtImport(ddb, "before"), snap_config, validated, models)
-        again = retry(ddb, snap_config, validated, models)
+            start(KilledAtImport(ddb, "before"), config, snapshot, models)
+        again = retry(ddb, config, snapshot, models)
         assert not again["resumed"]  # scored and exported again, with the recorded stamp and plan
     elif stage == "import_started":  # ImportTable returned, its ARN was never recorded
         killed = KilledAtImport(ddb, "after")
         with pytest.raises(RuntimeError, match="killed after ImportTable"):
-            start(killed, snap_config, validated, models)
+            start(killed, config, snapshot, models)
         assert killed.import_arn is not None
         wait_for_import(killed.import_arn)  # moto creates the table in its import thread
-        again = retry(WithListImports(ddb), snap_config, validated, {})
+        again = retry(WithListImports(ddb), config, snapshot, {})
         assert again["resumed"] and again["import_arn"] == killed.import_arn
     elif stage == "import_recorded":  # killed while deferred: the import runs, its ARN recorded
-        first = start(ddb, snap_config, validated, models)
-        again = retry(ddb, snap_config, validated, {})
+        first = start(ddb, config, snapshot, models)
+        again = retry(ddb, config, snapshot, {})
         assert again["resumed"] and again["import_arn"] == first["import_arn"]
     else:  # the import (and the pointer switch) finished, then the task was retried
-        first = start(ddb, snap_config, validated, models)
-        done = finish(ddb, snap_config, first)
-        again = retry(ddb, snap_config, validated, {})
+        first = start(ddb, config, snapshot, models)
+        done = finish(ddb, config, first)
+        again = retry(ddb, config, snapshot, {})
         assert again["resumed"] and again["import_status"] == "COMPLETED"
-        assert {**finish(ddb, snap_config, again), "seconds": 0} == {**done, "seconds": 0}
-    result = finish(ddb, snap_config, again)
-    assert item_set_checksum(scan_all(ddb, result["table"])) == expected
+        assert {**finish(ddb, config, again), "seconds": 0} == {**done, "seconds": 0}
+    return again
+
+
+def test_a_retry_at_each_stage_reuses_the_recorded_plan(
+    ddb, snap_config, make_config, table_name, validated, churn_model, constant_model
+):
+    """Each stage on its own pointer table, compared with one fault-free run (count + checksum)."""
+    models = {3: churn_model, 7: constant_model}  # the retries' versions (8) cannot be loaded
+    cfg = snap_config.inference
+
+    def config_for(name: str) -> Any:
+        return make_config(**{**cfg.model_dump(), "table": f"{table_name}-{name}"})
+
+    reference = finish(ddb, config_for("ref"), start(ddb, config_for("ref"), validated, models))
+    expected = item_set_checksum(scan_all(ddb, reference["table"]))
     same = ("model_version", "scored_at", "experiment_id", "challenger_version", "arms", "written")
-    assert {k: result[k] for k in same} == {k: reference[k] for k in same}
-    assert result["experiment_id"] == 4 and sum(result["arms"].values()) == validated["rows"]
+    assert reference["experiment_id"] == 4 and sum(reference["arms"].values()) == validated["rows"]
+    for stage in STAGES:
+        config = config_for(stage)
+        result = finish(ddb, config, killed_and_retried(stage, ddb, config, validated, models))
+        assert item_set_checksum(scan_all(ddb, result["table"])) == expected, stage
+        assert {k: result[k] for k in same} == {k: reference[k] for k in same}, stage
 
 
 def test_a_run_without_an_experiment_stays_without_one_on_retry(ddb, snap_config, validated, churn_model):
