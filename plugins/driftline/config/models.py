@@ -86,6 +86,25 @@ class ScheduleSection(Strict):
 # --- data ----------------------------------------------------------------------------------
 
 
+_ENCODING_HELP = (
+    "Text encoding of CSV files, e.g. cp1252 or latin-1 (default utf-8; a UTF-8 BOM is accepted); "
+    "parquet files carry their own."
+)
+
+
+def _known_codec(value: str | None) -> str | None:
+    """A text encoding Python knows (None: utf-8)."""
+    if value is None:
+        return value
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"{value!r} is not a known text encoding (e.g. utf-8, cp1252, latin-1)") from None
+    return value
+
+
 class LocalSource(Strict):
     """Parquet or CSV files on a local or mounted path.
 
@@ -96,6 +115,18 @@ class LocalSource(Strict):
     kind: Literal["local"]
     path: str = Field(min_length=1)
     format: Literal["parquet", "csv"] = "parquet"
+    encoding: str | None = Field(default=None, description=_ENCODING_HELP)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        return _known_codec(value)
+
+    @model_validator(mode="after")
+    def _encoding_for_csv(self) -> LocalSource:
+        if self.encoding is not None and self.format != "csv":
+            raise ValueError(f"encoding applies to csv files only (format is {self.format!r})")
+        return self
 
 
 class S3Source(Strict):
@@ -107,6 +138,18 @@ class S3Source(Strict):
     )
     conn_id: str = "aws_default"
     format: Literal["parquet", "csv"] = "parquet"
+    encoding: str | None = Field(default=None, description=_ENCODING_HELP)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        return _known_codec(value)
+
+    @model_validator(mode="after")
+    def _encoding_for_csv(self) -> S3Source:
+        if self.encoding is not None and self.format != "csv":
+            raise ValueError(f"encoding applies to csv files only (format is {self.format!r})")
+        return self
 
 
 class SqlSource(Strict):
@@ -780,7 +823,7 @@ class PriceTable(Strict):
     `vcpu_hour` / `memory_gb_hour`: Fargate's per-vCPU and per-GB prices; `gpu_hour`: per GPU by the
     GPU type of `training.kubernetes.resources.gpu_type` (the instance price divided by its GPUs:
     g4dn T4, g5 A10G, p4d A100, p5 H100), `default` for any other type; DynamoDB on-demand per
-    million write / read request units; S3 Standard per GB-month and per 1,000 PUT / GET requests.
+    million write / read request units and per GB imported from S3; S3 Standard per GB-month and per 1,000 PUT / GET requests.
     """
 
     vcpu_hour: float = Field(default=0.04048, ge=0)
@@ -797,6 +840,11 @@ class PriceTable(Strict):
     )
     dynamodb_write_million: float = Field(default=0.625, ge=0, description="Per million write request units.")
     dynamodb_read_million: float = Field(default=0.125, ge=0, description="Per million read request units.")
+    dynamodb_import_gb: float = Field(
+        default=0.15,
+        ge=0,
+        description="Per GB of uncompressed source data an import from S3 (ImportTable, snapshot mode) processes.",
+    )
     s3_gb_month: float = Field(default=0.023, ge=0)
     s3_put_thousand: float = Field(default=0.005, ge=0, description="Per 1,000 PUT/COPY/POST/LIST requests.")
     s3_get_thousand: float = Field(default=0.0004, ge=0, description="Per 1,000 GET requests.")

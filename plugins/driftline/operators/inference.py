@@ -45,7 +45,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
 
     In snapshot mode (`inference.mode: snapshot`) the items are exported to S3 and imported into a
     new table per run (driftline.inference.snapshot); the task defers to DynamoDBImportTrigger while
-    ImportTable runs and, once it completes, switches the pointer and drops retired tables.
+    ImportTable runs and, once it completes, switches the pointer and drops retired tables. A
+    running A/B experiment's arms are scored in both modes alike (recorded with the run's decision).
 
     Skipped (visibly) when the run param `skip_inference` is true, or when the model has no
     champion yet. Returns driftline.inference.batch.InferenceResult: the version used, counts,
@@ -102,14 +103,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
         start, end = run_interval(context)
         plan = self._experiment(mlflow_hook, champion.version, f"{identity.dag_id}/{identity.run_id}", start)
         if cfg.mode == "snapshot":
-            if plan is not None:
-                from driftline.exceptions import NotSupportedYetError
-
-                raise NotSupportedYetError(
-                    "inference.mode 'snapshot' while an A/B experiment is running (arms in an import) is not "
-                    "built yet: use mode 'upsert' for models with an experiment"
-                )
-            return self._start_snapshot(context, hook, end, champion.version, load_model)
+            return self._start_snapshot(context, hook, end, champion.version, load_model, plan)
         with unreachable_as_error(hook):
             result = run_batch_inference(
                 hook.client,
@@ -143,6 +137,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
         end: dt.datetime,
         version: int,
         load_model: Callable[[int], Any],
+        plan: ArmPlan | None,
     ) -> dict[str, Any]:
         from driftline.inference.snapshot_run import start_snapshot_run
         from driftline.objectstore import object_path
@@ -163,6 +158,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
                 load_model=load_model,
                 path_of=lambda uri: object_path(uri, s3_conn),
                 alias=CHAMPION,
+                experiment=plan,
             )
         log.info(
             "import %s into %s: %s (%d item(s) exported to %s%s)",
@@ -188,13 +184,23 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         raise AssertionError("defer() returned")  # pragma: no cover - defer always raises
 
-    def execute_complete(self, context: Any, event: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(
+        self, context: Any, event: dict[str, Any], start: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The trigger's event: check the import, switch the pointer, drop old tables.
 
         On an error event the import is described again: a FAILED/CANCELLED import fails the task
         for good (ImportFailedError names DynamoDB's reason), one still running after the wait's
         attempts fails it retryably (the retry finds the same import and waits again).
+
+        Without `start`: Airflow 3.3's `dag.test()` (so `driftline run` and the demo) resumes a
+        deferred task with the trigger's event only, not the kwargs it deferred with (the triggerer
+        merges both). The run record holds the run's decision and its import, so the task resumes
+        as a retry does: `execute` finds the recorded import and finishes it (or waits again).
         """
+        if start is None:
+            log.info("resumed without the deferral's kwargs: finishing the import recorded for this run")
+            return self.execute(context)
         if event.get("status") != "success":
             log.warning("waiting for import %s ended: %s", start["import_arn"], event.get("message"))
         return self.finish_snapshot(context, start)
@@ -216,6 +222,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
             "switched" if result["switched"] else "kept at newer data",
             result["dropped_tables"] or "none",
         )
+        if "arms" in result:
+            log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
         return dict(result)
 
     def _experiment(
