@@ -118,6 +118,14 @@ class ValidateSnapshotOperator(DriftlineOperator):
             f"{cfg.model.name}: the {self.window} window failed validation ({len(lines)} failing check(s)); "
             f"the snapshot is quarantined at {quarantine_uri(ref)}:\n  - " + "\n  - ".join(lines)
         )
+        if self.window == "training":
+            # met under the real scheduler: a backfill whose window held a day no run had scored
+            message += (
+                "\nOnly days rejected as a run's current window are left out of training windows (the "
+                "quarantine ledger): a bad day of this window that no run has scored yet stays in every "
+                "later window. Run the pipeline for that day (its validation quarantines it), then clear "
+                "this run from load_training; or fix the data upstream."
+            )
         result["message"] = message
         quarantine_failed_batch(ref, result, cfg, window=self.window, message=message)
         error = ValidationFailedError(message)

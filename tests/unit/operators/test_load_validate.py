@@ -161,3 +161,21 @@ def test_missing_partition_fails_the_load(example_config, churn_data):
 
     with pytest.raises(DataSourceError, match="2026-01-05"):
         LoadWindowOperator(model_config=example_config).execute(context("load_current", 5))
+
+
+def test_a_training_window_failing_on_a_day_no_run_scored_says_what_to_do(example_config, churn_data):
+    # under the real scheduler a backfill from day 18 trained over the corrupt day 17, which no run
+    # had scored, so the quarantine ledger did not leave it out: every retrain failed
+    raw = LoadWindowOperator(model_config=example_config, window="training").execute(
+        context("load_training", 20)
+    )
+    op = ValidateSnapshotOperator(model_config=example_config, snapshot=raw, window="training")
+    with pytest.raises(ValidationFailedError) as info:
+        op.execute(context("validate_training", 20))
+    message = str(info.value)
+    assert "churn: the training window failed validation" in message
+    assert "a bad day of this window that no run has scored yet stays in every later window" in message
+    assert (
+        "Run the pipeline for that day (its validation quarantines it), then clear this run from load_training"
+        in message
+    )
