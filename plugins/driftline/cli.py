@@ -49,8 +49,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             )
             continue
         names[name] = path
-        print(f"ok   {path} (model {name})")
-    print(f"{len(files) - failed} valid, {failed} invalid")
+        print(f"ok   {path} (model {name})", file=args.out)
+    print(f"{len(files) - failed} valid, {failed} invalid", file=args.out)
     return 1 if failed else 0
 
 
@@ -62,9 +62,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}")
+        print(f"wrote {args.output}", file=args.out)
     else:
-        sys.stdout.write(text)
+        args.out.write(text)
     return 0
 
 
@@ -75,16 +75,15 @@ def cmd_render_pod(args: argparse.Namespace) -> int:
     from driftline.operators.train_pod import render_pod_manifest, validate_pod_manifest
 
     config = load_config(args.config, load_defaults(Path(args.config).parent))
-    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; keep stdout pure YAML
-        manifest = render_pod_manifest(config)
-        validate_pod_manifest(manifest, args.k8s_version)
+    manifest = render_pod_manifest(config)
+    validate_pod_manifest(manifest, args.k8s_version)
     if config.training.backend != "kubernetes":
         print(
             f"# note: {args.config} uses training.backend: {config.training.backend}; "
             "this is the pod it would run with backend: kubernetes",
             file=sys.stderr,
         )
-    sys.stdout.write(yaml.safe_dump(manifest, sort_keys=False))
+    args.out.write(yaml.safe_dump(manifest, sort_keys=False))
     print(f"# valid against the Kubernetes {args.k8s_version} schema", file=sys.stderr)
     return 0
 
@@ -105,7 +104,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         name = config.registered_model_name
     conn_id = config.registry.mlflow_conn_id if config is not None else MlflowHook.default_conn_name
     hook = MlflowHook(conn_id, tracking_uri=args.tracking_uri)
-    print(format_history(history(hook, name)))
+    print(format_history(history(hook, name)), file=args.out)
     return 0
 
 
@@ -134,9 +133,9 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
     rows = collect(Ledger(args.ledger_url), costs, since=since, only=args.model, client_for=client_for)
     if not rows:
-        print(f"no cost recorded{f' for {args.model}' if args.model else ''}")
+        print(f"no cost recorded{f' for {args.model}' if args.model else ''}", file=args.out)
         return 1 if args.model else 0
-    print(format_table(rows))
+    print(format_table(rows), file=args.out)
     return 0
 
 
@@ -158,7 +157,7 @@ def cmd_api_key(args: argparse.Namespace) -> int:
     from driftline.service.auth import create_key, keys_file
 
     path = Path(args.keys_file) if args.keys_file else keys_file()
-    print(create_key(args.name, path))
+    print(create_key(args.name, path), file=args.out)
     print(f"# its sha256 was appended to {path}; the key itself is not stored", file=sys.stderr)
     return 0
 
@@ -167,7 +166,7 @@ def cmd_env(args: argparse.Namespace) -> int:
     """Print the project's environment as `export` lines (`source` them, or `make env`)."""
     from driftline.localenv import export_lines, project_env
 
-    sys.stdout.write(export_lines(project_env()))
+    args.out.write(export_lines(project_env()))
     return 0
 
 
@@ -271,9 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command. Its report goes to stdout (`args.out`); anything else printed to stdout while it
+    runs goes to stderr: Airflow, imported lazily by a command, logs to the sys.stdout it finds (MLflow's
+    store creation, a connection fallback), and `driftline render-pod > pod.yaml` must hold the manifest alone."""
     args = build_parser().parse_args(argv)
+    args.out = sys.stdout
     try:
-        return int(args.func(args))
+        with contextlib.redirect_stdout(sys.stderr):
+            return int(args.func(args))
     except DriftlineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

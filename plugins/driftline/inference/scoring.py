@@ -69,44 +69,56 @@ def verify_snapshot(payload: dict[str, Any]) -> ScoringInput:
 _ID_HASH_KEYS = ("driftline-ids-a0", "driftline-ids-b1")  # two independent 64-bit hashes: 128 bits
 
 
-def latest_row_mask(uri: str, entity: str, timestamp: str) -> np.ndarray | None:
-    """A keep-mask of each entity's latest row; None when every entity id is already unique.
-
-    Entity ids are read a row group at a time and kept only as a 128-bit hash (two 64-bit
-    hashes, 16 bytes per row; a collision among 10^9 ids has odds near 10^-21), so the check
-    costs a few bytes per row whatever the ids' type or length. Timestamps are read only when
-    some id repeats; ties on the timestamp keep the later row.
-    """
+def _id_hashes(uri: str, entity: str, key: str) -> np.ndarray:
+    """One 64-bit hash per row of the entity id column (read a row group at a time, into one array)."""
     import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
 
     from driftline.data.snapshots import storage_path
 
-    first: list[np.ndarray] = []
-    second: list[np.ndarray] = []
-    nulls = 0
     with storage_path(uri).open("rb") as fh:
-        for batch in pq.ParquetFile(fh).iter_batches(batch_size=65_536, columns=[entity]):
+        parquet = pq.ParquetFile(fh)
+        out = np.empty(parquet.metadata.num_rows, dtype=np.uint64)
+        at, nulls = 0, 0
+        for batch in parquet.iter_batches(batch_size=65_536, columns=[entity]):
             ids = batch.column(0)
             nulls += ids.null_count
-            values = ids.to_pandas().to_numpy()
-            first.append(pd.util.hash_array(values, hash_key=_ID_HASH_KEYS[0]))
-            second.append(pd.util.hash_array(values, hash_key=_ID_HASH_KEYS[1]))
+            out[at : at + len(ids)] = pd.util.hash_array(ids.to_pandas().to_numpy(), hash_key=key)
+            at += len(ids)
     if nulls:
         raise InferenceInputError(f"snapshot {uri}: {nulls} row(s) have no {entity!r}: they cannot be keyed")
-    a, b = np.concatenate(first), np.concatenate(second)
-    del first, second
-    order = np.lexsort((b, a))
-    sa, sb = a[order], b[order]
-    if not bool(((sa[1:] == sa[:-1]) & (sb[1:] == sb[:-1])).any()):
+    return out
+
+
+def latest_row_mask(uri: str, entity: str, timestamp: str) -> np.ndarray | None:
+    """A keep-mask of each entity's latest row; None when every entity id is already unique.
+
+    Entity ids are kept only as hashes, a row group read at a time: first one 64-bit hash per row,
+    sorted in place (8 bytes per row at the peak). Ids whose hashes all differ are unique, the
+    common case, and the check ends there. Otherwise the id column is read again for two
+    independent 64-bit hashes in row order, a 128-bit key (a collision among 10^9 ids has odds near
+    10^-21), and the timestamps are read; ties on the timestamp keep the later row.
+    """
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from driftline.data.snapshots import storage_path
+
+    a = _id_hashes(uri, entity, _ID_HASH_KEYS[0])
+    a.sort()
+    if not bool((a[1:] == a[:-1]).any()):
         return None
+    a = _id_hashes(uri, entity, _ID_HASH_KEYS[0])  # in row order again
+    b = _id_hashes(uri, entity, _ID_HASH_KEYS[1])
     with storage_path(uri).open("rb") as fh:
         times = pq.ParquetFile(fh).read(columns=[timestamp]).column(0).to_numpy()
     order = np.lexsort((times, b, a))  # by entity, then time; stable, so ties keep file order
     sa, sb = a[order], b[order]
     last = np.ones(len(order), dtype=bool)
     last[:-1] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    if bool(last.all()):
+        return None  # the first hashes collided, the ids did not repeat
     keep = np.zeros(len(order), dtype=bool)
     keep[order[last]] = True
     return keep

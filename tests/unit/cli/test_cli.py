@@ -117,3 +117,19 @@ def test_history_prints_the_audit_trail(driftline_home, capsys):
         "reason",
     ]
     assert "champion" in out and "- -> v1" in out and "alice" in out and "first model" in out
+
+
+def test_stdout_holds_the_report_alone(capsys, monkeypatch, example_config_path):
+    """What a command's libraries print to stdout (Airflow logs there) goes to stderr."""
+    import driftline.config.schema as schema
+    from driftline.cli import main
+
+    def noisy() -> str:
+        print("[info     ] Creating initial MLflow database tables...")
+        return '{"title": "schema"}\n'
+
+    monkeypatch.setattr(schema, "schema_text", noisy)
+    assert main(["schema"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == '{"title": "schema"}\n'
+    assert "Creating initial MLflow database tables" in captured.err
