@@ -14,7 +14,8 @@ after one warm-up pass over every entity (`rps`, `p50_ms`, `p99_ms`: the steady 
 working set that fits the cache; `cache_hit_rate` is measured from the service's /healthz). Cached
 answers stay valid until the table's data generation moves (driftline.service.generation), so the
 warm-up pass is not lost to the cache's TTL however slowly it runs. `load_avg` is the machine's
-1-minute load average at the start and the end (the machine is shared: read the ratios).
+1-minute load average at the start and the end (the end's includes this benchmark's own threads;
+the machine is shared: read the ratios).
 
     .venv/bin/python benchmarks/api.py            # 5000 requests per side, 8 clients
     .venv/bin/python benchmarks/api.py --quick    # 300 requests per side
