@@ -270,3 +270,47 @@ def test_the_service_knobs_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("DRIFTLINE_SERVICE_CACHE_TTL_S", "soon")
     with pytest.raises(ConfigError, match="expected a number, got 'soon'"):
         response_cache()
+
+
+def test_a_cache_hit_makes_no_call_to_dynamodb_or_the_registry(served_table, churn_model):
+    """The hot path: a hit is answered from memory, the generation read at most every pointer_ttl_s."""
+    from driftline.service.cache import ResponseCache
+
+    config, ddb, entity = served_table
+    calls: list[str] = []
+    resolves: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(ddb, name)
+
+    champions = ChampionCache(lambda name: resolves.append(name) or 2, lambda name, v: churn_model, ttl_s=0)
+    cache = ResponseCache(max_items=100, ttl_s=3600)
+    app = create_app(
+        {"churn": config}, lambda cfg: Counting(), frozenset({digest(KEY)}), champions, cache, 300.0
+    )
+    with TestClient(app) as client:  # one event loop, as under uvicorn
+        url = f"/v1/models/churn/predictions/{entity}"
+        first = client.get(url, headers={"X-API-Key": KEY})
+        assert first.status_code == 200 and calls == ["get_item", "get_item"]  # generation, then the item
+        assert len(resolves) == 1
+        for _ in range(3):
+            assert client.get(url, headers={"X-API-Key": KEY}).content == first.content
+        assert calls == ["get_item", "get_item"] and len(resolves) == 1
+        assert first.headers["content-type"] == "application/json"
+
+
+@pytest.fixture
+def served_table(ddb, make_config, validated, churn_model, current_frame) -> Any:
+    config = make_config()
+    run_batch_inference(
+        ddb,
+        config,
+        validated,
+        run_id="scheduled__h",
+        data_time=dt.datetime(2026, 1, 16, tzinfo=dt.UTC),
+        champion_version=2,
+        load_model=lambda v: churn_model,
+    )
+    return config, ddb, str(current_frame["customer_id"].iloc[0])
