@@ -780,7 +780,7 @@ class PriceTable(Strict):
     `vcpu_hour` / `memory_gb_hour`: Fargate's per-vCPU and per-GB prices; `gpu_hour`: per GPU by the
     GPU type of `training.kubernetes.resources.gpu_type` (the instance price divided by its GPUs:
     g4dn T4, g5 A10G, p4d A100, p5 H100), `default` for any other type; DynamoDB on-demand per
-    million write / read request units; S3 Standard per GB-month and per 1,000 PUT / GET requests.
+    million write / read request units and per GB imported from S3; S3 Standard per GB-month and per 1,000 PUT / GET requests.
     """
 
     vcpu_hour: float = Field(default=0.04048, ge=0)
@@ -797,6 +797,11 @@ class PriceTable(Strict):
     )
     dynamodb_write_million: float = Field(default=0.625, ge=0, description="Per million write request units.")
     dynamodb_read_million: float = Field(default=0.125, ge=0, description="Per million read request units.")
+    dynamodb_import_gb: float = Field(
+        default=0.15,
+        ge=0,
+        description="Per GB of uncompressed source data an import from S3 (ImportTable, snapshot mode) processes.",
+    )
     s3_gb_month: float = Field(default=0.023, ge=0)
     s3_put_thousand: float = Field(default=0.005, ge=0, description="Per 1,000 PUT/COPY/POST/LIST requests.")
     s3_get_thousand: float = Field(default=0.0004, ge=0, description="Per 1,000 GET requests.")

@@ -10,7 +10,7 @@ from typing import Any
 from driftline.config.models import CostSection, Resources
 
 # Ledger kinds: compute = vCPU + memory, then GPU, DynamoDB and S3 request/storage charges.
-KINDS = ("compute", "gpu", "dynamodb_write", "dynamodb_read", "s3_storage", "s3_requests")
+KINDS = ("compute", "gpu", "dynamodb_write", "dynamodb_import", "dynamodb_read", "s3_storage", "s3_requests")
 
 _CPU = re.compile(r"^(\d+(?:\.\d+)?)(m?)$")
 _MEM = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
@@ -77,6 +77,7 @@ class Usage:
 
     dynamodb_write_units: float = 0.0
     dynamodb_read_units: float = 0.0
+    dynamodb_import_gb: float = 0.0
     s3_gb_month: float = 0.0
     s3_put_requests: int = 0
     s3_get_requests: int = 0
@@ -141,6 +142,16 @@ def task_entries(
                 u.dynamodb_write_units,
                 "write_unit",
                 u.dynamodb_write_units / 1e6 * p.dynamodb_write_million,
+                details=u.details,
+            )
+        )
+    if u.dynamodb_import_gb:
+        entries.append(
+            Entry(
+                "dynamodb_import",
+                u.dynamodb_import_gb,
+                "gb",
+                u.dynamodb_import_gb * p.dynamodb_import_gb,
                 details=u.details,
             )
         )

@@ -103,7 +103,7 @@ def model_cost(
     import json
 
     for r in rows:
-        if r["kind"] == "dynamodb_write":
+        if r["kind"] in ("dynamodb_write", "dynamodb_import"):
             predictions += int(json.loads(r["details"] or "{}").get("items", 0))
     today = today or dt.datetime.now(dt.UTC).date()
     month = today.strftime("%Y-%m")

@@ -3,6 +3,11 @@
 The two halves are split where the operator defers: `start_snapshot_run` returns a plain dict the
 trigger's completion hands to `finish_snapshot_run`. Both are idempotent per Airflow run: facts
 are recorded in the run record before the next step acts (see driftline.inference.snapshot).
+
+During an A/B experiment the run's ArmPlan is recorded with the decision (`RunStamp.arms`), as in
+upsert mode, and the items per arm with the export's counts: a retry at any stage (after the
+export, after ImportTable started, after the import finished) splits, scores and reports exactly
+as the first try did.
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from driftline.config.models import ModelConfig
+from driftline.inference.arms import ArmPlan
 from driftline.inference.batch import ScoredBatch
 from driftline.inference.errors import InferenceError, InferenceInputError
 from driftline.inference.items import RunStamp
@@ -55,6 +61,9 @@ class SnapshotStart(TypedDict):
     snapshot_sha256: str
     resumed: bool
     seconds: float
+    experiment_id: NotRequired[int]
+    challenger_version: NotRequired[int]
+    arms: NotRequired[dict[str, int]]
 
 
 class SnapshotResult(ScoredBatch):
@@ -72,6 +81,9 @@ class SnapshotResult(ScoredBatch):
     consumed_wcu: float
     retries: int
     seconds: float
+    experiment_id: NotRequired[int]
+    challenger_version: NotRequired[int]
+    arms: NotRequired[dict[str, int]]
 
 
 def start_snapshot_run(
@@ -86,8 +98,13 @@ def start_snapshot_run(
     path_of: Callable[[str], Any],
     alias: str = "champion",
     scored_at: dt.datetime | None = None,
+    experiment: ArmPlan | None = None,
 ) -> SnapshotStart:
-    """Record the decision, export the items to S3 and start ImportTable (or find the run's import)."""
+    """Record the decision, export the items to S3 and start ImportTable (or find the run's import).
+
+    `experiment`: the running A/B experiment's arms, recorded with the decision; a retry uses the
+    recorded plan (or none), whatever it is handed.
+    """
     cfg = config.inference
     if cfg is None or cfg.mode != "snapshot":
         raise InferenceInputError(f"model {config.model.name!r} has no snapshot-mode inference section")
@@ -101,8 +118,18 @@ def start_snapshot_run(
         run_id=run_id,
         scored_at=(scored_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
         data_time=data_time.astimezone(dt.UTC).isoformat(),
+        arms=experiment.to_json() if experiment is not None else "",
     )
     stamp = record_run(client, cfg, proposed)
+    if stamp != proposed:
+        log.info(
+            "run %s already recorded its decision: version %s as at %s%s",
+            run_id,
+            stamp.model_version,
+            stamp.scored_at,
+            ", with its A/B arms" if stamp.arms else "",
+        )
+    plan = ArmPlan.from_json(stamp.arms) if stamp.arms else None
     table = run_table_name(cfg, stamp)
     prefix = export_prefix(cfg, table)
     record = read_run(client, cfg, run_id) or {}
@@ -124,7 +151,8 @@ def start_snapshot_run(
             resumed = False
             counts: dict[str, int] = {}
             model = load_model(stamp.model_version)
-            export = write_export(score_items(model, source, config, stamp, counts), prefix, path_of)
+            arms = (plan, load_model(plan.challenger_version)) if plan is not None else None
+            export = write_export(score_items(model, source, config, stamp, counts, arms), prefix, path_of)
             if export.items == 0:
                 raise InferenceInputError(f"snapshot {source.uri} has no rows to score: nothing to import")
             record = {
@@ -136,13 +164,17 @@ def start_snapshot_run(
                 "rows": counts.get("rows", 0),
                 "duplicates_dropped": counts.get("duplicates_dropped", 0),
             }
+            if plan is not None:
+                record["arm_counts"] = {
+                    k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("arm:")
+                }
             record_import(client, cfg, run_id, record)
             log.info("exported %d item(s) in %d file(s) to %s", export.items, export.files, export.uri)
             arn = str(start_import(client, cfg, table, prefix)["ImportArn"])
             record_import(client, cfg, run_id, {"import_arn": arn})
             log.info("ImportTable %s into %s started", arn, table)
     status = str(describe_import(client, arn).get("ImportStatus"))
-    return SnapshotStart(
+    start = SnapshotStart(
         table=table,
         pointer_table=cfg.table,
         import_arn=arn,
@@ -159,6 +191,16 @@ def start_snapshot_run(
         resumed=resumed,
         seconds=round(time.perf_counter() - started, 3),
     )
+    if plan is not None:
+        if "arm_counts" not in record:
+            raise InferenceError(
+                f"run {run_id} recorded A/B experiment #{plan.experiment_id} but no items per arm with its "
+                f"export: delete table {table!r} (if any) and the run record, then retry"
+            )
+        start["experiment_id"] = plan.experiment_id
+        start["challenger_version"] = plan.challenger_version
+        start["arms"] = {str(k): int(v) for k, v in dict(record["arm_counts"]).items()}
+    return start
 
 
 def finish_snapshot_run(
@@ -180,7 +222,7 @@ def finish_snapshot_run(
     switch = switch_pointer(client, cfg, table, stamp, (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC))
     if switch.switched:
         log.info("pointer %s -> %s (was %s)", cfg.table, table, switch.previous)
-    return SnapshotResult(
+    result = SnapshotResult(
         mode="snapshot",
         table=table,
         pointer_table=cfg.table,
@@ -208,3 +250,8 @@ def finish_snapshot_run(
         retries=0,
         seconds=round(float(start.get("seconds", 0.0)) + time.perf_counter() - started, 3),
     )
+    if "experiment_id" in start:
+        result["experiment_id"] = int(start["experiment_id"])
+        result["challenger_version"] = int(start["challenger_version"])
+        result["arms"] = {str(k): int(v) for k, v in dict(start["arms"]).items()}
+    return result

@@ -40,6 +40,9 @@ def is_pod_task(task: Any) -> bool:
     return module is not None and isinstance(task, module.TrainPodOperator)
 
 
+GIB = float(2**30)  # AWS bills "GB" of data as 2^30 bytes
+
+
 def task_usage(task: Any, ti: Any) -> Usage | None:
     """Request units the task recorded in its result (the inference step's writer stats)."""
     module = sys.modules.get("driftline.operators.inference")
@@ -49,6 +52,15 @@ def task_usage(task: Any, ti: Any) -> Usage | None:
     if not isinstance(result, dict):
         return None
     written = int(result.get("written") or 0)
+    if result.get("mode") == "snapshot":
+        # ImportTable consumes no write units: it is billed per GB of uncompressed source data
+        # (the export's bytes before gzip), plus the PUTs of the export's parts.
+        size = int(result.get("export_bytes") or 0)
+        return Usage(
+            dynamodb_import_gb=size / GIB,
+            s3_put_requests=int(result.get("export_files") or 0),
+            details={"source": "import_from_s3", "items": written, "bytes": size},
+        )
     consumed = float(result.get("consumed_wcu") or 0.0)
     if consumed > 0:
         return Usage(dynamodb_write_units=consumed, details={"source": "consumed_capacity", "items": written})

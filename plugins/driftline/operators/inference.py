@@ -45,7 +45,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
 
     In snapshot mode (`inference.mode: snapshot`) the items are exported to S3 and imported into a
     new table per run (driftline.inference.snapshot); the task defers to DynamoDBImportTrigger while
-    ImportTable runs and, once it completes, switches the pointer and drops retired tables.
+    ImportTable runs and, once it completes, switches the pointer and drops retired tables. A
+    running A/B experiment's arms are scored in both modes alike (recorded with the run's decision).
 
     Skipped (visibly) when the run param `skip_inference` is true, or when the model has no
     champion yet. Returns driftline.inference.batch.InferenceResult: the version used, counts,
@@ -102,14 +103,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
         start, end = run_interval(context)
         plan = self._experiment(mlflow_hook, champion.version, f"{identity.dag_id}/{identity.run_id}", start)
         if cfg.mode == "snapshot":
-            if plan is not None:
-                from driftline.exceptions import NotSupportedYetError
-
-                raise NotSupportedYetError(
-                    "inference.mode 'snapshot' while an A/B experiment is running (arms in an import) is not "
-                    "built yet: use mode 'upsert' for models with an experiment"
-                )
-            return self._start_snapshot(context, hook, end, champion.version, load_model)
+            return self._start_snapshot(context, hook, end, champion.version, load_model, plan)
         with unreachable_as_error(hook):
             result = run_batch_inference(
                 hook.client,
@@ -143,6 +137,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
         end: dt.datetime,
         version: int,
         load_model: Callable[[int], Any],
+        plan: ArmPlan | None,
     ) -> dict[str, Any]:
         from driftline.inference.snapshot_run import start_snapshot_run
         from driftline.objectstore import object_path
@@ -163,6 +158,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
                 load_model=load_model,
                 path_of=lambda uri: object_path(uri, s3_conn),
                 alias=CHAMPION,
+                experiment=plan,
             )
         log.info(
             "import %s into %s: %s (%d item(s) exported to %s%s)",
@@ -216,6 +212,8 @@ class ScoreAndWriteOperator(DriftlineOperator):
             "switched" if result["switched"] else "kept at newer data",
             result["dropped_tables"] or "none",
         )
+        if "arms" in result:
+            log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
         return dict(result)
 
     def _experiment(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,33 @@ def make_config(example_config: Any, table_name: str) -> Any:
     return make
 
 
+@pytest.fixture
+def s3_conn(ddb_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The export bucket on the moto server and `aws_default` pointing at it."""
+    import boto3
+    from inference_helpers import EXPORT_BUCKET
+
+    s3 = boto3.client("s3", endpoint_url=ddb_endpoint, region_name="us-east-1")
+    if EXPORT_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=EXPORT_BUCKET)
+    conn = {"conn_type": "aws", "extra": {"endpoint_url": ddb_endpoint, "region_name": "us-east-1"}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    return "aws_default"
+
+
+@pytest.fixture
+def snap_config(make_config: Any, s3_conn: str, table_name: str) -> Any:
+    """The example config in snapshot mode (exports under the test's own prefix)."""
+    from inference_helpers import EXPORT_BUCKET
+
+    return make_config(
+        mode="snapshot",
+        export_uri=f"s3://{EXPORT_BUCKET}/predictions/{table_name}",
+        retention_hours=2,
+        ttl_days=30,
+    )
+
+
 @pytest.fixture(scope="session")
 def churn_days(churn_generator: Any) -> pd.DataFrame:
     frames = [churn_generator.day_frame(DAY - dt.timedelta(days=i), 300, False, 42 + i) for i in range(2)]
@@ -73,6 +101,17 @@ def churn_model(churn_days: pd.DataFrame, example_config_session: Any) -> Any:
     return fit_model(
         cfg.training.estimator, cfg.data.features, prepare_features(df, cfg.data.features), df[cfg.data.label]
     )
+
+
+@pytest.fixture(scope="session")
+def constant_model(churn_days: pd.DataFrame, example_config_session: Any) -> Any:
+    """A 'challenger' that always says 0 with probability 1: its items are easy to tell apart."""
+    from driftline.training.estimators import prepare_features
+    from sklearn.dummy import DummyClassifier
+
+    cfg = example_config_session
+    X = prepare_features(churn_days.dropna(subset=[cfg.data.entity_id]), cfg.data.features)
+    return DummyClassifier(strategy="constant", constant=0).fit(X, [0] * (len(X) - 1) + [1])
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Helpers for the inference tests: a fault-injecting DynamoDB client and table read-backs."""
+"""Helpers for the inference tests: fault-injecting DynamoDB clients, table read-backs and the
+snapshot mode's deferrable wait."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+EXPORT_BUCKET = "driftline-exports"
 THROTTLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded")
 
 
@@ -88,3 +90,66 @@ def scan_all(client: Any, table: str, meta: bool = False) -> list[dict[str, Any]
             if not any(str(v).startswith("__driftline") for v in i.values() if isinstance(v, str))
         ]
     return items
+
+
+def wait_for_import(arn: str) -> dict[str, Any]:
+    """Run the deferrable wait as the triggerer would: the trigger's first event."""
+    import asyncio
+
+    from driftline.triggers.dynamodb_import import DynamoDBImportTrigger
+
+    trigger = DynamoDBImportTrigger(import_arn=arn, waiter_delay=1, waiter_max_attempts=30)
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "driftline.triggers.dynamodb_import.DynamoDBImportTrigger"
+    trigger = DynamoDBImportTrigger(**kwargs)  # the triggerer rebuilds it from its serialized form
+
+    async def first() -> dict[str, Any]:
+        async for event in trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    return asyncio.run(first())
+
+
+class KilledAtImport:
+    """Wraps a real DynamoDB client; the try dies at ImportTable: `before` the call (the export is
+    written and recorded, no import), or `after` it returned (the import runs, its ARN unrecorded)."""
+
+    def __init__(self, client: Any, when: str) -> None:
+        assert when in ("before", "after")
+        self._client = client
+        self.when = when
+        self.import_arn: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def import_table(self, **kwargs: Any) -> dict[str, Any]:
+        if self.when == "before":
+            raise RuntimeError("worker killed before ImportTable")
+        self.import_arn = self._client.import_table(**kwargs)["ImportTableDescription"]["ImportArn"]
+        raise RuntimeError("worker killed after ImportTable returned")
+
+
+class WithListImports:
+    """A real client plus ListImports, which moto does not implement: answered from moto's own
+    import records (the moto server runs in this process, on moto's default account)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def list_imports(self, TableArn: str | None = None, **_: Any) -> dict[str, Any]:
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.dynamodb.models import dynamodb_backends
+
+        imports = dynamodb_backends[DEFAULT_ACCOUNT_ID][self._client.meta.region_name].table_imports
+        return {
+            "ImportSummaryList": [
+                {"ImportArn": i.arn, "TableArn": i.table_arn, "ImportStatus": i.status}
+                for i in imports.values()
+                if TableArn is None or i.table_arn == TableArn
+            ]
+        }

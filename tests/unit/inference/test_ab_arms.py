@@ -25,17 +25,6 @@ PLAN = ArmPlan(
 )
 
 
-@pytest.fixture(scope="module")
-def constant_model(churn_days: Any, example_config_session: Any) -> Any:
-    """A 'challenger' that always says 0 with probability 1: its items are easy to tell apart."""
-    from driftline.training.estimators import prepare_features
-    from sklearn.dummy import DummyClassifier
-
-    cfg = example_config_session
-    X = prepare_features(churn_days.dropna(subset=[cfg.data.entity_id]), cfg.data.features)
-    return DummyClassifier(strategy="constant", constant=0).fit(X, [0] * (len(X) - 1) + [1])
-
-
 def run(client: Any, config: Any, snapshot: dict[str, Any], models: dict[int, Any], **kw: Any) -> Any:
     args: dict[str, Any] = {
         "run_id": "scheduled__2026-01-15T00:00:00+00:00",

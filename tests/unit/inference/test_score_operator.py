@@ -161,3 +161,59 @@ def test_an_unreachable_endpoint_names_the_connection(make_config, validated, ch
         InferenceError, match=rf"cannot reach DynamoDB at http://127.0.0.1:{port} .*'aws_default'"
     ):
         op.execute(context())
+
+
+@pytest.mark.slow
+def test_in_snapshot_mode_the_operator_scores_the_running_experiments_arms(
+    make_config, example_config, validated, ddb, champion, s3_conn, table_name
+):
+    """What was "not built yet": snapshot mode while an A/B experiment runs scores both arms and the
+    holdout, and the per-arm counts travel through the deferral into the payload."""
+    import asyncio
+    from collections import Counter
+
+    import mlflow
+    from airflow.sdk.exceptions import TaskDeferred
+    from driftline.experiments.store import start_experiment
+    from driftline.operators.inference import ScoreAndWriteOperator
+    from inference_helpers import EXPORT_BUCKET
+
+    client = mlflow.MlflowClient()
+    source = client.get_model_version("churn", str(champion)).source  # the same model, a new version
+    challenger = int(client.create_model_version("churn", source=source).version)
+    experiment = start_experiment(
+        client,
+        "churn",
+        champion_version=champion,
+        challenger_version=challenger,
+        shares={"champion": 0.5, "challenger": 0.3, "no_model": 0.2},
+        salt="churn:op-test",
+        op_key="driftline__churn/gate-run",
+        no_model_default=0,
+    )
+    assert example_config.ab_test is not None
+    config = make_config(
+        mode="snapshot", export_uri=f"s3://{EXPORT_BUCKET}/{table_name}", import_poll_s=1
+    ).model_copy(update={"ab_test": example_config.ab_test.model_copy(update={"enabled": True})})
+    op = ScoreAndWriteOperator(task_id="score_and_write", model_config=config, snapshot=validated)
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context())
+    kwargs = json.loads(json.dumps(deferred.value.kwargs))  # what the triggerer hands back
+    assert kwargs["start"]["experiment_id"] == experiment.id
+
+    async def first_event() -> dict[str, Any]:
+        async for event in deferred.value.trigger.run():
+            return dict(event.payload)
+        raise AssertionError("no event")
+
+    result = op.execute_complete(context(), asyncio.run(first_event()), **kwargs)
+    items = scan_all(ddb, result["table"])
+    assert result["experiment_id"] == experiment.id and result["challenger_version"] == challenger
+    assert result["arms"] == dict(Counter(i["arm"] for i in items)) and set(result["arms"]) == {
+        "champion",
+        "challenger",
+        "no_model",
+    }
+    versions = {i["arm"]: i.get("model_version") for i in items}
+    assert versions == {"champion": champion, "challenger": challenger, "no_model": None}
+    assert sum(result["arms"].values()) == result["written"] == validated["rows"]

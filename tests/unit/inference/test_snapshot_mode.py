@@ -3,53 +3,16 @@ the pointer switch, retention, and the service reading through the pointer."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import gzip
 import json
 from typing import Any
 
 import pytest
-from inference_helpers import scan_all
+from inference_helpers import EXPORT_BUCKET as BUCKET
+from inference_helpers import scan_all, wait_for_import
 
 T0 = dt.datetime(2026, 1, 16, 6, tzinfo=dt.UTC)
-BUCKET = "driftline-exports"
-
-
-@pytest.fixture
-def s3_conn(ddb_endpoint, monkeypatch) -> str:
-    import boto3
-
-    s3 = boto3.client("s3", endpoint_url=ddb_endpoint, region_name="us-east-1")
-    if BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-        s3.create_bucket(Bucket=BUCKET)
-    conn = {"conn_type": "aws", "extra": {"endpoint_url": ddb_endpoint, "region_name": "us-east-1"}}
-    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
-    return "aws_default"
-
-
-@pytest.fixture
-def snap_config(make_config, s3_conn, table_name):
-    return make_config(
-        mode="snapshot", export_uri=f"s3://{BUCKET}/predictions/{table_name}", retention_hours=2, ttl_days=30
-    )
-
-
-def wait_for_import(arn: str) -> dict[str, Any]:
-    """Run the deferrable wait as the triggerer would: the trigger's first event."""
-    from driftline.triggers.dynamodb_import import DynamoDBImportTrigger
-
-    trigger = DynamoDBImportTrigger(import_arn=arn, waiter_delay=1, waiter_max_attempts=30)
-    classpath, kwargs = trigger.serialize()
-    assert classpath == "driftline.triggers.dynamodb_import.DynamoDBImportTrigger"
-    trigger = DynamoDBImportTrigger(**kwargs)  # the triggerer rebuilds it from its serialized form
-
-    async def first() -> dict[str, Any]:
-        async for event in trigger.run():
-            return dict(event.payload)
-        raise AssertionError("no event")
-
-    return asyncio.run(first())
 
 
 def load(ddb, config, validated, model, run_id, data_time, version, now):
