@@ -320,16 +320,33 @@ def _show_day(dag: Any, day: dt.date, title: str, params: dict[str, Any], log_pa
     return state
 
 
+_RAISED = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Z]\w*): \S")  # a traceback's last line: pkg.mod.Error: msg
+
+
 def _task_error(log_path: Path, task_id: str) -> str | None:
-    """The last Driftline exception message in the run's log (the failed task's error)."""
+    """The exception a failed task raised, from the run's log: `ErrorClass: message`.
+
+    Searched in the task's own part of the log (`[DAG TEST] running task ... .<task_id> ...` up to
+    `end task task_id=<task_id>`); the last Driftline error there, wherever it is defined (e.g.
+    driftline.data.frames.SourceSchemaError), else the last exception of any library.
+    """
     lines = log_path.read_text(errors="replace").splitlines()
-    marker = "driftline.exceptions."
-    starts = [i for i, line in enumerate(lines) if line.startswith(marker) or f" {marker}" in line[:80]]
-    if not starts:
+    begins = [
+        i for i, line in enumerate(lines) if "[DAG TEST] running task" in line and f".{task_id} " in line
+    ]
+    if begins:
+        ends = [
+            i for i, line in enumerate(lines) if f"end task task_id={task_id} " in line and i > begins[-1]
+        ]
+        lines = lines[begins[-1] : ends[0] if ends else len(lines)]
+    raised = [i for i, line in enumerate(lines) if _RAISED.match(line) and not _LOG_LINE.match(line)]
+    if not raised:
         return None
-    first = lines[starts[-1]]
-    message = [first[first.index(marker) + len(marker) :]]
-    for line in lines[starts[-1] + 1 :]:
+    ours = [i for i in raised if lines[i].startswith("driftline.")]
+    at = (ours or raised)[-1]
+    found = _RAISED.match(lines[at])
+    message = [lines[at][found.start(1) :] if found else lines[at]]
+    for line in lines[at + 1 :]:
         if _LOG_LINE.match(line) or not line.strip():
             break
         message.append(line)

@@ -4,7 +4,8 @@ Started by `driftline run` in a fresh process whose environment is the project's
 driftline.localenv), so Airflow reads the project's DAG folder and SQLite database, never
 `~/airflow`. Each data day D is the run whose data interval ends at the next midnight UTC (logical
 date D + 1 day 00:00 UTC): the run that scores day D. Runs go one day after another, in order;
-task retries are off (dag.test() would wait out each retry delay), so a failure shows at once.
+task retries are off (dag.test() would wait out each retry delay), so a failure shows at once, and
+wait_for_data checks once (a missing day fails naming its partitions instead of waiting for hours).
 Airflow's task logs go to DRIFTLINE_HOME/logs/run/<model>/<day>.log; this prints each step.
 """
 
@@ -54,6 +55,10 @@ def _pipeline_dag(model: str) -> Any:
     dag = bag.dags[dag_id]
     for task in dag.tasks:
         task.retries = 0
+        if task.task_id == "wait_for_data" and hasattr(task, "timeout"):
+            # a day run by hand has its data or not: check once and fail naming what is missing,
+            # instead of waiting data.wait.timeout_minutes (6 h by default) with nothing on the terminal
+            task.timeout = 0
     return dag
 
 

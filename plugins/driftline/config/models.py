@@ -86,6 +86,25 @@ class ScheduleSection(Strict):
 # --- data ----------------------------------------------------------------------------------
 
 
+_ENCODING_HELP = (
+    "Text encoding of CSV files, e.g. cp1252 or latin-1 (default utf-8; a UTF-8 BOM is accepted); "
+    "parquet files carry their own."
+)
+
+
+def _known_codec(value: str | None) -> str | None:
+    """A text encoding Python knows (None: utf-8)."""
+    if value is None:
+        return value
+    import codecs
+
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"{value!r} is not a known text encoding (e.g. utf-8, cp1252, latin-1)") from None
+    return value
+
+
 class LocalSource(Strict):
     """Parquet or CSV files on a local or mounted path.
 
@@ -96,6 +115,18 @@ class LocalSource(Strict):
     kind: Literal["local"]
     path: str = Field(min_length=1)
     format: Literal["parquet", "csv"] = "parquet"
+    encoding: str | None = Field(default=None, description=_ENCODING_HELP)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        return _known_codec(value)
+
+    @model_validator(mode="after")
+    def _encoding_for_csv(self) -> LocalSource:
+        if self.encoding is not None and self.format != "csv":
+            raise ValueError(f"encoding applies to csv files only (format is {self.format!r})")
+        return self
 
 
 class S3Source(Strict):
@@ -107,6 +138,18 @@ class S3Source(Strict):
     )
     conn_id: str = "aws_default"
     format: Literal["parquet", "csv"] = "parquet"
+    encoding: str | None = Field(default=None, description=_ENCODING_HELP)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        return _known_codec(value)
+
+    @model_validator(mode="after")
+    def _encoding_for_csv(self) -> S3Source:
+        if self.encoding is not None and self.format != "csv":
+            raise ValueError(f"encoding applies to csv files only (format is {self.format!r})")
+        return self
 
 
 class SqlSource(Strict):

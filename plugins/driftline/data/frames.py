@@ -45,7 +45,9 @@ def _source(data: bytes | Path) -> Any:
     return io.BytesIO(data) if isinstance(data, bytes) else data
 
 
-def available_columns(data: bytes | Path, fmt: str, label: str) -> list[str]:
+def available_columns(
+    data: bytes | Path, fmt: str, label: str, encoding: str | None = None, field: str = "data.source"
+) -> list[str]:
     """The column names of one file, read from its footer (parquet) or header (CSV)."""
     import pandas as pd
 
@@ -54,25 +56,57 @@ def available_columns(data: bytes | Path, fmt: str, label: str) -> list[str]:
             import pyarrow.parquet as pq
 
             return list(pq.read_schema(_source(data)).names)
-        return [str(c) for c in pd.read_csv(_source(data), nrows=0).columns]
+        return [str(c) for c in pd.read_csv(_source(data), nrows=0, encoding=encoding).columns]
+    except UnicodeDecodeError:
+        raise _not_text(data, encoding, label, field) from None
     except Exception as exc:  # pyarrow / pandas raise many types for a damaged file
         raise CorruptPartitionError(f"{label}: cannot read as {fmt}: {exc}") from exc
 
 
-def read_frame(data: bytes | Path, fmt: str, columns: list[str], label: str) -> pd.DataFrame:
-    """Read `columns` of one file; names the file and the missing columns when some are absent."""
+def read_frame(
+    data: bytes | Path,
+    fmt: str,
+    columns: list[str],
+    label: str,
+    encoding: str | None = None,
+    field: str = "data.source",
+) -> pd.DataFrame:
+    """Read `columns` of one file; names the file and the missing columns when some are absent.
+
+    A CSV file that is not text in its `encoding` (default utf-8) is refused with the line of the
+    first bad byte and the config field that declares the encoding (SourceSchemaError: permanent,
+    a retry reads the same bytes).
+    """
     import pandas as pd
 
-    present = available_columns(data, fmt, label)
+    present = available_columns(data, fmt, label, encoding, field)
     missing = [c for c in columns if c not in present]
     if missing:
         raise SourceSchemaError(f"{label}: missing column(s) {missing}; the file has {present}")
     try:
         if fmt == "parquet":
             return pd.read_parquet(_source(data), columns=columns)
-        return pd.read_csv(_source(data), usecols=columns)[columns]
+        return pd.read_csv(_source(data), usecols=columns, encoding=encoding)[columns]
+    except UnicodeDecodeError:
+        raise _not_text(data, encoding, label, field) from None
     except Exception as exc:
         raise CorruptPartitionError(f"{label}: cannot read as {fmt}: {exc}") from exc
+
+
+def _not_text(data: bytes | Path, encoding: str | None, label: str, field: str) -> SourceSchemaError:
+    """The error for a file that does not decode: where the first bad byte is, and what to set."""
+    raw = data if isinstance(data, bytes) else Path(data).read_bytes()
+    codec = encoding or "utf-8"
+    try:
+        raw.decode(codec)
+        where = "a byte"  # pandas read in chunks and failed where a whole decode does not
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        where = f"byte {raw[exc.start : exc.start + 1].hex()!r} at line {line} (offset {exc.start})"
+    return SourceSchemaError(
+        f"{label}: not {codec} text: {where} does not decode; declare the file's encoding in "
+        f"{field}.encoding (e.g. cp1252 or latin-1 for Western European exports)"
+    )
 
 
 def check_columns(df: pd.DataFrame, columns: list[str], label: str) -> None:
@@ -101,10 +135,16 @@ def to_utc(values: pd.Series, column: str, label: str) -> pd.Series:
             "strings or a datetime type (the unit of an epoch number would be a guess)"
         )
     else:
-        try:
-            parsed = pd.to_datetime(values, utc=True, format="ISO8601")
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(values, utc=True, format="mixed", errors="coerce")
+        # pandas 2.3's ISO8601 parser gives a naive string the offset of the aware string before
+        # it ("00:08:51" after "01:07:31+01:00" became 23:08:51 UTC the day before), so a column
+        # that mixes both is parsed in two groups: naive as UTC, aware by its own offset.
+        aware = values.astype("string").str.strip().str.contains(_OFFSET, regex=True, na=False)
+        if aware.any() and not aware[values.notna()].all():
+            parsed = pd.concat([_parse_text(values[aware]), _parse_text(values[~aware])]).reindex(
+                values.index
+            )
+        else:
+            parsed = _parse_text(values)
     bad = parsed.isna()
     if bad.any():
         unparseable = bad & values.notna() & (values.astype("string").str.strip().fillna("") != "")
@@ -115,6 +155,19 @@ def to_utc(values: pd.Series, column: str, label: str) -> pd.Series:
             "missing); they are refused: fix or drop them at the source"
         )
     return parsed
+
+
+_OFFSET = r"\d[T ]?\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[zZ]|UTC|[+-]\d{2}(?::?\d{2})?)$"
+
+
+def _parse_text(values: pd.Series) -> pd.Series:
+    """Timestamp strings as UTC (naive ones taken to be UTC); NaT where they do not parse."""
+    import pandas as pd
+
+    try:
+        return pd.to_datetime(values, utc=True, format="ISO8601")
+    except (ValueError, TypeError):
+        return pd.to_datetime(values, utc=True, format="mixed", errors="coerce")
 
 
 def filter_window(df: pd.DataFrame, timestamp_col: str, window: Window, label: str) -> pd.DataFrame:

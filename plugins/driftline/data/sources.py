@@ -115,8 +115,27 @@ def load_window(
         found, missing = _find_partitions(lister, window, tolerate)
         frames = []
         for part in found:
-            frame = read_frame(lister.read(part.location), source_cfg.format, columns, part.location)
-            frames.append(filter_window(frame, timestamp_col, window, part.location))
+            frame = read_frame(
+                lister.read(part.location),
+                source_cfg.format,
+                columns,
+                part.location,
+                source_cfg.encoding,
+                field,
+            )
+            kept = filter_window(frame, timestamp_col, window, part.location)
+            if part.start is not None and len(kept) < len(frame):
+                log.warning(
+                    "%s: %d of %d row(s) have a %s outside the window %s and are not read: a dated "
+                    "partition should hold its own interval's rows (rows of another day written under "
+                    "this one are read by no run)",
+                    part.location,
+                    len(frame) - len(kept),
+                    len(frame),
+                    timestamp_col,
+                    _span(window),
+                )
+            frames.append(kept)
         import pandas as pd
 
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)

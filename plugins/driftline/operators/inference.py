@@ -184,13 +184,23 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         raise AssertionError("defer() returned")  # pragma: no cover - defer always raises
 
-    def execute_complete(self, context: Any, event: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(
+        self, context: Any, event: dict[str, Any], start: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The trigger's event: check the import, switch the pointer, drop old tables.
 
         On an error event the import is described again: a FAILED/CANCELLED import fails the task
         for good (ImportFailedError names DynamoDB's reason), one still running after the wait's
         attempts fails it retryably (the retry finds the same import and waits again).
+
+        Without `start`: Airflow 3.3's `dag.test()` (so `driftline run` and the demo) resumes a
+        deferred task with the trigger's event only, not the kwargs it deferred with (the triggerer
+        merges both). The run record holds the run's decision and its import, so the task resumes
+        as a retry does: `execute` finds the recorded import and finishes it (or waits again).
         """
+        if start is None:
+            log.info("resumed without the deferral's kwargs: finishing the import recorded for this run")
+            return self.execute(context)
         if event.get("status") != "success":
             log.warning("waiting for import %s ended: %s", start["import_arn"], event.get("message"))
         return self.finish_snapshot(context, start)

@@ -109,3 +109,13 @@ def test_run_names_the_models_when_one_is_unknown(tmp_path):
     assert result.returncode != 0
     assert "no pipeline DAG 'driftline__nosuch'; models: ['churn']" in result.stderr
     assert (tmp_path / "airflow" / "airflow.db").exists()  # the project's environment, not ~/airflow
+
+
+def test_a_day_run_by_hand_checks_its_data_once_instead_of_waiting():
+    """`driftline run` on a SQL day with no rows sat in wait_for_data for data.wait.timeout_minutes
+    (6 h) with nothing on the terminal; now the sensor checks once and fails naming the missing day."""
+    from driftline.localrun import _pipeline_dag
+
+    dag = _pipeline_dag("churn")
+    assert dag.get_task("wait_for_data").timeout == 0
+    assert {task.retries for task in dag.tasks} == {0}

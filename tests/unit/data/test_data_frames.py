@@ -31,3 +31,19 @@ def test_every_bad_column_is_listed():
     assert "column 'a': expected int, found bool" in text
     assert "column 'b': expected bool, found object (values that are not booleans ['yes', 'no'])" in text
     assert "column 'c': expected string, found float64" in text
+
+
+def test_naive_and_offset_timestamps_in_one_column_each_keep_their_meaning():
+    """pandas 2.3's ISO8601 parser gives a naive string the offset of the aware one before it: a CSV
+    mixing both lost every naive row after 00:00 local to the previous day (9 of 300 in a day)."""
+    from driftline.data.frames import to_utc
+
+    values = pd.Series(
+        ["2026-03-05 00:03:22", "2026-03-05T01:07:31+01:00", "2026-03-05 00:08:51", "2026-03-05T00:10:00Z"]
+    )
+    assert [t.isoformat() for t in to_utc(values, "Visit Time", "visits.csv")] == [
+        "2026-03-05T00:03:22+00:00",
+        "2026-03-05T00:07:31+00:00",
+        "2026-03-05T00:08:51+00:00",  # naive is UTC, not +01:00 (was 2026-03-04T23:08:51)
+        "2026-03-05T00:10:00+00:00",
+    ]
