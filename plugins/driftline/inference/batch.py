@@ -12,7 +12,7 @@ from driftline.config.models import ModelConfig
 from driftline.inference.arms import ArmPlan
 from driftline.inference.errors import InferenceInputError
 from driftline.inference.items import RunStamp
-from driftline.inference.runs import raise_newest, record_run
+from driftline.inference.runs import bump_generation, raise_newest, record_run
 from driftline.inference.scoring import score_items, verify_snapshot
 from driftline.inference.table import ensure_table
 from driftline.inference.writer import BatchWriter, Guard
@@ -125,6 +125,7 @@ def run_batch_inference(
     writer = BatchWriter(client, cfg.table, writers=cfg.writers, max_attempts=cfg.max_attempts)
     counts: dict[str, int] = {}
     stats = writer.write(score_items(model, source, config, stamp, counts, arms), guard)
+    bump_generation(client, cfg, stamp.run_id)  # every item is in: readers' caches move on
     result = InferenceResult(
         table=cfg.table,
         layout=cfg.layout,

@@ -10,10 +10,15 @@
   DynamoDB has no conditions on BatchWriteItem, hence this split. Runs of one model do not
   overlap (`max_active_runs=1`), which is what makes the marker check race-free.
 The `history` layout needs no marker: different dates are different keys.
+- The **generation** (`__driftline#generation`, both layouts) counts the runs whose write has
+  completed: `seq` goes up by one after a run's last item is written (with the run id and the
+  time). The predictions service keys its response cache by it (driftline.service.generation),
+  so answers cached before a run completed are dropped once the service re-reads it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from driftline.config.models import InferenceSection
@@ -84,3 +89,37 @@ def raise_newest(client: Any, cfg: InferenceSection, data_time: str) -> str | No
             raise
     raw = client.get_item(TableName=cfg.table, Key=_wire(key), ConsistentRead=True)["Item"]
     return str(_plain(raw)["data_time"])
+
+
+GENERATION = "generation"
+
+
+def bump_generation(client: Any, cfg: InferenceSection, run_id: str, now: dt.datetime | None = None) -> int:
+    """Count one more completed write into the table (call after its last item); the new `seq`."""
+    response = client.update_item(
+        TableName=cfg.table,
+        Key=_wire(meta_key(cfg, GENERATION)),
+        UpdateExpression="SET #kind = :kind, #run = :run, #at = :at ADD #seq :one",
+        ExpressionAttributeNames={"#kind": "kind", "#run": "run_id", "#at": "completed_at", "#seq": "seq"},
+        ExpressionAttributeValues={
+            ":kind": {"S": GENERATION},
+            ":run": {"S": run_id},
+            ":at": {"S": (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()},
+            ":one": {"N": "1"},
+        },
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["seq"]["N"])
+
+
+def read_generation(client: Any, cfg: InferenceSection, consistent: bool = False) -> int | None:
+    """The table's generation `seq`, or None before a run of this version has completed a write."""
+    raw = client.get_item(
+        TableName=cfg.table,
+        Key=_wire(meta_key(cfg, GENERATION)),
+        ProjectionExpression="#seq",
+        ExpressionAttributeNames={"#seq": "seq"},
+        ConsistentRead=consistent,
+    )
+    item = raw.get("Item")
+    return int(item["seq"]["N"]) if item and "seq" in item else None

@@ -8,22 +8,30 @@
 
 Every /v1 route needs an API key (driftline.service.auth). The service reads the predictions
 tables and the model registry, never the training data. Lookups go through a response cache
-(driftline.service.cache) keyed by the table the pointer names and the champion's version.
+(driftline.service.cache) keyed by the model's data generation (driftline.service.generation:
+the pointer's table or the table's generation item, and the champion's version).
+
+The lookup routes are async and a cache hit never leaves the event loop: the key check (a sha256
+compare), the generation (re-read in the background) and the cached JSON bytes, returned as they
+are. Only misses go to the threadpool for DynamoDB. Scoring stays a sync route (CPU-bound).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Security
+from fastapi import Depends, FastAPI, HTTPException, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.concurrency import run_in_threadpool
 
 from driftline.config.models import Feature, InferenceSection, ModelConfig
 from driftline.service.auth import is_valid
 from driftline.service.cache import MISSING, ResponseCache
 from driftline.service.champion import ChampionCache
+from driftline.service.generation import Generation, GenerationTracker
 from driftline.service.store import PredictionStore, plain
 
 _TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "category": str, "string": str}
@@ -68,6 +76,11 @@ def _frame(rows: list[BaseModel], features: list[Feature]) -> Any:
     return pd.DataFrame([r.model_dump() for r in rows])
 
 
+def render(value: Any) -> bytes:
+    """`value` as the JSON body FastAPI's JSONResponse would send (an item: rendered once, cached)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def create_app(
     configs: dict[str, ModelConfig],
     client_for: Callable[[InferenceSection], Any],
@@ -76,21 +89,37 @@ def create_app(
     cache: ResponseCache | None = None,
     pointer_ttl_s: float = 5.0,
 ) -> FastAPI:
-    """The app for the models in `configs` that have an inference section (`cache`: none by default)."""
+    """The app for the models in `configs` that have an inference section (`cache`: none by default).
+
+    `pointer_ttl_s`: how often a model's generation (pointer, generation item, champion version)
+    is re-read, and so how long a completed run, a moved pointer or alias takes to reach lookups.
+    """
     served = {name: c for name, c in configs.items() if c.inference is not None}
     if not key_hashes:
         raise ValueError("the predictions service needs at least one API key hash")
     stores = {
-        name: PredictionStore(client_for(c.inference), c.inference, pointer_ttl_s=pointer_ttl_s)
+        name: PredictionStore(client_for(c.inference), c.inference)
         for name, c in served.items()
         if c.inference
     }
     responses = cache if cache is not None else ResponseCache(max_items=0)
 
-    def generation(model: str) -> tuple[str | None, int | None]:
-        """(table read, champion version): cached answers are dropped when either moves."""
-        version = champions.version(served[model].registered_model_name) if champions else None
-        return stores[model].table(), version
+    def tracker(model: str) -> GenerationTracker:
+        def read() -> Generation:
+            table, data = stores[model].read_generation()
+            version = champions.version(served[model].registered_model_name) if champions else None
+            return Generation(table, data, version)
+
+        def moved(gen: Generation) -> None:
+            responses.advance(model, gen if gen.cacheable else None)
+
+        return GenerationTracker(read, pointer_ttl_s, moved)
+
+    generations = {name: tracker(name) for name in served}
+
+    def key_of(gen: Generation) -> Generation | None:
+        """The generation to cache under (None: not cacheable)."""
+        return gen if gen.cacheable else None
 
     app = FastAPI(
         title="Driftline predictions",
@@ -98,7 +127,7 @@ def create_app(
         description="Batch predictions written by the Driftline pipelines, and on-demand scoring by the champion.",
     )
 
-    def authenticated(
+    async def authenticated(
         key: Annotated[str | None, Security(api_key)],
         token: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     ) -> None:
@@ -111,53 +140,84 @@ def create_app(
             raise HTTPException(status_code=404, detail=f"unknown model {model!r}; served: {sorted(served)}")
         return served[model]
 
+    def fetch_one(model: str, gen: Generation, entity_id: str) -> Any:
+        """The rendered item or MISSING, read from the table (in the threadpool). An answer that
+        will be cached is read strongly consistent: it then reflects every write its generation
+        counts, not a replica that lags behind it."""
+        consistent = responses.enabled and gen.cacheable
+        item = stores[model].get_from(gen.table, entity_id, consistent)
+        return MISSING if item is None else render(item)
+
+    def fetch_many(model: str, gen: Generation, wanted: list[str]) -> dict[str, bytes]:
+        consistent = responses.enabled and gen.cacheable
+        return {
+            e: render(item) for e, item in stores[model].get_many_from(gen.table, wanted, consistent).items()
+        }
+
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, Any]:
+    async def healthz() -> dict[str, Any]:
         stats = responses.stats
         cache_info = {"items": len(responses), "hits": stats.hits, "misses": stats.misses}
         return {"status": "ok", "models": sorted(served), "cache": cache_info}
 
-    @app.get("/v1/models/{model}/predictions/{entity_id}", dependencies=[Depends(authenticated)])
-    def get_prediction(model: str, entity_id: str) -> dict[str, Any]:
+    @app.get(
+        "/v1/models/{model}/predictions/{entity_id}",
+        dependencies=[Depends(authenticated)],
+        response_class=Response,
+        responses={
+            200: {"description": "The entity's prediction item", "content": {"application/json": {}}},
+            401: {"description": "No valid API key"},
+            404: {"description": "Unknown model, or no prediction for the entity"},
+        },
+    )
+    async def get_prediction(model: str, entity_id: str) -> Response:
         config_of(model)
-        gen = generation(model)
-        item: dict[str, Any] | None = responses.get(model, gen, entity_id)
-        if item is None:
-            item = stores[model].get_from(gen[0], entity_id)
-            responses.put(model, gen, entity_id, MISSING if item is None else item)
-        if item is None or item is MISSING:
+        gen = await generations[model].current()
+        body = responses.get(model, key_of(gen), entity_id)
+        if body is None:
+            body = await run_in_threadpool(fetch_one, model, gen, entity_id)
+            responses.put(model, key_of(gen), entity_id, body)
+        if body is MISSING:
             raise HTTPException(
                 status_code=404, detail=f"no prediction for entity {entity_id!r} of model {model!r}"
             )
-        return item
+        return Response(body, media_type="application/json")
 
-    @app.post("/v1/models/{model}/predictions:batchGet", dependencies=[Depends(authenticated)])
-    def batch_get(model: str, body: BatchLookup) -> BatchResult:
+    @app.post(
+        "/v1/models/{model}/predictions:batchGet",
+        dependencies=[Depends(authenticated)],
+        response_model=BatchResult,
+    )
+    async def batch_get(model: str, body: BatchLookup) -> Response:
         config_of(model)
-        gen = generation(model)
-        found: dict[str, dict[str, Any]] = {}
+        gen = await generations[model].current()
+        cache_gen = key_of(gen)
+        entities = list(dict.fromkeys(body.entity_ids))
+        found: dict[str, bytes] = {}
         wanted = []
-        for entity in dict.fromkeys(body.entity_ids):
-            hit = responses.get(model, gen, entity)
+        for entity in entities:
+            hit = responses.get(model, cache_gen, entity)
             if hit is None:
                 wanted.append(entity)
             elif hit is not MISSING:
                 found[entity] = hit
         if wanted:
-            fetched = stores[model].get_many_from(gen[0], wanted)
+            fetched = await run_in_threadpool(fetch_many, model, gen, wanted)
             for entity in wanted:
-                responses.put(model, gen, entity, fetched.get(entity, MISSING))
+                responses.put(model, cache_gen, entity, fetched.get(entity, MISSING))
             found.update(fetched)
-        return BatchResult(
-            predictions=[found[e] for e in dict.fromkeys(body.entity_ids) if e in found],
-            missing=[e for e in dict.fromkeys(body.entity_ids) if e not in found],
+        predictions = b",".join(found[e] for e in entities if e in found)
+        missing = render([e for e in entities if e not in found])
+        return Response(
+            b'{"predictions":[' + predictions + b'],"missing":' + missing + b"}",
+            media_type="application/json",
         )
 
     for name, config in served.items():
         _add_score_route(app, name, config, champions, authenticated)
 
     @app.post("/v1/models/{model}/score", dependencies=[Depends(authenticated)], include_in_schema=False)
-    def score_unknown(model: str) -> None:
+    async def score_unknown(model: str) -> None:
         config_of(model)  # a served model matched its own route above: this one is always a 404
 
     return app
@@ -168,7 +228,7 @@ def _add_score_route(
     name: str,
     config: ModelConfig,
     champions: ChampionCache | None,
-    authenticated: Callable[..., None],
+    authenticated: Callable[..., Any],
 ) -> None:
     """POST /v1/models/<name>/score with a body typed from the model's features (OpenAPI shows it)."""
     row = row_model(config)

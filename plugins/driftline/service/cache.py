@@ -1,11 +1,17 @@
-"""The lookup response cache: bounded (LRU), entries expire after a TTL, keyed by a data generation.
+"""The lookup response cache: bounded (LRU), valid for one data generation, with a TTL as a backstop.
 
-A model's *generation* is what its answers depend on besides the entity id: the table the pointer
-names (snapshot mode; the configured table in upsert mode) and the champion's version. When the
-generation a request sees differs from the one the cached entries were made under, that model's
-entries are dropped at once (the pointer moved to a new import, or the alias moved). The TTL bounds
-how stale an upsert-mode answer can be while a batch overwrites items in place. Misses (no
-prediction: a 404) are cached too, under the same rules. `max_items=0` turns the cache off.
+A model's *generation* (driftline.service.generation) is what its answers depend on besides the
+entity id: the table the pointer names (snapshot mode) or the table's generation item, which each
+run bumps once its write has completed (upsert mode), and the champion's version. The tracker calls
+`advance(model, generation)` when it reads a new one: the model's entries are dropped at once.
+`get` and `put` take the generation the request saw: an answer read under a generation that has
+moved on since is neither served nor stored. `None` is a generation that must not be cached (upsert
+table without a generation item yet, no table to read).
+
+Entries expire after `ttl_s` whatever the generation: the bound on what no generation reports (a
+writer killed midway, items changed outside Driftline's runs). Values are the serialized JSON
+bodies, so a hit costs no serialization; misses (a 404) are cached as MISSING under the same rules.
+`max_items=0` turns the cache off.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MISSING: Any = object()  # cached "no prediction"
+DEFAULT_TTL_S = 600.0
 
 
 @dataclass
@@ -31,7 +38,10 @@ class ResponseCache:
     """`get(model, generation, key)` -> value, MISSING (a cached miss) or None (not cached)."""
 
     def __init__(
-        self, max_items: int = 100_000, ttl_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+        self,
+        max_items: int = 100_000,
+        ttl_s: float = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_items = max_items
         self.ttl_s = ttl_s
@@ -45,21 +55,26 @@ class ResponseCache:
     def enabled(self) -> bool:
         return self.max_items > 0 and self.ttl_s > 0
 
-    def _check_generation(self, model: str, generation: Hashable) -> None:
-        """Drop the model's entries when its generation moved (called with the lock held)."""
-        if self._generations.get(model, generation) != generation:
+    def advance(self, model: str, generation: Hashable | None) -> None:
+        """The model's current generation; entries of any other one are dropped."""
+        with self._lock:
+            if model in self._generations and self._generations[model] == generation:
+                return
+            if model in self._generations:
+                self.stats.invalidations += 1
+            self._generations[model] = generation
             for key in [k for k in self._entries if k[0] == model]:
                 del self._entries[key]
-            self.stats.invalidations += 1
-        self._generations[model] = generation
 
-    def get(self, model: str, generation: Hashable, key: Hashable) -> Any:
+    def _current(self, model: str, generation: Hashable | None) -> bool:
+        return generation is not None and self._generations.get(model) == generation
+
+    def get(self, model: str, generation: Hashable | None, key: Hashable) -> Any:
         if not self.enabled:
             return None
         now = self._clock()
         with self._lock:
-            self._check_generation(model, generation)
-            entry = self._entries.get((model, key))
+            entry = self._entries.get((model, key)) if self._current(model, generation) else None
             if entry is None or now - entry[0] >= self.ttl_s:
                 if entry is not None:
                     del self._entries[(model, key)]
@@ -69,12 +84,14 @@ class ResponseCache:
             self.stats.hits += 1
             return entry[1]
 
-    def put(self, model: str, generation: Hashable, key: Hashable, value: Any) -> None:
+    def put(self, model: str, generation: Hashable | None, key: Hashable, value: Any) -> None:
+        """Store `value` if `generation` is still the model's current one."""
         if not self.enabled:
             return
         now = self._clock()
         with self._lock:
-            self._check_generation(model, generation)
+            if not self._current(model, generation):
+                return
             self._entries[(model, key)] = (now, value)
             self._entries.move_to_end((model, key))
             while len(self._entries) > self.max_items:

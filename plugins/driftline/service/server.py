@@ -48,24 +48,37 @@ def mlflow_champions(conn_ids: dict[str, str], ttl_s: float = 30.0) -> Any:
 
 CACHE_ITEMS_VAR = "DRIFTLINE_SERVICE_CACHE_ITEMS"
 CACHE_TTL_VAR = "DRIFTLINE_SERVICE_CACHE_TTL_S"
+POINTER_TTL_VAR = "DRIFTLINE_SERVICE_POINTER_TTL_S"
+
+
+def _number(name: str, default: str) -> float:
+    from driftline.exceptions import ConfigError
+
+    raw = os.environ.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, [f"expected a number, got {raw!r}"]) from None
+    if value < 0:
+        raise ConfigError(name, [f"must be >= 0, got {raw!r}"])
+    return value
 
 
 def response_cache() -> Any:
     """The lookup cache sized by the environment: DRIFTLINE_SERVICE_CACHE_ITEMS (default 100000,
-    0 turns it off) and DRIFTLINE_SERVICE_CACHE_TTL_S (default 60)."""
-    from driftline.exceptions import ConfigError
-    from driftline.service.cache import ResponseCache
+    0 turns it off) and DRIFTLINE_SERVICE_CACHE_TTL_S (default 600: entries stay valid until the
+    data generation moves, this is only the backstop for changes no generation reports)."""
+    from driftline.service.cache import DEFAULT_TTL_S, ResponseCache
 
-    values = {}
-    for name, default, kind in ((CACHE_ITEMS_VAR, "100000", int), (CACHE_TTL_VAR, "60", float)):
-        raw = os.environ.get(name, default)
-        try:
-            values[name] = kind(raw)
-        except ValueError:
-            raise ConfigError(name, [f"expected a number, got {raw!r}"]) from None
-        if values[name] < 0:
-            raise ConfigError(name, [f"must be >= 0, got {raw!r}"])
-    return ResponseCache(max_items=int(values[CACHE_ITEMS_VAR]), ttl_s=float(values[CACHE_TTL_VAR]))
+    return ResponseCache(
+        max_items=int(_number(CACHE_ITEMS_VAR, "100000")), ttl_s=_number(CACHE_TTL_VAR, str(DEFAULT_TTL_S))
+    )
+
+
+def pointer_ttl_s() -> float:
+    """DRIFTLINE_SERVICE_POINTER_TTL_S (default 5): how often each model's generation (pointer,
+    generation item, champion version) is re-read, so how soon a completed run reaches lookups."""
+    return _number(POINTER_TTL_VAR, "5")
 
 
 def build_app(folder: Path, keys_file: Path | None = None) -> Any:
@@ -75,4 +88,6 @@ def build_app(folder: Path, keys_file: Path | None = None) -> Any:
     hashes = load_key_hashes(keys_file)
     configs = load_served_configs(folder)
     conn_ids = {c.registered_model_name: c.registry.mlflow_conn_id for c in configs.values()}
-    return create_app(configs, dynamodb_client, hashes, mlflow_champions(conn_ids), response_cache())
+    return create_app(
+        configs, dynamodb_client, hashes, mlflow_champions(conn_ids), response_cache(), pointer_ttl_s()
+    )

@@ -1,14 +1,16 @@
-"""Reading predictions from DynamoDB: one entity, or many with BatchGetItem.
+"""Reading predictions from DynamoDB: one entity, or many with BatchGetItem, and the table's generation.
 
 In snapshot mode the table to read is the one the pointer item names (driftline.inference.snapshot);
-the pointer is re-read at most every `pointer_ttl_s` seconds, so readers move to a new import within
-that time and keep reading the old table (kept for `retention_hours`) until then.
+the service re-reads it (and in upsert mode the table's generation item) at most every
+`pointer_ttl_s` seconds (driftline.service.generation), so readers move to a new import within that
+time and keep reading the old table (kept for `retention_hours`) until then.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Hashable
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +30,8 @@ def plain(value: Any) -> Any:
 
 
 class PredictionStore:
-    """Lookups in one model's predictions table through a low-level client."""
+    """Lookups in one model's predictions table through a low-level client (thread-safe: boto3's
+    clients are)."""
 
     def __init__(
         self,
@@ -41,34 +44,47 @@ class PredictionStore:
 
         self.client = client
         self.cfg = cfg
-        self.pointer_ttl_s = pointer_ttl_s
+        self.pointer_ttl_s = pointer_ttl_s  # for table()/get()/get_many(); the service has its own
         self._clock = clock
         self._d = TypeDeserializer()
         self._lock = threading.Lock()
-        self._pointer: tuple[float, str | None] | None = None
+        self._table: tuple[float, str | None] | None = None
 
     def table(self) -> str | None:
-        """The table lookups read: the configured one, or in snapshot mode the pointer's (None before
-        the first import has switched it)."""
-        if self.cfg.mode != "snapshot":
-            return self.cfg.table
+        """The table lookups read, re-read at most every `pointer_ttl_s` (snapshot mode: the
+        pointer's, None before the first import has switched it)."""
         now = self._clock()
         with self._lock:
-            if self._pointer is not None and now - self._pointer[0] < self.pointer_ttl_s:
-                return self._pointer[1]
+            if self._table is not None and now - self._table[0] < self.pointer_ttl_s:
+                return self._table[1]
+        table = self.read_generation()[0]
+        with self._lock:
+            self._table = (now, table)
+        return table
+
+    def read_generation(self) -> tuple[str | None, Hashable | None]:
+        """(the table lookups read, what changes with its content), read now.
+
+        Snapshot mode: the pointer's table, twice (None before the first import has switched it).
+        Upsert mode: the configured table and its generation seq (None before a run that writes
+        one has completed: such answers are not cached).
+        """
+        from driftline.inference.runs import read_generation
         from driftline.inference.snapshot import read_pointer
         from driftline.inference.writer import error_code
 
+        snapshot = self.cfg.mode == "snapshot"
         try:
-            pointer = read_pointer(self.client, self.cfg, consistent=False)
+            if snapshot:
+                pointer = read_pointer(self.client, self.cfg, consistent=False)
+                table = str(pointer["table"]) if pointer else None
+                return table, table
+            return self.cfg.table, read_generation(self.client, self.cfg)
         except Exception as exc:
             if error_code(exc) != "ResourceNotFoundException":
                 raise
-            pointer = None  # no run has created the pointer table yet: nothing to serve
-        table = str(pointer["table"]) if pointer else None
-        with self._lock:
-            self._pointer = (now, table)
-        return table
+            # no run has created the table yet: nothing to serve (snapshot), nothing to cache (upsert)
+            return (None, None) if snapshot else (self.cfg.table, None)
 
     def _item(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = {k: plain(self._d.deserialize(v)) for k, v in raw.items()}
@@ -77,16 +93,16 @@ class PredictionStore:
         return item
 
     def get(self, entity_id: str) -> dict[str, Any] | None:
-        """The entity's prediction (`history`: the newest date's), or None."""
+        """The entity's prediction in `table()`, or None."""
         return self.get_from(self.table(), entity_id)
 
-    def get_from(self, table: str | None, entity_id: str) -> dict[str, Any] | None:
-        """The entity's prediction in `table` (from `table()`), or None."""
+    def get_from(self, table: str | None, entity_id: str, consistent: bool = False) -> dict[str, Any] | None:
+        """The entity's prediction in `table` (`history`: the newest date's), or None."""
         if entity_id.startswith(META_PREFIX) or table is None:
             return None
         pk = self.cfg.partition_key
         if self.cfg.layout == "latest":
-            raw = self.client.get_item(TableName=table, Key={pk: {"S": entity_id}})
+            raw = self.client.get_item(TableName=table, Key={pk: {"S": entity_id}}, ConsistentRead=consistent)
             return self._item(raw["Item"]) if "Item" in raw else None
         page = self.client.query(
             TableName=table,
@@ -95,22 +111,23 @@ class PredictionStore:
             ExpressionAttributeValues={":id": {"S": entity_id}},
             ScanIndexForward=False,
             Limit=1,
+            ConsistentRead=consistent,
         )
         return self._item(page["Items"][0]) if page["Items"] else None
 
-    def get_many(self, entity_ids: list[str], max_attempts: int = 8) -> dict[str, dict[str, Any]]:
-        """{entity_id: prediction} of the ids found (BatchGetItem, unprocessed keys retried)."""
-        return self.get_many_from(self.table(), entity_ids, max_attempts)
+    def get_many(self, entity_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """get_many_from on `table()`."""
+        return self.get_many_from(self.table(), entity_ids)
 
     def get_many_from(
-        self, table: str | None, entity_ids: list[str], max_attempts: int = 8
+        self, table: str | None, entity_ids: list[str], consistent: bool = False, max_attempts: int = 8
     ) -> dict[str, dict[str, Any]]:
-        """get_many on `table` (from `table()`)."""
+        """{entity_id: prediction} of the ids found in `table` (BatchGetItem, unprocessed keys retried)."""
         wanted = [e for e in dict.fromkeys(entity_ids) if not e.startswith(META_PREFIX)]
         if table is None:
             return {}
         if self.cfg.layout == "history":
-            found = {e: self.get_from(table, e) for e in wanted}
+            found = {e: self.get_from(table, e, consistent) for e in wanted}
             return {e: v for e, v in found.items() if v is not None}
         pk, out = self.cfg.partition_key, {}
         for start in range(0, len(wanted), 100):
@@ -118,7 +135,9 @@ class PredictionStore:
             attempt = 0
             while keys:
                 attempt += 1
-                response = self.client.batch_get_item(RequestItems={table: {"Keys": keys}})
+                response = self.client.batch_get_item(
+                    RequestItems={table: {"Keys": keys, "ConsistentRead": consistent}}
+                )
                 for raw in response["Responses"].get(table, []):
                     item = self._item(raw)
                     out[str(item[pk])] = item

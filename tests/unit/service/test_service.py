@@ -116,49 +116,88 @@ def test_keys_are_stored_hashed_and_the_service_never_runs_without_one(tmp_path,
         create_app({}, lambda cfg: None, frozenset())
 
 
-def test_lookups_are_cached_until_the_champion_version_moves(
+def test_lookups_are_cached_until_the_generation_moves(
     ddb, make_config, validated, churn_model, current_frame
 ):
+    """Upsert mode: a cached answer outlives changes no generation reports, and goes when a run
+    completes, when the alias moves; the key is checked on hits too; no generation item, no cache."""
+    from driftline.inference.items import meta_key
+    from driftline.inference.runs import GENERATION, _wire, read_generation
     from driftline.service.cache import ResponseCache
 
     config = make_config()
-    run_batch_inference(
-        ddb,
-        config,
-        validated,
-        run_id="scheduled__c",
-        data_time=dt.datetime(2026, 1, 16, tzinfo=dt.UTC),
-        champion_version=2,
-        load_model=lambda v: churn_model,
-    )
+    table = config.inference.table
+
+    def run(run_id: str, day: int, version: int) -> None:
+        run_batch_inference(
+            ddb,
+            config,
+            validated,
+            run_id=run_id,
+            data_time=dt.datetime(2026, 1, day, tzinfo=dt.UTC),
+            champion_version=version,
+            load_model=lambda v: churn_model,
+        )
+
+    run("scheduled__1", 16, 2)
+    assert read_generation(ddb, config.inference, consistent=True) == 1
     version = [2]
     champions = ChampionCache(lambda name: version[0], lambda name, v: churn_model, ttl_s=0)
     cache = ResponseCache(max_items=100, ttl_s=3600)
-    app = create_app({"churn": config}, lambda cfg: ddb, frozenset({digest(KEY)}), champions, cache)
+    # pointer_ttl_s=0: the generation is re-read on every request, so each step shows at once
+    app = create_app({"churn": config}, lambda cfg: ddb, frozenset({digest(KEY)}), champions, cache, 0.0)
     client = TestClient(app)
     h = {"X-API-Key": KEY}
     entity, other = (str(e) for e in current_frame["customer_id"].iloc[:2])
     url = f"/v1/models/churn/predictions/{entity}"
-    assert client.get(url, headers=h).status_code == 200
+
+    def run_id_of(response: Any) -> Any:
+        return response.json().get("airflow_run_id") if response.status_code == 200 else response.status_code
+
+    assert run_id_of(client.get(url, headers=h)) == "scheduled__1"
     assert client.get("/v1/models/churn/predictions/nobody", headers=h).status_code == 404
-    for key in (entity, other):
-        ddb.delete_item(TableName=config.inference.table, Key={"entity_id": {"S": key}})
-    assert client.get(url, headers=h).json()["entity_id"] == entity  # served from the cache
+    # changed behind the service's back (no run completed): the cache keeps answering
+    ddb.put_item(TableName=table, Item={"entity_id": {"S": "nobody"}, "airflow_run_id": {"S": "x"}})
+    ddb.delete_item(TableName=table, Key={"entity_id": {"S": entity}})
+    assert run_id_of(client.get(url, headers=h)) == "scheduled__1"  # a hit
     assert client.get("/v1/models/churn/predictions/nobody", headers=h).status_code == 404  # a cached miss
     assert client.get("/healthz").json()["cache"] == {"items": 2, "hits": 2, "misses": 2}
+    # a hit still needs the key
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
     batch = client.post(
         "/v1/models/churn/predictions:batchGet", json={"entity_ids": [entity, other]}, headers=h
     )
-    assert batch.json()["missing"] == [other]  # `other` was never cached: read from the table
-    version[0] = 3  # the alias moved: every cached answer of the model is dropped
+    assert [p["entity_id"] for p in batch.json()["predictions"]] == [entity, other]  # entity from the cache
+    assert (
+        client.post("/v1/models/churn/predictions:batchGet", json={"entity_ids": [entity]}).status_code == 401
+    )
+
+    run("scheduled__2", 17, 2)  # a run completed: its generation drops every cached answer
+    assert read_generation(ddb, config.inference, consistent=True) == 2
+    assert run_id_of(client.get(url, headers=h)) == "scheduled__2"
+    assert client.get("/v1/models/churn/predictions/nobody", headers=h).status_code == 200
+
+    ddb.delete_item(TableName=table, Key={"entity_id": {"S": entity}})
+    assert run_id_of(client.get(url, headers=h)) == "scheduled__2"  # cached
+    version[0] = 3  # the alias moved: the model's cached answers are dropped
     assert client.get(url, headers=h).status_code == 404
 
+    # a table no run of this version has completed into has no generation: nothing is cached
+    ddb.delete_item(TableName=table, Key=_wire(meta_key(config.inference, GENERATION)))
+    assert run_id_of(client.get(f"/v1/models/churn/predictions/{other}", headers=h)) == "scheduled__2"
+    ddb.delete_item(TableName=table, Key={"entity_id": {"S": other}})
+    assert client.get(f"/v1/models/churn/predictions/{other}", headers=h).status_code == 404
+    assert client.get("/v1/models/fraud/predictions/x", headers=h).status_code == 404
 
-def test_the_response_cache_is_bounded_and_expires():
+
+def test_the_response_cache_is_bounded_expires_and_keeps_one_generation():
     from driftline.service.cache import MISSING, ResponseCache
 
     now = [0.0]
     cache = ResponseCache(max_items=2, ttl_s=10, clock=lambda: now[0])
+    cache.advance("m", ("t1", 1))
     for key in ("a", "b", "c"):
         cache.put("m", ("t1", 1), key, {"k": key})
     assert len(cache) == 2 and cache.get("m", ("t1", 1), "a") is None  # the least recently used went
@@ -168,7 +207,110 @@ def test_the_response_cache_is_bounded_and_expires():
     now[0] = 10.0
     assert cache.get("m", ("t1", 1), "gone") is None  # expired
     cache.put("m", ("t1", 1), "x", 1)
+    cache.advance("other", ("t9", 1))
     cache.put("other", ("t9", 1), "x", 2)
-    assert cache.get("m", ("t2", 1), "x") is None and cache.stats.invalidations == 1  # the pointer moved
+    cache.advance("m", ("t2", 1))  # the pointer moved
+    assert cache.get("m", ("t1", 1), "x") is None and cache.stats.invalidations == 1
+    assert cache.get("m", ("t2", 1), "x") is None  # dropped, not carried over
+    cache.put("m", ("t1", 1), "late", 3)  # read under the old generation, stored after it moved
+    assert cache.get("m", ("t2", 1), "late") is None and cache.get("m", ("t1", 1), "late") is None
     assert cache.get("other", ("t9", 1), "x") == 2  # another model's entries stay
+    cache.advance("m", None)  # not cacheable
+    cache.put("m", None, "y", 4)
+    assert cache.get("m", None, "y") is None
     assert ResponseCache(max_items=0).get("m", ("t", 1), "x") is None
+
+
+def test_the_generation_is_reread_in_the_background_and_waited_for_only_when_too_old():
+    import asyncio
+    import threading
+
+    from driftline.service.generation import Generation, GenerationTracker
+
+    now, reads, seen, calls = [0.0], [0], [], []
+    release = threading.Event()
+
+    def read() -> Generation:
+        calls.append(threading.current_thread() is threading.main_thread())
+        if reads[0] == 1:
+            release.wait(10)  # the background refresh is slow
+        reads[0] += 1
+        return Generation("t", reads[0], 1)
+
+    tracker = GenerationTracker(read, 10.0, seen.append, clock=lambda: now[0])
+
+    async def scenario() -> None:
+        assert (await tracker.current()).data == 1  # nothing read yet: waits for the first read
+        now[0] = 4.0
+        assert (await tracker.current()).data == 1 and reads[0] == 1  # young: no read at all
+        now[0] = 6.0
+        assert (await tracker.current()).data == 1  # older than half: refresh started, not waited for
+        assert (await tracker.current()).data == 1  # the same refresh, still running
+        release.set()
+        while reads[0] < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
+        assert (await tracker.current()).data == 2  # the refresh landed (read at 6.0)
+        now[0] = 17.0
+        assert (await tracker.current()).data == 3  # older than max_age: waited for
+
+    asyncio.run(scenario())
+    assert reads[0] == 3 and [g.data for g in seen] == [1, 2, 3]
+    assert not any(calls)  # every read ran in the threadpool, never on the event loop's thread
+
+
+def test_the_service_knobs_come_from_the_environment(monkeypatch):
+    from driftline.exceptions import ConfigError
+    from driftline.service.server import pointer_ttl_s, response_cache
+
+    assert response_cache().ttl_s == 600 and pointer_ttl_s() == 5
+    monkeypatch.setenv("DRIFTLINE_SERVICE_CACHE_ITEMS", "0")
+    monkeypatch.setenv("DRIFTLINE_SERVICE_POINTER_TTL_S", "1.5")
+    assert not response_cache().enabled and pointer_ttl_s() == 1.5
+    monkeypatch.setenv("DRIFTLINE_SERVICE_CACHE_TTL_S", "soon")
+    with pytest.raises(ConfigError, match="expected a number, got 'soon'"):
+        response_cache()
+
+
+def test_a_cache_hit_makes_no_call_to_dynamodb_or_the_registry(served_table, churn_model):
+    """The hot path: a hit is answered from memory, the generation read at most every pointer_ttl_s."""
+    from driftline.service.cache import ResponseCache
+
+    config, ddb, entity = served_table
+    calls: list[str] = []
+    resolves: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(ddb, name)
+
+    champions = ChampionCache(lambda name: resolves.append(name) or 2, lambda name, v: churn_model, ttl_s=0)
+    cache = ResponseCache(max_items=100, ttl_s=3600)
+    app = create_app(
+        {"churn": config}, lambda cfg: Counting(), frozenset({digest(KEY)}), champions, cache, 300.0
+    )
+    with TestClient(app) as client:  # one event loop, as under uvicorn
+        url = f"/v1/models/churn/predictions/{entity}"
+        first = client.get(url, headers={"X-API-Key": KEY})
+        assert first.status_code == 200 and calls == ["get_item", "get_item"]  # generation, then the item
+        assert len(resolves) == 1
+        for _ in range(3):
+            assert client.get(url, headers={"X-API-Key": KEY}).content == first.content
+        assert calls == ["get_item", "get_item"] and len(resolves) == 1
+        assert first.headers["content-type"] == "application/json"
+
+
+@pytest.fixture
+def served_table(ddb, make_config, validated, churn_model, current_frame) -> Any:
+    config = make_config()
+    run_batch_inference(
+        ddb,
+        config,
+        validated,
+        run_id="scheduled__h",
+        data_time=dt.datetime(2026, 1, 16, tzinfo=dt.UTC),
+        champion_version=2,
+        load_model=lambda v: churn_model,
+    )
+    return config, ddb, str(current_frame["customer_id"].iloc[0])
