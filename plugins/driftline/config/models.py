@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -105,7 +105,25 @@ def _known_codec(value: str | None) -> str | None:
     return value
 
 
-class LocalSource(Strict):
+class _FileFormat(Strict):
+    """The file format of a local or S3 source, and the text encoding of its CSV files."""
+
+    format: Literal["parquet", "csv"] = "parquet"
+    encoding: str | None = Field(default=None, description=_ENCODING_HELP)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        return _known_codec(value)
+
+    @model_validator(mode="after")
+    def _encoding_for_csv(self) -> Self:
+        if self.encoding is not None and self.format != "csv":
+            raise ValueError(f"encoding applies to csv files only (format is {self.format!r})")
+        return self
+
+
+class LocalSource(_FileFormat):
     """Parquet or CSV files on a local or mounted path.
 
     `path` is a glob or a date-partition template: `{ds}` / `{date:%Y/%m/%d}` are rendered
@@ -114,22 +132,9 @@ class LocalSource(Strict):
 
     kind: Literal["local"]
     path: str = Field(min_length=1)
-    format: Literal["parquet", "csv"] = "parquet"
-    encoding: str | None = Field(default=None, description=_ENCODING_HELP)
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        return _known_codec(value)
-
-    @model_validator(mode="after")
-    def _encoding_for_csv(self) -> LocalSource:
-        if self.encoding is not None and self.format != "csv":
-            raise ValueError(f"encoding applies to csv files only (format is {self.format!r})")
-        return self
 
 
-class S3Source(Strict):
+class S3Source(_FileFormat):
     """Parquet or CSV objects in S3, read through an Airflow AWS connection."""
 
     kind: Literal["s3"]
@@ -137,19 +142,6 @@ class S3Source(Strict):
         pattern=r"^s3://[^/]+/.+", description="s3://bucket/key template, e.g. .../dt={ds}/*.parquet"
     )
     conn_id: str = "aws_default"
-    format: Literal["parquet", "csv"] = "parquet"
-    encoding: str | None = Field(default=None, description=_ENCODING_HELP)
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str | None) -> str | None:
-        return _known_codec(value)
-
-    @model_validator(mode="after")
-    def _encoding_for_csv(self) -> S3Source:
-        if self.encoding is not None and self.format != "csv":
-            raise ValueError(f"encoding applies to csv files only (format is {self.format!r})")
-        return self
 
 
 class SqlSource(Strict):
