@@ -82,8 +82,9 @@ def test_pipeline_graph(project_dags):
         "validate_training": ["evaluate_gate", "train"],
         "train": ["register"],
         "register": ["evaluate_gate"],
-        "evaluate_gate": ["publish_summary", "score_and_write"],
-        "keep_champion": ["publish_summary", "score_and_write"],
+        "evaluate_gate": ["champion_settled", "publish_summary"],
+        "keep_champion": ["champion_settled", "publish_summary"],
+        "champion_settled": ["score_and_write"],
         "score_and_write": ["publish_summary"],
         "publish_summary": [],
     }

@@ -152,13 +152,14 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
         if config.inference is not None:
             from driftline.operators.inference import ScoreAndWriteOperator
 
-            score = ScoreAndWriteOperator(
-                task_id="score_and_write",
-                snapshot=validate_current.output,
-                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-                **kw,
-            )
-            [gate, keep] >> score >> summary
+            # Scoring waits until the champion of this run is settled (promoted by the gate or
+            # kept), whatever the retrain path did: a failed retrain (a bad training window, a
+            # training or registry error) fails the run and alerts, but the validated current
+            # window is still scored with the champion the registry names. A failed current
+            # window stops scoring (validate_current is a direct upstream, all_success).
+            settled = EmptyOperator(task_id="champion_settled", trigger_rule=TriggerRule.ALL_DONE)
+            score = ScoreAndWriteOperator(task_id="score_and_write", snapshot=validate_current.output, **kw)
+            [gate, keep] >> settled >> score >> summary
     set_params(dag, pipeline_params(config))
     return dag
 

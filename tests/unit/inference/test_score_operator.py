@@ -32,9 +32,12 @@ def test_score_and_write_runs_after_the_gate_join_and_feeds_the_summary(make_con
 
     dag = build_pipeline_dag(make_config(), Path("churn.yaml"))
     score = dag.get_task("score_and_write")
-    assert score.upstream_task_ids == {"validate_current", "evaluate_gate", "keep_champion"}
+    assert score.upstream_task_ids == {"validate_current", "champion_settled"}
     assert score.downstream_task_ids == {"publish_summary"}
-    assert score.trigger_rule == "none_failed_min_one_success"
+    assert score.trigger_rule == "all_success"
+    settled = dag.get_task("champion_settled")
+    assert settled.upstream_task_ids == {"evaluate_gate", "keep_champion"}
+    assert settled.trigger_rule == "all_done"
     assert [a.uri for a in score.outlets] == ["x-driftline://churn/predictions"]
     assert score.template_fields == ("snapshot",)
     without = example_config.model_copy(update={"inference": None})
