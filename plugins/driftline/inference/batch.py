@@ -11,9 +11,8 @@ from typing import Any, NotRequired, TypedDict
 from driftline.config.models import ModelConfig
 from driftline.inference.arms import ArmPlan
 from driftline.inference.errors import InferenceInputError
-from driftline.inference.items import RunStamp
-from driftline.inference.runs import bump_generation, raise_newest, record_run
-from driftline.inference.scoring import score_items, verify_snapshot
+from driftline.inference.runs import bump_generation, decide_run, raise_newest
+from driftline.inference.scoring import arm_counts, score_items, verify_snapshot
 from driftline.inference.table import ensure_table
 from driftline.inference.writer import BatchWriter, Guard
 
@@ -81,23 +80,17 @@ def run_batch_inference(
     started = time.perf_counter()
     source = verify_snapshot(snapshot)
     ensure_table(client, cfg)
-    proposed = RunStamp(
+    stamp = decide_run(
+        client,
+        cfg,
         model_name=config.registered_model_name,
-        model_version=int(champion_version),
+        champion_version=champion_version,
         alias=alias,
         run_id=run_id,
-        scored_at=(scored_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
-        data_time=data_time.astimezone(dt.UTC).isoformat(),
+        data_time=data_time,
+        scored_at=scored_at,
         arms=experiment.to_json() if experiment is not None else "",
     )
-    stamp = record_run(client, cfg, proposed)
-    if stamp != proposed:
-        log.info(
-            "run %s already recorded its decision: scoring with version %s as at %s",
-            run_id,
-            stamp.model_version,
-            stamp.scored_at,
-        )
     model = load_model(stamp.model_version)
     plan = ArmPlan.from_json(stamp.arms) if stamp.arms else None
     arms = (plan, load_model(plan.challenger_version)) if plan is not None else None
@@ -153,5 +146,5 @@ def run_batch_inference(
     if plan is not None:
         result["experiment_id"] = plan.experiment_id
         result["challenger_version"] = plan.challenger_version
-        result["arms"] = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("arm:")}
+        result["arms"] = arm_counts(counts)
     return result

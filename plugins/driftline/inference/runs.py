@@ -19,11 +19,14 @@ The `history` layout needs no marker: different dates are different keys.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from driftline.config.models import InferenceSection
 from driftline.inference.items import RunStamp, meta_key
 from driftline.inference.writer import error_code
+
+log = logging.getLogger(__name__)
 
 
 def _plain(raw: dict[str, Any]) -> dict[str, Any]:
@@ -65,6 +68,41 @@ def record_run(client: Any, cfg: InferenceSection, proposed: RunStamp) -> RunSta
         data_time=str(item["data_time"]),
         arms=str(item.get("arms") or ""),
     )
+
+
+def decide_run(
+    client: Any,
+    cfg: InferenceSection,
+    *,
+    model_name: str,
+    champion_version: int,
+    alias: str,
+    run_id: str,
+    data_time: dt.datetime,
+    scored_at: dt.datetime | None = None,
+    arms: str = "",
+) -> RunStamp:
+    """Record this run's decision (version, stamps, A/B arms as JSON) unless a try already did;
+    return the decision the run holds to (a retry gets the first try's, whatever it proposes)."""
+    proposed = RunStamp(
+        model_name=model_name,
+        model_version=int(champion_version),
+        alias=alias,
+        run_id=run_id,
+        scored_at=(scored_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
+        data_time=data_time.astimezone(dt.UTC).isoformat(),
+        arms=arms,
+    )
+    stamp = record_run(client, cfg, proposed)
+    if stamp != proposed:
+        log.info(
+            "run %s already recorded its decision: version %s as at %s%s",
+            run_id,
+            stamp.model_version,
+            stamp.scored_at,
+            ", with its A/B arms" if stamp.arms else "",
+        )
+    return stamp
 
 
 def read_run(client: Any, cfg: InferenceSection, run_id: str) -> dict[str, Any] | None:

@@ -266,6 +266,11 @@ def score_items(
             yield item
 
 
+def arm_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Items per A/B arm from score_items' `stats` (its `arm:<name>` keys)."""
+    return {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("arm:")}
+
+
 def _arm_fields(plan: ArmPlan) -> dict[str, dict[str, Any]]:
     """The item fields of each arm (None removes the stamp's value: a no_model item names no model)."""
     return {

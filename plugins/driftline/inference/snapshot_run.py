@@ -23,8 +23,8 @@ from driftline.inference.arms import ArmPlan
 from driftline.inference.batch import ScoredBatch
 from driftline.inference.errors import InferenceError, InferenceInputError
 from driftline.inference.items import RunStamp
-from driftline.inference.runs import read_run, record_run
-from driftline.inference.scoring import score_items, verify_snapshot
+from driftline.inference.runs import decide_run, read_run
+from driftline.inference.scoring import arm_counts, score_items, verify_snapshot
 from driftline.inference.snapshot import (
     check_import,
     describe_import,
@@ -111,24 +111,17 @@ def start_snapshot_run(
     started = time.perf_counter()
     source = verify_snapshot(snapshot)
     ensure_table(client, cfg)  # the pointer table: meta items only in this mode
-    proposed = RunStamp(
+    stamp = decide_run(
+        client,
+        cfg,
         model_name=config.registered_model_name,
-        model_version=int(champion_version),
+        champion_version=champion_version,
         alias=alias,
         run_id=run_id,
-        scored_at=(scored_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(),
-        data_time=data_time.astimezone(dt.UTC).isoformat(),
+        data_time=data_time,
+        scored_at=scored_at,
         arms=experiment.to_json() if experiment is not None else "",
     )
-    stamp = record_run(client, cfg, proposed)
-    if stamp != proposed:
-        log.info(
-            "run %s already recorded its decision: version %s as at %s%s",
-            run_id,
-            stamp.model_version,
-            stamp.scored_at,
-            ", with its A/B arms" if stamp.arms else "",
-        )
     plan = ArmPlan.from_json(stamp.arms) if stamp.arms else None
     table = run_table_name(cfg, stamp)
     prefix = export_prefix(cfg, table)
@@ -165,9 +158,7 @@ def start_snapshot_run(
                 "duplicates_dropped": counts.get("duplicates_dropped", 0),
             }
             if plan is not None:
-                record["arm_counts"] = {
-                    k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("arm:")
-                }
+                record["arm_counts"] = arm_counts(counts)
             record_import(client, cfg, run_id, record)
             log.info("exported %d item(s) in %d file(s) to %s", export.items, export.files, export.uri)
             arn = str(start_import(client, cfg, table, prefix)["ImportArn"])
