@@ -8,7 +8,6 @@ time and keep reading the old table (kept for `retention_hours`) until then.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Hashable
 from decimal import Decimal
@@ -33,34 +32,12 @@ class PredictionStore:
     """Lookups in one model's predictions table through a low-level client (thread-safe: boto3's
     clients are)."""
 
-    def __init__(
-        self,
-        client: Any,
-        cfg: InferenceSection,
-        pointer_ttl_s: float = 5.0,
-        clock: Any = time.monotonic,
-    ) -> None:
+    def __init__(self, client: Any, cfg: InferenceSection) -> None:
         from boto3.dynamodb.types import TypeDeserializer
 
         self.client = client
         self.cfg = cfg
-        self.pointer_ttl_s = pointer_ttl_s  # for table()/get()/get_many(); the service has its own
-        self._clock = clock
         self._d = TypeDeserializer()
-        self._lock = threading.Lock()
-        self._table: tuple[float, str | None] | None = None
-
-    def table(self) -> str | None:
-        """The table lookups read, re-read at most every `pointer_ttl_s` (snapshot mode: the
-        pointer's, None before the first import has switched it)."""
-        now = self._clock()
-        with self._lock:
-            if self._table is not None and now - self._table[0] < self.pointer_ttl_s:
-                return self._table[1]
-        table = self.read_generation()[0]
-        with self._lock:
-            self._table = (now, table)
-        return table
 
     def read_generation(self) -> tuple[str | None, Hashable | None]:
         """(the table lookups read, what changes with its content), read now.
@@ -92,10 +69,6 @@ class PredictionStore:
         item.setdefault("arm", "champion")
         return item
 
-    def get(self, entity_id: str) -> dict[str, Any] | None:
-        """The entity's prediction in `table()`, or None."""
-        return self.get_from(self.table(), entity_id)
-
     def get_from(self, table: str | None, entity_id: str, consistent: bool = False) -> dict[str, Any] | None:
         """The entity's prediction in `table` (`history`: the newest date's), or None."""
         if entity_id.startswith(META_PREFIX) or table is None:
@@ -114,10 +87,6 @@ class PredictionStore:
             ConsistentRead=consistent,
         )
         return self._item(page["Items"][0]) if page["Items"] else None
-
-    def get_many(self, entity_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """get_many_from on `table()`."""
-        return self.get_many_from(self.table(), entity_ids)
 
     def get_many_from(
         self, table: str | None, entity_ids: list[str], consistent: bool = False, max_attempts: int = 8

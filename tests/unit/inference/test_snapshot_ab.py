@@ -106,13 +106,14 @@ def test_both_arms_and_the_holdout_are_imported_counted_and_served(
             assert item["prediction"] == 0 and "score" not in item
             assert "model_version" not in item and "alias" not in item
     # the service reads the imported table through the pointer: every entity with its arm
-    store = PredictionStore(ddb, cfg, pointer_ttl_s=0)
-    assert store.table() == result["table"]
+    store = PredictionStore(ddb, cfg)
+    table = store.read_generation()[0]
+    assert table == result["table"]
     sample = ids[:100]
-    served = store.get_many(sample)
+    served = store.get_many_from(table, sample)
     assert {e: p["arm"] for e, p in served.items()} == {e: expected[e] for e in sample}
     holdout = next(e for e in ids if expected[e] == "no_model")
-    one = store.get(holdout)
+    one = store.get_from(table, holdout)
     assert one is not None and one["arm"] == "no_model" and one["experiment_id"] == 4
     assert "model_version" not in one
 
