@@ -8,8 +8,18 @@ import threading
 from typing import Any
 
 from botocore.exceptions import ClientError
+from driftline.inference.arms import ArmPlan
 
 EXPORT_BUCKET = "driftline-exports"
+# the A/B tests' experiment: challenger v7 on 30%, a no_model holdout of 20% (default prediction 0)
+PLAN = ArmPlan(
+    experiment_id=4,
+    challenger_version=7,
+    salt="churn:v7",
+    challenger_share=0.3,
+    holdout_share=0.2,
+    no_model_default=0,
+)
 THROTTLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded")
 
 

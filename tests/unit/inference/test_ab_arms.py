@@ -12,17 +12,9 @@ from driftline.experiments.assignment import assign_arms
 from driftline.inference.arms import ArmPlan
 from driftline.inference.batch import run_batch_inference
 from driftline.inference.items import item_set_checksum
-from inference_helpers import FaultyClient, scan_all
+from inference_helpers import PLAN, FaultyClient, scan_all
 
 END = dt.datetime(2026, 1, 16, tzinfo=dt.UTC)
-PLAN = ArmPlan(
-    experiment_id=4,
-    challenger_version=7,
-    salt="churn:v7",
-    challenger_share=0.3,
-    holdout_share=0.2,
-    no_model_default=0,
-)
 
 
 def run(client: Any, config: Any, snapshot: dict[str, Any], models: dict[int, Any], **kw: Any) -> Any:

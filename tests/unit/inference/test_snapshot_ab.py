@@ -13,18 +13,10 @@ import pytest
 from driftline.experiments.assignment import assign_arms
 from driftline.inference.arms import ArmPlan
 from driftline.inference.items import item_set_checksum
-from inference_helpers import KilledAtImport, WithListImports, scan_all, wait_for_import
+from inference_helpers import PLAN, KilledAtImport, WithListImports, scan_all, wait_for_import
 
 T0 = dt.datetime(2026, 1, 16, 6, tzinfo=dt.UTC)
 RUN = "scheduled__2026-01-15T00:00:00+00:00"
-PLAN = ArmPlan(
-    experiment_id=4,
-    challenger_version=7,
-    salt="churn:v7",
-    challenger_share=0.3,
-    holdout_share=0.2,
-    no_model_default=0,
-)
 # what a retry is handed and must ignore: another champion, another experiment, another time
 OTHER_PLAN = ArmPlan(5, 8, "churn:v8", 0.5, 0.0)
 LATER = T0 + dt.timedelta(hours=3)
