@@ -11,11 +11,13 @@ current snapshot; the decision step also logs them to the monitoring run in MLfl
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftline.drift.stats import ColumnType
+from driftline.exceptions import PermanentError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +26,39 @@ if TYPE_CHECKING:
 
 REPORT_NAME = "drift_report.html"
 SUMMARY_NAME = "drift_summary.json"
+
+# Evidently's HTML (0.7) carries the report's data as JavaScript in one inline script of its head:
+#   <script>\n    var metric_<hex> = {...};\n    var additional_graphs_metric_<hex> = {...};\n</script>
+# The values are json.dumps output written raw into the script, so a data value such as
+# `</script><script>...` ends the script element and starts one of its own. json.dumps never writes a
+# raw newline, so the data runs from the opening line to the first "\n</script>".
+_EVIDENTLY_DATA = re.compile(r"<script>\n\s*var metric_[0-9a-f]+ = ")
+_DATA_END = "\n</script>"
+
+
+class ReportFormatError(PermanentError):
+    """An HTML report that is not laid out the way Evidently writes it: its data cannot be made inert."""
+
+
+def inert_script_data(html: str) -> str:
+    """Evidently's report HTML with every `<` of its data script written as the JavaScript escape `\\u003c`.
+
+    Inside the data every `<` stands in a JSON string, where `\\u003c` is the same character, so the
+    report shows the same values; but no data value can end the script element or open a tag. The
+    HTML around the data (Evidently's own template and its bundled JavaScript) is left as it is.
+    Raises ReportFormatError when the HTML has no Evidently data script (a different writer or
+    version): the caller decides, it is never passed through silently.
+    """
+    found = _EVIDENTLY_DATA.search(html)
+    if found is None:
+        raise ReportFormatError(
+            "no Evidently data script (`<script> var metric_<id> = ...`) in the report HTML"
+        )
+    end = html.find(_DATA_END, found.end())
+    if end < 0:
+        raise ReportFormatError("the Evidently data script of the report HTML is not closed")
+    data = html[found.end() : end].replace("<", "\\u003c")
+    return html[: found.end()] + data + html[end:]
 
 
 def sample_rows(df: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
@@ -202,7 +237,7 @@ def write_artifacts(folder: str, snapshot: Any | None, summary: dict[str, Any]) 
         with tempfile.TemporaryDirectory(prefix="driftline-drift-") as tmp:
             local = Path(tmp) / REPORT_NAME
             snapshot.save_html(str(local))
-            data = local.read_bytes()
+            data = inert_script_data(local.read_text(encoding="utf-8")).encode("utf-8")
             write_bytes(f"{folder}/{REPORT_NAME}", data)
         paths["report_html"] = f"{folder}/{REPORT_NAME}"
         paths["report_bytes"] = len(data)

@@ -2,34 +2,41 @@
 
 Every route depends on `airflow.api_fastapi.core_api.security.requires_authenticated()` (the UI's
 session cookie or an `Authorization: Bearer <JWT>` from `POST /auth/token`; none -> 401, a bad
-token -> 403), and shows a model only to users the auth manager lets read the runs of its
-pipeline DAG (`is_authorized_dag(GET, RUN)`; otherwise 403 on its page, hidden on the list).
+token -> 403). What a user sees follows Airflow's auth manager per DAG (`driftline.ui.access`): a
+model only to users who may read the runs of its pipeline DAG (404 otherwise, as for a model that
+does not exist), a broken config file only to users who may read its config-error DAG.
 
 Routes: `/` models page (HTML), `/models/{model}` one model (HTML),
-`/models/{model}/drift-report/{mlflow_run_id}` the stored Evidently report,
-`/api/models` and `/api/models/{model}` the same data as JSON. `?source=stack|demo` picks the
-history (`driftline.ui.sources`).
+`/models/{model}/drift-report/{mlflow_run_id}` a page framing the stored Evidently report,
+`.../content` the report itself (sandboxed, `driftline.ui.headers.REPORT`), `/api/models` and
+`/api/models/{model}` the same data as JSON. `?source=stack|demo` picks the history
+(`driftline.ui.sources`). Every response carries the headers of `driftline.ui.headers`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from airflow.api_fastapi.app import get_auth_manager
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_authenticated
-from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, Response
 
-from driftline.factory.ids import pipeline_dag_id
-from driftline.ui import data, render
+from driftline.drift.report import ReportFormatError, inert_script_data
+from driftline.ui import data, headers, render
+from driftline.ui.access import Access
 from driftline.ui.sources import DEMO, STACK, Source, demo_source, stack_source
 
+log = logging.getLogger(__name__)
+
 SourceName = Annotated[str, Query(pattern="^(stack|demo)$")]
+RunId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9_-]{1,64}$")]  # an MLflow run id
 
 
 def _sources() -> tuple[list[Source], dict[str, str]]:
@@ -57,25 +64,18 @@ def _pick(name: str) -> tuple[Source, list[Source]]:
     raise HTTPException(404, f"unknown source {name!r}")
 
 
-def _may_read(user: Any, dag_id: str) -> bool:
-    return bool(
-        get_auth_manager().is_authorized_dag(
-            method="GET", access_entity=DagAccessEntity.RUN, details=DagDetails(id=dag_id), user=user
-        )
-    )
-
-
-def _configs(user: Any) -> tuple[list[Any], dict[str, str]]:
+def _configs(access: Access) -> tuple[list[Any], dict[str, str]]:
+    """The models and the broken config files this user may see."""
     configs, errors = data.load_models()
-    return [c for c in configs if _may_read(user, pipeline_dag_id(c.model.name))], errors
+    readable = access.models([c.model.name for c in configs])
+    return [c for c in configs if c.model.name in readable], access.config_errors(errors)
 
 
-def _one(user: Any, model: str) -> Any:
+def _one(access: Access, model: str) -> Any:
+    """The config of `model`; 404 alike when it does not exist and when the user may not read it."""
     configs, _ = data.load_models()
     for config in configs:
-        if config.model.name == model:
-            if not _may_read(user, pipeline_dag_id(model)):
-                raise HTTPException(403, f"you may not read the runs of {pipeline_dag_id(model)}")
+        if config.model.name == model and access.model(model):
             return config
     raise HTTPException(404, f"no model {model!r} in the configs folder")
 
@@ -98,6 +98,34 @@ def _reports(source: Source, page: data.ModelPage) -> dict[str, str | None]:
     return out
 
 
+def _report_artifact(source: Source, model: str, run_id: str) -> tuple[data.ReadOnlyMlflow, str]:
+    """The MLflow store and artifact path of the Evidently report of a drift check of `model` (else 404)."""
+    mlflow = data.ReadOnlyMlflow(source.tracking_uri)
+    try:
+        run = mlflow.client.get_run(run_id)
+    except Exception as exc:
+        raise HTTPException(404, f"no MLflow run {run_id!r}") from exc
+    if run.data.tags.get("driftline.model") != model:
+        raise HTTPException(404, f"MLflow run {run_id!r} is not a drift check of {model!r}")
+    path = data.report_path(data.drift_artifacts(mlflow, run_id))
+    if path is None:
+        raise HTTPException(404, f"MLflow run {run_id!r} stores no drift report (it was not built)")
+    return mlflow, path
+
+
+def _report_html(source: Source, model: str, run_id: str) -> str:
+    """The stored report, its data script made inert (`drift.report.inert_script_data`)."""
+    mlflow, path = _report_artifact(source, model, run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.client.download_artifacts(run_id, path, tmp)
+        html = Path(local).read_text(encoding="utf-8", errors="replace")
+    try:
+        return inert_script_data(html)
+    except ReportFormatError as exc:  # still served only sandboxed (headers.REPORT): inert for Airflow
+        log.warning("drift report %s of run %s: %s; served sandboxed as stored", path, run_id, exc)
+        return html
+
+
 def _json(value: Any) -> Response:
     def plain(obj: Any) -> Any:
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
@@ -114,47 +142,69 @@ def _page_json(page: data.ModelPage) -> dict[str, Any]:
     return out
 
 
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Every response (errors and 401s included) gets `driftline.ui.headers`, unless it set its own."""
+    response = await call_next(request)
+    for key, value in headers.for_content_type(response.headers.get("content-type")).items():
+        if key not in response.headers:
+            response.headers[key] = value
+    return response
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Driftline",
         description="Driftline models: champions, runs, drift, experiments, cost and alerts.",
         dependencies=[Depends(requires_authenticated())],
     )
+    app.middleware("http")(_security_headers)
 
     @app.get("/", response_class=HTMLResponse)
     def models_page(user: GetUserDep, source: SourceName = STACK) -> HTMLResponse:
         chosen, sources = _pick(source)
-        configs, errors = _configs(user)
+        configs, errors = _configs(Access(user))
         return HTMLResponse(render.models_page(_pages(chosen, configs), chosen, sources, errors))
 
     @app.get("/models/{model}", response_class=HTMLResponse)
     def model_page(model: str, user: GetUserDep, source: SourceName = STACK) -> HTMLResponse:
         chosen, sources = _pick(source)
-        page = data.model_page(chosen, _one(user, model))
+        page = data.model_page(chosen, _one(Access(user), model))
         return HTMLResponse(render.model_detail(page, chosen, sources, _reports(chosen, page)))
 
     @app.get("/models/{model}/drift-report/{run_id}", response_class=HTMLResponse)
-    def drift_report(model: str, run_id: str, user: GetUserDep, source: SourceName = STACK) -> HTMLResponse:
+    def drift_report(model: str, run_id: RunId, user: GetUserDep, source: SourceName = STACK) -> HTMLResponse:
+        """A Driftline page that frames the report in `<iframe sandbox="allow-scripts">`."""
+        chosen, sources = _pick(source)
+        _one(Access(user), model)
+        _report_artifact(chosen, model, run_id)  # 404 here, not inside the frame, when there is none
+        return HTMLResponse(render.report_frame(model, run_id, chosen, sources))
+
+    @app.get("/models/{model}/drift-report/{run_id}/content", response_class=HTMLResponse)
+    def drift_report_content(
+        model: str,
+        run_id: RunId,
+        request: Request,
+        user: GetUserDep,
+        source: SourceName = STACK,
+        download: bool = False,
+    ) -> HTMLResponse:
+        """The report, sandboxed; rendered only as a frame (`Sec-Fetch-Dest: iframe`), else downloaded."""
         chosen, _ = _pick(source)
-        _one(user, model)
-        mlflow = data.ReadOnlyMlflow(chosen.tracking_uri)
-        try:
-            run = mlflow.client.get_run(run_id)
-        except Exception as exc:
-            raise HTTPException(404, f"no MLflow run {run_id!r}") from exc
-        if run.data.tags.get("driftline.model") != model:
-            raise HTTPException(404, f"MLflow run {run_id!r} is not a drift check of {model!r}")
-        path = data.report_path(data.drift_artifacts(mlflow, run_id))
-        if path is None:
-            raise HTTPException(404, f"MLflow run {run_id!r} stores no drift report (it was not built)")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = mlflow.client.download_artifacts(run_id, path, tmp)
-            return HTMLResponse(Path(local).read_text(encoding="utf-8"))
+        _one(Access(user), model)
+        html = _report_html(chosen, model, run_id)
+        response = HTMLResponse(html, headers=headers.REPORT)
+        if download or request.headers.get("sec-fetch-dest") != "iframe":
+            response.headers["Content-Disposition"] = (
+                f'attachment; filename="drift-report-{model}-{run_id}.html"'
+            )
+        return response
 
     @app.get("/api/models")
     def api_models(user: GetUserDep, source: SourceName = STACK) -> Response:
         chosen, _ = _pick(source)
-        configs, errors = _configs(user)
+        configs, errors = _configs(Access(user))
         return _json(
             {
                 "source": chosen.name,
@@ -166,6 +216,7 @@ def create_app() -> FastAPI:
     @app.get("/api/models/{model}")
     def api_model(model: str, user: GetUserDep, source: SourceName = STACK) -> Response:
         chosen, _ = _pick(source)
-        return _json({"source": chosen.name, "model": _page_json(data.model_page(chosen, _one(user, model)))})
+        page = data.model_page(chosen, _one(Access(user), model))
+        return _json({"source": chosen.name, "model": _page_json(page)})
 
     return app

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from driftline.cost.roi import _pct as pct
 from driftline.ui.data import DriftPoint, Missing, ModelPage, RunFacts, VersionFacts
-from driftline.ui.sources import Source
+from driftline.ui.headers import REPORT_SANDBOX as SANDBOX
+from driftline.ui.sources import Source, redact_uri
 from driftline.ui.svg import line_chart, sparkline
 
 CSS = """
@@ -40,7 +41,12 @@ def _state(state: str) -> str:
 
 
 def _q(source: Source) -> str:
-    return f"?source={quote(source.name)}"
+    return f"?source={quote(source.name, safe='')}"
+
+
+def _seg(value: str) -> str:
+    """`value` as one URL path segment (every `/`, `?`, `#`, `:` and quote percent-encoded)."""
+    return quote(value, safe="")
 
 
 def mlflow_run_link(
@@ -53,15 +59,15 @@ def mlflow_run_link(
     if source.mlflow_ui is None:
         return f'<code title="{escape(run_id)}">{label}</code>'
     path = (
-        f"#/experiments/{quote(experiment_id)}/runs/{quote(run_id)}"
+        f"#/experiments/{_seg(experiment_id)}/runs/{_seg(run_id)}"
         if experiment_id
-        else f"#/runs/{quote(run_id)}"
+        else f"#/runs/{_seg(run_id)}"
     )
     return f'<a href="{escape(source.mlflow_ui)}/{path}" target="_blank" rel="noopener">{label}</a>'
 
 
 def airflow_run_link(run: RunFacts) -> str:
-    href = f"/dags/{quote(run.dag_id)}/runs/{quote(run.run_id, safe='')}"
+    href = f"/dags/{_seg(run.dag_id)}/runs/{_seg(run.run_id)}"
     return f'<a href="{escape(href)}" target="_top">{escape(run.run_id)}</a>'
 
 
@@ -94,7 +100,8 @@ def _experiment_cell(value: dict[str, Any] | Missing | None) -> str:
         return _missing(value)
     shares = ", ".join(f"{escape(str(k))} {float(v):.0%}" for k, v in value.get("shares", {}).items())
     return (
-        f"{escape(str(value['status']))}: v{value['champion_version']} vs v{value['challenger_version']}"
+        f"{escape(str(value['status']))}: v{escape(str(value['champion_version']))}"
+        f" vs v{escape(str(value['challenger_version']))}"
         f"<br><span class='note'>{shares}</span>"
     )
 
@@ -128,15 +135,15 @@ def _roi_cell(value: dict[str, Any] | Missing) -> str:
 
 def page(title: str, body: str, source: Source, sources: Sequence[Source], path: str) -> str:
     tabs = " ".join(
-        f'<a class="on" href="{escape(path)}?source={quote(s.name)}">{escape(s.label)}</a>'
+        f'<a class="on" href="{escape(path)}{_q(s)}">{escape(s.label)}</a>'
         if s.name == source.name
-        else f'<a href="{escape(path)}?source={quote(s.name)}">{escape(s.label)}</a>'
+        else f'<a href="{escape(path)}{_q(s)}">{escape(s.label)}</a>'
         for s in sources
     )
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f'<style>{CSS}</style></head><body><div class="tabs">{tabs}</div>{body}'
-        f'<p class="note">Source: MLflow {escape(source.tracking_uri)}; alerts {escape(str(source.alerts_file))}.</p>'
+        f'<p class="note">Source: MLflow {escape(redact_uri(source.tracking_uri))}; alerts {escape(str(source.alerts_file))}.</p>'
         "</body></html>"
     )
 
@@ -171,7 +178,7 @@ def models_page(
         )
         rows.append(
             "<tr>"
-            f'<td><a href="models/{quote(m.name)}{_q(source)}"><b>{escape(m.name)}</b></a></td>'
+            f'<td><a href="models/{_seg(m.name)}{_q(source)}"><b>{escape(m.name)}</b></a></td>'
             f"<td>{_version(m.champion, source)}</td><td>{_version(m.challenger, source)}</td>"
             f"<td>{run_cell}</td><td>{drift_cell}</td><td>{live_cell}</td>"
             f"<td>{_experiment_cell(m.experiment)}</td><td>{_cost_cell(m.cost)}</td><td>{_roi_cell(m.roi)}</td>"
@@ -221,7 +228,8 @@ def _decisions_table(m: ModelPage, source: Source, reports: dict[str, str | None
         drifted = ", ".join(sorted(c for c, d in p.drifted.items() if d)) or "none"
         report = reports.get(p.mlflow_run_id)
         report_cell = (
-            f'<a href="../models/{quote(m.name)}/drift-report/{quote(p.mlflow_run_id)}{_q(source)}" target="_blank">report</a>'
+            f'<a href="../models/{_seg(m.name)}/drift-report/{_seg(p.mlflow_run_id)}{_q(source)}" target="_blank"'
+            ' rel="noopener">report</a>'
             if report
             else '<span class="note">not built</span>'
         )
@@ -277,7 +285,7 @@ def model_detail(
     body = (
         f'<p><a href="../{_q(source)}">&larr; all models</a></p><h1>{escape(m.name)}</h1>'
         f"<table><tbody><tr><th>Registered model</th><td>{escape(m.registered_name)}</td>"
-        f'<th>Pipeline DAG</th><td><a href="/dags/{quote(m.dag_id)}" target="_top">{escape(m.dag_id)}</a></td></tr>'
+        f'<th>Pipeline DAG</th><td><a href="/dags/{_seg(m.dag_id)}" target="_top">{escape(m.dag_id)}</a></td></tr>'
         f"<tr><th>Champion</th><td>{_version(m.champion, source)}</td><th>Challenger</th><td>{_version(m.challenger, source)}</td></tr>"
         f"<tr><th>Experiment</th><td>{_experiment_cell(m.experiment)}</td><th>Open alerts</th><td>{_alerts_cell(m)}</td></tr>"
         f"<tr><th>Cost this month</th><td>{cost}</td><th>ROI</th><td>{_roi_cell(m.roi)}</td></tr></tbody></table>"
@@ -285,7 +293,27 @@ def model_detail(
         f"<h2>Drift checks and retrain decisions</h2>{_decisions_table(m, source, reports)}"
         f"<h2>Runs</h2>{_runs_table(m)}<h2>Alerts</h2>{_alerts_list(m)}"
     )
-    return page(f"Driftline: {m.name}", body, source, sources, f"../models/{quote(m.name)}")
+    return page(f"Driftline: {m.name}", body, source, sources, f"../models/{_seg(m.name)}")
+
+
+def report_frame(model: str, run_id: str, source: Source, sources: Sequence[Source]) -> str:
+    """The page of one drift report: the report in `<iframe sandbox="allow-scripts">` (`ui.headers`).
+
+    Evidently draws the report with inline scripts; in the sandbox (no `allow-same-origin`) they run
+    in an opaque origin, never in Airflow's. The frame's URL serves the report with the same
+    sandbox as a Content-Security-Policy, so it stays inert when opened on its own too.
+    """
+    content = f"{_seg(run_id)}/content{_q(source)}"
+    body = (
+        f'<p><a href="../../{_seg(model)}{_q(source)}">&larr; {escape(model)}</a> &middot; '
+        f'<a href="{escape(content)}&amp;download=true">download the report</a></p>'
+        f"<h1>Drift report: {escape(model)}</h1>"
+        f'<p class="note">MLflow run <code>{escape(run_id)}</code>. The report runs in a sandbox: it cannot '
+        "reach Airflow, your session or the network.</p>"
+        f'<iframe sandbox="{SANDBOX}" src="{escape(content)}" title="Evidently drift report" '
+        'referrerpolicy="no-referrer" style="width:100%;height:85vh;border:1px solid #e2e8f0"></iframe>'
+    )
+    return page(f"Driftline: drift report of {model}", body, source, sources, _seg(run_id))
 
 
 def _alerts_list(m: ModelPage) -> str:

@@ -65,8 +65,18 @@ def sqlite_session_factory(db: Path) -> SessionFactory:
     return factory
 
 
+def redact_uri(uri: str) -> str:
+    """`uri` without the user and password a URL may carry (`http://user:pass@host` -> `http://host`)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
 def _http_base(uri: str) -> str | None:
-    return uri.rstrip("/") if uri.startswith(("http://", "https://")) else None
+    return redact_uri(uri).rstrip("/") if uri.startswith(("http://", "https://")) else None
 
 
 def stack_source(tracking_uri: str | None = None, home: Path | None = None) -> Source:

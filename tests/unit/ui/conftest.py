@@ -196,3 +196,18 @@ def write_history(home: Path) -> dict[str, Any]:
 def ui_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     home = tmp_path_factory.mktemp("ui-home")
     return home, write_history(home)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """The session's Airflow metadata DB (token revocation and DAG teams live there), created once."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+@pytest.fixture(scope="session")
+def hostile_world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from tests.unit.ui.helpers import build_hostile_world
+
+    return build_hostile_world(tmp_path_factory.mktemp("hostile"))

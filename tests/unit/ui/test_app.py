@@ -12,14 +12,6 @@ import pytest
 USERS = "admin:admin"
 
 
-@pytest.fixture(scope="module")
-def airflow_db() -> None:
-    """The session's Airflow metadata DB (token revocation lives there), created once."""
-    from airflow.utils.db import initdb
-
-    initdb()
-
-
 @pytest.fixture
 def client(
     airflow_db: None, ui_history: tuple[Path, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
@@ -79,7 +71,12 @@ def test_drift_report_is_served_from_the_run_that_stored_it(client, ui_history) 
     _, facts = ui_history
     headers = {"Authorization": f"Bearer {token}"}
     with_report, without = facts["monitoring_runs"][2], facts["monitoring_runs"][0]
-    report = app.get(f"/models/churn/drift-report/{with_report}?source=demo", headers=headers)
+    page = app.get(f"/models/churn/drift-report/{with_report}?source=demo", headers=headers)
+    assert page.status_code == 200 and f'src="{with_report}/content?source=demo"' in page.text
+    report = app.get(
+        f"/models/churn/drift-report/{with_report}/content?source=demo",
+        headers={**headers, "Sec-Fetch-Dest": "iframe"},
+    )
     assert report.status_code == 200 and "Evidently drift report (test)" in report.text
     missing = app.get(f"/models/churn/drift-report/{without}?source=demo", headers=headers)
     assert missing.status_code == 404 and "no drift report" in missing.json()["detail"]
