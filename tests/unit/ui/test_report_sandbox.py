@@ -167,3 +167,13 @@ def test_every_response_of_the_app_carries_the_headers(client, hostile_world) ->
     assert csp(app.get("/api/models", headers=auth).headers["Content-Security-Policy"])[
         "frame-ancestors"
     ] == ["'none'"]
+
+
+def test_hostile_tags_and_file_names_reach_the_served_pages_as_text(client, hostile_world) -> None:
+    app, auth = client
+    model = app.get("/models/churn", headers=auth).text  # decision and Airflow run tags are hostile
+    listing = app.get("/", headers=auth).text  # a broken config file with a hostile name and value
+    for html in (model, listing):
+        assert "<img" not in html and "<svg onload" not in html and "alert(1)</script>" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in model
+    assert "evil&quot;&lt;img src=x onerror=alert(1)&gt;.yaml" in listing
