@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from driftline.factory.ids import pipeline_dag_id
+from driftline.ui.sources import redact_uri
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -122,9 +123,9 @@ class ReadOnlyMlflow:
 
 
 def _problem(what: str, exc: BaseException) -> Missing:
-    return Missing(
-        f"{what} could not be read: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
-    )
+    """`what` could not be read, and why (any URL's user and password left out)."""
+    first = redact_uri(str(exc).splitlines()[0])[:300] if str(exc) else ""  # redacted before it is cut
+    return Missing(f"{redact_uri(what)} could not be read: {type(exc).__name__}: {first}")
 
 
 # ---- registry -------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ def aliases(mlflow: ReadOnlyMlflow, name: str) -> dict[str, VersionFacts | None]
             )
         return out
     except Exception as exc:  # the page shows what failed instead of failing whole
-        return _problem(f"MLflow registry at {mlflow.tracking_uri}", exc)
+        return _problem(f"MLflow registry at {redact_uri(mlflow.tracking_uri)}", exc)
 
 
 # ---- monitoring experiment --------------------------------------------------------------------
@@ -415,7 +416,7 @@ def cost_and_roi(
         finally:
             ledger.engine.dispose()
     except Exception as exc:
-        why = _problem(f"the cost ledger {url}", exc)
+        why = _problem(f"the cost ledger {redact_uri(url)}", exc)
         return why, why
     cost = {
         "currency": figures.currency,

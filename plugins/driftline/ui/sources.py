@@ -13,6 +13,7 @@ Two sources exist:
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +66,15 @@ def sqlite_session_factory(db: Path) -> SessionFactory:
     return factory
 
 
-def redact_uri(uri: str) -> str:
-    """`uri` without the user and password a URL may carry (`http://user:pass@host` -> `http://host`)."""
-    from urllib.parse import urlsplit, urlunsplit
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]*@")
 
-    parts = urlsplit(uri)
-    if "@" not in parts.netloc:
-        return uri
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+def redact_uri(text: str) -> str:
+    """`text` with the user and password of every URL in it left out (`http://u:p@host` -> `http://host`).
+
+    For URIs the page shows and for error messages, which often quote the URL they failed on.
+    """
+    return _USERINFO.sub(r"\1", text)
 
 
 def _http_base(uri: str) -> str | None:

@@ -178,3 +178,18 @@ def test_the_tracking_uri_is_shown_without_its_password() -> None:
     source = Source(**{**source.__dict__, "tracking_uri": "https://user:s3cret@mlflow.example/x"})
     html = render.models_page([page], source, [source], errors)
     assert "s3cret" not in html and "https://mlflow.example/x" in html
+
+
+def test_a_ledger_or_mlflow_url_with_a_password_is_shown_without_it(monkeypatch, tmp_path) -> None:
+    from driftline.config import load_config
+
+    config = load_config(Path(__file__).resolve().parents[3] / "dags" / "configs" / "churn.yaml")
+    monkeypatch.setenv("DRIFTLINE_COST_LEDGER_URL", "postgresql+psycopg://ledger:s3cret@127.0.0.1:1/ledger")
+    _, source, _, _ = hostile_page("plain")
+    source = Source(**{**source.__dict__, "name": "stack"})
+    if config.cost is None or not config.cost.enabled:
+        pytest.skip("the example config records no cost")
+    cost, _ = data.cost_and_roi(source, config, None)
+    assert isinstance(cost, data.Missing) and "s3cret" not in cost.why and "127.0.0.1:1/ledger" in cost.why
+    registry = data.aliases(data.ReadOnlyMlflow("http://user:s3cret@127.0.0.1:1"), "churn")
+    assert isinstance(registry, data.Missing) and "s3cret" not in registry.why, registry
