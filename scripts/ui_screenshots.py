@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,19 @@ FRAME_READY = (
 )
 
 
+def _open(
+    url: str, *, timeout: float, headers: dict[str, str] | None = None, data: bytes | None = None
+) -> Any:
+    """urlopen for http(s) URLs only (the stack named by --base-url); file: and other schemes are refused."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise SystemExit(f"not an http(s) URL: {url}")
+    request = urllib.request.Request(url, data=data, headers=headers or {})  # noqa: S310 - scheme checked above
+    return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - scheme checked above
+
+
 def _status(url: str, headers: dict[str, str] | None = None) -> int:
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=60) as r:
+        with _open(url, headers=headers, timeout=60) as r:
             return int(r.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
@@ -46,16 +57,14 @@ def _status(url: str, headers: dict[str, str] | None = None) -> int:
 
 def login(base: str, user: str, password: str) -> str:
     body = json.dumps({"username": user, "password": password}).encode()
-    request = urllib.request.Request(
-        f"{base}/auth/token", data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=60) as r:
+    with _open(
+        f"{base}/auth/token", data=body, headers={"Content-Type": "application/json"}, timeout=60
+    ) as r:
         return str(json.load(r)["access_token"])
 
 
 def api_json(base: str, path: str, token: str) -> Any:
-    request = urllib.request.Request(f"{base}{path}", headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=120) as r:
+    with _open(f"{base}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=120) as r:
         return json.load(r)
 
 
@@ -67,7 +76,7 @@ class Chromium:
         if binary is None:
             raise SystemExit("chromium not found on PATH (Debian: apt-get install chromium)")
         self.profile = tempfile.mkdtemp(prefix="driftline-chromium-")
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 - chromium from PATH with fixed arguments
             [
                 binary,
                 "--headless",
