@@ -158,6 +158,11 @@ def create_app() -> FastAPI:
         title="Driftline",
         description="Driftline models: champions, runs, drift, experiments, cost and alerts.",
         dependencies=[Depends(requires_authenticated())],
+        # FastAPI's own /docs, /redoc and /openapi.json are routes without the app's dependencies: they
+        # would serve pages without a login that load Swagger's scripts from a CDN in Airflow's origin.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.middleware("http")(_security_headers)
 

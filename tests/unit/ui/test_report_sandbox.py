@@ -162,6 +162,8 @@ def test_every_response_of_the_app_carries_the_headers(client, hostile_world) ->
         assert response.headers["X-Content-Type-Options"] == "nosniff", path
         policy = csp(response.headers["Content-Security-Policy"])
         assert policy["default-src"] == ["'none'"] and "script-src" not in policy, path
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):  # no page without a login
+        assert app.get(path).status_code in (401, 404), path
     anonymous = app.get("/api/models")
     assert anonymous.status_code == 401 and anonymous.headers["X-Content-Type-Options"] == "nosniff"
     assert csp(app.get("/api/models", headers=auth).headers["Content-Security-Policy"])[
