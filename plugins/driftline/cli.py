@@ -179,7 +179,7 @@ def cmd_airflow(args: argparse.Namespace) -> int:
     airflow = str(Path(sys.executable).with_name("airflow"))
     env = {**os.environ, **project_env()}
     Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-    os.execve(airflow, [airflow, *args.args], env)  # replaces this process: never returns
+    os.execve(airflow, [airflow, *args.args], env)  # noqa: S606 - the venv's own airflow binary with the user's CLI arguments; replaces this process: never returns; replaces this process: never returns
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -202,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     json.loads(args.conf)  # fail here, not after the database is prepared
     env = {**os.environ, **project_env()}
     command = [sys.executable, "-m", "driftline.localrun", args.model, "--start", start, "--end", end]
-    return subprocess.run(
+    return subprocess.run(  # noqa: S603 - this interpreter running driftline.localrun; an argument list, no shell
         [*command, "--conf", args.conf, *(["--replace"] if args.replace else [])], env=env
     ).returncode
 

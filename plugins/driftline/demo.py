@@ -140,7 +140,7 @@ def _ensure_airflow_db() -> None:
     log = driftline_home() / "logs" / "airflow-db-migrate.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
-        subprocess.run([airflow, "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, check=True)
+        subprocess.run([airflow, "db", "migrate"], stdout=out, stderr=subprocess.STDOUT, check=True)  # noqa: S603 - the venv's own airflow binary; fixed arguments
 
 
 @contextlib.contextmanager

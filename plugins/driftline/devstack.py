@@ -224,7 +224,7 @@ def _start(name: str, cmd: list[str], env: dict[str, str]) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # noqa: S603 - the stack's own commands (venv binaries), argument lists, no shell
     pidfile.write_text(str(proc.pid))
     print(f"{name}: started (pid {proc.pid}, log {log})")
 
@@ -233,7 +233,7 @@ def _wait(url: str, name: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - an http://127.0.0.1 health URL built from the stack's ports
                 print(f"{name}: ready at {url}")
                 return
         except Exception:
@@ -242,7 +242,7 @@ def _wait(url: str, name: str, timeout: float = 600) -> None:
 
 
 def _airflow(args: list[str], env: dict[str, str]) -> None:
-    done = subprocess.run([_bin("airflow"), *args], env=env, capture_output=True, text=True)
+    done = subprocess.run([_bin("airflow"), *args], env=env, capture_output=True, text=True)  # noqa: S603 - the venv's own airflow binary; an argument list, no shell
     if done.returncode != 0:
         raise SystemExit(f"`airflow {' '.join(args[:3])} ...` failed:\n{done.stdout}\n{done.stderr}")
 
@@ -279,7 +279,7 @@ def up() -> None:
     mlflow_dir = driftline_home() / "mlflow"
     mlflow_dir.mkdir(parents=True, exist_ok=True)
     if not any((data_root() / "churn").glob("dt=*")):
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - this interpreter running the repository's data generator
             [sys.executable, str(root / "include" / "generate_churn_data.py"), "--out", str(data_root())],
             check=True,
         )

@@ -181,7 +181,7 @@ def parse_config_bytes(data: bytes, where: str) -> dict[str, Any]:
     try:
         text = decode_config(data)
         check_yaml_shape(text)
-        parsed = yaml.load(text, Loader=_SAFE_LOADER)  # a safe loader: plain YAML only, no tags
+        parsed = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - _SAFE_LOADER is yaml's (C)SafeLoader: plain YAML only, no tags; a safe loader: plain YAML only, no tags
     except yaml.YAMLError as exc:
         at = ""
         mark = getattr(exc, "problem_mark", None)

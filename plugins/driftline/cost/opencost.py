@@ -72,9 +72,9 @@ def allocation_for(
         }
     )
     url = f"{base_url.rstrip('/')}/allocation?{query}"
-    request = urllib.request.Request(url, headers={"Accept": "application/json", **(headers or {})})
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **(headers or {})})  # noqa: S310 - the base URL of the deployer's OpenCost connection, not user input
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the base URL of the deployer's OpenCost connection, not user input
             body = json.loads(response.read().decode("utf-8"))
     except (urllib.error.URLError, TimeoutError, ValueError, OSError) as exc:
         raise OpenCostError(f"OpenCost at {base_url} did not answer the allocation query: {exc}") from exc

@@ -124,7 +124,7 @@ def load_outcomes(
 
 def _standard(ab: AbTestSection) -> list[str]:
     o = ab.outcomes
-    assert o is not None
+    assert o is not None  # noqa: S101 - narrows the type: callers run only for configs with an outcomes section
     names = ["entity_id", "date", "kpi"]
     names += [n for n, c in (("label", o.label), ("covariate", o.covariate)) if c]
     return names + [c for c in ab.decision.guardrails if c not in names]
@@ -136,7 +136,7 @@ def _standardise(df: pd.DataFrame, ab: AbTestSection) -> pd.DataFrame:
     from driftline.inference.scoring import entity_strings
 
     o = ab.outcomes
-    assert o is not None
+    assert o is not None  # noqa: S101 - narrows the type: callers run only for configs with an outcomes section
     out = pd.DataFrame(
         {
             "entity_id": entity_strings(df[o.entity_id]),

@@ -148,7 +148,7 @@ class EvaluateExperimentOperator(_RegistryOperator):
 
         config = self.model_config
         ab = config.ab_test
-        assert ab is not None and ab.outcomes is not None
+        assert ab is not None and ab.outcomes is not None  # noqa: S101 - narrows the type: the factory adds this task only with ab_test.outcomes
         start = experiment.started_at
         if end <= start:
             return {

@@ -177,7 +177,7 @@ def mlflow_env(config: ModelConfig) -> tuple[list[k8s.V1EnvVar], list[k8s.V1EnvF
 
     env = [
         k8s.V1EnvVar(name="PYTHONUNBUFFERED", value="1"),
-        k8s.V1EnvVar(name="DRIFTLINE_HOME", value="/tmp/driftline"),
+        k8s.V1EnvVar(name="DRIFTLINE_HOME", value="/tmp/driftline"),  # noqa: S108 - a path inside the training container, not on the worker
         k8s.V1EnvVar(name="MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", value="false"),
         k8s.V1EnvVar(name="GIT_PYTHON_REFRESH", value="quiet"),
     ]

@@ -113,7 +113,7 @@ def decide(
             f"{prefix}; challenger {metric} {_fmt(challenger_score)} misses min_score {_fmt(floor)} "
             f"({better} is better)",
         )
-    assert champion_score is not None
+    assert champion_score is not None  # noqa: S101 - narrows the type: a missing champion score returned above
     if comparison is None:
         raise RegistryInputError(
             f"the gate compares {metric} of challenger and champion with a paired test: "

@@ -154,7 +154,7 @@ class RegistryLock:
                             f"until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires))}; "
                             f"waited {self.wait:.0f}s"
                         )
-                    time.sleep(pause * random.uniform(0.5, 1.5))
+                    time.sleep(pause * random.uniform(0.5, 1.5))  # noqa: S311 - jitter for a retry pause, not a secret
                     pause = min(pause * 1.5, 1.0)
                     continue
                 if not released:

@@ -77,7 +77,7 @@ class DataArrivalSensor(BaseSensorOperator):
 
         start, end = run_interval(context)
         window = resolve_window(self.model_config.data.window, start, end, purpose="current")
-        assert window.start is not None
+        assert window.start is not None  # noqa: S101 - narrows the type: a current window always has a start (resolve_window)
         return window.start, window.end
 
     def check(self, context: Any) -> dict[str, Any]:
