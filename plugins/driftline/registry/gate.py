@@ -179,7 +179,7 @@ def predict_version(
     positive: Any = None,
 ) -> Predictions:
     """Load `models:/name/version` and return its predictions on (X, y)."""
-    from driftline.registry.models import load_sklearn_model
+    from driftline.registry.models import load_model_version
     from driftline.training.metrics import available_metrics, predictions
 
     metric = config.registry.metric
@@ -188,8 +188,7 @@ def predict_version(
             f"model {name!r}: registry.metric {metric!r} is not computed for task {config.training.task!r}; "
             f"available: {sorted(available_metrics(config.training.task))}"
         )
-    hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
-    model = load_sklearn_model(f"models:/{name}/{version}")
+    model = load_model_version(hook, name, version, config)
     scored: Predictions = predictions(model, X, y, config.training.task, positive)
     return scored
 
