@@ -28,7 +28,14 @@ from driftline.registry.approval import PromotionRequest
 from driftline.registry.audit import PENDING_TAG, entries_of_op
 from driftline.registry.champion import get_champion, read_model
 from driftline.registry.errors import RegistryInputError
-from driftline.registry.promotion import PromotionResult, op_id_for, promote, repair, require_version
+from driftline.registry.promotion import (
+    PromotionResult,
+    PromotionRules,
+    op_id_for,
+    promote,
+    repair,
+    require_version,
+)
 from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
@@ -231,6 +238,7 @@ def run_gate(
     data_time: dt.datetime | None = None,
     approval_required: bool = False,
     data_start: dt.datetime | None = None,
+    user: str | None = None,
 ) -> GatePayload:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
 
@@ -387,6 +395,8 @@ def run_gate(
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
             op_key=op_key,
+            rules=PromotionRules(approval_required=approval_required),
+            user=user,
         ).to_dict()
     result: GatePayload = {
         "decision": decision,

@@ -55,6 +55,9 @@ DEFAULT_SKOPS_TRUSTED_TYPES: frozenset[str] = frozenset(
         "numpy.ndarray",
         "collections.OrderedDict",
         "collections.defaultdict",
+        # HistGradientBoosting keeps partial(sklearn.utils.validation.check_array, ...): the wrapped
+        # function is a type of its own in the file, so it must be trusted on its own too.
+        "functools.partial",
     }
 )
 # scikit-learn's own classes (e.g. HistGradientBoosting's TreePredictor): restored by skops through
