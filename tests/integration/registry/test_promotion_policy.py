@@ -150,7 +150,7 @@ def test_promotion_goes_through_the_same_checks(server_hook: Any, history_of_ver
     ):
         promote(server_hook, name, 4, 2, "manual", "ops", rules=PromotionRules(), policy=FAST)
     with pytest.raises(
-        PromotionRefusedError, match="registry.approval.required is set and nobody approved it"
+        PromotionRefusedError, match=r"registry\.approval\.required is set and nobody approved it"
     ):
         promote(
             server_hook, name, 1, 2, "gate", "ops", rules=PromotionRules(approval_required=True), policy=FAST
