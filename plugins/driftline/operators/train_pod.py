@@ -286,8 +286,8 @@ class TrainPodOperator(KubernetesPodOperator):
     :param model_config: the model's validated config (it becomes the pod's args and spec).
     :param snapshot: the validated training snapshot: a SnapshotRef dict or URI (templated). It must
         live in an object store (`data.snapshot_root: s3://...`): a pod cannot read the worker's disk.
-    :param identity: concrete dag_id/run_id/task_id/try_number for the args instead of the Jinja
-        templates (`driftline render-pod` uses it).
+    :param identity: concrete dag_id/run_id/task_id/try_number for the args instead of the
+        placeholders filled when the task renders (`driftline render-pod` uses it).
     :param kwargs: KubernetesPodOperator arguments; they override what the config determines.
     """
 
