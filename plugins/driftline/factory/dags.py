@@ -217,7 +217,9 @@ def build_rollback_dag(config: ModelConfig) -> DAG:
                 approval=approve.output,
                 trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
             )
+            # rollback also hangs on plan directly: a skipped approval (nothing to approve) must not skip it
             plan >> approve >> rollback
+            plan >> rollback
         else:
             RollbackOperator(task_id="rollback", model_config=config)
     return dag
