@@ -95,9 +95,15 @@ def register_champion(model: Any, folder: Path) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)  # an exported MLFLOW_REGISTRY_URI must not take the version elsewhere
     experiment = mlflow.create_experiment("bench", artifact_location=(folder / "artifacts").as_uri())
+    import skops.io as sio
+
     with mlflow.start_run(experiment_id=experiment):
-        info = mlflow.sklearn.log_model(
-            model, name="model", registered_model_name="churn", serialization_format="cloudpickle"
+        info = mlflow.sklearn.log_model(  # skops: the only format the service loads without an opt-in
+            model,
+            name="model",
+            registered_model_name="churn",
+            serialization_format="skops",
+            skops_trusted_types=sio.get_untrusted_types(data=sio.dumps(model)),
         )
     mlflow.MlflowClient().set_registered_model_alias("churn", "champion", info.registered_model_version)
     return uri

@@ -480,7 +480,10 @@ def _print_predictions(endpoint: str) -> None:
     if not sample:
         return
     key = secrets.token_urlsafe(16)
-    champions = mlflow_champions({config.registered_model_name: config.registry.mlflow_conn_id})
+    champions = mlflow_champions(
+        {config.registered_model_name: config.registry.mlflow_conn_id},
+        configs={config.registered_model_name: config},
+    )
     app = create_app({"churn": config}, lambda c: client, frozenset({digest(key)}), champions)
     shown: set[str] = set()
     for raw in sample:  # one lookup per A/B arm found in the sample (champion only without one)

@@ -1,7 +1,8 @@
 """MLflow without Airflow: the client the domain (training, registry, drift) works with.
 
 `MlflowAccess` is what the domain asks for: an object with a `tracking_uri` and an `MlflowClient`
-(`client`). `MlflowStore` is the plain implementation (a tracking URI -> a lazily built client);
+(`client`). `MlflowStore` is the plain implementation (a tracking URI, and optionally that server's
+own `MlflowCredentials` -> a lazily built client carrying them; see driftline.mlflow_auth);
 `driftline.hooks.mlflow.MlflowHook` is the Airflow one (the URI from an Airflow connection) and
 delegates to an `MlflowStore`. The training pod builds an `MlflowStore` from `MLFLOW_TRACKING_URI`.
 """
@@ -16,6 +17,8 @@ from driftline.settings import driftline_home
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from driftline.mlflow_auth import MlflowCredentials
 
 LOCAL_SCHEMES = ("sqlite:", "file:", "/")
 # The experiment-kind tag MLflow 3.17's UI reads (its JS bundle: ExperimentKind.CUSTOM_MODEL_DEVELOPMENT);
@@ -39,26 +42,45 @@ def default_artifact_root() -> Path:
 
 
 class MlflowStore:
-    """A tracking/registry URI and its MlflowClient (built on first use; mlflow imported then)."""
+    """A tracking/registry URI and its MlflowClient (built on first use; mlflow imported then).
 
-    def __init__(self, tracking_uri: str) -> None:
+    With `credentials`, the client sends them (and only them) to that server on every request,
+    artifacts included; nothing goes through the process environment.
+    """
+
+    def __init__(self, tracking_uri: str, credentials: MlflowCredentials | None = None) -> None:
         if not tracking_uri:
             raise ValueError("MlflowStore needs a tracking URI")
         self.tracking_uri = tracking_uri
+        self.credentials = credentials
 
     @property
     def is_local_store(self) -> bool:
         """True when MLflow writes straight to a local database (no server in between)."""
         return self.tracking_uri.startswith(LOCAL_SCHEMES)
 
-    @cached_property
-    def client(self) -> MlflowClient:
-        import mlflow
-        from mlflow.tracking import MlflowClient
+    def use_for_fluent_api(self) -> None:
+        """Point MLflow's process-wide fluent API (mlflow.start_run, log_model) at this store.
 
-        # The fluent API (mlflow.start_run, log_model) follows the same store.
+        Only training, which logs through the fluent API, calls this; a client never changes
+        process-wide state (another connection in the same process, e.g. the service's, must not
+        start talking to this server). `mlflow.set_tracking_uri` also exports MLFLOW_TRACKING_URI.
+        """
+        import mlflow
+
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+
+    @cached_property
+    def client(self) -> MlflowClient:
+        from mlflow.tracking import MlflowClient
+
+        if self.credentials is not None:
+            from driftline.mlflow_auth import credentialed_client, is_http
+
+            if is_http(self.tracking_uri):
+                client: MlflowClient = credentialed_client(self.tracking_uri, self.credentials)
+                return client
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     def get_or_create_experiment(self, name: str) -> str:

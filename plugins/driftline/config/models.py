@@ -498,6 +498,17 @@ class RegistrySection(Strict):
     approval: ApprovalSection = Field(
         default_factory=ApprovalSection, description="Human approval in front of every promotion."
     )
+    trusted_serialization: list[Literal["pickle", "cloudpickle"]] = Field(
+        default_factory=list,
+        description="Model serialization formats that can run code when loaded and that this model's "
+        "artifacts are nevertheless trusted to use (e.g. [cloudpickle] for an estimator.callable whose "
+        "model skops cannot store). Empty: only skops models are loaded.",
+    )
+    skops_trusted_types: list[Annotated[str, Field(min_length=3, pattern=r"^[A-Za-z_][\w.]*$")]] = Field(
+        default_factory=list,
+        description="Extra fully qualified type names a skops model of this config may hold beyond "
+        "skops' own trusted types (the artifact's own list is never used).",
+    )
 
 
 # --- sections built by later releases --------------------------------------------------------

@@ -1,9 +1,14 @@
 """A cluster's own figure for a training run: OpenCost's allocation API, aggregated by a pod label.
 
-Training pods carry `driftline/run: <the Airflow run id, made a valid label value>` (see
-operators/train_pod.py); OpenCost exposes Kubernetes labels with `/` and `.` as `_`, so
-`GET <base>/allocation?window=<start>,<end>&aggregate=label:driftline_run&accumulate=true`
-returns one allocation per run label value. Its `cpuCost + ramCost + pvCost + networkCost` becomes
+Training pods carry `driftline/model`, `driftline/dag` and `driftline/run` (each made a valid
+label value; see operators/train_pod.py `cost_labels`). A run id alone names nothing: scheduled
+run ids (`scheduled__<data time>`) are the same for every model on the same schedule, so the
+allocation is always asked for the combination. OpenCost exposes Kubernetes labels with `/` and
+`.` as `_`, and aggregating by several properties names each allocation by their values joined
+with `/` (label values cannot contain `/`, so the name is unambiguous):
+`GET <base>/allocation?window=<start>,<end>&aggregate=label:driftline_model,label:driftline_dag,label:driftline_run&accumulate=true`
+returns one allocation per (model, dag, run); a pod missing one of the labels is reported under
+`__unallocated__` for it and never matches. `cpuCost + ramCost + pvCost + networkCost` becomes
 the `compute` entry and `gpuCost` the `gpu` entry, with source `opencost`.
 """
 
@@ -14,6 +19,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +27,7 @@ from driftline.exceptions import DriftlineError
 
 RUN_LABEL = "driftline/run"
 MODEL_LABEL = "driftline/model"
+DAG_LABEL = "driftline/dag"
 
 
 class OpenCostError(DriftlineError):
@@ -49,25 +56,27 @@ def _rfc3339(value: dt.datetime) -> str:
 
 def allocation_for(
     base_url: str,
-    label_value: str,
+    labels: Mapping[str, str],
     start: dt.datetime,
     end: dt.datetime,
     *,
-    label: str = RUN_LABEL,
     timeout: float = 10.0,
     headers: dict[str, str] | None = None,
 ) -> Allocation | None:
-    """OpenCost's allocation of the pods whose `label` is `label_value` in [start, end], or None.
+    """OpenCost's allocation of the pods carrying every one of `labels` ({key: value}) in [start, end].
 
     The window is widened to whole minutes (OpenCost's resolution). None: OpenCost has no
-    allocation for that label value in the window (not yet scraped, or the pod never ran).
+    allocation for that combination in the window (not yet scraped, or the pod never ran).
     """
+    if not labels:
+        raise ValueError("allocation_for needs at least one label to attribute pods by")
     start = start.replace(second=0, microsecond=0)
     end = end.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    label_value = "/".join(labels.values())
     query = urllib.parse.urlencode(
         {
             "window": f"{_rfc3339(start)},{_rfc3339(end)}",
-            "aggregate": f"label:{prometheus_label(label)}",
+            "aggregate": ",".join(f"label:{prometheus_label(key)}" for key in labels),
             "accumulate": "true",
         }
     )

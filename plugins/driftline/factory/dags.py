@@ -186,8 +186,10 @@ _checked_params: set[tuple[int, ...]] = set()
 
 
 def build_rollback_dag(config: ModelConfig) -> DAG:
-    """Manual: restore the previous (or a named) champion through the guarded promotion path."""
-    from driftline.operators.registry import RollbackOperator
+    """Manual: restore the previous (or a named) champion through the guarded promotion path and the
+    promotion policy. With `registry.approval.required`, a target that never held champion nor passed
+    the gate waits for an approval first (plan_rollback >> approve_rollback >> rollback)."""
+    from driftline.operators.registry import PlanRollbackOperator, RollbackOperator
 
     with DAG(
         dag_id=ids.rollback_dag_id(config.model.name),
@@ -201,7 +203,25 @@ def build_rollback_dag(config: ModelConfig) -> DAG:
         doc_md=docs.rollback_doc(config),
         description=f"Roll back the champion of {config.model.name}",
     ) as dag:
-        RollbackOperator(task_id="rollback", model_config=config)
+        if config.registry.approval.required:
+            from driftline.operators.approval import PromotionApprovalOperator
+
+            plan = PlanRollbackOperator(task_id="plan_rollback", model_config=config)
+            # skips itself when the target needs no approval (a former champion, a gate-passed version)
+            approve = PromotionApprovalOperator(
+                task_id="approve_rollback", model_config=config, decision=plan.output
+            )
+            rollback = RollbackOperator(
+                task_id="rollback",
+                model_config=config,
+                approval=approve.output,
+                trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+            )
+            # rollback also hangs on plan directly: a skipped approval (nothing to approve) must not skip it
+            plan >> approve >> rollback
+            plan >> rollback
+        else:
+            RollbackOperator(task_id="rollback", model_config=config)
     return dag
 
 

@@ -4,7 +4,8 @@ Resolution of the tracking URI, with no silent fallback:
 1. an explicit `tracking_uri` (the training pod uses `driftline.mlflow_store` with its Secret's URI);
 2. the Airflow connection `mlflow_conn_id` (the config's `registry.mlflow_conn_id`, default
    `mlflow_default`): its `extra.tracking_uri` (which may be a `sqlite:///...` store), or
-   `<schema or http>://<host>:<port>`; login/password become MLflow's basic-auth variables;
+   `<schema or http>://<host>:<port>`; login/password (or `extra.token`) become that client's own
+   credentials (driftline.mlflow_auth), sent only to that server and never put in os.environ;
 3. only when that connection does not exist AND the environment asks for it explicitly with
    `DRIFTLINE_MLFLOW_LOCAL_STORE=1`: a SQLite store under `DRIFTLINE_HOME/mlflow` (`make demo`
    sets it for its own process).
@@ -27,6 +28,7 @@ from driftline.mlflow_store import MlflowStore
 from driftline.settings import driftline_home
 
 if TYPE_CHECKING:
+    from driftline.mlflow_auth import MlflowCredentials
     from mlflow.tracking import MlflowClient
 
 LOCAL_STORE_ENV = "DRIFTLINE_MLFLOW_LOCAL_STORE"
@@ -105,16 +107,32 @@ class MlflowHook(BaseHook):
             raise MlflowConnectionError(
                 f"the MLflow connection {self.mlflow_conn_id!r} has neither a host nor extra.tracking_uri"
             )
-        if conn.login:
-            os.environ.setdefault("MLFLOW_TRACKING_USERNAME", conn.login)
-        if conn.password:
-            os.environ.setdefault("MLFLOW_TRACKING_PASSWORD", conn.password)
+        token = extra.get("token") or extra.get("extra__mlflow__token")
+        if conn.login or conn.password or token:
+            from driftline.mlflow_auth import MlflowCredentials
+
+            self._credentials = MlflowCredentials(
+                server=uri,
+                username=conn.login or None,
+                password=conn.password or None,
+                token=str(token) if token else None,
+            )
         return uri
+
+    _credentials: MlflowCredentials | None = None
 
     @cached_property
     def store(self) -> MlflowStore:
-        """The Airflow-free client wrapper the domain works with (driftline.mlflow_store)."""
-        return MlflowStore(self.tracking_uri)
+        """The Airflow-free client wrapper the domain works with (driftline.mlflow_store); it carries
+        this connection's credentials, if any, for this connection's server only."""
+        uri = self.tracking_uri
+        return MlflowStore(uri, credentials=self._credentials)
+
+    @property
+    def credentials(self) -> MlflowCredentials | None:
+        """This connection's own MLflow credentials (None without a login), for this server only."""
+        _ = self.tracking_uri
+        return self._credentials
 
     @property
     def is_local_store(self) -> bool:

@@ -22,7 +22,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from driftline import assets
 from driftline.config.models import ModelConfig
 from driftline.operators.base import driftline_failure_callbacks, driftline_retry_policy, run_identity
-from driftline.operators.registry import _RegistryOperator, actor_of
+from driftline.operators.registry import _RegistryOperator, actor_of, user_of
 
 TAG_APPROVAL_PREFIX = "driftline.approval."
 
@@ -133,7 +133,7 @@ class PromoteApprovedOperator(_RegistryOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from driftline.registry.approval import approval_details
         from driftline.registry.errors import RegistryConflictError, RegistryInputError
-        from driftline.registry.promotion import promote
+        from driftline.registry.promotion import PromotionRules, promote
 
         request = request_of(self.decision)
         if request is None:
@@ -176,6 +176,9 @@ class PromoteApprovedOperator(_RegistryOperator):
                 lock_ttl=self.lock_ttl,
                 lock_wait=self.lock_wait,
                 op_key=f"{identity.dag_id}/{identity.run_id}",
+                rules=PromotionRules.of(self.model_config),
+                approval=who or None,
+                user=user_of(context),
             )
         except RegistryConflictError as exc:
             # The approval was given for a comparison against a champion that is gone: a retry would

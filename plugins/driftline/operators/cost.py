@@ -70,13 +70,19 @@ def task_usage(task: Any, ti: Any) -> Usage | None:
 
 
 def opencost_entries(
-    config: ModelConfig, entries: list[Entry], run_id: str, start: dt.datetime, end: dt.datetime
+    config: ModelConfig,
+    entries: list[Entry],
+    run_id: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    dag_id: str,
 ) -> list[Entry]:
-    """The entries with OpenCost's compute/GPU figure for the run's pods, where it has one."""
-    from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+    """The entries with OpenCost's compute/GPU figure for this model's pods of the run, where it has one
+    (matched on model, DAG and run: a scheduled run id is shared by every model on that schedule)."""
     from airflow.sdk import BaseHook
 
     from driftline.cost.opencost import OpenCostError, allocation_for
+    from driftline.operators.train_pod import cost_labels
 
     cost = config.cost
     assert cost is not None and cost.opencost_conn_id is not None  # noqa: S101 - narrows the type: the factory adds this task only with a cost section
@@ -86,7 +92,7 @@ def opencost_entries(
         host if "://" in host else f"{conn.schema or 'http'}://{host}{f':{conn.port}' if conn.port else ''}"
     )
     try:
-        allocation = allocation_for(base, make_safe_label_value(run_id), start, end)
+        allocation = allocation_for(base, cost_labels(config.model.name, dag_id, run_id), start, end)
     except OpenCostError as exc:
         log.warning("keeping the estimate: %s", exc)
         return [
@@ -152,7 +158,7 @@ def record_task_cost(context: Any) -> int:
     entries = task_entries(cost, started, ended, footprint, task_usage(task, ti))
     kinds: tuple[str, ...] = ()
     if footprint.where == "pod" and cost.opencost_conn_id:
-        entries = opencost_entries(config, entries, ti.run_id, started, ended)
+        entries = opencost_entries(config, entries, ti.run_id, started, ended, ti.dag_id)
         kinds = ("compute", "gpu")
     key = TaskKey(
         model=config.model.name,

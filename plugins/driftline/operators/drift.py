@@ -386,10 +386,9 @@ class CheckDriftOperator(DriftlineOperator):
         return {"evaluated": True, **result.to_dict()}, result, settings
 
     def _load_model(self, hook: MlflowHook, champion: Any) -> Any:
-        from driftline.registry.models import load_sklearn_model
+        from driftline.registry.models import load_model_version
 
-        hook.client  # noqa: B018 - sets the tracking and registry URIs
-        return load_sklearn_model(f"models:/{champion.name}/{champion.version}")
+        return load_model_version(hook, champion.name, champion.version, self.model_config)
 
     def _labelled(self, current: Any) -> Any:
         from driftline.data.snapshots import SnapshotRef, read_snapshot

@@ -94,10 +94,9 @@ class ScoreAndWriteOperator(DriftlineOperator):
         log.info("scoring with models:/%s@%s = version %s", name, CHAMPION, champion.version)
 
         def load_model(version: int) -> Any:
-            from driftline.registry.models import load_sklearn_model
+            from driftline.registry.models import load_model_version
 
-            mlflow_hook.client  # noqa: B018 - sets MLflow's tracking and registry URIs
-            return load_sklearn_model(f"models:/{name}/{version}")
+            return load_model_version(mlflow_hook, name, version, config)
 
         identity = run_identity(context)
         start, end = run_interval(context)

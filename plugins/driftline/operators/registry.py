@@ -21,6 +21,12 @@ if TYPE_CHECKING:
     from driftline.registry.retry import RetryPolicy
 
 
+def user_of(context: Any) -> str | None:
+    """The Airflow user who triggered the DAG run (`dag_run.triggering_user_name`); None for the scheduler."""
+    user = getattr(context.get("dag_run"), "triggering_user_name", None)
+    return str(user) if user else None
+
+
 def actor_of(context: Any) -> str:
     """Who acts: the Airflow DAG run, plus the triggering user when the context names one."""
     ti = context.get("ti")
@@ -145,6 +151,7 @@ class EvaluationGateOperator(_RegistryOperator):
             # registry.approval.required: record the verdict, the approval task and promote step act on it
             approval_required=self.model_config.registry.approval.required,
             data_start=data_start,
+            user=user_of(context),
         )
         self.log.info(
             "gate for %s: %s (%s)",
@@ -165,45 +172,107 @@ class EvaluationGateOperator(_RegistryOperator):
         return result
 
 
+def rollback_request(params: dict[str, Any]) -> tuple[int | None, str]:
+    """(target version or None = previous-champion, reason) from the rollback DAG's params."""
+    from driftline.registry.errors import RegistryInputError
+
+    raw_target = params.get("target_version")
+    try:
+        target = int(raw_target) if raw_target not in (None, "") else None
+    except (TypeError, ValueError) as exc:
+        raise RegistryInputError(
+            f"params.target_version must be an integer or null, got {raw_target!r}"
+        ) from exc
+    return target, str(params.get("reason") or "").strip() or "manual rollback (no reason given)"
+
+
+class PlanRollbackOperator(_RegistryOperator):
+    """With `registry.approval.required`: decide the rollback target (recorded per run) and ask the
+    promotion policy; a target that needs an approval becomes a `promotion_request` for the approval
+    task. Moves nothing. Returns {"target", "expected", "allowed", "needs_approval", ...}."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from driftline.registry.promotion import PromotionRules, plan_rollback
+
+        target, reason = rollback_request(context.get("params") or {})
+        identity = run_identity(context)
+        name = self.model_config.registered_model_name
+        plan = plan_rollback(
+            self.hook,
+            name,
+            target,
+            reason,
+            actor_of(context),
+            rules=PromotionRules.of(self.model_config),
+            policy=self.policy(),
+            lock_ttl=self.lock_ttl,
+            lock_wait=self.lock_wait,
+            op_key=f"{identity.dag_id}/{identity.run_id}",
+        )
+        if plan["needs_approval"]:
+            plan["promotion_request"] = {
+                "source": "rollback",
+                "model": name,
+                "version": plan["target"],
+                "expected_champion": plan["expected"],
+                "reason": f"rollback: {reason} (needs approval: {plan['refused']})",
+                "metric": self.model_config.registry.metric,
+                "direction": self.model_config.registry.direction,
+                "challenger_score": None,
+                "champion_score": None,
+                "interval": None,
+                "ab_result": None,
+                "evaluated_on": "",
+                "data_window": None,
+                "requested_by": actor_of(context),
+            }
+        self.log.info("rollback plan for %s: %s", name, plan)
+        return plan
+
+
 class RollbackOperator(_RegistryOperator):
     """Restore an earlier version as champion (params `target_version`: int or null = previous-champion,
-    `reason`: str), through the same locked compare-and-set path as promotion. The target is decided
-    once per Airflow run and recorded in the registry first; a retry finishes that decision."""
+    `reason`: str), through the same locked compare-and-set path and the same promotion policy as
+    every promotion (driftline.registry.promotion.authorize): the target must have held `champion`
+    before or passed the gate; anything else needs an approval where `registry.approval.required` is
+    set (`approval`: the approval task's answer, templated) and is refused otherwise. The target is
+    decided once per Airflow run and recorded in the registry first; a retry finishes that decision.
+    The audit entry records the Airflow user who triggered the run."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = ("approval",)
+
+    def __init__(self, *, approval: Any = None, **kwargs: Any) -> None:
         model_config = kwargs["model_config"]
         kwargs["outlets"] = [
             *list(kwargs.get("outlets") or []),
             assets.champion_alias(model_config.model.name),
         ]
         super().__init__(**kwargs)
+        self.approval = approval
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from driftline.registry.errors import RegistryInputError
-        from driftline.registry.promotion import rollback
+        from driftline.registry.approval import approval_details
+        from driftline.registry.promotion import PromotionRules, rollback
 
-        params = context.get("params") or {}
-        raw_target = params.get("target_version")
-        try:
-            target = int(raw_target) if raw_target not in (None, "") else None
-        except (TypeError, ValueError) as exc:
-            raise RegistryInputError(
-                f"params.target_version must be an integer or null, got {raw_target!r}"
-            ) from exc
-        reason = str(params.get("reason") or "").strip() or "manual rollback (no reason given)"
+        target, reason = rollback_request(context.get("params") or {})
+        approval = approval_details(dict(self.approval)) if isinstance(self.approval, dict) else None
+        approved = approval["approved_by"] if approval and approval.get("chosen") == ["Approve"] else None
         identity = run_identity(context)
         result = rollback(
             self.hook,
             self.model_config.registered_model_name,
             target,
-            reason,
+            reason + (f"; approved by {approved}" if approved else ""),
             actor_of(context),
             policy=self.policy(),
             lock_ttl=self.lock_ttl,
             lock_wait=self.lock_wait,
             op_key=f"{identity.dag_id}/{identity.run_id}",
+            rules=PromotionRules.of(self.model_config),
+            approval=approval,
+            user=user_of(context),
         )
-        out = result.to_dict() | {"reason": reason}
+        out = result.to_dict() | {"reason": reason, "approved_by": approved}
         if result.changed:
             self.emit_champion(
                 context, {"version": result.version, "previous": result.previous, "action": "rollback"}

@@ -4,11 +4,16 @@ Imported only when a config uses `training.backend: kubernetes` (`operators.trai
 imports it lazily): the provider module imports the kubernetes client, which costs seconds at
 DAG-parse time. Because the train task *is* the pod operator:
 
-- Airflow renders its template fields (the Airflow identity args are Jinja: `{{ run_id }}` ...);
-  the model config travels base64-encoded (`--config-b64`), so no Jinja inside the config's text
-  (a description or query containing `{{`, `{%`, `{#`) is ever interpreted;
-- the validated snapshot is the template field `snapshot` (the `validate_training` XComArg, which
-  also wires the dependency); its URI replaces the `--snapshot` placeholder right after rendering;
+- config values are literals, never templates: the task's only template field is Driftline's own
+  `snapshot` (the `validate_training` XComArg, which also wires the dependency). The
+  KubernetesPodOperator's template fields (`image`, `cmds`, `arguments`, `labels`, `node_selector`,
+  `env_vars`, `namespace`, ...) are NOT template fields here, because their values come from the
+  config file (`training.kubernetes.*`): `{{ conn.mlflow_default.password }}` in `args` reaches the
+  pod as those characters, and the rendered-template view shows only `snapshot`. The Airflow identity
+  args (`--dag-id`, `--run-id`, `--task-id`, `--try-number`) are placeholders that Driftline fills
+  from the task's context after rendering (plain string replacement, no Jinja), as is the
+  `--snapshot` placeholder with the rendered snapshot's URI; the model config itself travels
+  base64-encoded (`--config-b64`);
 - deferrable mode, durable reattach (`durable=`, cncf-kubernetes 10.25 on Airflow 3.3), `on_kill`
   pod deletion, the XCom sidecar and the start-up / scheduling timeouts are the provider's own;
 - exit code 2 (the entrypoint's "bad input") fails the task without retry (`AirflowFailException`);
@@ -71,12 +76,16 @@ RENDER_SNAPSHOT_PLACEHOLDER = "s3://<snapshot_root>/<model>/<run_id>/training.pa
 # Stands in for the snapshot URI until the task's `snapshot` field is rendered (no Jinja in it).
 SNAPSHOT_PENDING = "<validated snapshot URI, set when the task renders>"
 BAD_INPUT_EXIT_CODE = 2  # driftline.training.entrypoint.main: bad input, a retry cannot help
-IDENTITY_TEMPLATES = {
-    "dag_id": "{{ ti.dag_id }}",
-    "run_id": "{{ run_id }}",
-    "task_id": "{{ ti.task_id }}",
-    "try_number": "{{ ti.try_number }}",
+# Filled from the task's context when it renders (not Jinja: no config text is ever a template).
+IDENTITY_PLACEHOLDERS = {
+    "dag_id": "<airflow dag_id, set when the task renders>",
+    "run_id": "<airflow run_id, set when the task renders>",
+    "task_id": "<airflow task_id, set when the task renders>",
+    "try_number": "<airflow try_number, set when the task renders>",
 }
+# Pod labels Driftline owns (cost attribution, driftline.cost.opencost); a config's
+# `training.kubernetes.labels` cannot replace them.
+DAG_LABEL = "driftline/dag"
 
 
 def config_b64(config: ModelConfig) -> str:
@@ -85,13 +94,14 @@ def config_b64(config: ModelConfig) -> str:
 
 
 def training_args(config: ModelConfig, identity: dict[str, str] | None = None) -> list[str]:
-    """The container args: config, snapshot placeholder, Airflow identity (Jinja by default), XCom path.
+    """The container args: config, snapshot placeholder, Airflow identity (placeholders filled when the
+    task renders, or the given `identity`), XCom path.
 
-    `training.kubernetes.args`, when set, replaces these entirely (and is rendered by Jinja).
+    `training.kubernetes.args`, when set, replaces these entirely, as literals (never rendered).
     """
     if config.training.kubernetes.args is not None:
         return list(config.training.kubernetes.args)
-    values = dict(IDENTITY_TEMPLATES)
+    values = dict(IDENTITY_PLACEHOLDERS)
     for key, value in (identity or {}).items():
         values[key.removeprefix("airflow.")] = str(value)
     args = ["--config-b64", config_b64(config), "--snapshot", SNAPSHOT_PENDING]
@@ -196,12 +206,35 @@ def mlflow_env(config: ModelConfig) -> tuple[list[k8s.V1EnvVar], list[k8s.V1EnvF
     return env, env_from
 
 
+def with_identity(args: list[str], identity: dict[str, str]) -> list[str]:
+    """`args` with each identity placeholder replaced by its value (plain replacement, no Jinja)."""
+    by_placeholder = {IDENTITY_PLACEHOLDERS[k]: v for k, v in identity.items() if k in IDENTITY_PLACEHOLDERS}
+    return [by_placeholder.get(a, a) for a in args]
+
+
+def safe_label_value(value: str) -> str:
+    """`value` as a valid Kubernetes label value (the provider's own rule: cut and hashed when long)."""
+    from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+
+    return str(make_safe_label_value(value))
+
+
 def pod_labels(config: ModelConfig) -> dict[str, str]:
+    """The config's labels, then Driftline's own (which win: cost attribution depends on them)."""
     return {
+        **config.training.kubernetes.labels,
         "app.kubernetes.io/name": "driftline-training",
         "app.kubernetes.io/part-of": "driftline",
-        MODEL_LABEL: config.model.name,
-        **config.training.kubernetes.labels,
+        MODEL_LABEL: safe_label_value(config.model.name),
+    }
+
+
+def cost_labels(model: str, dag_id: str, run_id: str) -> dict[str, str]:
+    """The labels cost attribution filters on: a run id alone is shared by every model on a schedule."""
+    return {
+        MODEL_LABEL: safe_label_value(model),
+        DAG_LABEL: safe_label_value(dag_id),
+        RUN_LABEL: safe_label_value(run_id),
     }
 
 
@@ -253,12 +286,14 @@ class TrainPodOperator(KubernetesPodOperator):
     :param model_config: the model's validated config (it becomes the pod's args and spec).
     :param snapshot: the validated training snapshot: a SnapshotRef dict or URI (templated). It must
         live in an object store (`data.snapshot_root: s3://...`): a pod cannot read the worker's disk.
-    :param identity: concrete dag_id/run_id/task_id/try_number for the args instead of the Jinja
-        templates (`driftline render-pod` uses it).
+    :param identity: concrete dag_id/run_id/task_id/try_number for the args instead of the
+        placeholders filled when the task renders (`driftline render-pod` uses it).
     :param kwargs: KubernetesPodOperator arguments; they override what the config determines.
     """
 
-    template_fields: Sequence[str] = (*KubernetesPodOperator.template_fields, "snapshot")
+    # Only Driftline's own field: every KubernetesPodOperator template field holds config values.
+    template_fields: Sequence[str] = ("snapshot",)
+    template_fields_renderers = {"snapshot": "json"}
     ui_color = "#d9e8fb"
 
     def __init__(
@@ -278,13 +313,27 @@ class TrainPodOperator(KubernetesPodOperator):
         self.snapshot = snapshot
 
     def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
-        """Airflow's rendering, then the rendered snapshot's URI into the args (never rendered itself)."""
+        """Airflow renders `snapshot` (the only template field); then Driftline fills the identity and
+        snapshot placeholders of the args and the cost labels, by plain replacement."""
         super().render_template_fields(context, jinja_env)
-        run_id = context.get("run_id") if hasattr(context, "get") else None
+        get = context.get if hasattr(context, "get") else (lambda _key: None)
+        ti = get("ti")
+        run_id = get("run_id") or getattr(ti, "run_id", None)
+        dag_id = getattr(ti, "dag_id", None) or getattr(get("dag"), "dag_id", None)
+        identity = {
+            "dag_id": dag_id,
+            "run_id": run_id,
+            "task_id": getattr(ti, "task_id", None) or self.task_id,
+            "try_number": getattr(ti, "try_number", None),
+        }
+        self.arguments = with_identity(
+            list(self.arguments or []), {k: str(v) for k, v in identity.items() if v is not None}
+        )
         if run_id:  # the run's pods, for OpenCost / Kubecost allocation (driftline.cost.opencost)
-            from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
-
-            self.labels = {**(self.labels or {}), RUN_LABEL: make_safe_label_value(str(run_id))}
+            self.labels = {
+                **(self.labels or {}),
+                **cost_labels(self.model_config.model.name, str(dag_id or ""), str(run_id)),
+            }
         if isinstance(self.snapshot, str | dict):
             try:
                 uri = snapshot_uri_of(self.snapshot)
@@ -313,6 +362,11 @@ class TrainPodOperator(KubernetesPodOperator):
             )
         if SNAPSHOT_PENDING in (self.arguments or []):
             raise TrainingError(f"the snapshot argument was not filled in for {uri} (task not rendered?)")
+        unfilled = sorted(set(IDENTITY_PLACEHOLDERS.values()) & set(self.arguments or []))
+        if unfilled:
+            raise TrainingError(
+                f"the Airflow identity args were not filled in (task not rendered?): {unfilled}"
+            )
 
     @staticmethod
     def _checked(result: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal, NotRequired, TypedDict
 
-Source = Literal["gate", "ab_test"]
+Source = Literal["gate", "ab_test", "rollback"]
 
 
 class PromotionRequest(TypedDict):
@@ -134,7 +134,7 @@ def approval_markdown(
     drift: dict[str, Any] | None = None,
 ) -> str:
     """The body of the approval task: the comparison and everything the decision rests on."""
-    what = "the evaluation gate" if request["source"] == "gate" else "the A/B test"
+    what = {"gate": "the evaluation gate", "rollback": "a rollback"}.get(request["source"], "the A/B test")
     lines = [
         f"### Promote version {request['version']} of `{request['model']}` to champion?",
         "",

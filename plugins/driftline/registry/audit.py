@@ -45,6 +45,7 @@ class AuditEntry:
     action: str
     op_id: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    user: str = ""  # the Airflow user who triggered the run (dag_run.triggering_user_name); "" if none
 
     def to_json(self) -> str:
         data = asdict(self)

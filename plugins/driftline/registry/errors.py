@@ -6,6 +6,10 @@
 - `RegistryLockTimeoutError(RegistryError)`: another writer held the model's lock for too long.
 - `RegistryInputError(PermanentError)`: the request can never succeed (unknown model, unknown version,
   no previous champion to roll back to, a training run without a model): fail without retry.
+- `PromotionRefusedError(RegistryInputError)`: the promotion policy refuses this move (e.g. a rollback
+  to a version that never was champion nor passed the gate, without approval).
+- `ModelLoadRefusedError(PermanentError)`: a model artifact is in a serialization format (or holds
+  types) the model's config does not allow to be loaded.
 """
 
 from __future__ import annotations
@@ -28,3 +32,11 @@ class RegistryConflictError(RegistryError):
 
 class RegistryLockTimeoutError(RegistryError):
     """The model's registry lock could not be acquired in time."""
+
+
+class PromotionRefusedError(RegistryInputError):
+    """The promotion policy refuses to move `champion` to this version (names model, version and why)."""
+
+
+class ModelLoadRefusedError(PermanentError):
+    """A model artifact may not be loaded: its format or content is not allowed by the model's config."""

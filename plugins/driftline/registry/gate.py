@@ -28,7 +28,14 @@ from driftline.registry.approval import PromotionRequest
 from driftline.registry.audit import PENDING_TAG, entries_of_op
 from driftline.registry.champion import get_champion, read_model
 from driftline.registry.errors import RegistryInputError
-from driftline.registry.promotion import PromotionResult, op_id_for, promote, repair, require_version
+from driftline.registry.promotion import (
+    PromotionResult,
+    PromotionRules,
+    op_id_for,
+    promote,
+    repair,
+    require_version,
+)
 from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
@@ -179,7 +186,7 @@ def predict_version(
     positive: Any = None,
 ) -> Predictions:
     """Load `models:/name/version` and return its predictions on (X, y)."""
-    from driftline.registry.models import load_sklearn_model
+    from driftline.registry.models import load_model_version
     from driftline.training.metrics import available_metrics, predictions
 
     metric = config.registry.metric
@@ -188,8 +195,7 @@ def predict_version(
             f"model {name!r}: registry.metric {metric!r} is not computed for task {config.training.task!r}; "
             f"available: {sorted(available_metrics(config.training.task))}"
         )
-    hook.client  # noqa: B018  (sets MLflow's tracking and registry URI for load_model)
-    model = load_sklearn_model(f"models:/{name}/{version}")
+    model = load_model_version(hook, name, version, config)
     scored: Predictions = predictions(model, X, y, config.training.task, positive)
     return scored
 
@@ -232,6 +238,7 @@ def run_gate(
     data_time: dt.datetime | None = None,
     approval_required: bool = False,
     data_start: dt.datetime | None = None,
+    user: str | None = None,
 ) -> GatePayload:
     """Score challenger and champion, decide, promote on "promoted"; return the gate result dict.
 
@@ -388,6 +395,8 @@ def run_gate(
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
             op_key=op_key,
+            rules=PromotionRules(approval_required=approval_required),
+            user=user,
         ).to_dict()
     result: GatePayload = {
         "decision": decision,

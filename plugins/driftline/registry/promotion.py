@@ -19,6 +19,18 @@ that change instead of deciding again. A rollback also records its decision (tar
 champion it replaces) in the registered-model tag `driftline.rollback.<hash of the run>` before it
 moves anything, so a retry finishes that decision and never re-reads `previous-champion` (which,
 after the first try moved the aliases, names the model being rolled back from).
+
+One promotion policy (`PromotionRules`, `authorize`) for every move of `champion` made on behalf of
+a model's config: the gate, an A/B decision, an approved promotion and a rollback. Checked under
+the lock against a fresh read of the audit trail and the version's gate tag:
+- promotion (gate, A/B, approved): the version passed the gate (its `driftline.gate.decision` tag is
+  promoted / awaiting_approval / ab_test) or held `champion` before; with
+  `registry.approval.required` it also needs an approval by one of `registry.approval.respondents`;
+- rollback: the target held `champion` before (per the audit trail) or passed the gate; anything
+  else only with an approval where `registry.approval.required` is set, and is refused otherwise
+  (PromotionRefusedError names the model, the version and why).
+The entry records which rule allowed the move (`details.policy`), the approver, and the Airflow user
+who triggered the run (`AuditEntry.user`, from `dag_run.triggering_user_name`).
 """
 
 from __future__ import annotations
@@ -40,7 +52,7 @@ from driftline.registry.champion import (
     aliases_of,
     read_model,
 )
-from driftline.registry.errors import RegistryConflictError, RegistryInputError
+from driftline.registry.errors import PromotionRefusedError, RegistryConflictError, RegistryInputError
 from driftline.registry.lock import RegistryLock
 from driftline.registry.retry import RetryPolicy, call, error_code
 
@@ -52,6 +64,113 @@ log = logging.getLogger(__name__)
 # Aliases are written in this order; champion always last.
 _WRITE_ORDER = (PREVIOUS_CHAMPION, CHALLENGER, CHAMPION)
 ROLLBACK_TAG_PREFIX = "driftline.rollback."
+GATE_DECISION_TAG = "driftline.gate.decision"
+PASSED_GATE = frozenset({"promoted", "awaiting_approval", "ab_test"})
+
+
+@dataclass(frozen=True)
+class PromotionRules:
+    """The promotion policy of one model (its config's registry.approval)."""
+
+    approval_required: bool = False
+    respondents: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, config: Any) -> PromotionRules:
+        approval = config.registry.approval
+        return cls(bool(approval.required), tuple(approval.respondents))
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the registry says about a version: did it hold `champion`, what did the gate decide."""
+
+    former_champion: bool
+    gate_decision: str | None
+
+    @property
+    def passed_gate(self) -> bool:
+        return self.gate_decision in PASSED_GATE
+
+
+def standing_of(
+    hook: MlflowAccess, name: str, version: int, model_tags: dict[str, str], policy: RetryPolicy | None
+) -> Standing:
+    """The version's standing from the model's audit trail and the version's gate tag (a fresh read)."""
+    from driftline.registry.audit import entries_from_tags
+
+    entries = entries_from_tags(model_tags)
+    former = any(e.alias == CHAMPION and e.to_version == version for e in entries)
+    mv = require_version(hook, name, version, policy)
+    return Standing(former, dict(mv.tags or {}).get(GATE_DECISION_TAG) or None)
+
+
+def approver_of(approval: dict[str, Any] | None) -> str | None:
+    """Who approved, from approval details ({"approved_by", "chosen"}), or None when not approved."""
+    if not approval:
+        return None
+    chosen = approval.get("chosen")
+    if chosen is not None and list(chosen) != ["Approve"]:
+        return None
+    by = approval.get("approved_by")
+    return str(by) if by else None
+
+
+def authorize(
+    name: str,
+    version: int,
+    action: str,
+    standing: Standing,
+    rules: PromotionRules,
+    approval: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The policy's verdict on moving `champion` of `name` to `version` (see the module docstring):
+    audit details naming the rule that allows it, or PromotionRefusedError saying why not. Pure."""
+    approved_by = approver_of(approval)
+    if approved_by and rules.respondents and approved_by not in rules.respondents:
+        raise PromotionRefusedError(
+            f"{action} of {name!r} to version {version} refused: approved by {approved_by!r}, who is not "
+            f"in registry.approval.respondents {list(rules.respondents)}"
+        )
+    if standing.former_champion:
+        eligible = "held champion before (audit trail)"
+    elif standing.passed_gate:
+        eligible = f"passed the gate ({standing.gate_decision})"
+    else:
+        eligible = ""
+    gate = (
+        f"the gate decided {standing.gate_decision!r}"
+        if standing.gate_decision
+        else "the gate never passed it"
+    )
+    if action == "rollback":
+        if eligible:
+            return {"policy": eligible, **({"approved_by": approved_by} if approved_by else {})}
+        if rules.approval_required and approved_by:
+            return {
+                "policy": f"approved by {approved_by} (never champion; {gate})",
+                "approved_by": approved_by,
+            }
+        how = (
+            "it needs an approval by one of registry.approval.respondents (the rollback DAG asks for it)"
+            if rules.approval_required
+            else "only a former champion or a version that passed the gate can be restored "
+            "(set registry.approval to allow approved exceptions)"
+        )
+        raise PromotionRefusedError(
+            f"rollback of {name!r} to version {version} refused: version {version} never held 'champion' "
+            f"and {gate}; {how}"
+        )
+    if not eligible:
+        raise PromotionRefusedError(
+            f"{action} of {name!r} to version {version} refused: {gate} and it never held 'champion'"
+        )
+    if rules.approval_required and not approved_by:
+        raise PromotionRefusedError(
+            f"{action} of {name!r} to version {version} refused: registry.approval.required is set and "
+            "nobody approved it"
+        )
+    return {"policy": eligible, **({"approved_by": approved_by} if approved_by else {})}
 
 
 def op_id_for(action: str, op_key: str | None) -> str:
@@ -206,6 +325,7 @@ def commit_aliases(
     version_tags: dict[int, dict[str, str]] | None = None,
     policy: RetryPolicy | None = None,
     op_id: str | None = None,
+    user: str | None = None,
 ) -> list[AuditEntry]:
     """Move aliases to `new_aliases` ({alias: version or None to remove}) with audit entries.
 
@@ -236,6 +356,7 @@ def commit_aliases(
                     action=action,
                     op_id=op_id,
                     details=dict(details or {}),
+                    user=user or "",
                 )
             )
             seq += 1
@@ -283,6 +404,9 @@ def _promote_locked(
     details: dict[str, Any] | None,
     policy: RetryPolicy | None,
     op_id: str | None,
+    rules: PromotionRules | None = None,
+    approval: dict[str, Any] | None = None,
+    user: str | None = None,
 ) -> PromotionResult:
     """`promote` with the lock held and pending changes repaired."""
     model = require_model(hook, name, policy)
@@ -290,6 +414,12 @@ def _promote_locked(
     if done is not None:
         return done
     require_version(hook, name, version, policy)
+    details = dict(details or {})
+    if rules is not None:
+        standing = standing_of(hook, name, version, dict(model.tags or {}), policy)
+        details.update(authorize(name, version, action, standing, rules, approval))
+    if user:
+        details["user"] = user
     current = aliases_of(model)
     champion = current.get(CHAMPION)
     if champion == version:
@@ -318,6 +448,7 @@ def _promote_locked(
         version_tags={version: {TAG_PROMOTED_AT: dt.datetime.now(dt.UTC).isoformat()}},
         policy=policy,
         op_id=op_id,
+        user=user,
     )
     return PromotionResult(name, version, champion, changed=True, entries=entries)
 
@@ -350,6 +481,9 @@ def promote(
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
     op_key: str | None = None,
+    rules: PromotionRules | None = None,
+    approval: dict[str, Any] | None = None,
+    user: str | None = None,
 ) -> PromotionResult:
     """Make `version` the champion of `name`; the old champion becomes `previous-champion`.
 
@@ -358,6 +492,8 @@ def promote(
     no-op (changed=False). A `challenger` alias on `version` is removed (it is no longer a candidate).
     `op_key` (e.g. "dag_id/run_id") makes a retry report the change an earlier try made.
     Unknown model or version: RegistryInputError. Registry unreachable: RegistryError after retries.
+    With `rules` (every move made for a model's config) the promotion policy is checked under the lock
+    (`authorize`; `approval`: {"approved_by", "chosen"}); `user` is the Airflow user who triggered it.
     """
     version = int(version)
     op_id = op_id_for(action, op_key) if op_key else None
@@ -376,6 +512,9 @@ def promote(
             details=details,
             policy=policy,
             op_id=op_id,
+            rules=rules,
+            approval=approval,
+            user=user,
         )
     finally:
         lock.release()
@@ -443,13 +582,17 @@ def rollback(
     lock_ttl: float = 120.0,
     lock_wait: float = 60.0,
     op_key: str | None = None,
+    rules: PromotionRules | None = None,
+    approval: dict[str, Any] | None = None,
+    user: str | None = None,
 ) -> PromotionResult:
     """Restore `target_version` (default: `previous-champion`) as champion, through the promotion path.
 
     The current champion becomes `previous-champion`, so a second rollback without a target undoes
     the first. With `op_key` (the Airflow run) the decision is made once and recorded first; a retry
     finishes it. Raises RegistryInputError for an unknown model or version, or when no target is given
-    and there is no previous champion.
+    and there is no previous champion. With `rules`, the target must have held `champion` before or
+    passed the gate, or be approved where approval is configured (PromotionRefusedError otherwise).
     """
     require_model(hook, name, policy)
     lock = _locked_and_repaired(hook, name, actor, policy, lock_ttl, lock_wait)
@@ -468,9 +611,49 @@ def rollback(
             details=None,
             policy=policy,
             op_id=str(decision["op_id"]),
+            rules=rules,
+            approval=approval,
+            user=user,
         )
     finally:
         lock.release()
+
+
+def plan_rollback(
+    hook: MlflowAccess,
+    name: str,
+    target_version: int | None,
+    reason: str,
+    actor: str,
+    *,
+    rules: PromotionRules,
+    policy: RetryPolicy | None = None,
+    lock_ttl: float = 120.0,
+    lock_wait: float = 60.0,
+    op_key: str | None = None,
+) -> dict[str, Any]:
+    """Decide (and record, per run) the rollback target and what the policy says, moving nothing.
+
+    {"target", "expected", "allowed": bool, "policy" or "refused": why, "needs_approval": bool}.
+    A target the policy refuses without approval raises PromotionRefusedError unless approval is
+    configured, in which case `needs_approval` is True (the rollback DAG then asks for it).
+    """
+    lock = _locked_and_repaired(hook, name, actor, policy, lock_ttl, lock_wait)
+    try:
+        decision = decide_rollback(hook, name, lock, target_version, op_key, actor, reason, policy)
+        target = int(decision["target"])
+        model = require_model(hook, name, policy)
+        standing = standing_of(hook, name, target, dict(model.tags or {}), policy)
+    finally:
+        lock.release()
+    out = {"target": target, "expected": decision["expected"]}
+    try:
+        verdict = authorize(name, target, "rollback", standing, rules)
+    except PromotionRefusedError as exc:
+        if not rules.approval_required:
+            raise
+        return out | {"allowed": False, "needs_approval": True, "refused": str(exc)}
+    return out | {"allowed": True, "needs_approval": False, "policy": verdict["policy"]}
 
 
 def _v(version: int | None) -> str:

@@ -24,9 +24,12 @@ def dynamodb_client(cfg: InferenceSection) -> Any:
     return DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=16).client
 
 
-def mlflow_champions(conn_ids: dict[str, str], ttl_s: float = 30.0) -> Any:
+def mlflow_champions(
+    conn_ids: dict[str, str], ttl_s: float = 30.0, configs: dict[str, ModelConfig] | None = None
+) -> Any:
     """A ChampionCache over the MLflow registry; `conn_ids` maps registered model names to their
-    MLflow Airflow connection (`registry.mlflow_conn_id`)."""
+    MLflow Airflow connection (`registry.mlflow_conn_id`), `configs` to their configs (which
+    serialization formats each model's artifacts are trusted with; none: skops only)."""
     from driftline.hooks.mlflow import MlflowHook
     from driftline.registry.champion import read_aliases
     from driftline.service.champion import ChampionCache
@@ -38,10 +41,9 @@ def mlflow_champions(conn_ids: dict[str, str], ttl_s: float = 30.0) -> Any:
         return None if not aliases else aliases.get("champion")
 
     def load(name: str, version: int) -> Any:
-        from driftline.registry.models import load_sklearn_model
+        from driftline.registry.models import load_model_version
 
-        hooks[conn_ids[name]].client  # noqa: B018 - sets MLflow's tracking and registry URIs
-        return load_sklearn_model(f"models:/{name}/{version}")
+        return load_model_version(hooks[conn_ids[name]], name, version, (configs or {}).get(name))
 
     return ChampionCache(resolve, load, ttl_s=ttl_s)
 
@@ -88,6 +90,12 @@ def build_app(folder: Path, keys_file: Path | None = None) -> Any:
     hashes = load_key_hashes(keys_file)
     configs = load_served_configs(folder)
     conn_ids = {c.registered_model_name: c.registry.mlflow_conn_id for c in configs.values()}
+    by_name = {c.registered_model_name: c for c in configs.values()}
     return create_app(
-        configs, dynamodb_client, hashes, mlflow_champions(conn_ids), response_cache(), pointer_ttl_s()
+        configs,
+        dynamodb_client,
+        hashes,
+        mlflow_champions(conn_ids, configs=by_name),
+        response_cache(),
+        pointer_ttl_s(),
     )

@@ -178,8 +178,10 @@ def log_model(config: ModelConfig, model: Any, X_example: pd.DataFrame) -> str:
     example = X_example.head(5)
     signature = infer_signature(example, model.predict(example))
     estimator_cfg = config.training.estimator
-    # skops is MLflow's safe default; a user callable may return types skops cannot restore.
-    fmt = "skops" if estimator_cfg.class_path else "cloudpickle"
+    # skops is the safe format and the only one loaded by default (driftline.registry.models); a
+    # user callable's model goes to cloudpickle only when the config trusts that format for loading.
+    trusted = config.registry.trusted_serialization
+    fmt = "cloudpickle" if estimator_cfg.callable and "cloudpickle" in trusted else "skops"
     kwargs: dict[str, Any] = {}
     # skops looks functions up by scanning sys.modules (pickle.whichmodule), which touches Airflow's
     # deprecated-module shims: one FutureWarning per attribute, thousands of log lines. Silence them.
@@ -292,6 +294,7 @@ def train(
             )
         store = MlflowStore(uri)
     client = store.client
+    store.use_for_fluent_api()  # mlflow.start_run / log_model below log to this store
     experiment_id = store.get_or_create_experiment(experiment_name(config))
     keyed = all(k in ident for k in ("airflow.dag_id", "airflow.run_id", "airflow.task_id"))
     if keyed:

@@ -53,6 +53,8 @@ DAG_FILE = textwrap.dedent(
 
         hook = MlflowHook("mlflow_default")
         versions = [int(v.version) for v in hook.client.search_model_versions("name='{model}'")]
+        # what the real gate records before it asks (the promotion policy reads it)
+        hook.client.set_model_version_tag("{model}", str(max(versions)), "driftline.gate.decision", "awaiting_approval")
         return {{
             "decision": "awaiting_approval",
             "promotion_request": {{

@@ -36,6 +36,8 @@ def setup(driftline_home, example_config, churn_generator, monkeypatch) -> dict[
     for _ in range(2):
         hook.client.create_model_version(name, source="file:///tmp/driftline-ab-test-model")
     promote(hook, name, 1, None, "first champion", "test")
+    # what the gate writes before it starts an experiment (the promotion policy reads it)
+    hook.client.set_model_version_tag(name, "2", "driftline.gate.decision", "ab_test")
     experiment = store.start_experiment(
         hook.client,
         name,

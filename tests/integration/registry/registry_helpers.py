@@ -93,7 +93,7 @@ def log_training_run(
     run = client.create_run(experiment_id, tags=tags)
     with mlflow.start_run(run_id=run.info.run_id):
         mlflow.log_metrics(metrics)
-        mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle", pip_requirements=[])
+        mlflow.sklearn.log_model(model, name="model", serialization_format="skops", pip_requirements=[])
     client.set_terminated(run.info.run_id, "FINISHED")
     return {
         "run_id": run.info.run_id,

@@ -65,9 +65,15 @@ def champion(churn_model, ddb_endpoint, monkeypatch, driftline_home) -> int:
     experiment = mlflow.create_experiment(
         "scoring", artifact_location=(driftline_home / "artifacts").as_uri()
     )
+    import skops.io as sio
+
     with mlflow.start_run(experiment_id=experiment):
-        info = mlflow.sklearn.log_model(
-            churn_model, name="model", registered_model_name="churn", serialization_format="cloudpickle"
+        info = mlflow.sklearn.log_model(  # skops: the only format loaded without a config opt-in
+            churn_model,
+            name="model",
+            registered_model_name="churn",
+            serialization_format="skops",
+            skops_trusted_types=sio.get_untrusted_types(data=sio.dumps(churn_model)),
         )
     client = mlflow.MlflowClient()
     client.set_registered_model_alias("churn", "champion", info.registered_model_version)

@@ -90,7 +90,7 @@ def champion(driftline_home, example_config, tmp_path) -> SimpleNamespace:
     reference = validated_snapshot(train, tmp_path / "snapshots" / "churn" / "train_run", "training")
 
     hook = MlflowHook()
-    mlflow.set_tracking_uri(hook.tracking_uri)
+    hook.store.use_for_fluent_api()  # log_model(registered_model_name=...) registers through the fluent API
     experiment_id = hook.get_or_create_experiment("driftline/churn/training")
     with mlflow.start_run(experiment_id=experiment_id) as run:
         mlflow.sklearn.log_model(

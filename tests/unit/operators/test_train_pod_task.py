@@ -67,6 +67,10 @@ def _context(task: TrainPodOperator) -> dict[str, Any]:
     return {"ti": ti, "task_instance": ti, "run_id": ti.run_id, "dag": task.dag, "task": task, "params": {}}
 
 
+def _container(manifest: dict[str, Any], name: str = "base") -> dict[str, Any]:
+    return next(c for c in manifest["spec"]["containers"] if c["name"] == name)
+
+
 def _arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
@@ -193,3 +197,100 @@ def test_bad_input_before_the_pod_fails_without_retry(example_config: ModelConfi
         task.execute({})
     assert task.retry_policy is not None
     assert task.retry_policy.evaluate(exc.value, 1, 3).action is RetryAction.FAIL
+
+
+# --- config values are literals (issue 22): nothing in training.kubernetes is ever a template ---------
+
+STEAL_CONN = "{{ conn.mlflow_default.password }}"
+STEAL_VAR = "{{ var.value.x }}"
+SECRET, VAR_SECRET = "s3cr3t-mlflow-password", "s3cr3t-variable"
+
+
+class _Conn:
+    """What Jinja's `conn` would resolve to, if anything were rendered: a connection with a password."""
+
+    def __getattr__(self, name: str) -> Any:
+        return SimpleNamespace(password=SECRET, login="admin", host="mlflow")
+
+
+def _hostile_fields(config: ModelConfig) -> ModelConfig:
+    cfg = _hostile_kube_config(config)
+    kube = cfg.training.kubernetes
+    kube.args = ["--token", STEAL_CONN, STEAL_VAR, "{% raw %}x{% endraw %}", "{{ ds }}"]
+    kube.command = ["python", "-c", STEAL_CONN]
+    kube.image = f"registry.example/{STEAL_VAR}:1"
+    kube.node_selector = {"pool": STEAL_CONN}
+    kube.labels = {"team": STEAL_VAR}
+    kube.service_account = STEAL_CONN
+    kube.mlflow_secret = STEAL_VAR
+    kube.image_pull_secrets = [STEAL_CONN]
+    kube.resources.gpu = 1
+    kube.resources.gpu_type = STEAL_VAR
+    return cfg
+
+
+def test_config_values_reach_the_pod_verbatim_never_rendered(
+    example_config: ModelConfig, example_config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+    from driftline.factory.dags import build_pipeline_dag
+    from kubernetes.client import ApiClient
+
+    monkeypatch.setattr(KubernetesHook, "is_in_cluster", False)
+    dag = build_pipeline_dag(_hostile_fields(example_config), example_config_path)
+    task = dag.get_task("train")
+    assert isinstance(task, TrainPodOperator)
+    assert task.template_fields == ("snapshot",)  # the rendered-template view shows nothing of the config
+    context = _context(task) | {"conn": _Conn(), "var": {"value": {"x": VAR_SECRET}}, "ds": "2026-01-02"}
+    task.render_template_fields(context)  # Airflow's own rendering, with conn/var a template could read
+    pod = task.build_pod_request_obj(context)  # the real pod request (per API-NOTES)
+    manifest = ApiClient().sanitize_for_serialization(pod)
+    text = json.dumps(manifest)
+    assert SECRET not in text
+    assert VAR_SECRET not in text
+    base = _container(manifest)
+    assert base["args"][:5] == ["--token", STEAL_CONN, STEAL_VAR, "{% raw %}x{% endraw %}", "{{ ds }}"]
+    assert base["command"] == ["python", "-c", STEAL_CONN]
+    assert base["image"] == f"registry.example/{STEAL_VAR}:1"
+    spec = manifest["spec"]
+    assert spec["nodeSelector"] == {"pool": STEAL_CONN, "nvidia.com/gpu.product": STEAL_VAR}
+    assert manifest["metadata"]["labels"]["team"] == STEAL_VAR
+    assert spec["serviceAccountName"] == STEAL_CONN
+    assert spec["imagePullSecrets"] == [{"name": STEAL_CONN}]
+    assert base["envFrom"] == [{"secretRef": {"name": STEAL_VAR}}]
+    # Driftline's own values are still filled in for the run (no Jinja needed for them)
+    assert manifest["metadata"]["labels"]["driftline/run"] == "scheduled__2026-01-02"
+    assert manifest["metadata"]["labels"]["driftline/model"] == "churn"
+
+
+def test_default_args_get_the_run_identity_without_jinja(
+    train_task: TrainPodOperator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = _context(train_task)
+    train_task.render_template_fields(context)
+    args = train_task.arguments
+    assert not any("{{" in a or "<airflow" in a for a in args)
+    assert _arg(args, "--run-id") == "scheduled__2026-01-02" and _arg(args, "--try-number") == "2"
+
+
+def test_driftline_validate_accepts_template_text_as_a_literal(
+    example_config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+    from driftline.cli import main
+
+    raw = yaml.safe_load(example_config_path.read_text())
+    kube = raw.setdefault("training", {}).setdefault("kubernetes", {})
+    kube.update(
+        args=[STEAL_CONN, STEAL_VAR],
+        command=["python", STEAL_CONN],
+        image=f"registry.example/{STEAL_VAR}:1",
+        node_selector={"pool": STEAL_CONN},
+        labels={"team": STEAL_VAR},
+    )
+    path = tmp_path / "churn.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["validate", str(path)]) == 0
+    assert "1 valid, 0 invalid" in capsys.readouterr().out

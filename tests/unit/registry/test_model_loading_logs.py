@@ -33,11 +33,13 @@ TASK_PROCESS = textwrap.dedent(
     import airflow.sdk, airflow.models, airflow.utils.timezone, airflow.utils.trigger_rule
     import airflow.utils.operator_resources, airflow.utils.entry_points, airflow.serialization.serde
     import driftline.operators.drift, driftline.operators.registry
-    from driftline.registry.models import load_sklearn_model
+    import os
+    from driftline.mlflow_store import MlflowStore
+    from driftline.registry.models import load_model_version
     import mlflow
     mlflow_logger = logging.getLogger("mlflow")
     print("MLFLOW_HANDLERS", len(mlflow_logger.handlers), mlflow_logger.propagate)
-    model = load_sklearn_model("models:/loadme/1")
+    model = load_model_version(MlflowStore(os.environ["MLFLOW_TRACKING_URI"]), "loadme", 1)
     print("LOADED", type(model).__name__)
     """
 )
