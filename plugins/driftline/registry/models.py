@@ -177,7 +177,7 @@ def load_checked(fmt: str, model_file: Path, trusted_types: Iterable[str]) -> An
             return cloudpickle.load(handle)
         import pickle
 
-        return pickle.load(handle)
+        return pickle.load(handle)  # noqa: S301 - only when registry.trusted_serialization lists pickle
 
 
 def load_model_version(
