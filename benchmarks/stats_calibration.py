@@ -19,7 +19,7 @@ Methods (the calibrated ones are Driftline's decision, `drift.decision: calibrat
 - `evidently_num`, `evidently_cat20`, `dataset_evidently`: Evidently 0.7's own decisions on the same data
   (`drift.decision: evidently`), for comparison.
 
-    .venv/bin/python benchmarks/stats_calibration.py            # 400 replicates per cell (minutes)
+    .venv/bin/python benchmarks/stats_calibration.py            # 300 replicates per cell (tens of minutes)
     .venv/bin/python benchmarks/stats_calibration.py --quick    # 40 replicates, 2 sizes (seconds)
 
 The last stdout line is one JSON object: the table's rows and the largest false-alarm rates.
@@ -171,7 +171,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(CALIBRATED + BASELINES))
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    reps = args.reps or (40 if args.quick else 400)
+    reps = args.reps or (40 if args.quick else 300)
     refs = (200, 1000) if args.quick else REF_SIZES
     curs = (200,) if args.quick else CUR_SIZES
     methods = [m for m in args.methods.split(",") if m]

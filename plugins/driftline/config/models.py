@@ -326,7 +326,7 @@ class ConceptDriftSection(Strict):
 
 
 class Persistence(Strict):
-    """Retrain on data, label or prediction drift only when it was seen in `k` of the last `n` runs."""
+    """Retrain on data, concept, label or prediction drift only when drift was seen in `k` of the last `n` runs."""
 
     k: int = Field(
         default=1, ge=1, description="Runs with drift needed among the last n (this one included)."
@@ -381,7 +381,7 @@ class DriftSection(Strict):
     )
     persistence: Persistence = Field(
         default_factory=Persistence,
-        description="Data/label/prediction drift must be seen in k of the last n runs before it retrains.",
+        description="Data/concept/label/prediction drift must be seen in k of the last n runs before it retrains.",
     )
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list, description="Features left out of data drift.")

@@ -9,9 +9,9 @@ Retrain when any of these holds (every one that holds is recorded as a reason):
   from (`trained_until`), or from its promotion when that is unknown;
 - label drift / prediction drift, when detected and configured as a retrain reason
   (`drift.label.retrain`, `drift.prediction.retrain`); detected but not a reason, it is a note.
-Persistence (`drift.persistence: {k, n}`): data, label and prediction drift retrain only when drift
-was seen in k of the last n runs (by data time, this one included; `drift_persistence`); the
-decision records which runs counted. Concept drift, force, no champion and age are not held.
+Persistence (`drift.persistence: {k, n}`): data, concept, label and prediction drift retrain only
+when drift was seen in k of the last n runs (by data time, this one included; `drift_persistence`);
+the decision records which runs counted. Force, no champion and age are not held.
 Cooldown: a retrain decided less than `cooldown` after the last retrain is suppressed (its
 reasons move to `suppressed`) unless forced. This stops a persistent drift from retraining on
 every run while the last retrain is still recent. All times are data times (a run's data
@@ -173,10 +173,11 @@ def decide_retrain(
 ) -> RetrainDecision:
     """Decide whether to retrain; pure (no I/O), every reason recorded.
 
-    `persistence` (k, n): data, label or prediction drift is a retrain reason only when drift was
-    seen in at least k of the last n runs (`drift_persistence` over `drift_history`, this run
-    included); otherwise it is a note. Concept drift (a significant drop of the measured metric),
-    force, no champion and model age are not held back by it.
+    `persistence` (k, n): data, concept, label or prediction drift is a retrain reason only when
+    drift was seen in at least k of the last n runs (`drift_persistence` over `drift_history`, this
+    run included); otherwise it is a note. Force, no champion and model age are not held back by
+    it. (Concept drift counts too: a day's metric on a day's labels moves with that day's weather
+    or mix, more than its bootstrap interval of the rows says.)
     """
     reasons: list[str] = []
     notes: list[str] = []
@@ -200,7 +201,8 @@ def decide_retrain(
         )
     if concept_drift is not None:
         if concept_drift.evaluated and concept_drift.drifted:
-            reasons.append(f"concept drift: {concept_drift.reason}")
+            drift_reasons.append(f"concept drift: {concept_drift.reason}")
+            reasons.append(drift_reasons[-1])
         elif not concept_drift.evaluated:
             notes.append(f"concept drift not evaluated: {concept_drift.reason}")
     for target in (label_drift, prediction_drift):
