@@ -169,11 +169,17 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=None)
     parser.add_argument("--seed", type=int, default=20261207)
     parser.add_argument("--methods", default=",".join(CALIBRATED + BASELINES))
+    parser.add_argument("--refs", default=None, help="reference sizes, comma-separated (default: all)")
+    parser.add_argument("--curs", default=None, help="current sizes, comma-separated (default: all)")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     reps = args.reps or (40 if args.quick else 300)
     refs = (200, 1000) if args.quick else REF_SIZES
     curs = (200,) if args.quick else CUR_SIZES
+    if args.refs:
+        refs = tuple(int(v) for v in args.refs.split(","))
+    if args.curs:
+        curs = tuple(int(v) for v in args.curs.split(","))
     methods = [m for m in args.methods.split(",") if m]
     rows = []
     print("| method | reference | current | false alarm (se) | power (se) | shift |")

@@ -89,16 +89,13 @@ def train(window: Any, config: Any, version: int, until: dt.date) -> tuple[Champ
     from driftline.training.metrics import predictions
     from driftline.training.split import time_split
 
-    from threadpoolctl import threadpool_limits
-
     features, label = config.data.features, config.data.label
     train_rows, valid = time_split(
         window, config.data.timestamp, config.training.validation_days, config.training.min_validation_rows
     )
-    with threadpool_limits(limits=1):  # one OpenMP thread: the replay runs beside other work
-        model = fit_model(
-            config.training.estimator, features, prepare_features(train_rows, features), train_rows[label]
-        )
+    model = fit_model(
+        config.training.estimator, features, prepare_features(train_rows, features), train_rows[label]
+    )
     preds = predictions(model, prepare_features(valid, features), valid[label], config.training.task, 1)
     value = point_metric(config.registry.metric, preds)
     se = metric_se(config.registry.metric, preds, resamples=200)
@@ -121,11 +118,16 @@ def score(model: Any, rows: Any, config: Any) -> float:
     return float(point_metric(config.registry.metric, preds))
 
 
-def replay(
-    df: Any, config: Any, start: dt.date, end: dt.date, *, log: Any = None
-) -> list[dict[str, Any]]:
+def replay(df: Any, config: Any, start: dt.date, end: dt.date, *, log: Any = None) -> list[dict[str, Any]]:
     """One decision per day from `start` to `end` (inclusive); the first champion learns the
-    `data.window.days` days before `start`."""
+    `data.window.days` days before `start`. Runs with one OpenMP thread (the machine may be shared)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _replay(df, config, start, end, log)
+
+
+def _replay(df: Any, config: Any, start: dt.date, end: dt.date, log: Any) -> list[dict[str, Any]]:
     from driftline.drift.concept import evaluate_concept_drift
     from driftline.drift.data_drift import compute_data_drift, settings_from_config
     from driftline.drift.policy import decide_retrain, last_retrain_time
@@ -192,13 +194,17 @@ def replay(
         }
         if decision.retrain:
             last_decided_retrain = now
-            challenger, held_out = train(window(day + dt.timedelta(days=1)), config, champion.version + 1, day)
+            challenger, held_out = train(
+                window(day + dt.timedelta(days=1)), config, champion.version + 1, day
+            )
             incumbent = score(champion.model, held_out, config)
             gate = (
                 challenger.metric_value >= incumbent + config.registry.min_improvement
                 and challenger.metric_value >= (config.registry.min_score or float("-inf"))
             )
-            row.update(challenger_metric=round(challenger.metric_value, 4), champion_metric=round(incumbent, 4))
+            row.update(
+                challenger_metric=round(challenger.metric_value, 4), champion_metric=round(incumbent, 4)
+            )
             if gate:
                 champion = challenger
                 row["promoted"] = True
@@ -227,7 +233,9 @@ def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--write", type=Path, help="write the daily parquet files under this folder")
     parser.add_argument("--replay", action="store_true")
     parser.add_argument("--start", default="2013-01-29")
