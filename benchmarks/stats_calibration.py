@@ -174,8 +174,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     reps = args.reps or (40 if args.quick else 300)
-    refs = (200, 1000) if args.quick else REF_SIZES
-    curs = (200,) if args.quick else CUR_SIZES
+    refs: tuple[int, ...] = (200, 1000) if args.quick else REF_SIZES
+    curs: tuple[int, ...] = (200,) if args.quick else CUR_SIZES
     if args.refs:
         refs = tuple(int(v) for v in args.refs.split(","))
     if args.curs:
