@@ -210,8 +210,9 @@ def test_drifted_window_with_concept_drift_retrains(champion, example_config, he
     branch, context = _decide(example_config, out, helpers, monkeypatch)
     assert branch == "load_training"
     kinds = {r.split(":")[0] for r in context["ti"].xcom["decision"]["reasons"]}
-    # the champion's predictions moved with the features: prediction drift is a reason too
-    assert kinds == {"data drift", "concept drift", "prediction drift"}
+    # the champion's predictions moved with the features: prediction drift is a reason too; the new
+    # concept also moved the churn share, which the two-sample chi-square on class counts detects
+    assert kinds == {"data drift", "concept drift", "prediction drift", "label drift"}
     assert out["prediction_drift"]["evaluated"] and out["prediction_drift"]["drifted"]
     assert out["label_drift"]["evaluated"] and out["label_drift"]["current_rows"] == 4000
     assert out["report"]["built"] and out["report"]["bytes"] > 0
