@@ -325,13 +325,64 @@ class ConceptDriftSection(Strict):
     )
 
 
+class Persistence(Strict):
+    """Retrain on data, concept, label or prediction drift only when drift was seen in `k` of the last `n` runs."""
+
+    k: int = Field(
+        default=1, ge=1, description="Runs with drift needed among the last n (this one included)."
+    )
+    n: int = Field(default=1, ge=1, description="How many of the latest runs (by data time) are looked at.")
+
+    @model_validator(mode="after")
+    def _k_within_n(self) -> Persistence:
+        if self.k > self.n:
+            raise ValueError(f"k ({self.k}) cannot exceed n ({self.n})")
+        return self
+
+
 class DriftSection(Strict):
     """Data and concept drift checks and the retrain policy."""
 
     method: StatTest | None = Field(
-        default=None, description="Evidently's default per column type when null."
+        default=None,
+        description=(
+            "null: ks for numerical columns (> 5 values), two-sample chisquare otherwise "
+            "(decision: calibrated); Evidently's default per column type and size (decision: evidently)."
+        ),
     )
-    threshold: float | None = Field(default=None, gt=0)
+    threshold: float | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "decision calibrated: the level of a test (ks, chisquare, z; default drift.alpha) or the "
+            "minimum effect of a distance (default 0.1), which must also be significant at drift.alpha. "
+            "decision evidently: Evidently's threshold."
+        ),
+    )
+    decision: Literal["calibrated", "evidently"] = Field(
+        default="calibrated",
+        description=(
+            "calibrated: two-sample tests and distances with a resampled null, Holm across columns "
+            "(false alarms at most alpha at every size); evidently: Evidently 0.7's own decisions."
+        ),
+    )
+    alpha: float = Field(
+        default=0.05, gt=0, lt=0.5, description="Level of the calibrated tests (family-wise with Holm)."
+    )
+    correction: Literal["holm", "none"] = Field(
+        default="holm",
+        description="holm: columns are decided with Holm-adjusted p-values; none: each at alpha alone.",
+    )
+    resamples: int = Field(
+        default=500,
+        ge=100,
+        le=100_000,
+        description="Draws of a distance's null distribution (raised so Holm can reject over many columns).",
+    )
+    persistence: Persistence = Field(
+        default_factory=Persistence,
+        description="Data/concept/label/prediction drift must be seen in k of the last n runs before it retrains.",
+    )
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
     exclude: list[str] = Field(default_factory=list, description="Features left out of data drift.")
     constant_in_window: Literal["report", "drift"] = Field(

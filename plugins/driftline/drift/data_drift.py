@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftline.drift.calibrated import holm_adjust, resamples_for
+from driftline.drift.column_tests import calibrated_column_drift, decide
 from driftline.drift.stats import METHOD_TYPES, ColumnDrift, ColumnType, column_drift
 from driftline.exceptions import DriftInputError
 
@@ -62,6 +64,10 @@ class DriftSettings:
     excluded: tuple[str, ...] = ()
     constant_in_window: Literal["report", "drift"] = "report"
     constant_overrides: dict[str, Literal["report", "drift"]] = field(default_factory=dict)
+    decision: Literal["calibrated", "evidently"] = "calibrated"
+    alpha: float = 0.05
+    correction: Literal["holm", "none"] = "holm"
+    resamples: int = 500
 
     def method_for(self, column: str) -> tuple[str | None, float | None]:
         """(method, threshold) for one column: per-column override, else the global ones.
@@ -116,6 +122,10 @@ def settings_from_config(config: ModelConfig, seed: int = 0) -> DriftSettings:
             for name, c in drift.columns.items()
             if name in types and c.constant_in_window is not None
         },
+        decision=drift.decision,
+        alpha=drift.alpha,
+        correction=drift.correction,
+        resamples=drift.resamples,
     )
 
 
@@ -250,12 +260,27 @@ def compute_data_drift(
     check_inputs(reference, current, settings)
     names = list(settings.column_types)
 
+    resamples = resamples_for(len(names), settings.alpha, settings.resamples)
+
     def one(name: str) -> ColumnDrift:
         method, threshold = settings.method_for(name)
         col_type = settings.column_types[name]
-        result = column_drift(
-            name, reference[name], current[name], col_type, method=method, threshold=threshold
-        )
+        if settings.decision == "calibrated":
+            result = calibrated_column_drift(
+                name,
+                reference[name],
+                current[name],
+                col_type,
+                method=method,
+                threshold=threshold,
+                alpha=settings.alpha,
+                resamples=resamples,
+                seed=settings.seed,
+            )
+        else:
+            result = column_drift(
+                name, reference[name], current[name], col_type, method=method, threshold=threshold
+            )
         if result.status == "ok" and settings.constant_policy(name) == "report":
             value = constant_in_window(reference[name], current[name], col_type)
             if value is not None:
@@ -277,6 +302,8 @@ def compute_data_drift(
             results = list(pool.map(one, names))
     else:
         results = [one(n) for n in names]
+    if settings.decision == "calibrated" and settings.correction == "holm":
+        results = holm_columns(results)
     by_name = {r.column: r for r in results}
     comparable = [r for r in results if r.drifted is not None]
     not_comparable = sorted(r.column for r in results if r.status == "not_comparable")
@@ -299,4 +326,31 @@ def compute_data_drift(
         not_comparable=not_comparable,
         excluded=sorted(settings.excluded),
         constant_in_window=constant,
+        engine=ENGINES[settings.decision if settings.decision == "evidently" else settings.correction],
     )
+
+
+ENGINES = {
+    "evidently": "driftline.drift.stats (Evidently 0.7 methods, full data)",
+    "holm": "driftline.drift.column_tests (calibrated two-sample tests; Holm across columns)",
+    "none": "driftline.drift.column_tests (calibrated two-sample tests; no family correction)",
+}
+
+
+def holm_columns(results: list[ColumnDrift]) -> list[ColumnDrift]:
+    """Holm-adjust the p-values of the columns that count (status ok) and re-decide them.
+
+    A column then drifts when its adjusted p-value is below its level (and, for a distance, the
+    distance is at least its minimum effect), so the chance that any unchanged column is called
+    drifted stays at most the level whatever the number of columns and their dependence; the
+    dataset decision (share of drifted columns >= drift_share) false-alarms at most that often.
+    """
+    family = [i for i, r in enumerate(results) if r.status == "ok" and r.p_value is not None]
+    adjusted = holm_adjust([float(results[i].p_value or 0.0) for i in family])
+    out = list(results)
+    for i, p_adj in zip(family, adjusted, strict=True):
+        r = results[i]
+        assert r.method is not None and r.statistic is not None and r.threshold is not None
+        drifted = decide(r.method, p_adj, r.statistic, r.threshold, float(r.alpha or 0.05))
+        out[i] = replace(r, p_adjusted=p_adj, drifted=drifted)
+    return out

@@ -9,6 +9,9 @@ Retrain when any of these holds (every one that holds is recorded as a reason):
   from (`trained_until`), or from its promotion when that is unknown;
 - label drift / prediction drift, when detected and configured as a retrain reason
   (`drift.label.retrain`, `drift.prediction.retrain`); detected but not a reason, it is a note.
+Persistence (`drift.persistence: {k, n}`): data, concept, label and prediction drift retrain only
+when drift was seen in k of the last n runs (by data time, this one included; `drift_persistence`);
+the decision records which runs counted. Force, no champion and age are not held.
 Cooldown: a retrain decided less than `cooldown` after the last retrain is suppressed (its
 reasons move to `suppressed`) unless forced. This stops a persistent drift from retraining on
 every run while the last retrain is still recent. All times are data times (a run's data
@@ -88,9 +91,59 @@ class RetrainDecision:
     reasons: list[str]
     suppressed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: data, label or prediction drift that would be a retrain reason was seen in this run
+    drift_signal: bool = False
+    #: the persistence rule's check (PersistenceCheck.to_dict()) when it applies (k > 1)
+    persistence: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class PersistenceCheck:
+    """Drift in `k` of the last `n` runs: which runs counted (by data time) and whether it holds."""
+
+    k: int
+    n: int
+    drifted_runs: int
+    met: bool
+    counted: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def drift_persistence(
+    history: list[tuple[dt.datetime, bool | None, str]],
+    now: dt.datetime,
+    current: bool,
+    k: int,
+    n: int,
+    own_run_id: str = "",
+) -> PersistenceCheck:
+    """Whether drift was seen in at least `k` of the last `n` runs, this one (data time `now`) included.
+
+    `history` holds (data time, drift signal, Airflow run id) per recorded decision, oldest record
+    first. The other runs are the `n - 1` latest intervals strictly before `now` (by data time, not by
+    when they ran): later intervals decided before a backfill of this one do not count, and a re-run
+    of an interval (a retry, a cleared run) counts once, its latest record winning. Records with no
+    signal (None: decided before the signal was recorded) and this run's own records are skipped.
+    """
+    by_time: dict[dt.datetime, tuple[bool, str]] = {}
+    for when, signal, run_id in history:
+        if signal is None or when >= now or (own_run_id and run_id == own_run_id):
+            continue
+        by_time.pop(when, None)
+        by_time[when] = (signal, run_id)
+    earlier = sorted(by_time, reverse=True)[: max(n - 1, 0)]
+    counted = [{"decided_for": now.isoformat(), "run_id": own_run_id, "drift": current}]
+    counted += [
+        {"decided_for": when.isoformat(), "run_id": by_time[when][1], "drift": by_time[when][0]}
+        for when in earlier
+    ]
+    drifted = sum(1 for row in counted if row["drift"])
+    return PersistenceCheck(k=k, n=n, drifted_runs=drifted, met=drifted >= k, counted=counted)
 
 
 def champion_age(champion: _Champion, now: dt.datetime) -> tuple[dt.timedelta | None, str]:
@@ -114,10 +167,21 @@ def decide_retrain(
     cooldown: dt.timedelta,
     label_drift: _TargetDrift | None = None,
     prediction_drift: _TargetDrift | None = None,
+    persistence: tuple[int, int] = (1, 1),
+    drift_history: list[tuple[dt.datetime, bool | None, str]] | None = None,
+    own_run_id: str = "",
 ) -> RetrainDecision:
-    """Decide whether to retrain; pure (no I/O), every reason recorded."""
+    """Decide whether to retrain; pure (no I/O), every reason recorded.
+
+    `persistence` (k, n): data, concept, label or prediction drift is a retrain reason only when
+    drift was seen in at least k of the last n runs (`drift_persistence` over `drift_history`, this
+    run included); otherwise it is a note. Force, no champion and model age are not held back by
+    it. (Concept drift counts too: a day's metric on a day's labels moves with that day's weather
+    or mix, more than its bootstrap interval of the rows says.)
+    """
     reasons: list[str] = []
     notes: list[str] = []
+    drift_reasons: list[str] = []
     if force:
         reasons.append("forced: the run param force_retrain is true")
     if champion is None:
@@ -126,17 +190,19 @@ def decide_retrain(
         if champion is not None:
             notes.append("data drift not evaluated")
     elif data_drift.dataset_drift:
-        reasons.append(
+        drift_reasons.append(
             f"data drift: {data_drift.number_of_drifted_columns}/{data_drift.number_of_columns} columns drifted "
             f"(share {data_drift.drift_share:.3f} >= {data_drift.drift_share_threshold})"
         )
+        reasons.append(drift_reasons[-1])
     else:
         notes.append(
             f"no dataset drift: share {data_drift.drift_share:.3f} < {data_drift.drift_share_threshold}"
         )
     if concept_drift is not None:
         if concept_drift.evaluated and concept_drift.drifted:
-            reasons.append(f"concept drift: {concept_drift.reason}")
+            drift_reasons.append(f"concept drift: {concept_drift.reason}")
+            reasons.append(drift_reasons[-1])
         elif not concept_drift.evaluated:
             notes.append(f"concept drift not evaluated: {concept_drift.reason}")
     for target in (label_drift, prediction_drift):
@@ -145,11 +211,30 @@ def decide_retrain(
         if not target.evaluated:
             notes.append(f"{target.kind} drift not evaluated: {target.reason}")
         elif target.drifted and target.retrain:
-            reasons.append(f"{target.kind} drift: {target.reason}")
+            drift_reasons.append(f"{target.kind} drift: {target.reason}")
+            reasons.append(drift_reasons[-1])
         elif target.drifted:
             notes.append(
                 f"{target.kind} drift detected, not a retrain reason (drift.{target.kind}.retrain is false): {target.reason}"
             )
+    k, n = persistence
+    check = None
+    if k > 1 or n > 1:
+        check = drift_persistence(drift_history or [], now, bool(drift_reasons), k, n, own_run_id)
+        runs = ", ".join(
+            f"{row['decided_for']}={'drift' if row['drift'] else 'no drift'}" for row in check.counted
+        )
+        summary = f"drift in {check.drifted_runs} of the last {len(check.counted)} run(s) [{runs}]"
+        if drift_reasons and not check.met:
+            notes.extend(
+                f"held by drift.persistence ({summary}; needs {k} of {n}): {reason}"
+                for reason in drift_reasons
+            )
+            reasons = [r for r in reasons if r not in drift_reasons]
+            drift_reasons = []
+        elif drift_reasons:
+            notes.append(f"drift.persistence met: {summary} (needs {k} of {n})")
+    signal = bool(drift_reasons) or bool(check is not None and check.counted[0]["drift"])
     if champion is not None and max_model_age is not None:
         age, since = champion_age(champion, now)
         if age is None:
@@ -159,16 +244,17 @@ def decide_retrain(
                 f"model age: champion v{champion.version} is {age.total_seconds() / 86400:.1f} days old "
                 f"(since {since}) > max {max_model_age.total_seconds() / 86400:.1f} days"
             )
+    held = check.to_dict() if check is not None else None
     if not reasons:
-        return RetrainDecision(False, [], [], notes)
+        return RetrainDecision(False, [], [], notes, signal, held)
     if not force and last_retrain_at is not None and now - last_retrain_at < cooldown:
         left = cooldown - (now - last_retrain_at)
         notes.append(
             f"cooldown: last retrain at {last_retrain_at.isoformat()}, "
             f"{left.total_seconds() / 3600:.1f} h of {cooldown.total_seconds() / 3600:.1f} h left"
         )
-        return RetrainDecision(False, [], reasons, notes)
-    return RetrainDecision(True, reasons, [], notes)
+        return RetrainDecision(False, [], reasons, notes, signal, held)
+    return RetrainDecision(True, reasons, [], notes, signal, held)
 
 
 def last_retrain_time(

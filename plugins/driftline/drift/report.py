@@ -190,12 +190,20 @@ def sampled_report(
     comparable = {name: settings.column_types[name] for name in shown}
     ref_s = sample_rows(reference, size, settings.seed)
     cur_s = sample_rows(current, size, settings.seed + 1)
+    from driftline.drift.evidently_tests import evidently_name, register
+
+    register()  # calibrated columns are shown with Driftline's own tests, plugged into Evidently
     snap = run_preset(
         ref_s,
         cur_s,
         comparable,
         drift_share=settings.drift_share,
-        per_column_method={n: str(result.columns[n].method) for n in comparable},
+        per_column_method={
+            n: evidently_name(str(result.columns[n].method))
+            if result.columns[n].decision == "calibrated"
+            else str(result.columns[n].method)
+            for n in comparable
+        },
         per_column_threshold={n: float(result.columns[n].threshold or 0) for n in comparable},
     )
     verdicts = column_verdicts(snap)

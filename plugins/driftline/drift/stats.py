@@ -78,6 +78,12 @@ class ColumnDrift:
     reason: str | None = None
     reference_rows: int = 0
     current_rows: int = 0
+    #: calibrated decisions (driftline.drift.column_tests): the column's p-value, its level, and for
+    #: distances the minimum effect (`threshold`); `p_adjusted` is Holm's across the dataset's columns
+    p_value: float | None = None
+    alpha: float | None = None
+    p_adjusted: float | None = None
+    decision: str = "evidently"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,9 +10,10 @@
   class; regression: the prediction). At most `drift.sample_size` rows per side are scored
   (fixed seed), which bounds the cost of predicting on the reference.
 
-Both use the same statistics as data drift (`driftline.drift.stats.column_drift`: Evidently's
-automatic method for the type and size, or `drift.label` / `drift.prediction` `method` and
-`threshold`), report the shares or summary statistics of both sides, and say whether a detected
+Both use the same statistics as data drift (by default the calibrated two-sample decision of
+`driftline.drift.column_tests`: KS for numbers, chi-square on class counts, at `drift.alpha`; with
+`drift.decision: evidently`, Evidently's automatic method; or `drift.label` / `drift.prediction`
+`method` and `threshold`), report the shares or summary statistics of both sides, and say whether a detected
 drift is a retrain reason (`retrain`). Not enough labelled rows (`drift.concept.min_labels`) is
 "not evaluated", never "no drift".
 """
@@ -22,12 +23,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftline.drift.column_tests import calibrated_column_drift
 from driftline.drift.stats import ColumnType, column_drift
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from driftline.config.models import ModelConfig, TargetDrift
+    from driftline.config.models import DriftSection, ModelConfig, TargetDrift
 
 Kind = Literal["label", "prediction"]
 
@@ -82,12 +84,34 @@ def describe_values(values: pd.Series, column_type: ColumnType) -> dict[str, Any
 
 
 def compare(
-    kind: Kind, reference: pd.Series, current: pd.Series, column_type: ColumnType, settings: TargetDrift
+    kind: Kind,
+    reference: pd.Series,
+    current: pd.Series,
+    column_type: ColumnType,
+    settings: TargetDrift,
+    drift: DriftSection | None = None,
 ) -> TargetDriftResult:
-    """Drift of one target series (labels or predictions) with the configured method and threshold."""
-    col = column_drift(
-        kind, reference, current, column_type, method=settings.method, threshold=settings.threshold
-    )
+    """Drift of one target series (labels or predictions) with the configured method and threshold.
+
+    With `drift` (the config's drift section) its `decision`, `alpha` and `resamples` apply: the
+    calibrated two-sample decision by default; without it, the calibrated one at alpha 0.05.
+    """
+    decision = drift.decision if drift is not None else "calibrated"
+    if decision == "calibrated":
+        col = calibrated_column_drift(
+            kind,
+            reference,
+            current,
+            column_type,
+            method=settings.method,
+            threshold=settings.threshold,
+            alpha=drift.alpha if drift is not None else 0.05,
+            resamples=drift.resamples if drift is not None else 500,
+        )
+    else:
+        col = column_drift(
+            kind, reference, current, column_type, method=settings.method, threshold=settings.threshold
+        )
     ref_desc, cur_desc = describe_values(reference, column_type), describe_values(current, column_type)
     if col.drifted is None:
         return TargetDriftResult(
@@ -101,7 +125,8 @@ def compare(
         drifted=col.drifted,
         retrain=settings.retrain,
         reason=(
-            f"{col.method} {col.statistic:.4g} (threshold {col.threshold}) on "
+            f"{col.method} {col.statistic:.4g} (threshold {col.threshold}"
+            f"{'' if col.p_value is None else f', p-value {col.p_value:.4g}'}) on "
             f"{col.reference_rows} reference vs {col.current_rows} current rows; {shown}"
         ),
         method=col.method,
@@ -142,7 +167,7 @@ def label_drift(reference: pd.DataFrame, labelled: pd.DataFrame, config: ModelCo
     ref, cur = reference[label], labelled[label]
     if kind == "cat":  # compare label values as categories, whatever their dtype
         ref, cur = ref.astype("object"), cur.astype("object")
-    return compare("label", ref, cur, kind, settings)
+    return compare("label", ref, cur, kind, settings, config.drift)
 
 
 def model_outputs(
@@ -184,13 +209,42 @@ def prediction_drift(
             reference[config.data.label], config.data.positive_class, config.data.label, config.model.name
         )
     size = config.drift.sample_size
+    reference, note = held_out_rows(reference, config)
     ref = sample_rows(reference, size, seed)
     cur = sample_rows(current, size, seed + 1)
     ref_out, kind = model_outputs(model, prepare_features(ref, config.data.features), config, positive)
     cur_out, _ = model_outputs(model, prepare_features(cur, config.data.features), config, positive)
-    result = compare("prediction", ref_out, cur_out, kind, settings)
+    result = compare("prediction", ref_out, cur_out, kind, settings, config.drift)
+    result = TargetDriftResult(**{**result.to_dict(), "reason": f"{result.reason}; reference: {note}"})
     if positive is not None and kind == "num":
         return TargetDriftResult(
             **{**result.to_dict(), "reason": f"{result.reason} (P({config.data.label}={positive!r}))"}
         )
     return result
+
+
+def held_out_rows(reference: pd.DataFrame, config: ModelConfig) -> tuple[pd.DataFrame, str]:
+    """The reference rows the champion did not learn from: training's held-out latest days.
+
+    Predictions on the rows a model was fitted on are more confident than on any new data, so
+    comparing today's predictions with them calls drift on every quiet day. The held-out part is
+    found the way training split it (`training.split.time_split`). When the snapshot cannot be split
+    so (no timestamp column, or the split's settings changed since), the whole reference is used and
+    the reason says so.
+    """
+    from driftline.exceptions import DriftlineError
+    from driftline.training.split import time_split
+
+    training = config.training
+    if config.data.timestamp not in reference.columns:
+        return (
+            reference,
+            f"all {len(reference)} rows (no {config.data.timestamp!r} column to find the held-out days)",
+        )
+    try:
+        _, valid = time_split(
+            reference, config.data.timestamp, training.validation_days, training.min_validation_rows
+        )
+    except DriftlineError as exc:
+        return reference, f"all {len(reference)} rows, in-sample (the held-out days cannot be found: {exc})"
+    return valid, f"the {len(valid)} held-out rows of training's validation days (out of sample)"

@@ -47,6 +47,26 @@ def monitoring_experiment(model: str) -> str:
 
 
 TAG_DATA_EVALUATED = "driftline.data_drift_evaluated"
+TAG_DRIFT_SIGNAL = "driftline.drift_signal"
+
+
+def drift_signal_history(records: list[Any]) -> list[tuple[dt.datetime, bool | None, str]]:
+    """(data time, drift signal, Airflow run id) of recorded decisions, oldest record first.
+
+    `records` is `decision_records` (newest first). A decision recorded before the signal tag
+    existed has signal None and is skipped by the persistence rule.
+    """
+    from driftline.registry.champion import parse_time
+
+    out = []
+    for run in reversed(records):
+        when = parse_time(run.data.tags.get(TAG_DECIDED_FOR))
+        if when is not None:
+            signal = _unflag(run.data.tags.get(TAG_DRIFT_SIGNAL))
+            out.append((when, signal, str(run.data.tags.get("airflow.run_id", ""))))
+    return out
+
+
 TAG_CONCEPT_EVALUATED = "driftline.concept_drift_evaluated"
 
 
@@ -528,6 +548,12 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         # times are both data-interval times, so a backfill or the demo decides as production would.
         last_retrain_at = last_retrain_time(getattr(champion, "trained_until", None), last_decision)
         max_age = config.drift.max_model_age_days
+        persistence = config.drift.persistence
+        history = (
+            drift_signal_history(decision_records(hook, config.model.name))
+            if persistence.k > 1 or persistence.n > 1
+            else []
+        )
         decision = decide_retrain(
             data_drift=data_drift,
             concept_drift=concept_drift,
@@ -539,6 +565,9 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             cooldown=dt.timedelta(hours=config.drift.cooldown_hours),
             label_drift=targets["label"],
             prediction_drift=targets["prediction"],
+            persistence=(persistence.k, persistence.n),
+            drift_history=history,
+            own_run_id=identity.run_id,
         )
         payload = {
             **decision.to_dict(),
@@ -685,6 +714,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             **evaluated,
             TAG_DECISION: "retrain" if payload["retrain"] else "keep",
             TAG_DECIDED_FOR: payload["decided_for"],
+            TAG_DRIFT_SIGNAL: _flag(payload.get("drift_signal")),
             "driftline.model": self.model_config.model.name,
             "driftline.reasons": json.dumps(payload["reasons"])[:5000],
         }

@@ -42,3 +42,26 @@ def test_quick_benchmark_prints_its_figures() -> None:
         figures["drifted_driftline"] == figures["drifted_baseline"] == figures["drifted_expected"] == ["f00"]
     )
     assert figures["same_decisions"] is True
+
+
+CALIBRATION = SCRIPT.parent / "stats_calibration.py"
+
+
+def test_calibration_table_script_prints_its_table_and_json() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(CALIBRATION), "--quick", "--reps", "4", "--methods", "ks,chisquare_4,dataset"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert figures["benchmark"] == "stats_calibration" and figures["reps"] == 4
+    assert {(r["method"], r["reference_rows"], r["current_rows"]) for r in figures["rows"]} == {
+        (m, ref, 200) for m in ("ks", "chisquare_4", "dataset") for ref in (200, 1000)
+    }
+    for row in figures["rows"]:
+        assert 0 <= row["false_alarm"] <= 1 and row["false_alarm_se"] >= 0 and 0 <= row["power"] <= 1
+    assert lines[0].startswith("| method | reference | current |")

@@ -301,3 +301,97 @@ def test_streak_counts_consecutive_not_evaluated_intervals_up_to_now():
 def test_streak_counts_a_rerun_interval_once_and_the_last_record_wins():
     records = [(_d(1), False), (_d(2), False), (_d(2), False), (_d(3), True), (_d(3), False)]
     assert not_evaluated_streak(records, _d(3)) == 3
+
+
+# --- persistence: drift in k of the last n runs --------------------------------------------------
+
+DAY = dt.timedelta(days=1)
+
+
+def _persisted(history, now=NOW, data="drift", k=2, n=3, run_id="run-now"):
+    return decide_retrain(
+        data_drift=DATA[data],
+        concept_drift=None,
+        champion=CHAMPION["fresh"],
+        now=now,
+        last_retrain_at=None,
+        force=False,
+        max_model_age=MAX_AGE,
+        cooldown=COOLDOWN,
+        persistence=(k, n),
+        drift_history=history,
+        own_run_id=run_id,
+    )
+
+
+def test_one_drifted_run_is_held_and_two_of_three_retrain() -> None:
+    held = _persisted([(NOW - 2 * DAY, False, "a"), (NOW - DAY, False, "b")])
+    assert not held.retrain and held.drift_signal is True
+    assert any(note.startswith("held by drift.persistence") for note in held.notes)
+    assert held.persistence is not None and held.persistence["drifted_runs"] == 1
+    met = _persisted([(NOW - 2 * DAY, True, "a"), (NOW - DAY, False, "b")])
+    assert met.retrain and met.reasons[0].startswith("data drift")
+    assert [row["decided_for"] for row in met.persistence["counted"]] == [
+        NOW.isoformat(),
+        (NOW - DAY).isoformat(),
+        (NOW - 2 * DAY).isoformat(),
+    ]
+    # a run with no drift of its own never retrains on its neighbours' drift
+    quiet = _persisted([(NOW - 2 * DAY, True, "a"), (NOW - DAY, True, "b")], data="no_drift")
+    assert not quiet.retrain and quiet.drift_signal is False
+
+
+def test_persistence_reads_data_time_not_record_order_in_a_backfill() -> None:
+    """Out of order: later intervals recorded first, a re-run of one interval, an old record without
+    a signal, and this run's own earlier try. Only the two intervals just before now count."""
+    history = [
+        (NOW + 3 * DAY, True, "later-1"),  # decided before this backfill: ignored
+        (NOW - DAY, True, "first-try"),
+        (NOW - 5 * DAY, True, "old"),  # beyond the last n runs
+        (NOW - 2 * DAY, None, "before-the-tag"),  # no signal recorded: skipped
+        (NOW - 2 * DAY, False, "rerun"),
+        (NOW - DAY, False, "cleared-and-rerun"),  # the latest record of an interval wins
+        (NOW, True, "run-now"),  # this run's own earlier try
+    ]
+    decision = _persisted(history)
+    counted = decision.persistence["counted"]
+    assert [(row["run_id"], row["drift"]) for row in counted] == [
+        ("run-now", True),
+        ("cleared-and-rerun", False),
+        ("rerun", False),
+    ]
+    assert not decision.retrain
+    # shuffled record order of distinct intervals gives the same decision
+    import random
+
+    clean = [(NOW - i * DAY, i % 2 == 0, f"r{i}") for i in range(1, 6)]
+    expected_decision = _persisted(clean, k=2, n=4)
+    for seed in range(5):
+        shuffled = clean[:]
+        random.Random(seed).shuffle(shuffled)
+        assert _persisted(shuffled, k=2, n=4) == expected_decision
+
+
+def test_concept_drift_is_held_by_persistence_but_force_and_age_are_not() -> None:
+    concept = decide_retrain(
+        data_drift=None,
+        concept_drift=CONCEPT["drift"],
+        champion=CHAMPION["old"],
+        now=NOW,
+        last_retrain_at=None,
+        force=False,
+        max_model_age=MAX_AGE,
+        cooldown=COOLDOWN,
+        persistence=(2, 3),
+        drift_history=[],
+    )
+    assert concept.retrain and [r.split(":")[0] for r in concept.reasons] == ["model age"]
+    assert any("held by drift.persistence" in note and "concept drift" in note for note in concept.notes)
+
+
+def test_persistence_config_refuses_k_above_n() -> None:
+    from driftline.config.models import Persistence
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"k \(3\) cannot exceed n \(2\)"):
+        Persistence(k=3, n=2)

@@ -21,7 +21,7 @@ EVIDENTLY_NAMES = {
 
 def _agree(make_frames, col_types, n_ref: int, n_cur: int, shift: float, method: str | None) -> None:
     reference, current = make_frames(n_ref, n_cur, shift)
-    settings = DriftSettings(column_types=col_types, method=method)
+    settings = DriftSettings(column_types=col_types, method=method, decision="evidently")
     ours = compute_data_drift(reference, current, settings)
     per_column = {c: settings.method_for(c)[0] for c in col_types if settings.method_for(c)[0]}
     snap = run_preset(reference, current, col_types, drift_share=0.5, per_column_method=per_column or None)
@@ -58,7 +58,7 @@ def test_numeric_only_methods_agree_on_numeric_columns(frames, types) -> None:
     reference, current = frames(2_000, 1_500, 0.2)
     num = {c: t for c, t in types.items() if t == "num"}
     for method in ("ks", "wasserstein"):
-        settings = DriftSettings(column_types=num, method=method)
+        settings = DriftSettings(column_types=num, method=method, decision="evidently")
         ours = compute_data_drift(reference, current, settings)
         theirs = column_verdicts(run_preset(reference, current, num, drift_share=0.5, method=method))
         for name in num:

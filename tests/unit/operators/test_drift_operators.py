@@ -188,6 +188,9 @@ def test_no_champion_means_not_evaluated_and_retrain(
 
 
 def test_drifted_window_with_concept_drift_retrains(champion, example_config, helpers, tmp_path, monkeypatch):
+    # one drifted run retrains only without a persistence rule (churn.yaml asks for 2 of 3 runs)
+    example_config = example_config.model_copy(deep=True)
+    example_config.drift.persistence = {"k": 1, "n": 1}
     df = helpers.churn_frame(4000, shift=1.0, concept=True, seed=5)
     current = helpers.validated_snapshot(df, tmp_path / "snapshots" / "churn" / "run2", "current")
     out = _check(example_config, current, helpers)
@@ -207,8 +210,9 @@ def test_drifted_window_with_concept_drift_retrains(champion, example_config, he
     branch, context = _decide(example_config, out, helpers, monkeypatch)
     assert branch == "load_training"
     kinds = {r.split(":")[0] for r in context["ti"].xcom["decision"]["reasons"]}
-    # the champion's predictions moved with the features: prediction drift is a reason too
-    assert kinds == {"data drift", "concept drift", "prediction drift"}
+    # the champion's predictions moved with the features: prediction drift is a reason too; the new
+    # concept also moved the churn share, which the two-sample chi-square on class counts detects
+    assert kinds == {"data drift", "concept drift", "prediction drift", "label drift"}
     assert out["prediction_drift"]["evaluated"] and out["prediction_drift"]["drifted"]
     assert out["label_drift"]["evaluated"] and out["label_drift"]["current_rows"] == 4000
     assert out["report"]["built"] and out["report"]["bytes"] > 0
@@ -353,3 +357,34 @@ def test_drift_window_of_the_last_days_reads_earlier_partitions_minus_quarantine
         current, helpers.make_context(day=11)
     )
     assert same is current and facts["days"] is None
+
+
+def test_persistence_holds_the_first_drifted_run_and_the_next_one_retrains(
+    champion, example_config, helpers, tmp_path, monkeypatch
+):
+    """churn.yaml: drift in 2 of the last 3 runs. The history is read from the recorded decisions
+    (tag driftline.drift_signal) by data time; the decision records which runs counted."""
+    assert (example_config.drift.persistence.k, example_config.drift.persistence.n) == (2, 3)
+    df = helpers.churn_frame(4000, shift=1.0, concept=True, seed=5)
+    current = helpers.validated_snapshot(df, tmp_path / "snapshots" / "churn" / "run2", "current")
+    out = _check(example_config, current, helpers)
+    first, context = _decide(
+        example_config, out, helpers, monkeypatch, run_id="scheduled__2026-01-11", day=11
+    )
+    assert first == "keep_champion"
+    held = context["ti"].xcom["decision"]
+    assert held["drift_signal"] is True and held["persistence"]["drifted_runs"] == 1
+    assert any(note.startswith("held by drift.persistence") for note in held["notes"])
+    client = champion.hook.client
+    exp = client.get_experiment_by_name(monitoring_experiment("churn"))
+    [run] = client.search_runs([exp.experiment_id])
+    assert run.data.tags["driftline.drift_signal"] == "true"
+    second, context = _decide(
+        example_config, out, helpers, monkeypatch, run_id="scheduled__2026-01-12", day=12
+    )
+    assert second == "load_training"
+    decision = context["ti"].xcom["decision"]
+    assert [(row["run_id"], row["drift"]) for row in decision["persistence"]["counted"]] == [
+        ("scheduled__2026-01-12", True),
+        ("scheduled__2026-01-11", True),
+    ]
