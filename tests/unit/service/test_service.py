@@ -285,12 +285,13 @@ def test_a_cache_hit_makes_no_call_to_dynamodb_or_the_registry(served_table, chu
             calls.append(name)
             return getattr(ddb, name)
 
-    champions = ChampionCache(lambda name: resolves.append(name) or 2, lambda name, v: churn_model, ttl_s=0)
+    champions = ChampionCache(lambda name: resolves.append(name) or 2, lambda name, v: churn_model, ttl_s=300)
     cache = ResponseCache(max_items=100, ttl_s=3600)
     app = create_app(
         {"churn": config}, lambda cfg: Counting(), frozenset({digest(KEY)}), champions, cache, 300.0
     )
-    with TestClient(app) as client:  # one event loop, as under uvicorn
+    with TestClient(app) as client:  # one event loop, as under uvicorn; start-up read the generation
+        assert calls == ["get_item"] and len(resolves) == 1  # and loaded the champion (one resolve)
         url = f"/v1/models/churn/predictions/{entity}"
         first = client.get(url, headers={"X-API-Key": KEY})
         assert first.status_code == 200 and calls == ["get_item", "get_item"]  # generation, then the item
