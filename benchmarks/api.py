@@ -112,6 +112,7 @@ class MLServer:
         self.proc = subprocess.Popen(
             [str(python.with_name("mlserver")), "start", str(self.folder)],
             cwd=self.folder,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},  # as `driftline serve` runs: one thread per core
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -276,24 +277,29 @@ def main() -> None:
 
         def serve(extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
             port = _dynamo.free_port()
+            log = (folder / f"serve-{port}.log").open("wb")
             proc = subprocess.Popen(
                 [str(exe), "serve", "--port", str(port), "--configs", str(configs)],
                 env={**env, **extra},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             deadline = time.monotonic() + 600  # a loaded machine starts it slowly
             while True:
                 try:
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                     conn.request("GET", "/readyz")
-                    if conn.getresponse().status == 200:
+                    response = conn.getresponse()
+                    if response.status == 200:
                         return proc, port
+                    response.read()
                 except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        proc.terminate()
-                        raise RuntimeError("driftline serve did not start") from None
-                    time.sleep(0.3)
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.terminate()
+                    tail = (folder / f"serve-{port}.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"driftline serve did not become ready:\n{tail}")
+                time.sleep(0.2)
 
         def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.terminate()
@@ -392,7 +398,11 @@ def main() -> None:
         # the floor: a bare in-process predict loop on the same rows
         import pandas as pd
         from driftline.training.estimators import prepare_features
+        from threadpoolctl import threadpool_limits
 
+        floor_limits = threadpool_limits(
+            limits=1
+        )  # the thread setting `driftline serve` and MLServer run with
         features = config.data.features
         one_row = [prepare_features(pd.DataFrame([r]), features) for r in rows]
         for X in one_row[:20]:
@@ -410,6 +420,7 @@ def main() -> None:
             floor_times.append(time.perf_counter() - t0)
         floor_times = floor_times[3:]
         expected = [float(model.predict_proba(one_row[i])[0, 1]) for i in range(20)]
+        floor_limits.restore_original_limits()
 
         mlserver: dict[str, Any] = {}
         if not args.no_mlserver:
@@ -480,7 +491,7 @@ def main() -> None:
         "score_p99_ms": round(pct(score_lat, 0.99), 2),
         "score_errors": score_errors,
         "score_same_scores": all(abs(a - b) < 1e-9 for a, b in zip(ours, expected, strict=True)),
-        "score_floor": "bare in-process predict_proba loop on one-row DataFrames of the same rows, 1 thread",
+        "score_floor": "bare in-process predict_proba loop on one-row DataFrames of the same rows, 1 thread, OMP 1",
         "score_floor_rps": round(floor_rps, 1),
         **mlserver,
         "score_ratio_mlserver": round((n / score_wall) / mlserver["mlserver_rps"], 2) if mlserver else None,

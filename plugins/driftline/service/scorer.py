@@ -27,8 +27,9 @@ column of predict_proba, whatever order the labels sort in.
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ from driftline.training.estimators import CATEGORICAL_TYPES
 if TYPE_CHECKING:
     import numpy as np
 
+log = logging.getLogger(__name__)
 MAX_ERRORS = 20
 _SHOWN = 80  # characters of a refused value echoed in an error
 
@@ -126,9 +128,15 @@ class Scorer:
     feature_names_in: list[str] | None = None
     _allowed: frozenset[str] = frozenset()
 
+    input_object: bool = False  # the estimator was fitted on an object array (feed it one)
+    _names: tuple[str, ...] = ()
+    _converters: tuple[Callable[[Any], Any], ...] = ()
+
     def __post_init__(self) -> None:
         self.entity = self.config.data.entity_id
         self._allowed = frozenset([self.entity, *(c.name for c in self.columns)])
+        self._names = tuple(c.name for c in self.columns)
+        self._converters = tuple(_converter(c) for c in self.columns)
 
     # ---- request side -------------------------------------------------------------------------
     def matrix(self, body: Any, max_rows: int) -> tuple[list[str], np.ndarray]:
@@ -150,26 +158,45 @@ class Scorer:
                 [_error(["rows"], f"expected 1 to {max_rows} rows, got {len(rows)}", "too_long_or_short")]
             )
         width = len(self.columns)
-        values: list[Any] = [0.0] * (len(rows) * width)
+        values: list[Any] = []
+        ids: list[str] = []
+        entity, allowed, names, converters = self.entity, self._allowed, self._names, self._converters
+        limit = MAX_ENTITY_ID_BYTES // 4
+        try:  # the fast pass: stops at the first problem, then the checking pass says what it is
+            for row in rows:
+                key = row[entity]
+                if type(key) is not str or not key or len(key) > limit or (len(row) > len(allowed)):
+                    raise _Slow
+                if not allowed.issuperset(row):
+                    raise _Slow
+                ids.append(key)
+                values.extend([convert(row.get(name)) for name, convert in zip(names, converters, strict=True)])
+        except (_Slow, KeyError, TypeError, ValueError, AttributeError):
+            values, ids = self._checked(rows)
+        X = np.asarray(values, dtype=np.float64 if self.mode == "compiled" else object).reshape(
+            len(rows), width
+        )
+        return ids, X if self.order == list(range(width)) else X[:, self.order]
+
+    def _checked(self, rows: list[Any]) -> tuple[list[Any], list[str]]:
+        """Every row checked value by value: the values and ids, or a RowsError naming each field."""
+        values: list[Any] = []
         ids: list[str] = []
         errors: list[dict[str, Any]] = []
-        entity, allowed, columns = self.entity, self._allowed, self.columns
+        entity, allowed = self.entity, self._allowed
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
                 errors.append(_error(["rows", i], "expected an object of features", "dict_type", row))
                 continue
-            if len(row) > len(allowed) or not allowed.issuperset(row):
-                for key in row:
-                    if key not in allowed:
-                        errors.append(
-                            _error(
-                                ["rows", i, str(key)[:_SHOWN]], "extra field not permitted", "extra_forbidden"
-                            )
-                        )
+            for key in row:
+                if key not in allowed:
+                    errors.append(
+                        _error(["rows", i, str(key)[:_SHOWN]], "extra field not permitted", "extra_forbidden")
+                    )
             key = row.get(entity)
             if not isinstance(key, str) or not key:
                 errors.append(_error(["rows", i, entity], "expected a non-empty string", "string_type", key))
-            elif len(key) > MAX_ENTITY_ID_BYTES // 4 and len(key.encode()) > MAX_ENTITY_ID_BYTES:
+            elif len(key.encode()) > MAX_ENTITY_ID_BYTES:
                 errors.append(
                     _error(
                         ["rows", i, entity],
@@ -179,27 +206,24 @@ class Scorer:
                     )
                 )
             ids.append(key if isinstance(key, str) else "")
-            base = i * width
-            for j, column in enumerate(columns):
+            for column in self.columns:
                 value = row.get(column.name)
                 try:
-                    values[base + j] = _value(column, value)
+                    values.append(_value(column, value))
                 except ValueError as exc:
+                    values.append(None)
                     errors.append(_error(["rows", i, column.name], str(exc), "value_error", value))
             if len(errors) >= MAX_ERRORS:
                 break
         if errors:
             raise RowsError(errors[:MAX_ERRORS])
-        X = np.asarray(values, dtype=np.float64 if self.mode == "compiled" else object).reshape(
-            len(rows), width
-        )
-        return ids, X if self.order == list(range(width)) else X[:, self.order]
+        return values, ids
 
     # ---- model side -------------------------------------------------------------------------
     def score(self, X: np.ndarray) -> Scored:
         """Scores of the rows of X (the output of `matrix`, several requests concatenated)."""
         if self.mode == "compiled":
-            inputs: Any = X
+            inputs: Any = X.astype(object) if self.input_object else X
             if self.feature_names_in is not None:
                 import pandas as pd
 
@@ -236,6 +260,46 @@ class Scorer:
             return Scored(predictions, proba[:, self.positive_index].tolist(), None)
         names = [str(c) for c in classes]
         return Scored(predictions, None, [dict(zip(names, row, strict=True)) for row in proba.tolist()])
+
+
+class _Slow(Exception):
+    """The fast pass met something to check value by value."""
+
+
+def _converter(column: Column) -> Callable[[Any], Any]:
+    """The fast conversion of one column's value: the common case inline, anything else (None, a
+    wrong type, a non-finite number, an unknown category) through `_value`, which raises or decides."""
+    kind, slow = column.type, column
+    if kind in CATEGORICAL_TYPES and column.codes is not None:
+        codes = column.codes
+
+        def category(value: Any) -> Any:
+            code = codes.get(value) if type(value) is str else None
+            return code if code is not None else _value(slow, value)
+
+        return category
+    if kind in ("float", "int"):
+        integral = kind == "int"
+
+        def number(value: Any) -> Any:
+            if type(value) is float and value - value == 0.0 and (not integral or value.is_integer()):
+                return value
+            if type(value) is int and -(2**53) <= value <= 2**53:
+                return float(value)
+            return _value(slow, value)
+
+        return number
+    if kind == "bool":
+
+        def boolean(value: Any) -> Any:
+            if value is True:
+                return 1.0
+            if value is False:
+                return 0.0
+            return _value(slow, value)
+
+        return boolean
+    return lambda value: _value(slow, value)
 
 
 def _value(column: Column, value: Any) -> Any:
@@ -401,7 +465,7 @@ def _compiled_parts(
             for col, cats in zip(cols, part.categories_, strict=True):
                 known = {str(c): float(k) for k, c in enumerate(cats.tolist()) if isinstance(c, str)}
                 codes[col] = (known, float(unknown), float(missing))
-        elif part != "passthrough":
+        elif part != "passthrough" and not _identity(part):
             return None
         order_names.extend(cols)
     if sorted(order_names) != sorted(index) or set(codes) != {
@@ -421,6 +485,13 @@ def _compiled_parts(
     return columns, [index[n] for n in order_names], estimator, None if names_in is None else list(names_in)
 
 
+def _identity(part: Any) -> bool:
+    """A fitted "passthrough" (sklearn stores it as an identity FunctionTransformer)."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    return isinstance(part, FunctionTransformer) and part.func is None and not part.kw_args
+
+
 def _agrees(scorer: Scorer, model: Any, config: ModelConfig) -> bool:
     """The compiled transform equals the pipeline's transform on probe rows (exactly)."""
     import numpy as np
@@ -428,7 +499,7 @@ def _agrees(scorer: Scorer, model: Any, config: ModelConfig) -> bool:
 
     from driftline.training.estimators import prepare_features
 
-    width = max([len(c.codes or {}) for c in scorer.columns] + [1]) + 2
+    width = max([len(c.codes or {}) for c in scorer.columns] + [12]) + 2
     rows = probe_rows(scorer, width)
     try:
         _, X = scorer.matrix({"rows": rows}, len(rows))
@@ -436,9 +507,21 @@ def _agrees(scorer: Scorer, model: Any, config: ModelConfig) -> bool:
         expected = np.asarray(model[:-1].transform(frame) if len(model.steps) > 1 else frame.to_numpy(float))
         if scorer.feature_names_in is not None and len(model.steps) == 1:
             expected = frame[scorer.feature_names_in].to_numpy(float)
-        return bool(expected.shape == X.shape and np.array_equal(expected.astype(float), X, equal_nan=True))
-    except Exception:
+        scorer.input_object = expected.dtype == object
+        same = bool(expected.shape == X.shape and np.array_equal(expected.astype(float), X, equal_nan=True))
+    except Exception as exc:
+        log.warning(
+            "model %s: the compiled transform could not be checked (%s): scoring through the frame path",
+            config.model.name,
+            exc,
+        )
         return False
+    if not same:
+        log.warning(
+            "model %s: the compiled transform differs from the pipeline's: scoring through the frame path",
+            config.model.name,
+        )
+    return same
 
 
 def probe_rows(scorer: Scorer, n: int) -> list[dict[str, Any]]:

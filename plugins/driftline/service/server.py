@@ -150,6 +150,9 @@ def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: i
     load_served_configs(folder)
     settings()
     log_config = uvicorn.config.LOGGING_CONFIG
+    # One OpenMP/BLAS thread per core and worker: a one-row predict gains nothing from a thread
+    # team, and on a busy machine spinning teams of several processes cost more than they give.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     if workers == 1:
         uvicorn.run(build_app(folder, keys_file), host=host, port=port, log_config=log_config)
         return
@@ -158,7 +161,6 @@ def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: i
     os.environ[CONFIGS_VAR] = str(folder.resolve())
     if keys_file is not None:
         os.environ[KEYS_VAR] = str(keys_file.resolve())
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     with tempfile.TemporaryDirectory(prefix="driftline-service-metrics-") as metrics_dir:
         os.environ[MULTIPROC_VAR] = metrics_dir  # the workers' shared metric files (prometheus_client)
         uvicorn.run(
