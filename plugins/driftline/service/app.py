@@ -151,12 +151,12 @@ def create_app(
     served = {name: c for name, c in configs.items() if c.inference is not None}
     if not key_hashes:
         raise ValueError("the predictions service needs at least one API key hash")
+    responses = cache if cache is not None else ResponseCache(max_items=0)
     stores = {
-        name: PredictionStore(client_for(c.inference), c.inference)
+        name: PredictionStore(client_for(c.inference), c.inference, responses.wall_clock)
         for name, c in served.items()
         if c.inference
     }
-    responses = cache if cache is not None else ResponseCache(max_items=0)
 
     def tracker(model: str) -> GenerationTracker:
         def read() -> Generation:

@@ -48,7 +48,7 @@ class ResponseCache:
         self.max_items = max_items
         self.ttl_s = ttl_s
         self._clock = clock
-        self._wall = wall_clock
+        self.wall_clock = wall_clock
         self._lock = threading.Lock()
         # (stored at, value, the item's own expiry in epoch seconds or None)
         self._entries: OrderedDict[tuple[str, Hashable], tuple[float, Any, float | None]] = OrderedDict()
@@ -82,7 +82,7 @@ class ResponseCache:
             if (
                 entry is None
                 or now - entry[0] >= self.ttl_s
-                or (entry[2] is not None and self._wall() >= entry[2])
+                or (entry[2] is not None and self.wall_clock() >= entry[2])
             ):
                 if entry is not None:
                     del self._entries[(model, key)]

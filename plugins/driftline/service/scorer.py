@@ -170,7 +170,9 @@ class Scorer:
                 if not allowed.issuperset(row):
                     raise _Slow
                 ids.append(key)
-                values.extend([convert(row.get(name)) for name, convert in zip(names, converters, strict=True)])
+                values.extend(
+                    [convert(row.get(name)) for name, convert in zip(names, converters, strict=True)]
+                )
         except (_Slow, KeyError, TypeError, ValueError, AttributeError):
             values, ids = self._checked(rows)
         X = np.asarray(values, dtype=np.float64 if self.mode == "compiled" else object).reshape(

@@ -97,6 +97,7 @@ STARTUP_VAR = "DRIFTLINE_SERVICE_STARTUP_TIMEOUT_S"
 CHAMPION_TTL_VAR = "DRIFTLINE_SERVICE_CHAMPION_TTL_S"
 CONFIGS_VAR = "DRIFTLINE_SERVICE_CONFIGS"
 KEYS_VAR = "DRIFTLINE_SERVICE_KEYS_FILE"
+HEALTHCHECK_VAR = "DRIFTLINE_SERVICE_WORKER_HEALTHCHECK_S"
 
 
 def settings() -> Any:
@@ -170,4 +171,7 @@ def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: i
             port=port,
             workers=workers,
             log_config=log_config,
+            # uvicorn restarts a worker that misses its supervisor's ping for this long: a worker
+            # importing MLflow and warming up a model on a busy machine can be silent for seconds
+            timeout_worker_healthcheck=int(_number(HEALTHCHECK_VAR, "60")),
         )

@@ -9,7 +9,7 @@ time and keep reading the old table (kept for `retention_hours`) until then.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +32,14 @@ class PredictionStore:
     """Lookups in one model's predictions table through a low-level client (thread-safe: boto3's
     clients are)."""
 
-    def __init__(self, client: Any, cfg: InferenceSection) -> None:
+    def __init__(
+        self, client: Any, cfg: InferenceSection, wall_clock: Callable[[], float] = time.time
+    ) -> None:
         from boto3.dynamodb.types import TypeDeserializer
 
         self.client = client
         self.cfg = cfg
+        self.wall_clock = wall_clock
         self._d = TypeDeserializer()
 
     def read_generation(self) -> tuple[str | None, Hashable | None]:
@@ -74,7 +77,7 @@ class PredictionStore:
         """DynamoDB deletes expired items lazily (up to days late): an item whose TTL has passed is
         treated as gone, never served."""
         expiry = self.expires_at(item)
-        return expiry is not None and expiry <= (time.time() if now is None else now)
+        return expiry is not None and expiry <= (self.wall_clock() if now is None else now)
 
     def _item(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = {k: plain(self._d.deserialize(v)) for k, v in raw.items()}

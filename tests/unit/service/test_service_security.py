@@ -194,9 +194,12 @@ def test_no_key_or_credential_reaches_a_log_line(client, caplog, example_config_
 
     caplog.set_level(logging.DEBUG)
     install_log_redaction()
-    client.get("/v1/models/churn/predictions/x", headers={"X-API-Key": KEY})
-    client.get("/v1/models/churn/predictions/x", headers={"Authorization": f"Bearer {KEY}"})
-    client.get("/v1/models/churn/predictions/x", headers={"X-API-Key": "dl_wrong_guess_123"})
+    rows = {"rows": [good_row()]}
+    assert client.post("/v1/models/churn/score", json=rows, headers={"X-API-Key": KEY}).status_code == 200
+    bearer = {"Authorization": f"Bearer {KEY}"}
+    assert client.post("/v1/models/churn/score", json=rows, headers=bearer).status_code == 200
+    wrong = {"X-API-Key": "dl_wrong_guess_123"}
+    assert client.post("/v1/models/churn/score", json=rows, headers=wrong).status_code == 401
 
     def resolve(name: str) -> int:
         raise ConnectionError(
@@ -275,7 +278,8 @@ def test_an_expired_item_is_never_served(ddb, make_config, validated, churn_mode
         url = "/v1/models/churn/predictions/"
         assert client.get(url + live_id, headers=H).status_code == 200
         gone = client.get(url + expired_id, headers=H)
-        assert gone.status_code == 404
+        assert gone.status_code == 404  # still in the table: DynamoDB has not deleted it
+        assert "Item" in ddb.get_item(TableName=table, Key={"entity_id": {"S": expired_id}})
         batch = client.post(
             "/v1/models/churn/predictions:batchGet",
             json={"entity_ids": [live_id, expired_id, soon_id]},
