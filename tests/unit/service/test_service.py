@@ -315,3 +315,25 @@ def served_table(ddb, make_config, validated, churn_model, current_frame) -> Any
         load_model=lambda v: churn_model,
     )
     return config, ddb, str(current_frame["customer_id"].iloc[0])
+
+
+def test_the_scoring_knobs_come_from_the_environment(monkeypatch):
+    from driftline.exceptions import ConfigError
+    from driftline.service.server import settings
+
+    assert settings().max_body_bytes == 1024 * 1024 and settings().max_wait_s == 0
+    monkeypatch.setenv("DRIFTLINE_SERVICE_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("DRIFTLINE_SERVICE_BATCH_WAIT_MS", "2")
+    assert settings().max_body_bytes == 2048 and settings().max_wait_s == 0.002
+    monkeypatch.setenv("DRIFTLINE_SERVICE_STARTUP_TIMEOUT_S", "-1")
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        settings()
+
+
+def test_a_bool_feature_cannot_be_optional():
+    from driftline.config.models import Feature
+    from pydantic import ValidationError
+
+    assert Feature(name="x", type="float", optional=True).optional
+    with pytest.raises(ValidationError, match="a bool feature cannot be optional"):
+        Feature(name="autopay", type="bool", optional=True)
