@@ -98,6 +98,10 @@ class MLServer:
             "metrics_port": _dynamo.free_port(),
             "host": "127.0.0.1",
             "debug": False,
+            # MLServer 1.7.1's parallel inference pool dies here at start-up ("There is no current
+            # event loop in thread 'MainThread'" in its worker process, Python 3.11): inference runs
+            # in its server process instead (one process, where `driftline serve` runs one per core)
+            "parallel_workers": 0,
         }
         (self.folder / "settings.json").write_text(json.dumps(settings))
         model_settings = {
@@ -216,6 +220,58 @@ def register_champion(model: Any, folder: Path) -> str:
         )
     mlflow.MlflowClient().set_registered_model_alias("churn", "champion", info.registered_model_version)
     return uri
+
+
+def measure_mlserver(
+    model: Any,
+    folder: Path,
+    rows: list[dict[str, Any]],
+    features: list[Any],
+    n: int,
+    concurrency: int,
+    expected: list[float],
+) -> dict[str, Any]:
+    """MLServer's figures at the same concurrency on the same rows."""
+    with MLServer(model, folder) as ml:
+        v2 = [v2_request(r, features) for r in rows]
+
+        def via_mlserver(state: dict[str, Any], i: int) -> None:
+            conn = state.get("conn")
+            if conn is None:
+                conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", ml.port, timeout=120)
+            conn.request(
+                "POST",
+                "/v2/models/churn/infer",
+                body=v2[i % len(v2)],
+                headers={"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{response.status}: {body[:200]!r}")
+
+        load(concurrency * 4, concurrency, via_mlserver)
+        ml_lat, ml_errors, ml_wall = load(n, concurrency, via_mlserver)
+        theirs = []
+        for body in v2[:20]:
+            conn = http.client.HTTPConnection("127.0.0.1", ml.port, timeout=120)
+            conn.request(
+                "POST",
+                "/v2/models/churn/infer",
+                body=body,
+                headers={"Content-Type": "application/json"},
+            )
+            out = json.loads(conn.getresponse().read())["outputs"][0]
+            theirs.append(float(out["data"][1]))
+        mlserver = {
+            "mlserver": "MLServer 1.7 + mlserver-sklearn (V2 REST, pandas codec, predict_proba), own venv, parallel_workers 0",
+            "mlserver_rps": round(n / ml_wall, 1),
+            "mlserver_p50_ms": round(statistics.median(ml_lat) * 1000, 2),
+            "mlserver_p99_ms": round(pct(ml_lat, 0.99), 2),
+            "mlserver_errors": ml_errors,
+            "mlserver_same_scores": all(abs(a - b) < 1e-9 for a, b in zip(theirs, expected, strict=True)),
+        }
+    return mlserver
 
 
 def main() -> None:
@@ -424,47 +480,10 @@ def main() -> None:
 
         mlserver: dict[str, Any] = {}
         if not args.no_mlserver:
-            with MLServer(model, folder) as ml:
-                v2 = [v2_request(r, features) for r in rows]
-
-                def via_mlserver(state: dict[str, Any], i: int) -> None:
-                    conn = state.get("conn")
-                    if conn is None:
-                        conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", ml.port, timeout=120)
-                    conn.request(
-                        "POST",
-                        "/v2/models/churn/infer",
-                        body=v2[i % len(v2)],
-                        headers={"Content-Type": "application/json"},
-                    )
-                    response = conn.getresponse()
-                    body = response.read()
-                    if response.status != 200:
-                        raise RuntimeError(f"{response.status}: {body[:200]!r}")
-
-                load(args.concurrency * 4, args.concurrency, via_mlserver)
-                ml_lat, ml_errors, ml_wall = load(n, args.concurrency, via_mlserver)
-                theirs = []
-                for body in v2[:20]:
-                    conn = http.client.HTTPConnection("127.0.0.1", ml.port, timeout=120)
-                    conn.request(
-                        "POST",
-                        "/v2/models/churn/infer",
-                        body=body,
-                        headers={"Content-Type": "application/json"},
-                    )
-                    out = json.loads(conn.getresponse().read())["outputs"][0]
-                    theirs.append(float(out["data"][1]))
-                mlserver = {
-                    "mlserver": "MLServer 1.7 + mlserver-sklearn (V2 REST, pandas codec, predict_proba), own venv",
-                    "mlserver_rps": round(n / ml_wall, 1),
-                    "mlserver_p50_ms": round(statistics.median(ml_lat) * 1000, 2),
-                    "mlserver_p99_ms": round(pct(ml_lat, 0.99), 2),
-                    "mlserver_errors": ml_errors,
-                    "mlserver_same_scores": all(
-                        abs(a - b) < 1e-9 for a, b in zip(theirs, expected, strict=True)
-                    ),
-                }
+            try:
+                mlserver = measure_mlserver(model, folder, rows, features, n, args.concurrency, expected)
+            except Exception as exc:  # reported, never a silent gap: mlserver_rps stays null
+                mlserver = {"mlserver_rps": None, "mlserver_error": str(exc)[:300]}
     figures = {
         "benchmark": "api",
         "requests": n,
