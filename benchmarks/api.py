@@ -5,13 +5,28 @@ writer. The service runs as `driftline serve` (uvicorn, its own process); `concu
 threads each hold a keep-alive connection and GET /v1/models/churn/predictions/<id> for random
 ids. The baseline, in the same run, is `concurrency` threads calling `get_item` on the same
 table with one shared boto3 client: the ceiling a service adds its own cost to. `ratio` is
-rps / baseline_rps. The scoring endpoint (POST /score, one row per request, the champion loaded
-from a SQLite MLflow store by alias) is measured the same way (`score_*` figures).
+rps / baseline_rps.
+
+The scoring phase (POST /score, the champion loaded from a SQLite MLflow store by alias), against
+two baselines in the same run:
+- `first_request_ms`: the first /score answer after /readyz said ready (the service as deployed:
+  `driftline serve` with its default workers, one per core);
+- `score_rps`, `score_p50_ms`, `score_p99_ms`: one row per request from `concurrency` clients;
+- `score_floor_rps`: the floor, a bare in-process loop of `model.predict_proba` on a one-row
+  DataFrame of the same rows (one thread; no HTTP, no JSON);
+- `mlserver_rps` (and p50/p99): MLServer with its scikit-learn runtime serving the same fitted
+  pipeline (joblib) at the same concurrency over its V2 REST protocol (pandas codec, one row per
+  request, `predict_proba`). mlserver pins fastapi<0.125, Airflow 3.3 needs >=0.129: they cannot
+  share the lock, so the benchmark makes its own venv at .driftline/bench/mlserver-venv
+  (`python -m venv` + pip: mlserver, mlserver-sklearn and our scikit-learn and pandas versions);
+  `mlserver_same_scores` checks its scores equal ours;
+- `batch1000_ms`: median of /score with 1,000 rows per request (one client), and
+  `batch1000_floor_ms`: the median of a bare `predict_proba` on the same 1,000-row DataFrame.
 
 The service runs twice: with its lookup response cache switched off (`*_no_cache` figures,
 DRIFTLINE_SERVICE_CACHE_ITEMS=0: every lookup is a GetItem) and as deployed, with the cache on
 after one warm-up pass over every entity (`rps`, `p50_ms`, `p99_ms`: the steady state of a
-working set that fits the cache; `cache_hit_rate` is measured from the service's /healthz). Cached
+working set that fits the cache; `cache_hit_rate` is null: /healthz counts per worker). Cached
 answers stay valid until the table's data generation moves (driftline.service.generation), so the
 warm-up pass is not lost to the cache's TTL however slowly it runs. `load_avg` is the machine's
 1-minute load average at the start and the end (the end's includes this benchmark's own threads;
@@ -19,6 +34,7 @@ the machine is shared: read the ratios).
 
     .venv/bin/python benchmarks/api.py            # 5000 requests per side, 8 clients
     .venv/bin/python benchmarks/api.py --quick    # 300 requests per side
+    .venv/bin/python benchmarks/api.py --no-mlserver   # leave out the MLServer baseline
 
 The last stdout line is one JSON object (keys in shared/CONVENTIONS.md).
 """
@@ -45,6 +61,109 @@ import _dynamo
 
 KEY = "dl_benchmark_key"
 TABLE = "bench-api-preds"
+MLSERVER_VENV = _dynamo.REPO / ".driftline" / "bench" / "mlserver-venv"
+MLSERVER_PACKAGES = ("mlserver>=1.7,<1.8", "mlserver-sklearn>=1.7,<1.8")
+
+
+def mlserver_python() -> Path:
+    """The venv's python with mlserver and our scikit-learn/pandas versions (made once)."""
+    import pandas
+    import sklearn
+
+    python = MLSERVER_VENV / "bin" / "python"
+    pins = [*MLSERVER_PACKAGES, f"scikit-learn=={sklearn.__version__}", f"pandas=={pandas.__version__}"]
+    marker = MLSERVER_VENV / "driftline-pins.txt"
+    if python.exists() and marker.exists() and marker.read_text() == "\n".join(pins):
+        return python
+    MLSERVER_VENV.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(MLSERVER_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True, stdout=sys.stderr)
+    marker.write_text("\n".join(pins))
+    return python
+
+
+class MLServer:
+    """`mlserver start` serving `model` (joblib) with the scikit-learn runtime on free loopback ports."""
+
+    def __init__(self, model: Any, folder: Path) -> None:
+        import joblib
+
+        self.folder = folder / "mlserver"
+        (self.folder / "churn").mkdir(parents=True)
+        joblib.dump(model, self.folder / "churn" / "model.joblib")
+        self.port = _dynamo.free_port()
+        settings = {
+            "http_port": self.port,
+            "grpc_port": _dynamo.free_port(),
+            "metrics_port": _dynamo.free_port(),
+            "host": "127.0.0.1",
+            "debug": False,
+            # MLServer 1.7.1's parallel inference pool dies here at start-up ("There is no current
+            # event loop in thread 'MainThread'" in its worker process, Python 3.11): inference runs
+            # in its server process instead (one process, where `driftline serve` runs one per core)
+            "parallel_workers": 0,
+        }
+        (self.folder / "settings.json").write_text(json.dumps(settings))
+        model_settings = {
+            "name": "churn",
+            "implementation": "mlserver_sklearn.SKLearnModel",
+            "parameters": {"uri": "./model.joblib", "version": "v1"},
+        }
+        (self.folder / "churn" / "model-settings.json").write_text(json.dumps(model_settings))
+
+    def __enter__(self) -> MLServer:
+        python = mlserver_python()
+        self.proc = subprocess.Popen(
+            [str(python.with_name("mlserver")), "start", str(self.folder)],
+            cwd=self.folder,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},  # as `driftline serve` runs: one thread per core
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/v2/models/churn/ready")
+                if conn.getresponse().status == 200:
+                    return self
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.proc.kill()
+                raise RuntimeError("mlserver did not start (run it by hand: mlserver start <folder>)")
+            time.sleep(0.3)
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def v2_request(row: dict[str, Any], features: list[Any]) -> bytes:
+    """One row as a V2 inference request decoded by MLServer's pandas codec."""
+    inputs = []
+    for f in features:
+        value = row[f.name]
+        if f.type in ("category", "string"):
+            inputs.append(
+                {
+                    "name": f.name,
+                    "shape": [1],
+                    "datatype": "BYTES",
+                    "data": [value],
+                    "parameters": {"content_type": "str"},
+                }
+            )
+        elif f.type == "bool":
+            inputs.append({"name": f.name, "shape": [1], "datatype": "BOOL", "data": [bool(value)]})
+        else:
+            inputs.append({"name": f.name, "shape": [1], "datatype": "FP64", "data": [value]})
+    body = {"parameters": {"content_type": "pd"}, "inputs": inputs, "outputs": [{"name": "predict_proba"}]}
+    return json.dumps(body).encode()
 
 
 def load(n: int, concurrency: int, call: Any) -> tuple[list[float], int, float]:
@@ -109,6 +228,58 @@ def register_champion(model: Any, folder: Path) -> str:
     return uri
 
 
+def measure_mlserver(
+    model: Any,
+    folder: Path,
+    rows: list[dict[str, Any]],
+    features: list[Any],
+    n: int,
+    concurrency: int,
+    expected: list[float],
+) -> dict[str, Any]:
+    """MLServer's figures at the same concurrency on the same rows."""
+    with MLServer(model, folder) as ml:
+        v2 = [v2_request(r, features) for r in rows]
+
+        def via_mlserver(state: dict[str, Any], i: int) -> None:
+            conn = state.get("conn")
+            if conn is None:
+                conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", ml.port, timeout=120)
+            conn.request(
+                "POST",
+                "/v2/models/churn/infer",
+                body=v2[i % len(v2)],
+                headers={"Content-Type": "application/json"},
+            )
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{response.status}: {body[:200]!r}")
+
+        load(concurrency * 4, concurrency, via_mlserver)
+        ml_lat, ml_errors, ml_wall = load(n, concurrency, via_mlserver)
+        theirs = []
+        for body in v2[:20]:
+            conn = http.client.HTTPConnection("127.0.0.1", ml.port, timeout=120)
+            conn.request(
+                "POST",
+                "/v2/models/churn/infer",
+                body=body,
+                headers={"Content-Type": "application/json"},
+            )
+            out = json.loads(conn.getresponse().read())["outputs"][0]
+            theirs.append(float(out["data"][1]))
+        mlserver = {
+            "mlserver": "MLServer 1.7 + mlserver-sklearn (V2 REST, pandas codec, predict_proba), own venv, parallel_workers 0",
+            "mlserver_rps": round(n / ml_wall, 1),
+            "mlserver_p50_ms": round(statistics.median(ml_lat) * 1000, 2),
+            "mlserver_p99_ms": round(pct(ml_lat, 0.99), 2),
+            "mlserver_errors": ml_errors,
+            "mlserver_same_scores": all(abs(a - b) < 1e-9 for a, b in zip(theirs, expected, strict=True)),
+        }
+    return mlserver
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,6 +287,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--requests", type=int, default=None, help="per side (default 5000, quick 300)")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--no-mlserver", action="store_true", help="leave out the MLServer baseline")
     parser.add_argument(
         "--entities", type=int, default=None, help="items in the table (default 5000, quick 500)"
     )
@@ -167,24 +339,29 @@ def main() -> None:
 
         def serve(extra: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
             port = _dynamo.free_port()
+            log = (folder / f"serve-{port}.log").open("wb")
             proc = subprocess.Popen(
                 [str(exe), "serve", "--port", str(port), "--configs", str(configs)],
                 env={**env, **extra},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             deadline = time.monotonic() + 600  # a loaded machine starts it slowly
             while True:
                 try:
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    conn.request("GET", "/healthz")
-                    if conn.getresponse().status == 200:
+                    conn.request("GET", "/readyz")
+                    response = conn.getresponse()
+                    if response.status == 200:
                         return proc, port
+                    response.read()
                 except OSError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        proc.terminate()
-                        raise RuntimeError("driftline serve did not start") from None
-                    time.sleep(0.3)
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    proc.terminate()
+                    tail = (folder / f"serve-{port}.log").read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"driftline serve did not become ready:\n{tail}")
+                time.sleep(0.2)
 
         def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.terminate()
@@ -193,11 +370,6 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-        def cache_stats(port: int) -> dict[str, int]:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("GET", "/healthz")
-            return dict(json.loads(conn.getresponse().read())["cache"])
 
         server, port = serve({"DRIFTLINE_SERVICE_CACHE_ITEMS": "0"})
         try:
@@ -224,35 +396,91 @@ def main() -> None:
             base_lat, base_errors, base_wall = load(n, args.concurrency, bare)
         finally:
             stop(server)
+        rows = frame[[config.data.entity_id, *config.feature_names]].head(200).to_dict(orient="records")
+        rows = [{k: (None if v != v else v) for k, v in r.items()} for r in rows]  # NaN -> null
+        rows = [r for r in rows if all(r[f.name] is not None or f.optional for f in config.data.features)]
+        headers = {"X-API-Key": KEY, "Content-Type": "application/json"}
+
+        def post(port: int, path: str, body: bytes, conn: Any = None) -> tuple[int, bytes]:
+            conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            conn.request("POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+
         server, port = serve({})
         try:
+            started = time.perf_counter()
+            status, first = post(port, "/v1/models/churn/score", json.dumps({"rows": [rows[0]]}).encode())
+            first_request_ms = (time.perf_counter() - started) * 1000
+            if status != 200:
+                raise RuntimeError(f"the first /score answered {status}: {first[:200]!r}")
             every = picks
             picks = ids  # the warm-up pass: every entity once
             load(len(ids), args.concurrency, via_service)
             picks = every
-            before = cache_stats(port)
             lat, errors, wall = load(n, args.concurrency, via_service)
-            after = cache_stats(port)
-            lookups = (after["hits"] - before["hits"]) + (after["misses"] - before["misses"])
-            hit_rate = (after["hits"] - before["hits"]) / max(1, lookups)
-            rows = frame[[config.data.entity_id, *config.feature_names]].head(200).to_dict(orient="records")
-            score_n = min(n, 200)
+            bodies = [json.dumps({"rows": [r]}).encode() for r in rows]
 
             def score(state: dict[str, Any], i: int) -> None:
                 conn = state.get("conn")
                 if conn is None:
                     conn = state["conn"] = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                body = json.dumps({"rows": [rows[i % len(rows)]]}, default=str)
-                headers = {"X-API-Key": KEY, "Content-Type": "application/json"}
-                conn.request("POST", "/v1/models/churn/score", body=body, headers=headers)
-                response = conn.getresponse()
-                if response.status != 200 or b"score" not in response.read():
-                    raise RuntimeError(response.status)
+                status, body = post(port, "/v1/models/churn/score", bodies[i % len(bodies)], conn)
+                if status != 200 or b"score" not in body:
+                    raise RuntimeError(status)
 
-            load(args.concurrency, args.concurrency, score)  # loads the champion once
-            score_lat, score_errors, score_wall = load(score_n, args.concurrency, score)
+            load(args.concurrency * 4, args.concurrency, score)  # connections
+            score_lat, score_errors, score_wall = load(n, args.concurrency, score)
+            ours = [
+                json.loads(post(port, "/v1/models/churn/score", b)[1])["predictions"][0]["score"]
+                for b in bodies[:20]
+            ]
+            big = json.dumps({"rows": [rows[i % len(rows)] for i in range(1000)]}).encode()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            batch_times = []
+            for _ in range(3 + (5 if args.quick else 20)):
+                t0 = time.perf_counter()
+                status, _ = post(port, "/v1/models/churn/score", big, conn)
+                batch_times.append(time.perf_counter() - t0)
+                if status != 200:
+                    raise RuntimeError(f"1,000-row /score answered {status}")
+            batch_times = batch_times[3:]
         finally:
             stop(server)
+
+        # the floor: a bare in-process predict loop on the same rows
+        import pandas as pd
+        from driftline.training.estimators import prepare_features
+        from threadpoolctl import threadpool_limits
+
+        floor_limits = threadpool_limits(
+            limits=1
+        )  # the thread setting `driftline serve` and MLServer run with
+        features = config.data.features
+        one_row = [prepare_features(pd.DataFrame([r]), features) for r in rows]
+        for X in one_row[:20]:
+            model.predict_proba(X)
+        floor_n = min(n, 2000)
+        t0 = time.perf_counter()
+        for i in range(floor_n):
+            model.predict_proba(one_row[i % len(one_row)])
+        floor_rps = floor_n / (time.perf_counter() - t0)
+        big_frame = prepare_features(pd.DataFrame([rows[i % len(rows)] for i in range(1000)]), features)
+        floor_times = []
+        for _ in range(3 + (5 if args.quick else 20)):
+            t0 = time.perf_counter()
+            model.predict_proba(big_frame)
+            floor_times.append(time.perf_counter() - t0)
+        floor_times = floor_times[3:]
+        expected = [float(model.predict_proba(one_row[i])[0, 1]) for i in range(20)]
+        floor_limits.restore_original_limits()
+
+        mlserver: dict[str, Any] = {}
+        if not args.no_mlserver:
+            try:
+                mlserver = measure_mlserver(model, folder, rows, features, n, args.concurrency, expected)
+            except Exception as exc:  # reported, never a silent gap: mlserver_rps stays null
+                mlserver = {"mlserver_rps": None, "mlserver_error": str(exc)[:300]}
     figures = {
         "benchmark": "api",
         "requests": n,
@@ -267,17 +495,29 @@ def main() -> None:
         "baseline_p99_ms": round(pct(base_lat, 0.99), 2),
         "baseline_errors": base_errors,
         "ratio": round((n / wall) / (n / base_wall), 2),
-        "cache_hit_rate": round(hit_rate, 3),
+        # /healthz's cache counters are per worker (several answer the same port): not summed here
+        "cache_hit_rate": None,
         "rps_no_cache": round(n / nc_wall, 1),
         "p50_ms_no_cache": round(statistics.median(nc_lat) * 1000, 2),
         "p99_ms_no_cache": round(pct(nc_lat, 0.99), 2),
         "errors_no_cache": nc_errors,
         "ratio_no_cache": round((n / nc_wall) / (n / base_wall), 2),
-        "score_requests": score_n,
-        "score_rps": round(score_n / score_wall, 1),
+        "score_requests": n,
+        "score_rps": round(n / score_wall, 1),
         "score_p50_ms": round(statistics.median(score_lat) * 1000, 2),
         "score_p99_ms": round(pct(score_lat, 0.99), 2),
         "score_errors": score_errors,
+        "score_same_scores": all(abs(a - b) < 1e-9 for a, b in zip(ours, expected, strict=True)),
+        "score_floor": "bare in-process predict_proba loop on one-row DataFrames of the same rows, 1 thread, OMP 1",
+        "score_floor_rps": round(floor_rps, 1),
+        **mlserver,
+        "score_ratio_mlserver": round((n / score_wall) / mlserver["mlserver_rps"], 2) if mlserver else None,
+        "batch1000_ms": round(statistics.median(batch_times) * 1000, 2),
+        "batch1000_floor_ms": round(statistics.median(floor_times) * 1000, 2),
+        "batch1000_ratio_to_floor": round(statistics.median(batch_times) / statistics.median(floor_times), 2),
+        "first_request_ms": round(first_request_ms, 1),
+        "workers": "driftline serve default (one per core, at most 4)",
+        "cpu_count": os.cpu_count(),
         "load_avg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
     }
     print(json.dumps(figures))

@@ -141,14 +141,11 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the predictions service (FastAPI on uvicorn; OpenAPI page at /docs)."""
-    import uvicorn
-
-    from driftline.service.server import build_app
+    from driftline.service.server import serve
     from driftline.settings import configs_dir
 
     folder = Path(args.configs) if args.configs else configs_dir()
-    app = build_app(folder, Path(args.keys_file) if args.keys_file else None)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    serve(folder, Path(args.keys_file) if args.keys_file else None, args.host, args.port, args.workers)
     return 0
 
 
@@ -247,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--configs", default=None, help="configs folder (default: the project's dags/configs)")
     p.add_argument("--keys-file", default=None, help="API key hashes (default: DRIFTLINE_HOME/api_keys)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: one per core, at most 4)"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("api-key", help=cmd_api_key.__doc__)

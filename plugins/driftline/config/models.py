@@ -169,6 +169,21 @@ class Feature(Strict):
 
     name: str = Field(min_length=1)
     type: Literal["int", "float", "bool", "category", "string"]
+    optional: bool = Field(
+        default=False,
+        description="The predictions service's /score accepts null or no value for this feature (scored "
+        "as missing, as batch scoring does); otherwise a missing value is a 422. Not for bool features: "
+        "training turns a missing bool into false.",
+    )
+
+    @model_validator(mode="after")
+    def _no_optional_bool(self) -> Feature:
+        if self.optional and self.type == "bool":
+            raise ValueError(
+                f"feature {self.name!r}: a bool feature cannot be optional (training reads a missing bool "
+                "as false, so the model never saw one missing); use type int (0/1) for a bool that may be missing"
+            )
+        return self
 
 
 class WindowSection(Strict):

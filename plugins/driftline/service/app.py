@@ -3,7 +3,10 @@
     GET  /v1/models/{model}/predictions/{entity_id}   one entity's prediction (404 if none)
     POST /v1/models/{model}/predictions:batchGet      {"entity_ids": [...]} (BatchGetItem, <= 100)
     POST /v1/models/{model}/score                     {"rows": [{<entity_id>, <features>...}]}
-    GET  /healthz                                     liveness (no key needed)
+    GET  /healthz                                     liveness: the worker's event loop answers (no key)
+    GET  /readyz                                      readiness: 200 once every champion is loaded and
+                                                      warmed up (driftline.service.live), else 503 (no key)
+    GET  /metrics                                     Prometheus text (driftline.service.metrics)
     GET  /docs, /openapi.json                         the OpenAPI page
 
 Every /v1 route needs an API key (driftline.service.auth). The service reads the predictions
@@ -13,26 +16,50 @@ the pointer's table or the table's generation item, and the champion's version).
 
 The lookup routes are async and a cache hit never leaves the event loop: the key check (a sha256
 compare), the generation (re-read in the background) and the cached JSON bytes, returned as they
-are. Only misses go to the threadpool for DynamoDB. Scoring stays a sync route (CPU-bound).
+are. Only misses go to the threadpool for DynamoDB. An item whose TTL has passed is never served
+(DynamoDB deletes expired items up to days late): not from the table, not from the cache.
+
+Scoring (driftline.service.scorer, .batching, .live): the body is read as bytes, checked and turned
+into a float matrix by the champion's compiled transform, and scored by micro-batches in one thread
+per champion version; no DataFrame or pydantic model per request. Limits and headers:
+driftline.service.security (413 over the body limit, 422 naming the field for an entity id over
+the DynamoDB key limit, for a non-finite, missing or mistyped feature value or an unknown category).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Response, Security
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from driftline.config.models import Feature, InferenceSection, ModelConfig
+from driftline.config.models import InferenceSection, ModelConfig
 from driftline.service.auth import is_valid
+from driftline.service.batching import DEFAULT_MAX_WAIT_S
 from driftline.service.cache import MISSING, ResponseCache
 from driftline.service.champion import ChampionCache
 from driftline.service.generation import Generation, GenerationTracker
-from driftline.service.store import PredictionStore, plain
+from driftline.service.live import FAILED, NO_CHAMPION, LiveChampions
+from driftline.service.metrics import Metrics
+from driftline.service.scorer import RowsError, Scored, parse_body
+from driftline.service.security import (
+    DEFAULT_MAX_BODY_BYTES,
+    MAX_ENTITY_ID_BYTES,
+    Guard,
+    install_log_redaction,
+)
+from driftline.service.store import PredictionStore
+
+log = logging.getLogger(__name__)
 
 _TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool, "category": str, "string": str}
 MAX_BATCH = 100
@@ -42,9 +69,28 @@ api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 bearer = HTTPBearer(auto_error=False)
 
 
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The service's knobs (driftline.service.server reads them from the environment)."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_wait_s: float = DEFAULT_MAX_WAIT_S  # micro-batching: how long a batch waits for more rows
+    startup_timeout_s: float = 120.0  # how long start-up waits for the champions before serving
+
+
 class BatchLookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
     entity_ids: list[str] = Field(min_length=1, max_length=MAX_BATCH)
+
+    @field_validator("entity_ids")
+    @classmethod
+    def _short_ids(cls, ids: list[str]) -> list[str]:
+        for i, e in enumerate(ids):
+            if len(e.encode()) > MAX_ENTITY_ID_BYTES:
+                raise ValueError(
+                    f"entity_ids[{i}]: at most {MAX_ENTITY_ID_BYTES} bytes (the DynamoDB key limit)"
+                )
+        return ids
 
 
 class BatchResult(BaseModel):
@@ -59,10 +105,14 @@ class ScoreResult(BaseModel):
 
 
 def row_model(config: ModelConfig) -> type[BaseModel]:
-    """The pydantic model of one posted feature row: the entity id and every feature, typed."""
-    fields: dict[str, Any] = {config.data.entity_id: (str, Field(min_length=1))}
+    """The pydantic model of one posted feature row (the OpenAPI schema of /score; the route itself
+    checks rows with the champion's compiled scorer, driftline.service.scorer)."""
+    fields: dict[str, Any] = {
+        config.data.entity_id: (str, Field(min_length=1, max_length=MAX_ENTITY_ID_BYTES))
+    }
     for feature in config.data.features:
-        fields[feature.name] = (_TYPES[feature.type] | None, ...)
+        kind = _TYPES[feature.type]
+        fields[feature.name] = (kind | None, None) if feature.optional else (kind, ...)
     return create_model(
         f"{config.model.name.title().replace('_', '')}Row",
         __config__=ConfigDict(extra="forbid"),
@@ -70,10 +120,12 @@ def row_model(config: ModelConfig) -> type[BaseModel]:
     )
 
 
-def _frame(rows: list[BaseModel], features: list[Feature]) -> Any:
-    import pandas as pd
-
-    return pd.DataFrame([r.model_dump() for r in rows])
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > 80:
+        return value[:80] + f"... ({len(value)} characters)"
+    if isinstance(value, list | dict):
+        return f"<{type(value).__name__}>"
+    return value
 
 
 def render(value: Any) -> bytes:
@@ -88,21 +140,23 @@ def create_app(
     champions: ChampionCache | None = None,
     cache: ResponseCache | None = None,
     pointer_ttl_s: float = 5.0,
+    settings: ServiceSettings | None = None,
 ) -> FastAPI:
     """The app for the models in `configs` that have an inference section (`cache`: none by default).
 
     `pointer_ttl_s`: how often a model's generation (pointer, generation item, champion version)
     is re-read, and so how long a completed run, a moved pointer or alias takes to reach lookups.
     """
+    settings = settings or ServiceSettings()
     served = {name: c for name, c in configs.items() if c.inference is not None}
     if not key_hashes:
         raise ValueError("the predictions service needs at least one API key hash")
+    responses = cache if cache is not None else ResponseCache(max_items=0)
     stores = {
-        name: PredictionStore(client_for(c.inference), c.inference)
+        name: PredictionStore(client_for(c.inference), c.inference, responses.wall_clock)
         for name, c in served.items()
         if c.inference
     }
-    responses = cache if cache is not None else ResponseCache(max_items=0)
 
     def tracker(model: str) -> GenerationTracker:
         def read() -> Generation:
@@ -121,11 +175,53 @@ def create_app(
         """The generation to cache under (None: not cacheable)."""
         return gen if gen.cacheable else None
 
+    metrics = Metrics()
+    live = LiveChampions(
+        served,
+        champions,
+        metrics,
+        max_rows=MAX_SCORE_ROWS,
+        max_wait_s=settings.max_wait_s,
+        startup_timeout_s=settings.startup_timeout_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()  # after uvicorn has set up its handlers
+        for name, tracker in generations.items():  # the lookup path's imports and first read
+            try:
+                await tracker.current()
+            except Exception as exc:
+                log.warning("model %s: first read of its predictions table failed: %s", name, exc)
+        await live.start()
+        yield
+        await live.stop()
+
     app = FastAPI(
         title="Driftline predictions",
         version="1",
         description="Batch predictions written by the Driftline pipelines, and on-demand scoring by the champion.",
+        lifespan=lifespan,
     )
+    app.state.live = live
+    app.state.metrics = metrics
+    app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes, observe=metrics.observe)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming the field, with refused values cut short (a 5 MB id is not echoed back)."""
+        errors = [
+            {
+                "loc": [_short(part) for part in e.get("loc", ())],
+                "msg": _short(str(e.get("msg", ""))),
+                "type": e.get("type"),
+                **(
+                    {"input": _short(e["input"])} if "input" in e and not isinstance(e["input"], dict) else {}
+                ),
+            }
+            for e in exc.errors()[:20]
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     async def authenticated(
         key: Annotated[str | None, Security(api_key)],
@@ -140,25 +236,52 @@ def create_app(
             raise HTTPException(status_code=404, detail=f"unknown model {model!r}; served: {sorted(served)}")
         return served[model]
 
-    def fetch_one(model: str, gen: Generation, entity_id: str) -> Any:
-        """The rendered item or MISSING, read from the table (in the threadpool). An answer that
-        will be cached is read strongly consistent: it then reflects every write its generation
-        counts, not a replica that lags behind it."""
+    def fetch_one(model: str, gen: Generation, entity_id: str) -> tuple[Any, float | None]:
+        """(the rendered item or MISSING, its TTL), read from the table (in the threadpool). An
+        answer that will be cached is read strongly consistent: it then reflects every write its
+        generation counts, not a replica that lags behind it."""
         consistent = responses.enabled and gen.cacheable
-        item = stores[model].get_from(gen.table, entity_id, consistent)
-        return MISSING if item is None else render(item)
+        store = stores[model]
+        item = store.get_from(gen.table, entity_id, consistent)
+        return (MISSING, None) if item is None else (render(item), store.expires_at(item))
 
-    def fetch_many(model: str, gen: Generation, wanted: list[str]) -> dict[str, bytes]:
+    def fetch_many(model: str, gen: Generation, wanted: list[str]) -> dict[str, tuple[bytes, float | None]]:
         consistent = responses.enabled and gen.cacheable
+        store = stores[model]
         return {
-            e: render(item) for e, item in stores[model].get_many_from(gen.table, wanted, consistent).items()
+            e: (render(item), store.expires_at(item))
+            for e, item in store.get_many_from(gen.table, wanted, consistent).items()
         }
+
+    def check_entity(entity_id: str) -> None:
+        if len(entity_id) > MAX_ENTITY_ID_BYTES // 4 and len(entity_id.encode()) > MAX_ENTITY_ID_BYTES:
+            detail = [
+                {
+                    "loc": ["path", "entity_id"],
+                    "msg": f"at most {MAX_ENTITY_ID_BYTES} bytes (the DynamoDB key limit)",
+                    "type": "string_too_long",
+                    "input": _short(entity_id),
+                }
+            ]
+            raise HTTPException(status_code=422, detail=detail)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
+        """Liveness: this worker's event loop answers (a model still loading is not a reason to restart)."""
         stats = responses.stats
         cache_info = {"items": len(responses), "hits": stats.hits, "misses": stats.misses}
         return {"status": "ok", "models": sorted(served), "cache": cache_info}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Readiness: every champion loaded and warmed up (or the model has none yet)."""
+        ready = live.ready
+        return JSONResponse({"ready": ready, "models": live.describe()}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", dependencies=[Depends(authenticated)], include_in_schema=False)
+    async def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     @app.get(
         "/v1/models/{model}/predictions/{entity_id}",
@@ -172,11 +295,12 @@ def create_app(
     )
     async def get_prediction(model: str, entity_id: str) -> Response:
         config_of(model)
+        check_entity(entity_id)
         gen = await generations[model].current()
         body = responses.get(model, key_of(gen), entity_id)
         if body is None:
-            body = await run_in_threadpool(fetch_one, model, gen, entity_id)
-            responses.put(model, key_of(gen), entity_id, body)
+            body, expires = await run_in_threadpool(fetch_one, model, gen, entity_id)
+            responses.put(model, key_of(gen), entity_id, body, expires)
         if body is MISSING:
             raise HTTPException(
                 status_code=404, detail=f"no prediction for entity {entity_id!r} of model {model!r}"
@@ -194,7 +318,7 @@ def create_app(
         cache_gen = key_of(gen)
         entities = list(dict.fromkeys(body.entity_ids))
         found: dict[str, bytes] = {}
-        wanted = []
+        wanted: list[str] = []
         for entity in entities:
             hit = responses.get(model, cache_gen, entity)
             if hit is None:
@@ -204,8 +328,10 @@ def create_app(
         if wanted:
             fetched = await run_in_threadpool(fetch_many, model, gen, wanted)
             for entity in wanted:
-                responses.put(model, cache_gen, entity, fetched.get(entity, MISSING))
-            found.update(fetched)
+                value, expires = fetched.get(entity, (MISSING, None))
+                responses.put(model, cache_gen, entity, value, expires)
+                if value is not MISSING:
+                    found[entity] = value
         predictions = b",".join(found[e] for e in entities if e in found)
         missing = render([e for e in entities if e not in found])
         return Response(
@@ -214,7 +340,7 @@ def create_app(
         )
 
     for name, config in served.items():
-        _add_score_route(app, name, config, champions, authenticated)
+        _add_score_route(app, name, config, live, authenticated)
 
     @app.post("/v1/models/{model}/score", dependencies=[Depends(authenticated)], include_in_schema=False)
     async def score_unknown(model: str) -> None:
@@ -227,46 +353,59 @@ def _add_score_route(
     app: FastAPI,
     name: str,
     config: ModelConfig,
-    champions: ChampionCache | None,
+    live: LiveChampions,
     authenticated: Callable[..., Any],
 ) -> None:
-    """POST /v1/models/<name>/score with a body typed from the model's features (OpenAPI shows it)."""
-    row = row_model(config)
-    body_model = create_model(
-        f"{row.__name__}s",
-        __config__=ConfigDict(extra="forbid"),
-        rows=(list[row], Field(min_length=1, max_length=MAX_SCORE_ROWS)),  # type: ignore[valid-type]
-    )
+    """POST /v1/models/<name>/score; the body's schema (OpenAPI) is typed from the model's features."""
+    row = row_model(config).model_json_schema()
+    body_schema = {
+        "type": "object",
+        "properties": {"rows": {"type": "array", "items": row, "minItems": 1, "maxItems": MAX_SCORE_ROWS}},
+        "required": ["rows"],
+        "additionalProperties": False,
+    }
     entity = config.data.entity_id
 
-    def score(body: body_model) -> ScoreResult:  # type: ignore[valid-type]
-        from driftline.inference.scoring import predict_chunk
+    async def score(request: Request) -> Response:
+        state = await live.current(name)
+        batcher = state.batcher
+        if batcher is None:
+            if state.state == NO_CHAMPION:
+                detail = state.error or f"model {name!r} has no champion yet"
+                code = 503 if state.error else 404
+                raise HTTPException(status_code=code, detail=detail)
+            why = state.error if state.state == FAILED else "its champion is still loading"
+            raise HTTPException(status_code=503, detail=f"model {name!r} cannot score now: {why}")
+        scorer = batcher.scorer
+        try:
+            ids, X = scorer.matrix(parse_body(await request.body()), MAX_SCORE_ROWS)
+        except RowsError as exc:
+            return JSONResponse({"detail": exc.errors}, status_code=422)
+        scored = await batcher.submit(X)
+        return Response(
+            render_scores(name, scorer.version, entity, ids, scored), media_type="application/json"
+        )
 
-        if champions is None:
-            raise HTTPException(
-                status_code=503, detail="on-demand scoring is not configured (no model registry)"
-            )
-        loaded = champions.get(config.registered_model_name)
-        if loaded is None:
-            raise HTTPException(status_code=404, detail=f"model {name!r} has no champion yet")
-        version, estimator = loaded
-        rows = body.rows  # type: ignore[attr-defined]
-        frame = _frame(rows, config.data.features)
-        predictions, scores, probabilities = predict_chunk(estimator, frame, config)
-        out = []
-        for i, r in enumerate(rows):
-            entry: dict[str, Any] = {entity: getattr(r, entity), "prediction": plain(predictions[i])}
-            if scores is not None:
-                entry["score"] = float(scores[i])
-            if probabilities is not None:
-                entry["probabilities"] = probabilities[i]
-            out.append(entry)
-        return ScoreResult(model=name, version=version, predictions=out)
-
-    score.__annotations__["body"] = body_model  # a local class: not resolvable from a string annotation
     app.post(
         f"/v1/models/{name}/score",
         dependencies=[Depends(authenticated)],
         summary=f"Score feature rows of {name} with its champion",
         operation_id=f"score_{name}",
+        response_model=ScoreResult,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body_schema}}}
+        },
     )(score)
+
+
+def render_scores(model: str, version: int, entity: str, ids: list[str], scored: Scored) -> bytes:
+    out = []
+    scores, probabilities = scored.scores, scored.probabilities
+    for i, key in enumerate(ids):
+        entry: dict[str, Any] = {entity: key, "prediction": scored.predictions[i]}
+        if scores is not None:
+            entry["score"] = scores[i]
+        if probabilities is not None:
+            entry["probabilities"] = probabilities[i]
+        out.append(entry)
+    return render({"model": model, "version": version, "predictions": out})

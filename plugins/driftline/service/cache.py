@@ -8,7 +8,8 @@ run bumps once its write has completed (upsert mode), and the champion's version
 moved on since is neither served nor stored. `None` is a generation that must not be cached (upsert
 table without a generation item yet, no table to read).
 
-Entries expire after `ttl_s` whatever the generation: the bound on what no generation reports (a
+An item's own expiry (its DynamoDB TTL attribute, driftline.service.store) goes with its entry:
+an expired item is never served from the cache either. Entries expire after `ttl_s` whatever the generation: the bound on what no generation reports (a
 writer killed midway, items changed outside Driftline's runs). Values are the serialized JSON
 bodies, so a hit costs no serialization; misses (a 404) are cached as MISSING under the same rules.
 `max_items=0` turns the cache off.
@@ -42,12 +43,15 @@ class ResponseCache:
         max_items: int = 100_000,
         ttl_s: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.max_items = max_items
         self.ttl_s = ttl_s
         self._clock = clock
+        self.wall_clock = wall_clock
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, Hashable], tuple[float, Any]] = OrderedDict()
+        # (stored at, value, the item's own expiry in epoch seconds or None)
+        self._entries: OrderedDict[tuple[str, Hashable], tuple[float, Any, float | None]] = OrderedDict()
         self._generations: dict[str, Hashable] = {}
         self.stats = CacheStats()
 
@@ -75,7 +79,11 @@ class ResponseCache:
         now = self._clock()
         with self._lock:
             entry = self._entries.get((model, key)) if self._current(model, generation) else None
-            if entry is None or now - entry[0] >= self.ttl_s:
+            if (
+                entry is None
+                or now - entry[0] >= self.ttl_s
+                or (entry[2] is not None and self.wall_clock() >= entry[2])
+            ):
                 if entry is not None:
                     del self._entries[(model, key)]
                 self.stats.misses += 1
@@ -84,15 +92,23 @@ class ResponseCache:
             self.stats.hits += 1
             return entry[1]
 
-    def put(self, model: str, generation: Hashable | None, key: Hashable, value: Any) -> None:
-        """Store `value` if `generation` is still the model's current one."""
+    def put(
+        self,
+        model: str,
+        generation: Hashable | None,
+        key: Hashable,
+        value: Any,
+        expires_at: float | None = None,
+    ) -> None:
+        """Store `value` if `generation` is still the model's current one; `expires_at` (epoch
+        seconds): the item's own TTL, after which the entry is never served."""
         if not self.enabled:
             return
         now = self._clock()
         with self._lock:
             if not self._current(model, generation):
                 return
-            self._entries[(model, key)] = (now, value)
+            self._entries[(model, key)] = (now, value, expires_at)
             self._entries.move_to_end((model, key))
             while len(self._entries) > self.max_items:
                 self._entries.popitem(last=False)

@@ -61,13 +61,18 @@ class ChampionCache:
         return version
 
     def get(self, name: str) -> tuple[int, Any] | None:
+        """(version, model) of the champion; the version as `version()` reads it (one TTL for both,
+        so a lookup's generation and the scoring model move together), but a registry that cannot be
+        read raises here: the caller decides whether to keep serving what it has."""
         now = self._clock()
         with self._lock:
+            known = self._versions.get(name)
+            if known is not None and now - known[1] < self.ttl_s:
+                version = known[0]
+            else:
+                version = self._resolve(name)
+                self._versions[name] = (version, now)
             cached = self._models.get(name)
-            if cached is not None and now - cached.checked_at < self.ttl_s:
-                return cached.version, cached.model
-            version = self._resolve(name)
-            self._versions[name] = (version, now)
             if version is None:
                 self._models.pop(name, None)
                 return None

@@ -1,8 +1,18 @@
-"""Build the service from the configs folder and the environment; `driftline serve` runs it."""
+"""Build the service from the configs folder and the environment; `driftline serve` runs it.
+
+`serve()` runs uvicorn with `workers` processes (default: one per core, at most 4; `--workers`).
+With more than one, uvicorn's supervisor binds the socket and starts each worker from the import
+string `driftline.service.server:app_from_env` (the configs folder and keys file travel in
+DRIFTLINE_SERVICE_CONFIGS / DRIFTLINE_SERVICE_KEYS_FILE); the configs and keys are checked in the
+parent first, so a bad file fails `driftline serve` at once rather than in every worker. Each worker
+loads and warms up the champions before it accepts a connection (driftline.service.live); BLAS and
+OpenMP threads are split between the workers (OMP_NUM_THREADS = cores // workers unless set).
+"""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +93,29 @@ def pointer_ttl_s() -> float:
     return _number(POINTER_TTL_VAR, "5")
 
 
+MAX_BODY_VAR = "DRIFTLINE_SERVICE_MAX_BODY_BYTES"
+MAX_WAIT_VAR = "DRIFTLINE_SERVICE_BATCH_WAIT_MS"
+STARTUP_VAR = "DRIFTLINE_SERVICE_STARTUP_TIMEOUT_S"
+CHAMPION_TTL_VAR = "DRIFTLINE_SERVICE_CHAMPION_TTL_S"
+CONFIGS_VAR = "DRIFTLINE_SERVICE_CONFIGS"
+KEYS_VAR = "DRIFTLINE_SERVICE_KEYS_FILE"
+HEALTHCHECK_VAR = "DRIFTLINE_SERVICE_WORKER_HEALTHCHECK_S"
+
+
+def settings() -> Any:
+    """The service's limits and timings from the environment: DRIFTLINE_SERVICE_MAX_BODY_BYTES
+    (default 1 MiB), DRIFTLINE_SERVICE_BATCH_WAIT_MS (default 0: a batch takes what is queued, no
+    wait), DRIFTLINE_SERVICE_STARTUP_TIMEOUT_S (default 120)."""
+    from driftline.service.app import ServiceSettings
+    from driftline.service.security import DEFAULT_MAX_BODY_BYTES
+
+    return ServiceSettings(
+        max_body_bytes=int(_number(MAX_BODY_VAR, str(DEFAULT_MAX_BODY_BYTES))),
+        max_wait_s=_number(MAX_WAIT_VAR, "0") / 1000,
+        startup_timeout_s=_number(STARTUP_VAR, "120"),
+    )
+
+
 def build_app(folder: Path, keys_file: Path | None = None) -> Any:
     from driftline.service.app import create_app
     from driftline.service.auth import load_key_hashes
@@ -91,11 +124,57 @@ def build_app(folder: Path, keys_file: Path | None = None) -> Any:
     configs = load_served_configs(folder)
     conn_ids = {c.registered_model_name: c.registry.mlflow_conn_id for c in configs.values()}
     by_name = {c.registered_model_name: c for c in configs.values()}
+    champions = mlflow_champions(conn_ids, configs=by_name, ttl_s=_number(CHAMPION_TTL_VAR, "30"))
     return create_app(
-        configs,
-        dynamodb_client,
-        hashes,
-        mlflow_champions(conn_ids, configs=by_name),
-        response_cache(),
-        pointer_ttl_s(),
+        configs, dynamodb_client, hashes, champions, response_cache(), pointer_ttl_s(), settings()
     )
+
+
+def app_from_env() -> Any:
+    """The app of one worker process (uvicorn's factory import string under `--workers N`)."""
+    keys = os.environ.get(KEYS_VAR)
+    return build_app(Path(os.environ[CONFIGS_VAR]), Path(keys) if keys else None)
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: int | None = None) -> None:
+    """Run the service (blocks). See the module docstring for the workers."""
+    import uvicorn
+
+    from driftline.service.auth import load_key_hashes
+
+    workers = workers or default_workers()
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    # fail here, once, before any worker starts
+    load_key_hashes(keys_file)
+    load_served_configs(folder)
+    settings()
+    log_config = uvicorn.config.LOGGING_CONFIG
+    # One OpenMP/BLAS thread per core and worker: a one-row predict gains nothing from a thread
+    # team, and on a busy machine spinning teams of several processes cost more than they give.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    if workers == 1:
+        uvicorn.run(build_app(folder, keys_file), host=host, port=port, log_config=log_config)
+        return
+    from driftline.service.metrics import MULTIPROC_VAR
+
+    os.environ[CONFIGS_VAR] = str(folder.resolve())
+    if keys_file is not None:
+        os.environ[KEYS_VAR] = str(keys_file.resolve())
+    with tempfile.TemporaryDirectory(prefix="driftline-service-metrics-") as metrics_dir:
+        os.environ[MULTIPROC_VAR] = metrics_dir  # the workers' shared metric files (prometheus_client)
+        uvicorn.run(
+            "driftline.service.server:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config,
+            # uvicorn restarts a worker that misses its supervisor's ping for this long: a worker
+            # importing MLflow and warming up a model on a busy machine can be silent for seconds
+            timeout_worker_healthcheck=int(_number(HEALTHCHECK_VAR, "60")),
+        )

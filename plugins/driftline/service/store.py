@@ -9,7 +9,7 @@ time and keep reading the old table (kept for `retention_hours`) until then.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import Any
 
@@ -32,11 +32,14 @@ class PredictionStore:
     """Lookups in one model's predictions table through a low-level client (thread-safe: boto3's
     clients are)."""
 
-    def __init__(self, client: Any, cfg: InferenceSection) -> None:
+    def __init__(
+        self, client: Any, cfg: InferenceSection, wall_clock: Callable[[], float] = time.time
+    ) -> None:
         from boto3.dynamodb.types import TypeDeserializer
 
         self.client = client
         self.cfg = cfg
+        self.wall_clock = wall_clock
         self._d = TypeDeserializer()
 
     def read_generation(self) -> tuple[str | None, Hashable | None]:
@@ -63,6 +66,19 @@ class PredictionStore:
             # no run has created the table yet: nothing to serve (snapshot), nothing to cache (upsert)
             return (None, None) if snapshot else (self.cfg.table, None)
 
+    def expires_at(self, item: dict[str, Any]) -> float | None:
+        """The item's TTL (epoch seconds, `inference.ttl_attribute`), or None when it has none."""
+        value = item.get(self.cfg.ttl_attribute)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
+
+    def expired(self, item: dict[str, Any], now: float | None = None) -> bool:
+        """DynamoDB deletes expired items lazily (up to days late): an item whose TTL has passed is
+        treated as gone, never served."""
+        expiry = self.expires_at(item)
+        return expiry is not None and expiry <= (self.wall_clock() if now is None else now)
+
     def _item(self, raw: dict[str, Any]) -> dict[str, Any]:
         item = {k: plain(self._d.deserialize(v)) for k, v in raw.items()}
         # An A/B experiment writes each item's arm; outside one, the champion scored every entity.
@@ -70,13 +86,15 @@ class PredictionStore:
         return item
 
     def get_from(self, table: str | None, entity_id: str, consistent: bool = False) -> dict[str, Any] | None:
-        """The entity's prediction in `table` (`history`: the newest date's), or None."""
+        """The entity's prediction in `table` (`history`: the newest date's), or None (also when that
+        item has expired: an older day's item of a history table is not served in its place)."""
         if entity_id.startswith(META_PREFIX) or table is None:
             return None
         pk = self.cfg.partition_key
         if self.cfg.layout == "latest":
             raw = self.client.get_item(TableName=table, Key={pk: {"S": entity_id}}, ConsistentRead=consistent)
-            return self._item(raw["Item"]) if "Item" in raw else None
+            item = self._item(raw["Item"]) if "Item" in raw else None
+            return None if item is None or self.expired(item) else item
         page = self.client.query(
             TableName=table,
             KeyConditionExpression="#pk = :id",
@@ -86,7 +104,8 @@ class PredictionStore:
             Limit=1,
             ConsistentRead=consistent,
         )
-        return self._item(page["Items"][0]) if page["Items"] else None
+        item = self._item(page["Items"][0]) if page["Items"] else None
+        return None if item is None or self.expired(item) else item
 
     def get_many_from(
         self, table: str | None, entity_ids: list[str], consistent: bool = False, max_attempts: int = 8
@@ -109,7 +128,8 @@ class PredictionStore:
                 )
                 for raw in response["Responses"].get(table, []):
                     item = self._item(raw)
-                    out[str(item[pk])] = item
+                    if not self.expired(item):
+                        out[str(item[pk])] = item
                 keys = (response.get("UnprocessedKeys") or {}).get(table, {}).get("Keys", [])
                 if keys:
                     if attempt >= max_attempts:

@@ -285,12 +285,13 @@ def test_a_cache_hit_makes_no_call_to_dynamodb_or_the_registry(served_table, chu
             calls.append(name)
             return getattr(ddb, name)
 
-    champions = ChampionCache(lambda name: resolves.append(name) or 2, lambda name, v: churn_model, ttl_s=0)
+    champions = ChampionCache(lambda name: resolves.append(name) or 2, lambda name, v: churn_model, ttl_s=300)
     cache = ResponseCache(max_items=100, ttl_s=3600)
     app = create_app(
         {"churn": config}, lambda cfg: Counting(), frozenset({digest(KEY)}), champions, cache, 300.0
     )
-    with TestClient(app) as client:  # one event loop, as under uvicorn
+    with TestClient(app) as client:  # one event loop, as under uvicorn; start-up read the generation
+        assert calls == ["get_item"] and len(resolves) == 1  # and loaded the champion (one resolve)
         url = f"/v1/models/churn/predictions/{entity}"
         first = client.get(url, headers={"X-API-Key": KEY})
         assert first.status_code == 200 and calls == ["get_item", "get_item"]  # generation, then the item
@@ -314,3 +315,25 @@ def served_table(ddb, make_config, validated, churn_model, current_frame) -> Any
         load_model=lambda v: churn_model,
     )
     return config, ddb, str(current_frame["customer_id"].iloc[0])
+
+
+def test_the_scoring_knobs_come_from_the_environment(monkeypatch):
+    from driftline.exceptions import ConfigError
+    from driftline.service.server import settings
+
+    assert settings().max_body_bytes == 1024 * 1024 and settings().max_wait_s == 0
+    monkeypatch.setenv("DRIFTLINE_SERVICE_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("DRIFTLINE_SERVICE_BATCH_WAIT_MS", "2")
+    assert settings().max_body_bytes == 2048 and settings().max_wait_s == 0.002
+    monkeypatch.setenv("DRIFTLINE_SERVICE_STARTUP_TIMEOUT_S", "-1")
+    with pytest.raises(ConfigError, match="must be >= 0"):
+        settings()
+
+
+def test_a_bool_feature_cannot_be_optional():
+    from driftline.config.models import Feature
+    from pydantic import ValidationError
+
+    assert Feature(name="x", type="float", optional=True).optional
+    with pytest.raises(ValidationError, match="a bool feature cannot be optional"):
+        Feature(name="autopay", type="bool", optional=True)
