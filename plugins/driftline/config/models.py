@@ -651,7 +651,17 @@ class InferenceSection(Strict):
         description="Sort key attribute of the `history` layout (the window's end date); unused by `latest`.",
     )
     ttl_days: int | None = Field(
-        default=None, ge=1, description="Items expire this long after their data time."
+        default=None,
+        ge=1,
+        description="Items expire this long after `ttl_from` (their write time by default); none: never.",
+    )
+    ttl_from: Literal["write_time", "data_time"] = Field(
+        default="write_time",
+        description=(
+            "What `ttl_days` counts from: `write_time` (the run's scored-at time, so a backfilled item "
+            "lives ttl_days from when it was written) or `data_time` (the scored window's end: a backfill "
+            "older than ttl_days writes items that are already expired)."
+        ),
     )
     ttl_attribute: str = Field(default="expires_at", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     create_if_missing: bool = Field(
