@@ -695,6 +695,15 @@ class InferenceSection(Strict):
     chunk_rows: int = Field(default=50_000, ge=100, le=5_000_000, description="Rows scored per chunk.")
     writers: int = Field(default=8, ge=1, le=64, description="Parallel BatchWriteItem threads.")
     max_attempts: int = Field(default=10, ge=1, le=50, description="Tries per batch before giving up.")
+    lock_wait_min: int = Field(
+        default=60,
+        ge=1,
+        le=1440,
+        description=(
+            "Upsert runs of one model write one at a time (the scoring lock, docs/concepts/concurrency.md): "
+            "how long a run waits for the lock before failing (retryably)."
+        ),
+    )
     window: Literal["current"] = Field(
         default="current",
         description="What is scored: `current` = the run's validated data interval (latest row per entity).",
