@@ -113,9 +113,8 @@ def run_batch_inference(
     writer = BatchWriter(client, cfg.table, writers=cfg.writers, max_attempts=cfg.max_attempts)
     counts: dict[str, int] = {}
     guard = None
-    with ScoringLock(
-        client, cfg, stamp.run_id, wait_s=cfg.lock_wait_min * 60, **(lock_options or {})
-    ) as lock:
+    holder = f"{stamp.model_name}/{stamp.run_id}"  # scheduled run ids are the same for every model
+    with ScoringLock(client, cfg, holder, wait_s=cfg.lock_wait_min * 60, **(lock_options or {})) as lock:
         if cfg.layout == "latest":
             newer = raise_newest(client, cfg, stamp.data_time)
             if newer is not None:

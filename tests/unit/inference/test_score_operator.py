@@ -226,6 +226,7 @@ def test_in_snapshot_mode_the_operator_scores_the_running_experiments_arms(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # two MLflow model logs: minutes on a busy 2-core machine
 def test_a_backfill_is_scored_by_the_champion_of_its_data_time_not_todays(
     make_config, validated, ddb, champion, churn_model, constant_model, driftline_home
 ):
