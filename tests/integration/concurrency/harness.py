@@ -139,3 +139,44 @@ def format_matrix(cells: list[Cell]) -> str:
     for c in bad[:10]:
         lines.append(f"  X {c.scenario} {c.schedule} seed {c.seed}: {'; '.join(c.problems)[:400]}")
     return "\n".join(lines)
+
+
+class LinearizableMotoServer:
+    """A moto server on loopback whose requests are applied one at a time.
+
+    DynamoDB applies each conditional write to an item atomically; moto's threaded server does
+    not (two conditional UpdateItems arriving together can both pass their condition against the
+    same old item), which would let two runs both "take" the scoring lock. One lock around moto's
+    WSGI app makes every request atomic, as DynamoDB's per-item writes are; clients stay concurrent.
+    """
+
+    def __init__(self) -> None:
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> str:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        one_at_a_time = threading.Lock()
+
+        def serialized(environ: Any, start_response: Any) -> Any:
+            with one_at_a_time:
+                return list(app(environ, start_response))
+
+        self._server = make_server("127.0.0.1", 0, serialized, True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join(30)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Cell, Run, diff, execute, format_matrix, table_state
+from harness import Cell, LinearizableMotoServer, Run, diff, execute, format_matrix, table_state
 
 pytestmark = pytest.mark.slow
 D0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
@@ -41,7 +41,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from driftline.config import load_config
     from driftline.data.snapshots import mark, snapshot_uri, write_snapshot
     from driftline.training.estimators import fit_model, prepare_features
-    from moto.server import ThreadedMotoServer
 
     spec = importlib.util.spec_from_file_location("gen", REPO / "include" / "generate_churn_data.py")
     assert spec is not None and spec.loader is not None
@@ -59,10 +58,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("concurrency")
     uri = snapshot_uri(str(root / "snapshots"), "churn", "scheduled__2026-03-01", "current_window")
     validated = mark(write_snapshot(current.reset_index(drop=True), uri, {}), "validated").to_dict()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield {"config": config, "model": model, "validated": validated, "endpoint": f"http://{host}:{port}"}
+    server = LinearizableMotoServer()  # per-item atomic conditional writes, as DynamoDB's
+    endpoint = server.start()
+    yield {"config": config, "model": model, "validated": validated, "endpoint": endpoint}
     server.stop()
 
 
