@@ -22,15 +22,16 @@ D0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[3]
 
 SCENARIOS: dict[str, list[Run]] = {
-    "one model, 3 days at once": [Run("churn", d, 10 + d) for d in range(3)],
-    "backfill of 4 days": [Run("churn", d, 10 + d // 2) for d in range(4)],
-    "two models, one schedule": [Run(m, d, 20 + d) for m in ("churn", "churn_b") for d in range(2)],
+    "one model, 4 days at once": [Run("churn", d, 10 + d) for d in range(4)],
+    "backfill of 6 days": [Run("churn", d, 10 + d // 2) for d in range(6)],
+    "two models, one schedule": [Run(m, d, 20 + d) for m in ("churn", "churn_b") for d in range(3)],
 }
 CELLS = [
-    ("one model, 3 days at once", "at_once", (1, 2)),
-    ("backfill of 4 days", "shuffled", (1,)),
-    ("backfill of 4 days", "reversed", (0,)),
-    ("two models, one schedule", "at_once", (1,)),
+    ("one model, 4 days at once", "at_once", (1, 2, 3)),
+    ("backfill of 6 days", "shuffled", (1, 2)),
+    ("backfill of 6 days", "reversed", (0,)),
+    ("two models, one schedule", "at_once", (1, 2)),
+    ("two models, one schedule", "shuffled", (3,)),
 ]
 
 
