@@ -1,11 +1,14 @@
 """Batch-inference write speed and scoring memory: Driftline's writer vs the provider hook.
 
 The same items (the example churn model's predictions) are written to a loopback moto server
-(its own process) by Driftline's BatchWriter (8 threads, BatchWriteItem, backoff) and by the
+(its own process) by Driftline's BatchWriter (8 threads, BatchWriteItem, backoff, under the model's
+scoring lock and fenced by it, as run_batch_inference writes) and by the
 Amazon provider's `DynamoDBHook.write_batch_data` (boto3 `batch_writer`), each into its own
 fresh table, first with `rtt_ms` (20 ms) added to every BatchWriteItem call of both writers by
 a botocore `after-call` event handler (a regional endpoint's round trip), then with nothing
-added (loopback: the server is the ceiling). Lost and duplicate items are counted by scanning
+added (loopback: the server is the ceiling). With the round trip, a third writer measures the
+alternative to the lock: one conditional PutItem per item (`conditional_items_per_s`, on fewer
+items). Lost and duplicate items are counted by scanning
 both tables. Peak RSS comes from scoring 0.5M and 2M rows (Driftline's chunked scorer, items
 built and counted, not written) each in its own child process: the whole process's peak
 (`rss_mb_*`, imports and model included; VmHWM, since ru_maxrss is inherited from the parent) and the peak while scoring alone (`scoring_peak_rss_mb_*`:
@@ -42,7 +45,8 @@ def add_rtt(client: Any, rtt_ms: float) -> None:
     def sleep(**_: Any) -> None:
         time.sleep(rtt_ms / 1000)
 
-    client.meta.events.register("after-call.dynamodb.BatchWriteItem", sleep)
+    for operation in ("BatchWriteItem", "PutItem", "UpdateItem"):
+        client.meta.events.register(f"after-call.dynamodb.{operation}", sleep)
 
 
 def make_items(n: int, tmp: Path) -> list[dict[str, Any]]:
@@ -78,12 +82,26 @@ def count(client: Any, table: str, expected: set[str]) -> tuple[int, int]:
 
 
 def write_driftline(endpoint: str, table: str, items: list[dict[str, Any]], rtt_ms: float) -> float:
+    """Driftline's upsert path: the model's scoring lock taken, BatchWriteItem fenced by it."""
+    from driftline.inference.lock import ScoringLock
     from driftline.inference.writer import BatchWriter
 
     client = _dynamo.client(endpoint)
     add_rtt(client, rtt_ms)
     start = time.perf_counter()
-    BatchWriter(client, table, writers=8).write(items)
+    with ScoringLock(client, _dynamo.example_config(table).inference, "bench") as lock:
+        BatchWriter(client, table, writers=8).write(items, fence=lock.fence)
+    return time.perf_counter() - start
+
+
+def write_conditional(endpoint: str, table: str, items: list[dict[str, Any]], rtt_ms: float) -> float:
+    """The alternative to the lock: a conditional PutItem per item (`data_time` newer wins), 8 threads."""
+    from driftline.inference.writer import BatchWriter, Guard
+
+    client = _dynamo.client(endpoint)
+    add_rtt(client, rtt_ms)
+    start = time.perf_counter()
+    BatchWriter(client, table, writers=8).write(items, Guard("entity_id", "data_time", items[0]["data_time"]))
     return time.perf_counter() - start
 
 
@@ -100,17 +118,27 @@ def write_baseline(endpoint: str, table: str, items: list[dict[str, Any]], rtt_m
     return time.perf_counter() - start
 
 
-def compare(endpoint: str, items: list[dict[str, Any]], rtt_ms: float, tag: str) -> dict[str, Any]:
+def compare(
+    endpoint: str, items: list[dict[str, Any]], rtt_ms: float, tag: str, conditional: int = 0
+) -> dict[str, Any]:
+    """Each writer into its own fresh table; `conditional` > 0 adds the per-item conditional writer
+    on the first `conditional` items (it is an order of magnitude slower: fewer items keep it short)."""
     client = _dynamo.client(endpoint)
     expected = {i["entity_id"] for i in items}
     out: dict[str, Any] = {}
-    for side, write in (("driftline", write_driftline), ("baseline", write_baseline)):
+    sides = [("driftline", write_driftline), ("baseline", write_baseline)]
+    if conditional:
+        sides.append(("conditional", write_conditional))
+    for side, write in sides:
         table = f"bench-{tag}-{side}"
         create_table(client, table)
-        seconds = write(endpoint, table, items, rtt_ms)
-        lost, dupes = count(client, table, expected)
-        out[side] = {"s": seconds, "items_per_s": len(items) / seconds, "lost": lost, "duplicates": dupes}
-        print(f"rtt {rtt_ms} ms {side}: {len(items)} items in {seconds:.1f}s", file=sys.stderr)
+        some = items[:conditional] if side == "conditional" else items
+        seconds = write(endpoint, table, some, rtt_ms)
+        lost, dupes = count(
+            client, table, expected if side != "conditional" else {i["entity_id"] for i in some}
+        )
+        out[side] = {"s": seconds, "items_per_s": len(some) / seconds, "lost": lost, "duplicates": dupes}
+        print(f"rtt {rtt_ms} ms {side}: {len(some)} items in {seconds:.1f}s", file=sys.stderr)
     return out
 
 
@@ -208,7 +236,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         items = make_items(n_items, Path(tmp))
     with _dynamo.MotoServer() as endpoint:
-        rtt = compare(endpoint, items, args.rtt_ms, "rtt")
+        rtt = compare(
+            endpoint, items, args.rtt_ms, "rtt", conditional=min(n_items, 500 if args.quick else 5000)
+        )
         loop = compare(endpoint, items, 0.0, "loopback")
     rss_small, rss_large = score_rss(small), score_rss(large)
     growth_small = rss_small["scoring_peak_rss_mb"] - rss_small["rss_before_scoring_mb"]
@@ -224,6 +254,12 @@ def main() -> None:
         "loopback_driftline_items_per_s": round(loop["driftline"]["items_per_s"], 1),
         "loopback_baseline_items_per_s": round(loop["baseline"]["items_per_s"], 1),
         "ratio_loopback": round(loop["driftline"]["items_per_s"] / loop["baseline"]["items_per_s"], 2),
+        # the road not taken (docs/concepts/concurrency.md): a conditional PutItem per item, same rtt
+        "conditional_items": min(n_items, 500 if args.quick else 5000),
+        "conditional_items_per_s": round(rtt["conditional"]["items_per_s"], 1),
+        "conditional_vs_locked_batch": round(
+            rtt["conditional"]["items_per_s"] / rtt["driftline"]["items_per_s"], 3
+        ),
         "rss_rows_small": small,
         "rss_rows_large": large,
         "rss_mb_small": rss_small["peak_rss_mb"],

@@ -728,7 +728,17 @@ class InferenceSection(Strict):
         description="Sort key attribute of the `history` layout (the window's end date); unused by `latest`.",
     )
     ttl_days: int | None = Field(
-        default=None, ge=1, description="Items expire this long after their data time."
+        default=None,
+        ge=1,
+        description="Items expire this long after `ttl_from` (their write time by default); none: never.",
+    )
+    ttl_from: Literal["write_time", "data_time"] = Field(
+        default="write_time",
+        description=(
+            "What `ttl_days` counts from: `write_time` (the run's scored-at time, so a backfilled item "
+            "lives ttl_days from when it was written) or `data_time` (the scored window's end: a backfill "
+            "older than ttl_days writes items that are already expired)."
+        ),
     )
     ttl_attribute: str = Field(default="expires_at", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
     create_if_missing: bool = Field(
@@ -762,6 +772,15 @@ class InferenceSection(Strict):
     chunk_rows: int = Field(default=50_000, ge=100, le=5_000_000, description="Rows scored per chunk.")
     writers: int = Field(default=8, ge=1, le=64, description="Parallel BatchWriteItem threads.")
     max_attempts: int = Field(default=10, ge=1, le=50, description="Tries per batch before giving up.")
+    lock_wait_min: int = Field(
+        default=60,
+        ge=1,
+        le=1440,
+        description=(
+            "Upsert runs of one model write one at a time (the scoring lock, docs/concepts/concurrency.md): "
+            "how long a run waits for the lock before failing (retryably)."
+        ),
+    )
     window: Literal["current"] = Field(
         default="current",
         description="What is scored: `current` = the run's validated data interval (latest row per entity).",

@@ -387,3 +387,16 @@ def _one(client: MlflowClient, model_name: str, experiment_id: int, policy: Retr
         if experiment.id == experiment_id:
             return experiment
     raise ExperimentStateError(f"model {model_name!r} has no A/B experiment #{experiment_id}")
+
+
+def experiment_for_data_time(experiments: list[Experiment], data_time: dt.datetime) -> Experiment | None:
+    """The experiment whose arms score data from `data_time` on, among `experiments` (pure).
+
+    Membership is by data time: a running experiment covers the data from its `started_at` (the
+    start of the data interval of the run that started it) on. Data before it (a backfill of an
+    earlier day) belongs to no experiment: it is scored by the champion of its own data time. An
+    ended experiment covers nothing more: its outcomes are evaluated and its challenger may be gone.
+    """
+    when = _utc(data_time)
+    running = [e for e in experiments if e.running and _utc(e.started_at) <= when]
+    return running[-1] if running else None

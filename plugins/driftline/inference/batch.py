@@ -11,6 +11,7 @@ from typing import Any, NotRequired, TypedDict
 from driftline.config.models import ModelConfig
 from driftline.inference.arms import ArmPlan
 from driftline.inference.errors import InferenceInputError
+from driftline.inference.lock import ScoringLock
 from driftline.inference.runs import bump_generation, decide_run, raise_newest
 from driftline.inference.scoring import arm_counts, score_items, verify_snapshot
 from driftline.inference.table import ensure_table
@@ -49,6 +50,7 @@ class InferenceResult(ScoredBatch):
     unprocessed_resent: int
     consumed_wcu: float
     seconds: float
+    lock_waited_s: float
     experiment_id: NotRequired[int]
     challenger_version: NotRequired[int]
     arms: NotRequired[dict[str, int]]
@@ -66,6 +68,7 @@ def run_batch_inference(
     alias: str = "champion",
     scored_at: dt.datetime | None = None,
     experiment: ArmPlan | None = None,
+    lock_options: dict[str, Any] | None = None,
 ) -> InferenceResult:
     """Score the validated snapshot with the champion and upsert the items (see the package docs).
 
@@ -73,6 +76,10 @@ def run_batch_inference(
     recorded its decision scores with the recorded version instead (a retry never re-decides).
     `experiment`: the running A/B experiment's arms (driftline.inference.arms), recorded with the
     decision, so a retry splits and scores the entities as the first try did.
+
+    Runs of one model score and write one at a time under the model's scoring lock
+    (driftline.inference.lock; `lock_options`: ScoringLock's lease_s/margin_s/wait_s for tests):
+    a newer data time always wins per item, whatever order overlapping runs and backfills take.
     """
     cfg = config.inference
     if cfg is None:
@@ -103,22 +110,27 @@ def run_batch_inference(
             100 * plan.holdout_share,
             plan.salt,
         )
-    guard = None
-    if cfg.layout == "latest":
-        newer = raise_newest(client, cfg, stamp.data_time)
-        if newer is not None:
-            log.warning(
-                "table %s already holds data up to %s, newer than this run's %s: writing with conditions "
-                "that keep newer predictions",
-                cfg.table,
-                newer,
-                stamp.data_time,
-            )
-            guard = Guard(cfg.partition_key, "data_time", stamp.data_time)
     writer = BatchWriter(client, cfg.table, writers=cfg.writers, max_attempts=cfg.max_attempts)
     counts: dict[str, int] = {}
-    stats = writer.write(score_items(model, source, config, stamp, counts, arms), guard)
-    bump_generation(client, cfg, stamp.run_id)  # every item is in: readers' caches move on
+    guard = None
+    holder = f"{stamp.model_name}/{stamp.run_id}"  # scheduled run ids are the same for every model
+    with ScoringLock(client, cfg, holder, wait_s=cfg.lock_wait_min * 60, **(lock_options or {})) as lock:
+        if cfg.layout == "latest":
+            newer = raise_newest(client, cfg, stamp.data_time)
+            if newer is not None:
+                log.warning(
+                    "table %s already holds data up to %s, newer than this run's %s: writing with conditions "
+                    "that keep newer predictions",
+                    cfg.table,
+                    newer,
+                    stamp.data_time,
+                )
+                guard = Guard(cfg.partition_key, "data_time", stamp.data_time)
+        stats = writer.write(score_items(model, source, config, stamp, counts, arms), guard, fence=lock.fence)
+        lock.fence()
+        # every item is in: readers' caches move on; the completed data time never goes back
+        bump_generation(client, cfg, stamp.run_id, data_time=stamp.data_time)
+    waited = lock.waited_s
     result = InferenceResult(
         table=cfg.table,
         layout=cfg.layout,
@@ -142,6 +154,7 @@ def run_batch_inference(
         unprocessed_resent=stats.unprocessed_resent,
         consumed_wcu=round(stats.consumed_wcu, 3),
         seconds=round(time.perf_counter() - started, 3),
+        lock_waited_s=round(waited, 3),
     )
     if plan is not None:
         result["experiment_id"] = plan.experiment_id

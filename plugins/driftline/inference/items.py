@@ -82,10 +82,13 @@ def meta_key(cfg: InferenceSection, name: str) -> Item:
 
 
 def expires_at(cfg: InferenceSection, stamp: RunStamp) -> int | None:
+    """The item's TTL (epoch seconds): `ttl_days` after the run's scored-at time (`ttl_from:
+    write_time`, the default: a backfill's items live as long as any others) or after its data time.
+    Both come from the run's recorded decision, so a retry writes the same value."""
     if cfg.ttl_days is None:
         return None
-    data_time = dt.datetime.fromisoformat(stamp.data_time)
-    return int((data_time + dt.timedelta(days=cfg.ttl_days)).timestamp())
+    start = dt.datetime.fromisoformat(stamp.scored_at if cfg.ttl_from == "write_time" else stamp.data_time)
+    return int((start + dt.timedelta(days=cfg.ttl_days)).timestamp())
 
 
 def build_item(

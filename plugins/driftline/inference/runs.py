@@ -4,16 +4,20 @@
   the champion version resolved and the scored-at time. A retry of the same run reads it back and
   scores with the same version and stamps, so its items are identical to the first try's.
 - The **newest marker** (`__driftline#newest`, `latest` layout only) holds the newest data time
-  any run has written. It is raised (conditionally) before writing. A run whose data time is
-  older than the marker (a backfill or a rerun of an earlier date) writes with conditional
-  PutItems that keep an item whose `data_time` is newer; every other run uses BatchWriteItem.
-  DynamoDB has no conditions on BatchWriteItem, hence this split. Runs of one model do not
-  overlap (`max_active_runs=1`), which is what makes the marker check race-free.
-The `history` layout needs no marker: different dates are different keys.
+  any run has claimed. A run raises it (conditionally: it never moves backwards) under the model's
+  scoring lock (driftline.inference.lock), before writing. A run whose data time is older than the
+  marker (a backfill, a rerun of an earlier date, a run that lost the race to the lock) writes with
+  conditional PutItems that keep an item whose `data_time` is newer; every other run uses
+  BatchWriteItem, which is safe because no newer item exists and no other run writes while it
+  holds the lock. DynamoDB has no conditions on BatchWriteItem, hence this split.
+  The `history` layout needs no marker: different dates are different keys.
 - The **generation** (`__driftline#generation`, both layouts) counts the runs whose write has
-  completed: `seq` goes up by one after a run's last item is written (with the run id and the
-  time). The predictions service keys its response cache by it (driftline.service.generation),
-  so answers cached before a run completed are dropped once the service re-reads it.
+  completed: `seq` goes up by one after a run's last item is written (so it never goes back), and
+  `data_time`/`run_id`/`completed_at` name the newest data time whose write completed (set only
+  when newer: an older run completing late does not move it back). The predictions service keys
+  its response cache by `seq` (driftline.service.generation), so answers cached before a run
+  completed are dropped once the service re-reads it.
+The concurrency model (which steps of which runs may overlap) is in docs/concepts/concurrency.md.
 """
 
 from __future__ import annotations
@@ -132,22 +136,53 @@ def raise_newest(client: Any, cfg: InferenceSection, data_time: str) -> str | No
 GENERATION = "generation"
 
 
-def bump_generation(client: Any, cfg: InferenceSection, run_id: str, now: dt.datetime | None = None) -> int:
-    """Count one more completed write into the table (call after its last item); the new `seq`."""
+def bump_generation(
+    client: Any,
+    cfg: InferenceSection,
+    run_id: str,
+    now: dt.datetime | None = None,
+    data_time: str | None = None,
+) -> int:
+    """Count one more completed write into the table (call after its last item); the new `seq`.
+
+    With `data_time`, the generation's `data_time`, `run_id` and `completed_at` move to this run
+    unless a newer data time already completed (a conditional update: never backwards)."""
+    at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
+    key = _wire(meta_key(cfg, GENERATION))
+    if data_time is not None:
+        try:
+            client.update_item(
+                TableName=cfg.table,
+                Key=key,
+                UpdateExpression="SET #t = :t, #run = :run, #at = :at",
+                ConditionExpression="attribute_not_exists(#t) OR #t <= :t",
+                ExpressionAttributeNames={"#t": "data_time", "#run": "run_id", "#at": "completed_at"},
+                ExpressionAttributeValues={":t": {"S": data_time}, ":run": {"S": run_id}, ":at": {"S": at}},
+            )
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            log.info(
+                "a newer data time than %s already completed in %s: the generation keeps it",
+                data_time,
+                cfg.table,
+            )
     response = client.update_item(
         TableName=cfg.table,
-        Key=_wire(meta_key(cfg, GENERATION)),
-        UpdateExpression="SET #kind = :kind, #run = :run, #at = :at ADD #seq :one",
-        ExpressionAttributeNames={"#kind": "kind", "#run": "run_id", "#at": "completed_at", "#seq": "seq"},
-        ExpressionAttributeValues={
-            ":kind": {"S": GENERATION},
-            ":run": {"S": run_id},
-            ":at": {"S": (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()},
-            ":one": {"N": "1"},
-        },
+        Key=key,
+        UpdateExpression="SET #kind = :kind ADD #seq :one",
+        ExpressionAttributeNames={"#kind": "kind", "#seq": "seq"},
+        ExpressionAttributeValues={":kind": {"S": GENERATION}, ":one": {"N": "1"}},
         ReturnValues="UPDATED_NEW",
     )
     return int(response["Attributes"]["seq"]["N"])
+
+
+def read_newest(client: Any, cfg: InferenceSection) -> str | None:
+    """The newest-data marker's data time (the newest any run claimed), or None."""
+    raw = client.get_item(TableName=cfg.table, Key=_wire(meta_key(cfg, "newest")), ConsistentRead=True)
+    item = raw.get("Item")
+    return str(_plain(item)["data_time"]) if item and "data_time" in item else None
 
 
 def read_generation(client: Any, cfg: InferenceSection, consistent: bool = False) -> int | None:

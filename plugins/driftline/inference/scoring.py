@@ -157,9 +157,32 @@ def predict_chunk(
     classes = [_scalar(c) for c in model.classes_.tolist()]
     predictions = [classes[i] for i in proba.argmax(axis=1).tolist()]
     if task == "binary_classification" and len(classes) == 2:
-        return predictions, proba[:, 1].tolist(), None
+        return predictions, proba[:, positive_column(model, config)].tolist(), None
     names = [str(c) for c in classes]
     return predictions, None, [dict(zip(names, row, strict=True)) for row in proba.tolist()]
+
+
+def positive_column(model: Any, config: ModelConfig) -> int:
+    """The predict_proba column of the positive class: `data.positive_class` (or 1 of 0/1 labels)
+    looked up in the model's `classes_`, resolved as training, the gate and drift do
+    (driftline.training.metrics.resolve_positive_class), never "the second column"."""
+    from driftline.training.metrics import PositiveClassError, resolve_positive_class, same_label
+
+    classes = list(model.classes_)
+    try:
+        positive = resolve_positive_class(
+            classes, config.data.positive_class, config.data.label, config.model.name
+        )
+    except PositiveClassError as exc:
+        raise InferenceInputError(
+            f"{exc}; the champion's classes are {[_scalar(c) for c in classes]}"
+        ) from exc
+    for i, value in enumerate(classes):
+        if same_label(value, positive):
+            return i
+    raise InferenceInputError(  # pragma: no cover - resolve_positive_class returned a value of classes
+        f"model {config.model.name!r}: the positive class {positive!r} is not one of the champion's classes {classes}"
+    )
 
 
 def _scalar(value: Any) -> Any:

@@ -16,8 +16,10 @@
    and dropped once `retention_hours` have passed, so readers holding the old name finish and a
    rollback has a window.
 
-Runs of one model do not overlap (`max_active_runs=1`): the pointer update is a read, then a put
-conditioned on the pointer being unchanged, which refuses a concurrent writer loudly.
+Runs of one model may overlap (docs/concepts/concurrency.md): the pointer update is a read, then a
+put conditioned on the pointer naming the table it named when read; a concurrent switch makes the
+run read again and re-decide, so the newest data time always ends up named. Replaced tables are
+dropped only after that put succeeded, and never the table the pointer names.
 """
 
 from __future__ import annotations
@@ -187,19 +189,19 @@ class Switch:
     retired: dict[str, str]
 
 
-def switch_pointer(
-    client: Any,
-    cfg: InferenceSection,
-    table: str,
-    stamp: RunStamp,
-    now: dt.datetime,
-) -> Switch:
-    """Point readers at `table` unless the pointer holds newer data; drop tables past retention."""
-    pointer = read_pointer(client, cfg)
+SWITCH_ATTEMPTS = 5
+
+
+def plan_switch(
+    pointer: dict[str, Any] | None, cfg: InferenceSection, table: str, stamp: RunStamp, now: dt.datetime
+) -> tuple[bool, str | None, dict[str, Any], list[str]]:
+    """(switched, previous, the pointer item to write, tables due for dropping) from a pointer read (pure).
+
+    Due tables stay listed in the item's `retired` map: they are dropped only after this item has
+    been written (drop_retired), and leave the map once they are gone."""
     key = meta_key(cfg, POINTER)
     retired: dict[str, str] = dict((pointer or {}).get("retired") or {})
     current = str(pointer["table"]) if pointer else None
-    switched = False
     previous = current
     if current == table:
         switched = True  # a retry after the switch: nothing more to do but retention
@@ -213,6 +215,7 @@ def switch_pointer(
             stamp.data_time,
             table,
         )
+        switched = False
         retired.setdefault(table, now.isoformat())
         fields = dict(pointer)
     else:
@@ -232,35 +235,89 @@ def switch_pointer(
             "previous": current,
         }
     cutoff = now - dt.timedelta(hours=cfg.retention_hours)
-    dropped = []
-    for name, replaced_at in sorted(retired.items()):
-        if name != fields.get("table") and dt.datetime.fromisoformat(replaced_at) <= cutoff:
-            drop_table(client, name)
-            dropped.append(name)
-            del retired[name]
+    due = sorted(
+        name
+        for name, replaced_at in retired.items()
+        if name != fields.get("table") and dt.datetime.fromisoformat(replaced_at) <= cutoff
+    )
     fields["retired"] = retired
-    condition: dict[str, Any]
-    if pointer is None:
-        condition = {
-            "ConditionExpression": "attribute_not_exists(#t)",
-            "ExpressionAttributeNames": {"#t": "table"},
-        }
-    else:
-        condition = {
-            "ConditionExpression": "#t = :t",
-            "ExpressionAttributeNames": {"#t": "table"},
-            "ExpressionAttributeValues": {":t": {"S": str(current)}},
-        }
-    try:
-        client.put_item(TableName=cfg.table, Item=_wire(fields), **condition)
-    except Exception as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            raise InferenceError(
-                f"the pointer in {cfg.table!r} changed while run {stamp.run_id} switched it: another run "
-                "of this model is writing; retry once it has finished"
-            ) from exc
-        raise
+    return switched, previous, fields, due
+
+
+def switch_pointer(
+    client: Any,
+    cfg: InferenceSection,
+    table: str,
+    stamp: RunStamp,
+    now: dt.datetime,
+) -> Switch:
+    """Point readers at `table` unless the pointer holds newer data; then drop tables past retention.
+
+    The pointer is written with a compare-and-set on the table it named when read; a concurrent
+    switch by another run makes it read again and re-decide (up to SWITCH_ATTEMPTS times). Retired
+    tables are dropped only once the switch has been written, never the table the pointer names
+    (drop_retired), so with `retention_hours: 0` the pointer never names a dropped table.
+    """
+    for attempt in range(1, SWITCH_ATTEMPTS + 1):
+        pointer = read_pointer(client, cfg)
+        switched, previous, fields, due = plan_switch(pointer, cfg, table, stamp, now)
+        condition: dict[str, Any]
+        if pointer is None:
+            condition = {
+                "ConditionExpression": "attribute_not_exists(#t)",
+                "ExpressionAttributeNames": {"#t": "table"},
+            }
+        else:
+            condition = {
+                "ConditionExpression": "#t = :t",
+                "ExpressionAttributeNames": {"#t": "table"},
+                "ExpressionAttributeValues": {":t": {"S": str(pointer["table"])}},
+            }
+        try:
+            client.put_item(TableName=cfg.table, Item=_wire(fields), **condition)
+            break
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            if attempt == SWITCH_ATTEMPTS:
+                raise InferenceError(
+                    f"the pointer in {cfg.table!r} changed under run {stamp.run_id} {attempt} times while it "
+                    "switched it: other runs of this model keep switching; retry"
+                ) from exc
+            log.info(
+                "the pointer in %s changed while run %s switched it: reading it again",
+                cfg.table,
+                stamp.run_id,
+            )
+    dropped = drop_retired(client, cfg, due)
+    retired = {k: v for k, v in dict(fields["retired"]).items() if k not in dropped}
     return Switch(switched, str(fields["table"]), previous, dropped, retired)
+
+
+def drop_retired(client: Any, cfg: InferenceSection, names: Iterable[str]) -> list[str]:
+    """Drop retired tables, each unless the pointer (read again, consistently) names it, and take each
+    one dropped out of the pointer's `retired` map; the names dropped."""
+    dropped = []
+    for name in names:
+        pointer = read_pointer(client, cfg)
+        if pointer is not None and str(pointer.get("table")) == name:
+            log.warning("not dropping %s: the pointer in %s names it", name, cfg.table)
+            continue
+        drop_table(client, name)
+        dropped.append(name)
+        if pointer is not None and name in dict(pointer.get("retired") or {}):
+            try:
+                client.update_item(
+                    TableName=cfg.table,
+                    Key=_wire(meta_key(cfg, POINTER)),
+                    UpdateExpression="REMOVE #r.#n",
+                    ConditionExpression="attribute_exists(#r.#n)",
+                    ExpressionAttributeNames={"#r": "retired", "#n": name},
+                )
+            except Exception as exc:  # another run rewrote the map meanwhile: its next drop tidies it
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+    return dropped
 
 
 def drop_table(client: Any, name: str) -> None:

@@ -9,7 +9,8 @@ validation error, a killed connection) stops the write and propagates: the calle
 deterministic keys make the rerun converge.
 
 `guard` turns a batch into conditional PutItems that keep a newer item: used when a run writes
-data older than what the table already holds (see driftline.inference.runs).
+data older than what the table already holds (see driftline.inference.runs). `fence` (the scoring
+lock's, driftline.inference.lock) is checked before every call: a run that lost the lock stops.
 """
 
 from __future__ import annotations
@@ -143,12 +144,19 @@ class BatchWriter:
         self.max_delay_s = max_delay_s
         self._sleep = sleep
         self._serializer = TypeSerializer()
+        self._fence: Callable[[], None] | None = None
 
     def serialize(self, item: Item) -> dict[str, Any]:
         return {k: self._serializer.serialize(v) for k, v in item.items()}
 
-    def write(self, items: Iterable[Item], guard: Guard | None = None) -> WriteStats:
-        """Write every item; raises WriteIncompleteError when some stay unwritten after all tries."""
+    def write(
+        self, items: Iterable[Item], guard: Guard | None = None, fence: Callable[[], None] | None = None
+    ) -> WriteStats:
+        """Write every item; raises WriteIncompleteError when some stay unwritten after all tries.
+
+        `fence` is called before every write call (the scoring lock's, driftline.inference.lock): an
+        error it raises stops the write at once."""
+        self._fence = fence
         stats = WriteStats()
         slots = threading.BoundedSemaphore(self.writers * 2)  # bounded in-flight batches: flat memory
         futures: set[Future[BatchOutcome]] = set()
@@ -202,6 +210,8 @@ class BatchWriter:
 
         def attempt() -> None:
             nonlocal pending
+            if self._fence is not None:
+                self._fence()
             out.calls += 1
             try:
                 response = self.client.batch_write_item(
@@ -244,6 +254,8 @@ class BatchWriter:
         for item in wire:
 
             def attempt(item: dict[str, Any] = item) -> None:
+                if self._fence is not None:
+                    self._fence()
                 out.calls += 1
                 try:
                     response = self.client.put_item(

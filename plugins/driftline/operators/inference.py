@@ -37,8 +37,23 @@ def unreachable_as_error(hook: DriftlineDynamoDBHook) -> Iterator[None]:
         ) from exc
 
 
+def champion_for_scoring(hook: Any, config: ModelConfig, data_time: dt.datetime) -> tuple[Any, str]:
+    """The version that scores data up to `data_time`, and a sentence saying how it was found.
+
+    The champion as of that data time from the registry's audit trail (the version that was
+    champion then, operators.drift.champion_for_data_time), not today's: a March backfill is
+    scored by March's champion. A promotion applies from the data time of the run that made it,
+    and to that run's own scoring too (its gate runs before score_and_write), hence "as of"
+    includes changes made at `data_time` itself. A model whose champion alias has no audit trail
+    (set outside Driftline) is scored by the live champion, and the sentence says so.
+    """
+    from driftline.operators.drift import champion_for_data_time
+
+    return champion_for_data_time(hook, config, data_time + dt.timedelta(microseconds=1))
+
+
 class ScoreAndWriteOperator(DriftlineOperator):
-    """Batch inference after the gate: `models:/<name>@champion`, resolved once to a version.
+    """Batch inference after the gate: the champion as of the run's data time, resolved once to a version.
 
     :param model_config: the model's validated config (its `inference` section is required).
     :param snapshot: validate_current's output, the validated current window (templated).
@@ -80,18 +95,20 @@ class ScoreAndWriteOperator(DriftlineOperator):
         from driftline.hooks.dynamodb import DriftlineDynamoDBHook
         from driftline.hooks.mlflow import MlflowHook
         from driftline.inference.batch import run_batch_inference
-        from driftline.registry.champion import CHAMPION, get_champion
+        from driftline.registry.champion import CHAMPION
 
         hook = DriftlineDynamoDBHook(aws_conn_id=cfg.conn_id, writers=cfg.writers)
         hook.client  # noqa: B018 - a connection without a region fails here, before any work
         mlflow_hook = MlflowHook(config.registry.mlflow_conn_id)
         name = config.registered_model_name
-        champion = get_champion(mlflow_hook, name)
+        start, end = run_interval(context)
+        champion, how = champion_for_scoring(mlflow_hook, config, end)
         if champion is None:
             raise AirflowSkipException(
-                f"skipped: registered model {name!r} has no {CHAMPION!r} yet, nothing to score with"
+                f"skipped: registered model {name!r} has no {CHAMPION!r} for data up to {end.isoformat()} "
+                f"({how}), nothing to score with"
             )
-        log.info("scoring with models:/%s@%s = version %s", name, CHAMPION, champion.version)
+        log.info("scoring data up to %s with %s version %s: %s", end.isoformat(), name, champion.version, how)
 
         def load_model(version: int) -> Any:
             from driftline.registry.models import load_model_version
@@ -99,7 +116,6 @@ class ScoreAndWriteOperator(DriftlineOperator):
             return load_model_version(mlflow_hook, name, version, config)
 
         identity = run_identity(context)
-        start, end = run_interval(context)
         plan = self._experiment(mlflow_hook, champion.version, f"{identity.dag_id}/{identity.run_id}", start)
         if cfg.mode == "snapshot":
             return self._start_snapshot(context, hook, end, champion.version, load_model, plan)
@@ -245,6 +261,18 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         for note in seen.notes:
             log.warning("%s", note)
+        if seen.experiment is not None:
+            from driftline.experiments.store import experiment_for_data_time
+
+            if experiment_for_data_time([seen.experiment], data_start) is None:
+                log.warning(
+                    "data from %s is before %s started (%s): scored by the champion only (a backfill is "
+                    "scored as of its data time, docs/concepts/concurrency.md)",
+                    data_start.isoformat(),
+                    f"experiment #{seen.experiment.id}",
+                    seen.experiment.started_at.isoformat(),
+                )
+                return None
         if seen.stopped is not None:
             emit_alert(
                 AlertEvent(

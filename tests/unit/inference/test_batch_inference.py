@@ -41,7 +41,7 @@ def test_every_row_becomes_one_item_with_its_facts(ddb, make_config, validated, 
     assert item["airflow_run_id"] == "scheduled__2026-01-15T00:00:00+00:00"
     assert item["scored_at"] == SCORED_AT.isoformat() and item["data_time"] == END.isoformat()
     assert item["prediction"] in (0, 1) and Decimal(0) <= item["score"] <= Decimal(1)
-    assert item["expires_at"] == int((END + dt.timedelta(days=7)).timestamp())
+    assert item["expires_at"] == int((SCORED_AT + dt.timedelta(days=7)).timestamp())  # ttl_from: write_time
     ttl = ddb.describe_time_to_live(TableName=config.inference.table)["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at" and ttl["TimeToLiveStatus"] == "ENABLED"
 
@@ -204,3 +204,22 @@ def test_the_writer_reports_its_calls_and_consumed_write_units(ddb, table_name):
     report = stats.to_dict()
     assert report["items"] == report["written"] == 60 and report["calls"] == 3 and report["unwritten"] == 0
     assert report["consumed_wcu"] > 0
+
+
+@pytest.mark.parametrize("ttl_from", ["write_time", "data_time"])
+def test_a_backfilled_item_lives_ttl_days_from_its_write_time_unless_configured_otherwise(
+    ddb, make_config, validated, churn_model, ttl_from
+):
+    """A backfill of a day a year ago: with `ttl_from: write_time` (the default) its items live 7 days
+    from now; counted from data time they were expired the moment they were written."""
+    config = make_config(ttl_days=7, ttl_from=ttl_from)
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    year_ago = END - dt.timedelta(days=365)
+    run(ddb, config, validated, churn_model, data_time=year_ago, scored_at=now)
+    expires = {int(i["expires_at"]) for i in scan_all(ddb, config.inference.table)}
+    start = now if ttl_from == "write_time" else year_ago
+    assert expires == {int((start + dt.timedelta(days=7)).timestamp())}
+    if ttl_from == "write_time":
+        assert min(expires) > now.timestamp()
+    else:
+        assert max(expires) < now.timestamp()

@@ -229,3 +229,48 @@ def test_in_snapshot_mode_the_operator_scores_the_running_experiments_arms(
     versions = {i["arm"]: i.get("model_version") for i in items}
     assert versions == {"champion": champion, "challenger": challenger, "no_model": None}
     assert sum(result["arms"].values()) == result["written"] == validated["rows"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)  # two MLflow model logs: minutes on a busy 2-core machine
+def test_a_backfill_is_scored_by_the_champion_of_its_data_time_not_todays(
+    make_config, validated, ddb, champion, churn_model, constant_model, driftline_home
+):
+    """v1 was champion from January's data on, v2 (the constant model) from March's: a February
+    backfill run now, with v2 the live champion, is scored by v1 (it was: by v2, today's champion)."""
+    import mlflow
+    import mlflow.sklearn
+    from driftline.mlflow_store import MlflowStore
+    from driftline.operators.inference import ScoreAndWriteOperator
+    from driftline.registry.promotion import promote
+
+    with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("scoring").experiment_id):
+        info = mlflow.sklearn.log_model(
+            constant_model, name="model", registered_model_name="churn", serialization_format="cloudpickle"
+        )
+    v2 = int(info.registered_model_version)
+    store = MlflowStore(mlflow.get_tracking_uri())
+    mlflow.MlflowClient().delete_registered_model_alias("churn", "champion")
+    jan, mar = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    promote(store, "churn", champion, None, "first", "test", details={"data_time": jan.isoformat()})
+    promote(store, "churn", v2, champion, "better", "test", details={"data_time": mar.isoformat()})
+    assert int(mlflow.MlflowClient().get_registered_model("churn").aliases["champion"]) == v2
+
+    def day(start: dt.datetime, run_id: str) -> dict[str, Any]:
+        ctx = context()
+        ctx["data_interval_start"], ctx["data_interval_end"] = start, start + dt.timedelta(days=1)
+        ctx["ti"].run_id = run_id
+        return ctx
+
+    config = make_config()
+    op = ScoreAndWriteOperator(task_id="score_and_write", model_config=config, snapshot=validated)
+    feb = op.execute(day(dt.datetime(2026, 2, 10, tzinfo=dt.UTC), "backfill__2026-02-10"))
+    assert feb["model_version"] == champion  # was: v2, today's champion
+    # the run whose gate promoted v2 (data up to March 1st) scores with v2, and so does every later day
+    assert op.execute(day(mar - dt.timedelta(days=1), "scheduled__2026-02-28"))["model_version"] == v2
+    assert (
+        op.execute(day(dt.datetime(2026, 3, 5, tzinfo=dt.UTC), "scheduled__2026-03-05"))["model_version"]
+        == v2
+    )
+    with pytest.raises(Exception, match="no 'champion' for data up to 2025-12-11"):
+        op.execute(day(dt.datetime(2025, 12, 10, tzinfo=dt.UTC), "backfill__2025-12-10"))

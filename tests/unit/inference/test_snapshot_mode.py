@@ -182,3 +182,102 @@ def test_an_import_that_failed_or_lost_items_fails_for_good_and_one_still_runnin
     with pytest.raises(InferenceError, match="is still IN_PROGRESS") as running:
         check_import({**done, "ImportStatus": "IN_PROGRESS"}, 300)
     assert not isinstance(running.value, PermanentError)
+
+
+class PointerPutFails:
+    """A real client whose next PutItem on the pointer item dies (a killed worker, a lost connection)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.armed = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def put_item(self, **kwargs: Any) -> Any:
+        if self.armed and kwargs["Item"].get("kind", {}).get("S") == "pointer":
+            self.armed = False
+            raise RuntimeError("worker killed before the pointer switch")
+        return self._client.put_item(**kwargs)
+
+
+def test_with_retention_0_no_table_is_dropped_before_the_switch_and_never_the_one_the_pointer_names(
+    ddb, snap_config, validated, churn_model
+):
+    """retention_hours: 0 drops a replaced table at once; it used to be dropped *before* the conditional
+    pointer switch, so a switch that failed left the pointer naming a table that no longer existed."""
+    from driftline.inference.snapshot import read_pointer
+    from driftline.inference.snapshot_run import finish_snapshot_run
+    from driftline.inference.table import describe
+
+    config = snap_config.model_copy(
+        update={"inference": snap_config.inference.model_copy(update={"retention_hours": 0})}
+    )
+    cfg = config.inference
+    _, one = load(ddb, config, validated, churn_model, "r1", T0, 1, T0)
+    assert read_pointer(ddb, cfg)["table"] == one["table"]
+    start, _ = load_started(ddb, config, validated, churn_model, "r2", T0 + dt.timedelta(days=1), 2)
+    faulty = PointerPutFails(ddb)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        finish_snapshot_run(faulty, config, start, now=T0 + dt.timedelta(hours=1))
+    pointer = read_pointer(ddb, cfg)
+    assert pointer["table"] == one["table"]
+    assert describe(ddb, pointer["table"]) is not None  # was: dropped, the pointer naming nothing
+    done = finish_snapshot_run(ddb, config, start, now=T0 + dt.timedelta(hours=1))  # the retry
+    assert done["switched"] and done["dropped_tables"] == [one["table"]]
+    pointer = read_pointer(ddb, cfg)
+    assert pointer["table"] == done["table"] and describe(ddb, done["table"]) is not None
+    assert describe(ddb, one["table"]) is None and not pointer.get("retired")
+
+
+def test_a_drop_that_fails_after_the_switch_is_finished_by_the_retry(
+    ddb, snap_config, validated, churn_model
+):
+    """Tables are dropped after the switch and stay listed in `retired` until they are gone: a drop
+    that dies midway is not forgotten (the retry drops it), and the pointer's own table is never dropped."""
+    from driftline.inference.snapshot import drop_retired, read_pointer
+    from driftline.inference.snapshot_run import finish_snapshot_run
+    from driftline.inference.table import describe
+
+    config = snap_config.model_copy(
+        update={"inference": snap_config.inference.model_copy(update={"retention_hours": 0})}
+    )
+    cfg = config.inference
+    _, one = load(ddb, config, validated, churn_model, "r1", T0, 1, T0)
+    start, _ = load_started(ddb, config, validated, churn_model, "r2", T0 + dt.timedelta(days=1), 2)
+
+    class DropFails:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ddb, name)
+
+        def delete_table(self, **kwargs: Any) -> Any:
+            raise RuntimeError("worker killed at DeleteTable")
+
+    with pytest.raises(RuntimeError, match="DeleteTable"):
+        finish_snapshot_run(DropFails(), config, start, now=T0 + dt.timedelta(hours=1))
+    pointer = read_pointer(ddb, cfg)
+    assert pointer["table"] == start["table"] and set(pointer["retired"]) == {one["table"]}
+    done = finish_snapshot_run(ddb, config, start, now=T0 + dt.timedelta(hours=1))
+    assert done["dropped_tables"] == [one["table"]] and describe(ddb, one["table"]) is None
+    # asked to drop the table the pointer names, it refuses
+    assert drop_retired(ddb, cfg, [start["table"]]) == []
+    assert describe(ddb, start["table"]) is not None
+
+
+def load_started(ddb, config, validated, model, run_id, data_time, version):
+    from driftline.inference.snapshot_run import start_snapshot_run
+    from driftline.objectstore import object_path
+
+    start = start_snapshot_run(
+        ddb,
+        config,
+        validated,
+        run_id=run_id,
+        data_time=data_time,
+        champion_version=version,
+        load_model=lambda v: model,
+        path_of=lambda uri: object_path(uri, "aws_default"),
+        scored_at=data_time,
+    )
+    wait_for_import(start["import_arn"])
+    return start, None
