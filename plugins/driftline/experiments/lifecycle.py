@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from driftline.experiments.errors import ExperimentInputError
 from driftline.experiments.store import (
     Experiment,
+    ExperimentEndedError,
     add_waiting,
     current_experiment,
     finish_experiment,
@@ -131,9 +132,15 @@ def start_for_challenger(
             f"{running.describe()} is still running; ab_test.on_new_challenger is 'wait': challenger "
             f"v{challenger_version} starts its experiment once that one has ended"
         )
-        noted = add_waiting(
-            client, name, running.id, challenger_version, op_key=op_key, reason=why, **options
-        )
+        try:
+            noted = add_waiting(
+                client, name, running.id, challenger_version, op_key=op_key, reason=why, **options
+            )
+        except ExperimentEndedError:  # it ended between the read and the write: start this one now
+            exp = _start(
+                client, config, ab, champion_version, challenger_version, op_key, None, options, started_at
+            )
+            return GateExperiment("started", exp, f"instead of promoting: started {exp.describe()}")
         return GateExperiment("waiting", noted, why)
     why = (
         f"replaced by challenger v{challenger_version} (ab_test.on_new_challenger is 'replace', run {op_key})"

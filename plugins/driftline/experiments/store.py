@@ -14,6 +14,13 @@ a time" and the experiment's status cannot race a promotion or a second writer. 
 tag each, so the record stays small (a tag value holds at most 100,000 characters) however long
 an experiment runs. Reports and plots (h14a's evaluation DAG) belong in MLflow artifacts, not here.
 
+Fencing: every write is made under the model's registry lock and is preceded by `lock.fence()`
+(the lock's generation is re-checked on every write: still the newest, still ours) and by a
+re-read of the experiment's stored record: a write to an experiment that has ended (promoted,
+stopped, halted, replaced) is refused with `ExperimentEndedError`, whoever makes it and whatever
+copy of the record it holds. An ended experiment therefore never comes back to life, not even
+from a writer that read it while it was running and was delayed past a stop and a restart.
+
 Idempotency: every write carries the Airflow run that made it (`op_key`, "<dag_id>/<run_id>").
 `start_experiment` returns the experiment an earlier try of the same run started instead of a
 second one; `record_decision` returns the decision an earlier try of the same run recorded
@@ -49,6 +56,10 @@ _DECISION = ".d."
 class ExperimentStateError(ExperimentInputError):
     """An experiment state change that cannot be made (no such experiment, already ended otherwise,
     a second running experiment)."""
+
+
+class ExperimentEndedError(ExperimentStateError):
+    """A write to an experiment that has already ended: ended experiments are never written again."""
 
 
 def _utc(value: dt.datetime | None = None) -> dt.datetime:
@@ -218,12 +229,21 @@ def _lock(client: MlflowClient, model_name: str, holder: str, options: Mapping[s
 def _write(
     client: MlflowClient,
     model_name: str,
+    experiment_id: int,
     key: str,
     value: str,
     lock: RegistryLock,
     policy: RetryPolicy | None,
 ) -> None:
+    """One fenced write concerning experiment `experiment_id`: the lock's generation is checked, then
+    the stored record is re-read and must not have ended (a new experiment has no record yet)."""
     lock.fence()
+    stored = [e for e in experiments_from_tags(_tags(client, model_name, policy)) if e.id == experiment_id]
+    if stored and not stored[0].running:
+        raise ExperimentEndedError(
+            f"{stored[0].describe()} has ended ({stored[0].end_reason or stored[0].status}): "
+            f"nothing more is written to it ({key} refused)"
+        )
     call(policy, f"write {key} of {model_name!r}", client.set_registered_model_tag, model_name, key, value)
 
 
@@ -270,7 +290,7 @@ def start_experiment(
                 )
             other.status, other.ended_at, other.ended_by = "replaced", _utc(), op_key
             other.end_reason = replace_running
-            _write(client, model_name, record_tag(other.id), other._record(), lock, policy)
+            _write(client, model_name, other.id, record_tag(other.id), other._record(), lock, policy)
         experiment = Experiment(
             model=model_name,
             champion_version=int(champion_version),
@@ -283,7 +303,9 @@ def start_experiment(
             no_model_default=no_model_default,
             started_by=op_key,
         )
-        _write(client, model_name, record_tag(experiment.id), experiment._record(), lock, policy)
+        _write(
+            client, model_name, experiment.id, record_tag(experiment.id), experiment._record(), lock, policy
+        )
     log.info("started %s", experiment.describe())
     return experiment
 
@@ -310,11 +332,17 @@ def record_decision(
         earlier = [d for d in experiment.decisions if d.get("op_key") == op_key]
         if earlier:
             return earlier[-1]
+        if not experiment.running:
+            raise ExperimentEndedError(
+                f"{experiment.describe()} has ended ({experiment.end_reason or experiment.status}): "
+                f"run {op_key} cannot record a decision on it"
+            )
         seq = max((int(d.get("seq", 0)) for d in experiment.decisions), default=0) + 1
         stored = {**dict(decision), "seq": seq, "op_key": op_key, "at": _utc().isoformat()}
         _write(
             client,
             model_name,
+            experiment_id,
             decision_tag(experiment_id, seq),
             json.dumps(stored, sort_keys=True, separators=(",", ":"), default=str),
             lock,
@@ -322,7 +350,15 @@ def record_decision(
         )
         if evaluation is not None:
             experiment.last_evaluation = dict(evaluation)
-            _write(client, model_name, record_tag(experiment_id), experiment._record(), lock, policy)
+            _write(
+                client,
+                model_name,
+                experiment_id,
+                record_tag(experiment_id),
+                experiment._record(),
+                lock,
+                policy,
+            )
     return stored
 
 
@@ -354,7 +390,9 @@ def finish_experiment(
             )
         experiment.status, experiment.ended_at, experiment.ended_by = status, _utc(), op_key
         experiment.end_reason = reason
-        _write(client, model_name, record_tag(experiment_id), experiment._record(), lock, policy)
+        _write(
+            client, model_name, experiment_id, record_tag(experiment_id), experiment._record(), lock, policy
+        )
     log.info("ended %s: %s", experiment.describe(), reason)
     return experiment
 
@@ -375,10 +413,16 @@ def add_waiting(
         experiment = _one(client, model_name, experiment_id, policy)
         if any(int(w["version"]) == int(version) for w in experiment.waiting):
             return experiment
+        if not experiment.running:
+            raise ExperimentEndedError(
+                f"{experiment.describe()} has ended: challenger v{version} cannot wait for it"
+            )
         experiment.waiting.append(
             {"version": int(version), "at": _utc().isoformat(), "op_key": op_key, "reason": reason}
         )
-        _write(client, model_name, record_tag(experiment_id), experiment._record(), lock, policy)
+        _write(
+            client, model_name, experiment_id, record_tag(experiment_id), experiment._record(), lock, policy
+        )
     return experiment
 
 

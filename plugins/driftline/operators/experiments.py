@@ -71,9 +71,12 @@ class EvaluateExperimentOperator(_RegistryOperator):
                 }
                 report = {}
             evaluation = decided.pop("_evaluation", None)
-            decided = store.record_decision(
-                client, name, experiment.id, decided, op_key=op_key, policy=policy, evaluation=evaluation
-            )
+            try:
+                decided = store.record_decision(
+                    client, name, experiment.id, decided, op_key=op_key, policy=policy, evaluation=evaluation
+                )
+            except store.ExperimentEndedError as exc:  # stopped by another run while this one decided
+                raise AirflowSkipException(f"not acted on: {exc}") from exc
         action = str(decided["action"])
         if action in ("stop", "halt"):
             store.finish_experiment(
