@@ -267,9 +267,18 @@ def _guardrail(
     alpha: float,
 ) -> dict[str, Any]:
     """One guardrail's check: relative change (positive = better), significance of harm, breach."""
+    import numpy as np
+
     base = float(champion.mean())
     sign = 1.0 if rail.direction == "maximize" else -1.0
-    scale = max(abs(base) * max(rail.max_degradation, 1e-3), 1e-12)
+    # The tolerated harm, in the metric's units. A champion baseline of 0 tolerates no harm at all:
+    # the relative change is undefined there, so the comparison is absolute (any significant harm).
+    tolerance = abs(base) * rail.max_degradation
+    # The mixing distribution is centred on harms of the tolerance's size, but never narrower than
+    # a tenth of the metric's pooled standard deviation (a baseline of 0 would make it ~0 and the
+    # test blind: a mixing variance of 1e-24 never rejects).
+    pooled_sd = float(np.sqrt((champion.var(ddof=1) + challenger.var(ddof=1)) / 2.0))
+    scale = max(tolerance, abs(base) * 1e-3, DEFAULT_STANDARDISED_EFFECT * pooled_sd, 1e-12)
     result = msprt(
         base, float(champion.var(ddof=1)), len(champion),
         float(challenger.mean()), float(challenger.var(ddof=1)), len(challenger),
@@ -279,7 +288,7 @@ def _guardrail(
     # Harm is significant when the confidence sequence lies wholly on the harmful side of 0.
     harmful_bound = result.upper if sign > 0 else -result.lower
     significant = harmful_bound < 0
-    beyond = rel is not None and -rel > rail.max_degradation
+    beyond = -sign * result.effect > tolerance
     return {
         "metric": name,
         "direction": rail.direction,
@@ -287,6 +296,7 @@ def _guardrail(
         "champion_mean": base,
         "challenger_mean": float(challenger.mean()),
         "relative_change": rel,
+        "absolute_change": sign * result.effect,
         "p_value": result.p_value,
         "significant_harm": bool(significant),
         "breached": bool(significant and beyond),
@@ -400,8 +410,13 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
     stats |= {"guardrails": guardrails, "guardrail_breaches": breaches}
     if breaches:
         what = "; ".join(
-            f"{g['metric']} {-(g['relative_change'] or 0):.1%} worse (allowed {g['max_degradation']:.1%}, "
-            f"p = {g['p_value']:.3g})"
+            (
+                f"{g['metric']} {-g['relative_change']:.1%} worse (allowed {g['max_degradation']:.1%}, "
+                if g["relative_change"] is not None
+                else f"{g['metric']} worse by {-g['absolute_change']:.4g} against a champion baseline of 0 "
+                "(no harm tolerated there, "
+            )
+            + f"p = {g['p_value']:.3g})"
             for g in breaches
         )
         return Decision("stop", f"guardrail breached: {what}; {numbers}", **base, **stats)
