@@ -135,7 +135,7 @@ def test_guardrail_stops_a_harmful_challenger_whatever_the_kpi() -> None:
 
 def test_guardrail_beyond_tolerance_but_not_significant_blocks_promotion() -> None:
     d = decide(
-        _guarded(0.03, n=20),
+        _guarded(0.08, n=20),
         DecisionPlan(
             min_samples_per_arm=10, min_effect=1.0, mixing_variance=1.0, guardrails={"revenue": 0.0}
         ),
