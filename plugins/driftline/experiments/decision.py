@@ -1,10 +1,13 @@
 """The A/B decision: promote the challenger, stop the experiment, keep it running, or halt a broken split.
 
 `decide(samples, plan)` is a pure function of the outcomes per arm and the plan, checked in order:
-1. Sample-ratio mismatch: a chi-square test of the arms' counts against the configured shares (every
-   arm with a positive share; outcomes of an arm with no share are a mismatch by themselves). A p-value
-   below `srm_alpha` (strict, 0.001 by default, because the check runs at every look) means the split
-   is broken, and nothing it measured can be trusted: "halt".
+1. Sample-ratio mismatch, twice: (a) the entities served per arm against the configured shares (every
+   arm with a positive share; an arm with no share that was served is a mismatch by itself), and (b) what
+   came back against what was served: a chi-square test of the entities with outcomes per arm against
+   the served entities per arm (expected outcomes in proportion to what each arm served). (b) is the one
+   that sees a broken experiment: an arm that lost a tenth of its outcomes. A p-value below `srm_alpha`
+   (strict, 0.001 as GrowthBook, because the check runs at every look) means the comparison is broken
+   and nothing it measured can be trusted: "halt".
 2. Too few samples: fewer than `min_samples_per_arm` outcomes in champion or challenger: "continue",
    with the outcomes still needed.
 3. CUPED (Deng et al. 2013) when the plan names a covariate: each arm's KPI y becomes
@@ -149,6 +152,7 @@ class Decision:
     samples_needed: int | None = None  # more outcomes (champion + challenger) when continuing
     samples_needed_by_arm: dict[str, int] = field(default_factory=dict)
     srm_p_value: float | None = None
+    srm_outcomes_p_value: float | None = None
     guardrail_breaches: list[dict[str, Any]] = field(default_factory=list)
     guardrails: dict[str, dict[str, Any]] = field(default_factory=dict)
     unassigned: int = 0
@@ -219,6 +223,29 @@ def srm_p_value(counts: Mapping[str, int], shares: Mapping[str, float]) -> float
     expected = [total * w / sum(weights) for w in weights]
     statistic = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
     return chi2_sf(statistic, len(expected_arms) - 1)
+
+
+def outcome_srm_p_value(returned: Mapping[str, int], served: Mapping[str, int]) -> float:
+    """Chi-square p-value of the entities with outcomes per arm against the entities served per arm.
+
+    Under "outcomes come back at the same rate in every arm" the returned counts split in proportion to
+    the served counts. Outcomes of an arm that served nobody give 0.0; more outcomes than served
+    entities in an arm give 0.0 (they cannot have come from what was served).
+    """
+    arms = [arm for arm in served if int(served[arm]) > 0]
+    if any(int(returned.get(arm, 0)) > 0 for arm in returned if arm not in arms):
+        return 0.0
+    if any(int(returned.get(arm, 0)) > int(served[arm]) for arm in arms):
+        return 0.0
+    total_served = sum(int(served[a]) for a in arms)
+    total_returned = sum(int(returned.get(a, 0)) for a in arms)
+    if total_returned == 0 or len(arms) < 2:
+        return 1.0
+    expected = [total_returned * int(served[a]) / total_served for a in arms]
+    statistic = sum(
+        (int(returned.get(a, 0)) - e) ** 2 / e for a, e in zip(arms, expected, strict=True) if e > 0
+    )
+    return chi2_sf(statistic, len(arms) - 1)
 
 
 def cuped_adjust(
@@ -321,6 +348,18 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
     }
     srm = srm_p_value(counts, plan.shares)
     base["srm_p_value"] = srm
+    served = {arm: int(sample.assigned) for arm, sample in samples.items() if sample.assigned is not None}
+    returned = {arm: len(kpi[arm]) for arm in served}
+    srm_out = outcome_srm_p_value(returned, served)
+    base["srm_outcomes_p_value"] = srm_out
+    if srm_out < plan.srm_alpha:
+        return Decision(
+            "halt",
+            f"sample-ratio mismatch of what came back: outcomes per arm {returned} do not fit what was served "
+            f"{served} (chi-square p = {srm_out:.3g} < srm_alpha {plan.srm_alpha}); outcomes were lost or "
+            "gained unevenly, no result of this experiment can be trusted",
+            **base,
+        )
     if srm < plan.srm_alpha:
         expected = {a: float(s) for a, s in plan.shares.items() if float(s) > 0}
         return Decision(

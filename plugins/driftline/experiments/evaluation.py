@@ -2,8 +2,9 @@
 
 Join: the arm of every entity is recomputed from the experiment's salt and shares
 (driftline.experiments.assignment.assign_arms), so no assignment table is needed. An entity counts as
-assigned when the batch inference scored it during the experiment: `assigned_ids` are the entity ids of
-the data windows scored since the experiment started. Outcomes of any other entity are never assigned:
+assigned when the batch inference served it in its arm during the experiment: `assigned_ids` are the
+entity ids of the data windows with a served record (`served_ids`: store.record_served, written after a
+run's last item), restricted to the arms that run served; a day that failed before scoring adds nobody. Outcomes of any other entity are never assigned:
 they are counted and reported (`Decision.unassigned`, the report), never silently dropped or guessed
 into an arm. The unit of analysis is the entity: an entity's outcomes over the experiment so far are
 averaged (KPI, covariate and guardrail columns), so repeated daily outcomes of one entity do not count
@@ -38,6 +39,23 @@ class Joined:
     unassigned_entities: int
     assigned: dict[str, int]
     daily: pd.DataFrame  # columns: date, arm, n, kpi_mean
+
+
+def served_ids(experiment: Experiment, entity_ids: Iterable[Any], served_arms: dict[str, int]) -> list[Any]:
+    """The entity ids of one served data window whose arm (from the hash) that window served."""
+    import numpy as np
+
+    ids = np.asarray(list(entity_ids), dtype=object)
+    if len(ids) == 0:
+        return []
+    arms = assign_arms(
+        ids.astype(str),
+        salt=experiment.salt,
+        challenger_share=float(experiment.shares.get(CHALLENGER, 0.0)),
+        holdout_share=float(experiment.shares.get("no_model", 0.0)),
+    )
+    served = [arm for arm, count in served_arms.items() if int(count) > 0]
+    return list(ids[np.isin(arms, served)])
 
 
 def plan_for(ab: AbTestSection, experiment: Experiment) -> DecisionPlan:

@@ -65,6 +65,10 @@ class InferenceExperiment:
     stopped: Experiment | None = None
 
 
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def ab_section(config: ModelConfig) -> AbTestSection | None:
     """The config's ab_test section when A/B tests are enabled, else None."""
     ab = config.ab_test
@@ -169,6 +173,7 @@ def ensure_challenger(
     experiment: Experiment,
     *,
     op_key: str,
+    data_end: dt.datetime | None = None,
     policy: RetryPolicy | None = None,
     **lock_options: Any,
 ) -> Experiment:
@@ -188,6 +193,7 @@ def ensure_challenger(
         "stopped",
         reason,
         op_key=op_key,
+        data_end=data_end,
         policy=policy,
         **lock_options,
     )
@@ -211,8 +217,15 @@ def experiment_for_inference(
     name = config.registered_model_name
     options: dict[str, Any] = {"policy": policy, **lock_options}
     running = current_experiment(client, name, policy)
+    if running is not None and started_at is not None and not running.covers(started_at):
+        note = (
+            f"data time {started_at.isoformat()} is before {running.describe()}: a backfill is scored by "
+            "the champion alone and is not part of the experiment"
+        )
+        log.info(note)
+        return InferenceExperiment(None, [note])
     if running is not None:
-        checked = ensure_challenger(client, running, op_key=op_key, **options)
+        checked = ensure_challenger(client, running, op_key=op_key, data_end=started_at, **options)
         if not checked.running:
             return InferenceExperiment(None, [checked.end_reason], stopped=checked)
         notes = []
@@ -225,6 +238,9 @@ def experiment_for_inference(
     history = list_experiments(client, name, policy)
     if not history or not history[-1].waiting:
         return InferenceExperiment(None)
+    last_end = history[-1].ended_data_time  # known when the deciding run recorded its data time
+    if started_at is not None and last_end is not None and _as_utc(started_at) < last_end:
+        return InferenceExperiment(None)  # a backfill never starts the waiting challenger's experiment
     tried = {e.challenger_version for e in history}
     for waiting in sorted(history[-1].waiting, key=lambda w: int(w["version"]), reverse=True):
         version = int(waiting["version"])

@@ -5,6 +5,8 @@ Storage: tags on the registered model itself, next to the alias audit trail
 
     driftline.ab.<id, 4 digits>                    one compact JSON record per experiment
     driftline.ab.<id, 4 digits>.d.<seq, 5 digits>  one JSON object per recorded decision
+    driftline.ab.<id, 4 digits>.s.<data time>      what one batch inference served, per arm
+                                                   (record_served: only served data times count)
 
 Why registered-model tags rather than a dedicated MLflow experiment with a run per A/B test:
 the state lives and dies with the model it is about, every MLflow client (and the UI's model
@@ -51,6 +53,7 @@ STATUSES: tuple[str, ...] = ("running", "promoted", "stopped", "halted", "replac
 ENDED: tuple[str, ...] = ("promoted", "stopped", "halted", "replaced")
 TAG_PREFIX = "driftline.ab."
 _DECISION = ".d."
+_SERVED = ".s."
 
 
 class ExperimentStateError(ExperimentInputError):
@@ -99,10 +102,24 @@ class Experiment:
     ended_by: str = ""
     end_reason: str = ""
     waiting: list[dict[str, Any]] = field(default_factory=list)
+    ended_data_time: dt.datetime | None = None
+    served: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def running(self) -> bool:
         return self.status == "running"
+
+    def covers(self, data_time: dt.datetime) -> bool:
+        """True when `data_time` lies inside the experiment's window of data times: from `started_at`
+        (a data time) up to the data time it ended at (`ended_data_time`; for an experiment ended
+        without one, its wall-clock end), open while it runs."""
+        when = _utc(data_time)
+        if when < self.started_at:
+            return False
+        if self.running:
+            return True
+        end = self.ended_data_time or self.ended_at
+        return end is not None and when < end
 
     def arm_versions(self) -> dict[str, int | None]:
         """The model version behind each arm (None for `no_model`)."""
@@ -121,23 +138,28 @@ class Experiment:
         data = asdict(self)
         data["started_at"] = self.started_at.isoformat()
         data["ended_at"] = self.ended_at.isoformat() if self.ended_at else None
+        data["ended_data_time"] = self.ended_data_time.isoformat() if self.ended_data_time else None
         return data
 
     def _record(self) -> str:
         data = self.to_dict()
         del data["decisions"]
+        del data["served"]
         return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
     @classmethod
-    def _from_record(cls, text: str, decisions: list[dict[str, Any]]) -> Experiment:
+    def _from_record(
+        cls, text: str, decisions: list[dict[str, Any]], served: list[dict[str, Any]] | None = None
+    ) -> Experiment:
         data = json.loads(text)
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k != "decisions"}
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k not in ("decisions", "served")}
         known["started_at"] = _time(data["started_at"])
         known["ended_at"] = _time(data.get("ended_at"))
+        known["ended_data_time"] = _time(data.get("ended_data_time"))
         known["champion_version"] = int(data["champion_version"])
         known["challenger_version"] = int(data["challenger_version"])
         known["id"] = int(data["id"])
-        return cls(**known, decisions=decisions)
+        return cls(**known, decisions=decisions, served=served or [])
 
 
 def record_tag(experiment_id: int) -> str:
@@ -148,14 +170,23 @@ def decision_tag(experiment_id: int, seq: int) -> str:
     return f"{record_tag(experiment_id)}{_DECISION}{seq:05d}"
 
 
+def served_tag(experiment_id: int, data_start: dt.datetime) -> str:
+    return f"{record_tag(experiment_id)}{_SERVED}{_utc(data_start).strftime('%Y%m%dT%H%M%SZ')}"
+
+
 def experiments_from_tags(tags: Mapping[str, str]) -> list[Experiment]:
     """The experiments stored in a registered model's tags, oldest first (pure)."""
     records: dict[int, str] = {}
     decisions: dict[int, list[dict[str, Any]]] = {}
+    served: dict[int, list[dict[str, Any]]] = {}
     for key, value in tags.items():
         if not key.startswith(TAG_PREFIX):
             continue
         rest = key[len(TAG_PREFIX) :]
+        owner, marker, _ = rest.partition(_SERVED)
+        if marker and owner.isdigit():
+            served.setdefault(int(owner), []).append(json.loads(value))
+            continue
         head, _, seq = rest.partition(_DECISION)
         if not head.isdigit():
             continue
@@ -166,7 +197,8 @@ def experiments_from_tags(tags: Mapping[str, str]) -> list[Experiment]:
     out = []
     for exp_id in sorted(records):
         made = sorted(decisions.get(exp_id, []), key=lambda d: int(d.get("seq", 0)))
-        out.append(Experiment._from_record(records[exp_id], made))
+        windows = sorted(served.get(exp_id, []), key=lambda r: str(r.get("data_start")))
+        out.append(Experiment._from_record(records[exp_id], made, windows))
     return out
 
 
@@ -370,10 +402,13 @@ def finish_experiment(
     reason: str,
     *,
     op_key: str,
+    data_end: dt.datetime | None = None,
     policy: RetryPolicy | None = None,
     **lock_options: Any,
 ) -> Experiment:
-    """End a running experiment as `status` (promoted, stopped, halted or replaced) with `reason`.
+    """End a running experiment as `status` (promoted, stopped, halted or replaced) with `reason`;
+    `data_end` is the data time it ends at (the end of the deciding run's data interval): data times
+    from there on are outside it (default: the wall-clock end).
 
     An experiment that already ended is returned unchanged when it ended with the same status
     (a retry), else ExperimentStateError.
@@ -390,6 +425,7 @@ def finish_experiment(
             )
         experiment.status, experiment.ended_at, experiment.ended_by = status, _utc(), op_key
         experiment.end_reason = reason
+        experiment.ended_data_time = _utc(data_end) if data_end is not None else None
         _write(
             client, model_name, experiment_id, record_tag(experiment_id), experiment._record(), lock, policy
         )
@@ -431,3 +467,66 @@ def _one(client: MlflowClient, model_name: str, experiment_id: int, policy: Retr
         if experiment.id == experiment_id:
             return experiment
     raise ExperimentStateError(f"model {model_name!r} has no A/B experiment #{experiment_id}")
+
+
+def record_served(
+    client: MlflowClient,
+    model_name: str,
+    experiment_id: int,
+    *,
+    data_start: dt.datetime,
+    data_end: dt.datetime,
+    arms: Mapping[str, int],
+    op_key: str,
+    policy: RetryPolicy | None = None,
+    **lock_options: Any,
+) -> dict[str, Any]:
+    """Record what a batch inference served for experiment `experiment_id`: the items scored per arm
+    for the data window [data_start, data_end). Call after the run's last item is written: only data
+    windows recorded here count in the evaluation (an entity is in an arm when it was served in it) and
+    in the sample-ratio check of outcomes against what was served. A rerun of the same data window
+    replaces its record; a window outside the experiment's data times, or an ended experiment, is refused.
+    """
+    if not op_key:
+        raise ExperimentInputError("record_served needs the Airflow run (op_key) as its idempotency key")
+    unknown = sorted(set(arms) - {"champion", "challenger", "no_model"})
+    if unknown:
+        raise ExperimentInputError(f"served arms {unknown} unknown: arms are champion, challenger, no_model")
+    with _lock(client, model_name, op_key, {"policy": policy, **lock_options}) as lock:
+        experiment = _one(client, model_name, experiment_id, policy)
+        if not experiment.covers(data_start):
+            raise ExperimentInputError(
+                f"data time {_utc(data_start).isoformat()} is outside {experiment.describe()}: "
+                "its items are not part of the experiment"
+            )
+        record = {
+            "data_start": _utc(data_start).isoformat(),
+            "data_end": _utc(data_end).isoformat(),
+            "arms": {arm: int(count) for arm, count in arms.items()},
+            "op_key": op_key,
+            "at": _utc().isoformat(),
+        }
+        _write(
+            client,
+            model_name,
+            experiment_id,
+            served_tag(experiment_id, data_start),
+            json.dumps(record, sort_keys=True, separators=(",", ":")),
+            lock,
+            policy,
+        )
+    return record
+
+
+def experiment_for_data_time(
+    client: MlflowClient, model_name: str, data_time: dt.datetime, policy: RetryPolicy | None = None
+) -> Experiment | None:
+    """The running experiment whose arms score data time `data_time`, or None (champion only).
+
+    Membership is by data time, not by wall clock: a backfill of March while December's experiment
+    runs gets None (March is before that experiment started). An ended experiment takes no more data
+    (its served records are closed), so a rerun of a day inside it gets None as well. The inference
+    step chooses its arm plan with this; it writes nothing.
+    """
+    inside = [e for e in list_experiments(client, model_name, policy) if e.running and e.covers(data_time)]
+    return inside[-1] if inside else None

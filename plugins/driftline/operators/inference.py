@@ -128,7 +128,24 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         if "arms" in result:
             log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
+            self._record_served(mlflow_hook, context, result)
         return dict(result)
+
+    def _record_served(self, mlflow_hook: Any, context: Any, result: Any) -> None:
+        """Tell the experiment what this run served per arm (only served data times are evaluated)."""
+        from driftline.experiments.store import record_served
+
+        identity = run_identity(context)
+        start, end = run_interval(context)
+        record_served(
+            mlflow_hook.client,
+            self.model_config.registered_model_name,
+            int(result["experiment_id"]),
+            data_start=start,
+            data_end=end,
+            arms=dict(result["arms"]),
+            op_key=f"{identity.dag_id}/{identity.run_id}",
+        )
 
     def _start_snapshot(
         self,
@@ -224,6 +241,9 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         if "arms" in result:
             log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
+            from driftline.hooks.mlflow import MlflowHook
+
+            self._record_served(MlflowHook(self.model_config.registry.mlflow_conn_id), context, result)
         return dict(result)
 
     def _experiment(

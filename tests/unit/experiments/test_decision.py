@@ -99,8 +99,8 @@ def test_srm_counts_assigned_entities_and_the_holdout() -> None:
     rng = np.random.default_rng(5)
     samples = {
         "champion": ArmSample(rng.normal(0, 1, 500), assigned=5000),
-        "challenger": ArmSample(rng.normal(0, 1, 500), assigned=3000),
-        "no_model": ArmSample(rng.normal(0, 1, 500), assigned=2000),
+        "challenger": ArmSample(rng.normal(0, 1, 300), assigned=3000),
+        "no_model": ArmSample(rng.normal(0, 1, 200), assigned=2000),
     }
     plan = DecisionPlan(shares={"champion": 0.5, "challenger": 0.3, "no_model": 0.2})
     assert decide(samples, plan).action != "halt"
@@ -258,3 +258,33 @@ def test_a_guardrail_with_a_champion_baseline_of_zero_is_breached_by_real_harm()
         plan2,
     )
     assert decision3.action == "promote", decision3.reason
+
+
+def test_srm_of_what_came_back_halts_when_one_arm_lost_a_tenth_of_its_outcomes() -> None:
+    """Served 50/50 and the hash is fine; the challenger's outcomes came back 10% less often."""
+    rng = np.random.default_rng(8)
+    served = 20_000
+    plan = DecisionPlan(min_samples_per_arm=100, shares={"champion": 0.5, "challenger": 0.5})
+    fine = {
+        "champion": ArmSample(rng.normal(0, 1, 8000), assigned=served),
+        "challenger": ArmSample(rng.normal(0, 1, 8000), assigned=served),
+    }
+    d = decide(fine, plan)
+    assert d.action != "halt" and d.srm_outcomes_p_value is not None and d.srm_outcomes_p_value > 0.001
+    lost = {
+        "champion": ArmSample(rng.normal(0, 1, 8000), assigned=served),
+        "challenger": ArmSample(rng.normal(0, 1, 7200), assigned=served),
+    }
+    d = decide(lost, plan)
+    assert d.action == "halt", d.reason
+    assert "what came back" in d.reason and d.srm_outcomes_p_value < 1e-6
+    # the served counts alone fit the shares: the old check (hash against itself) saw nothing
+    assert d.srm_p_value == 1.0
+
+
+def test_outcome_srm_edge_cases() -> None:
+    from driftline.experiments.decision import outcome_srm_p_value
+
+    assert outcome_srm_p_value({"champion": 10, "challenger": 5}, {"champion": 100, "challenger": 0}) == 0.0
+    assert outcome_srm_p_value({"champion": 101}, {"champion": 100, "challenger": 100}) == 0.0
+    assert outcome_srm_p_value({"champion": 0, "challenger": 0}, {"champion": 100, "challenger": 100}) == 1.0
