@@ -187,13 +187,25 @@ def _array(values: npt.ArrayLike, what: str) -> npt.NDArray[np.float64]:
     return array
 
 
-def _summary(values: npt.NDArray[np.float64]) -> dict[str, float | int]:
+def kpi_summary(values: npt.NDArray[np.float64]) -> dict[str, float | int]:
+    """n, mean, variance, and what the ROI interval (driftline.cost.roi) needs of the shape: whether the
+    KPI is 0/1, and for a non-negative KPI the count, log-mean and log-variance of its positive values."""
+    import numpy as np
+
     n = len(values)
-    return {
+    out: dict[str, float | int] = {
         "n": n,
         "kpi_mean": float(values.mean()) if n else math.nan,
         "kpi_var": float(values.var(ddof=1)) if n > 1 else math.nan,
     }
+    if n and bool(np.all((values == 0) | (values == 1))):
+        out["kpi_binary"] = 1
+    elif n and bool(np.all(values >= 0)):
+        logs = np.log(values[values > 0])
+        out["kpi_positive_n"] = len(logs)
+        out["kpi_log_mean"] = float(logs.mean()) if len(logs) else math.nan
+        out["kpi_log_var"] = float(logs.var(ddof=1)) if len(logs) > 1 else math.nan
+    return out
 
 
 def chi2_sf(statistic: float, df: int) -> float:
@@ -340,7 +352,7 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
         if arm not in samples:
             raise ExperimentInputError(f"samples have no {arm!r} arm (got {sorted(samples)})")
     kpi = {arm: _array(sample.kpi, f"the KPI of arm {arm!r}") for arm, sample in samples.items()}
-    arms = {arm: _summary(values) for arm, values in kpi.items()}
+    arms = {arm: kpi_summary(values) for arm, values in kpi.items()}
     base: dict[str, Any] = {"unassigned": int(unassigned), "arms": arms, "alpha": plan.alpha}
     counts = {
         arm: int(sample.assigned if sample.assigned is not None else len(kpi[arm]))

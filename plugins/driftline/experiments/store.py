@@ -152,7 +152,9 @@ class Experiment:
         cls, text: str, decisions: list[dict[str, Any]], served: list[dict[str, Any]] | None = None
     ) -> Experiment:
         data = json.loads(text)
-        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and k not in ("decisions", "served")}
+        known = {
+            k: data[k] for k in cls.__dataclass_fields__ if k in data and k not in ("decisions", "served")
+        }
         known["started_at"] = _time(data["started_at"])
         known["ended_at"] = _time(data.get("ended_at"))
         known["ended_data_time"] = _time(data.get("ended_data_time"))
