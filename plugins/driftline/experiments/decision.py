@@ -81,6 +81,7 @@ class DecisionPlan:
     guardrails: Mapping[str, Guardrail | float] = field(default_factory=dict)
     covariate: str | None = None
     max_samples_per_arm: int | None = None
+    futility: bool = True
 
     def __post_init__(self) -> None:
         problems = []
@@ -486,7 +487,12 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
         return Decision("promote", f"challenger significantly better: {numbers}", **base, **stats)
     if significant:
         return Decision("stop", f"challenger significantly worse: {numbers}", **base, **stats)
-    if plan.min_effect is not None and -plan.min_effect < result.lower and result.upper < plan.min_effect:
+    if (
+        plan.futility
+        and plan.min_effect is not None
+        and -plan.min_effect < result.lower
+        and result.upper < plan.min_effect
+    ):
         return Decision(
             "stop",
             f"no effect of min_effect {_fmt(plan.min_effect)} or more: the interval lies within "
