@@ -10,6 +10,10 @@ Run: .venv/bin/python benchmarks/stats_experiments.py [--quick] [--seed N]
 2. ROI interval coverage (driftline.cost.roi): 95% intervals of the uplift (model arms minus the 5%
    `no_model` holdout), Welch's against the skew-aware MOVER interval, on lognormal revenue (sigma 1.5
    and 2), zero-inflated lognormal revenue, and rare 0/1 KPIs with holdouts of 1000 and 100.
+3. CUPED. The true effect is 0.05. The treatment also moves the covariate measured inside the
+   window (by 0.04). Compared: the covariate averaged over in-window outcome rows (the old join) and
+   the pre-exposure covariate (driftline.experiments.evaluation.pre_exposure_covariate). The mean
+   estimate is shown with its Monte Carlo error.
 Each rate comes with its Monte Carlo standard error sqrt(p (1-p) / reps). The last stdout line is one
 JSON object.
 """
@@ -28,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 
 import numpy as np
 from driftline.cost.roi import ArmSummary, skew_aware_interval, uplift_interval
-from driftline.experiments.decision import kpi_summary, outcome_srm_p_value, srm_p_value
+from driftline.experiments.decision import cuped_adjust, kpi_summary, outcome_srm_p_value, srm_p_value
 
 SRM_ALPHA = 0.001
 LOOKS = 28
@@ -113,6 +117,32 @@ def roi_case(rng: np.random.Generator, reps: int, kind: str, holdout: int, param
     return out
 
 
+def cuped_case(rng: np.random.Generator, reps: int, n: int = 2000, effect: float = 0.05) -> dict[str, Any]:
+    """Mean CUPED estimate of `effect` with the in-window covariate and with the pre-exposure one."""
+    estimates: dict[str, list[float]] = {"raw": [], "in_window": [], "pre_exposure": []}
+    reduction = []
+    for _ in range(reps):
+        base = {arm: rng.normal(10, 1, n) for arm in ("champion", "challenger")}
+        treat = {"champion": 0.0, "challenger": 1.0}
+        kpi = {a: base[a] + effect * treat[a] + rng.normal(0, 0.5, n) for a in base}
+        inside = {a: base[a] + 0.04 * treat[a] + rng.normal(0, 0.1, n) for a in base}
+        pre = {a: base[a] + rng.normal(0, 0.1, n) for a in base}
+        estimates["raw"].append(float(kpi["challenger"].mean() - kpi["champion"].mean()))
+        for name, cov in (("in_window", inside), ("pre_exposure", pre)):
+            adjusted, info = cuped_adjust(kpi, cov)
+            estimates[name].append(float(adjusted["challenger"].mean() - adjusted["champion"].mean()))
+            if name == "pre_exposure":
+                reduction.append(info["variance_reduction"])
+    out: dict[str, Any] = {"effect": effect, "n_per_arm": n, "reps": reps}
+    for name, values in estimates.items():
+        arr = np.asarray(values)
+        out[f"{name}_mean"] = float(arr.mean())
+        out[f"{name}_mc"] = float(arr.std(ddof=1) / math.sqrt(reps))
+        out[f"{name}_sd"] = float(arr.std(ddof=1))
+    out["variance_reduction"] = float(np.mean(reduction))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (seconds)")
@@ -159,6 +189,14 @@ def main() -> None:
             f"{r['coverage_welch']:>7.3f} ± {r['coverage_welch_mc']:.3f} "
             f"{r['coverage_driftline']:>7.3f} ± {r['coverage_driftline_mc']:.3f} {r['welch_above_truth']:>12.3f}  {r['method']}"
         )
+    cuped = cuped_case(rng, 100 if args.quick else 1000)
+    print()
+    print("CUPED, true effect 0.05; the treatment moves the in-window covariate by 0.04")
+    for name in ("raw", "in_window", "pre_exposure"):
+        print(
+            f"{name:>13}: mean estimate {cuped[f'{name}_mean']:.4f} ± {cuped[f'{name}_mc']:.4f} "
+            f"(SD of the estimate {cuped[f'{name}_sd']:.4f})"
+        )
     broken = [r for r in srm if r["lost"] >= 0.1]
     null = [r for r in srm if r["lost"] == 0]
     summary = {
@@ -175,6 +213,11 @@ def main() -> None:
         "mc_error_max": max(
             [r["halt_with_outcomes_check_mc"] for r in srm] + [r["coverage_driftline_mc"] for r in roi]
         ),
+        "cuped_true_effect": cuped["effect"],
+        "cuped_pre_exposure_mean": cuped["pre_exposure_mean"],
+        "cuped_pre_exposure_mc": cuped["pre_exposure_mc"],
+        "cuped_in_window_mean": cuped["in_window_mean"],
+        "cuped_variance_reduction": cuped["variance_reduction"],
         "srm": srm,
         "roi": roi,
         "seconds": round(time.time() - t0, 1),

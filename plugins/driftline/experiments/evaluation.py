@@ -41,6 +41,21 @@ class Joined:
     daily: pd.DataFrame  # columns: date, arm, n, kpi_mean
 
 
+def pre_exposure_covariate(pre_period: pd.DataFrame) -> pd.Series:
+    """Each entity's mean covariate over the outcomes dated before the experiment (index: entity_id)."""
+    if pre_period.empty:
+        import pandas as pd
+
+        return pd.Series(dtype=float)
+    if "covariate" not in pre_period.columns:
+        raise ExperimentInputError(
+            f"the pre-period outcomes have no covariate column (have {list(pre_period.columns)})"
+        )
+    frame = pre_period[["entity_id", "covariate"]].copy()
+    frame["entity_id"] = frame["entity_id"].astype(str)
+    return frame.groupby("entity_id")["covariate"].mean().astype(float)
+
+
 def served_ids(experiment: Experiment, entity_ids: Iterable[Any], served_arms: dict[str, int]) -> list[Any]:
     """The entity ids of one served data window whose arm (from the hash) that window served."""
     import numpy as np
@@ -83,13 +98,25 @@ def join_outcomes(
     *,
     covariate: bool = False,
     guardrails: Iterable[str] = (),
+    pre_period: pd.DataFrame | None = None,
 ) -> Joined:
-    """Join standard-named outcomes (entity_id, date, kpi[, covariate][, guardrails]) with the arms."""
+    """Join standard-named outcomes (entity_id, date, kpi[, covariate][, guardrails]) with the arms.
+
+    CUPED's covariate must be pre-exposure: with `covariate`, each entity's covariate is the mean of its
+    covariate column over `pre_period` (standard-named outcomes dated before the experiment started,
+    `pre_exposure_covariate`), never over the outcome rows inside the experiment's window, which the
+    treatment may have moved. An entity without pre-period rows gets none (CUPED leaves it unadjusted).
+    """
     import numpy as np
     import pandas as pd
 
     guardrails = list(guardrails)
-    needed = ["entity_id", "date", "kpi", *(["covariate"] if covariate else []), *guardrails]
+    if covariate and pre_period is None:
+        raise ExperimentInputError(
+            "CUPED (ab_test.outcomes.covariate) needs the pre-exposure outcomes (pre_period): the covariate "
+            "is taken from before the experiment started, never from inside its window"
+        )
+    needed = ["entity_id", "date", "kpi", *guardrails]
     missing = [c for c in needed if c not in outcomes.columns]
     if missing:
         raise ExperimentInputError(
@@ -116,8 +143,12 @@ def join_outcomes(
     frame = frame[known]
     frame["arm"] = arms_of(frame["entity_id"].to_numpy())
     frame["day"] = pd.to_datetime(frame["date"], utc=True).dt.floor("D")
-    value_cols = ["kpi", *(["covariate"] if covariate else []), *guardrails]
+    value_cols = ["kpi", *guardrails]
     per_entity = frame.groupby(["arm", "entity_id"], sort=False)[value_cols].mean()
+    if covariate:
+        assert pre_period is not None
+        pre = pre_exposure_covariate(pre_period)
+        per_entity["covariate"] = pre.reindex(per_entity.index.get_level_values(1)).to_numpy()
     samples: dict[str, ArmSample] = {}
     for arm in ARMS:
         if arm not in per_entity.index.get_level_values(0) and arm not in (CHAMPION, CHALLENGER):

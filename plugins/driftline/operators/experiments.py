@@ -163,9 +163,14 @@ class EvaluateExperimentOperator(_RegistryOperator):
 
         outcomes = load_outcomes(ab, start, end, access=AirflowSourceAccess())
         assigned = self._served_entities(experiment, end)
+        pre_period = None
+        if ab.outcomes.covariate:  # CUPED: the covariate from before exposure (the experiment's start)
+            pre_start = start - dt.timedelta(days=ab.decision.max_days)
+            pre_period = load_outcomes(ab, pre_start, start, access=AirflowSourceAccess()).df
         joined = join_outcomes(
             outcomes.df, experiment, assigned,
             covariate=bool(ab.outcomes.covariate), guardrails=list(ab.decision.guardrails),
+            pre_period=pre_period,
         )  # fmt: skip
         decision = evaluate(
             joined,
