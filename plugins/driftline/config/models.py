@@ -570,6 +570,17 @@ class AbDecisionSection(Strict):
         description="With min_effect: stop (keep the champion) once the always-valid interval lies within "
         "+/-min_effect, i.e. no effect worth a change is left.",
     )
+    design: Literal["msprt", "group_sequential"] = Field(
+        default="msprt",
+        description="The sequential test: 'msprt' (always valid, any number of looks) or "
+        "'group_sequential' (Lan-DeMets O'Brien-Fleming-type bounds over planned_looks daily looks; "
+        "more power at the planned horizon, stops there).",
+    )
+    planned_looks: int | None = Field(
+        default=None,
+        ge=1,
+        description="group_sequential: the planned number of looks (one per daily evaluation; default max_days).",
+    )
     max_samples_per_arm: int | None = Field(
         default=None,
         ge=10,

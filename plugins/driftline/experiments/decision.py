@@ -82,6 +82,9 @@ class DecisionPlan:
     covariate: str | None = None
     max_samples_per_arm: int | None = None
     futility: bool = True
+    design: Literal["msprt", "group_sequential"] = "msprt"
+    planned_looks: int = 28  # group_sequential: the planned horizon (looks, one per daily evaluation)
+    look: int = 1  # group_sequential: which look this is (1 = the first evaluation)
 
     def __post_init__(self) -> None:
         problems = []
@@ -344,6 +347,27 @@ def _guardrail(
     }
 
 
+def _group_sequential(result: SequentialResult, plan: DecisionPlan) -> tuple[SequentialResult, bool, bool]:
+    """The look's group-sequential test (driftline.experiments.group_sequential): two-sided, alpha/2
+    spent per side with the O'Brien-Fleming-type function over `planned_looks` equally spaced looks.
+    Returns the result with the repeated confidence interval (effect +/- bound x se), whether |z| crosses
+    the bound, and whether this is the planned horizon's last look."""
+    from dataclasses import replace
+
+    from driftline.experiments.group_sequential import equally_spaced, obf_bounds
+
+    looks = max(1, int(plan.planned_looks))
+    look = min(max(1, int(plan.look)), looks)
+    bound = obf_bounds(equally_spaced(looks)[:look], plan.alpha / 2.0)[-1]
+    se = result.std_error
+    z = result.effect / se if se > 0 else (math.inf if result.effect else 0.0)
+    nominal = math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else 0.0
+    adjusted = replace(
+        result, p_value=nominal, lower=result.effect - bound * se, upper=result.effect + bound * se
+    )
+    return adjusted, abs(z) >= bound, look >= looks
+
+
 def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: int = 0) -> Decision:
     """The decision of one look at the experiment (see the module docstring for the rules)."""
     unknown = sorted(set(samples) - set(ARMS))
@@ -428,6 +452,10 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
         float(a.mean()), var_a, len(a), float(b.mean()), var_b, len(b), alpha=plan.alpha, mixing_variance=tau2
     )
     sign = 1.0 if plan.direction == "maximize" else -1.0
+    significant = result.p_value <= plan.alpha
+    horizon = False
+    if plan.design == "group_sequential":
+        result, significant, horizon = _group_sequential(result, plan)
     rel = _relative(result.effect, float(a.mean()))
     stats: dict[str, Any] = {
         "statistic": result.log_likelihood_ratio,
@@ -472,7 +500,6 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
             for g in breaches
         )
         return Decision("stop", f"guardrail breached: {what}; {numbers}", **base, **stats)
-    significant = result.p_value <= plan.alpha
     better = sign * result.effect > 0
     if significant and better:
         if at_risk:
@@ -497,6 +524,13 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
             "stop",
             f"no effect of min_effect {_fmt(plan.min_effect)} or more: the interval lies within "
             f"+/-{_fmt(plan.min_effect)}; {numbers}",
+            **base,
+            **stats,
+        )
+    if horizon:
+        return Decision(
+            "stop",
+            f"inconclusive at the planned horizon (look {plan.look} of {plan.planned_looks}): {numbers}",
             **base,
             **stats,
         )

@@ -72,3 +72,30 @@ def test_config_rejects_a_max_samples_below_min_samples():
 
     with pytest.raises(ExperimentInputError, match="max_samples_per_arm"):
         plan_for(_ab(min_samples_per_arm=1000, max_samples_per_arm=500), _experiment())
+
+
+def _shifted(n: int, shift: float, seed: int = 1) -> dict[str, ArmSample]:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(10, 1, n)
+    b = rng.normal(10, 1, n)
+    return {"champion": ArmSample(a), "challenger": ArmSample(b - b.mean() + a.mean() + shift)}
+
+
+def test_group_sequential_design_is_configured_and_uses_the_look_and_the_horizon():
+    exp = _experiment()
+    plan = plan_for(_ab(design="group_sequential", planned_looks=28), exp)
+    assert (plan.design, plan.planned_looks, plan.look) == ("group_sequential", 28, 1)
+    exp.decisions = [{"seq": i + 1} for i in range(27)]  # 27 earlier looks: this is the last
+    last = plan_for(_ab(design="group_sequential", planned_looks=28), exp)
+    assert last.look == 28
+    # z of about 2.5: beyond the final bound (~2.0) but far below the first look's (~11)
+    samples = _shifted(5000, 0.05)
+    assert decide(samples, last).action == "promote"
+    first = plan_for(_ab(design="group_sequential", planned_looks=28), _experiment())
+    assert decide(samples, first).action == "continue"
+    # the mSPRT on the same data is not yet sure: the design's power at the planned horizon
+    msprt = plan_for(_ab(), _experiment())
+    assert decide(samples, msprt).action == "continue"
+    # nothing at the horizon: stop, the champion stays
+    d = decide(_shifted(5000, 0.0), last)
+    assert d.action == "stop" and "planned horizon" in d.reason
