@@ -14,6 +14,9 @@ Run: .venv/bin/python benchmarks/stats_experiments.py [--quick] [--seed N]
    window (by 0.04). Compared: the covariate averaged over in-window outcome rows (the old join) and
    the pre-exposure covariate (driftline.experiments.evaluation.pre_exposure_covariate). The mean
    estimate is shown with its Monte Carlo error.
+4. Sequential designs: rejection rate (type-I at effect 0, power otherwise) of the mSPRT (mixing SD 0.1
+   and 0.03 KPI SDs) and of the group-sequential design (O'Brien-Fleming-type, 28 planned looks),
+   28 daily looks of 450 outcomes per arm, two-sided alpha 0.05.
 Each rate comes with its Monte Carlo standard error sqrt(p (1-p) / reps). The last stdout line is one
 JSON object.
 """
@@ -143,6 +146,26 @@ def cuped_case(rng: np.random.Generator, reps: int, n: int = 2000, effect: float
     return out
 
 
+def sequential_case(rng: np.random.Generator, reps: int, effect: float, daily: int = 450) -> dict[str, Any]:
+    """Rejection rates of the mSPRT and the group-sequential design over LOOKS looks (KPI SD 1)."""
+    from driftline.experiments.group_sequential import equally_spaced, obf_bounds
+
+    bounds = np.array(obf_bounds(equally_spaced(LOOKS), 0.025))
+    n = daily * np.arange(1, LOOKS + 1)
+    # cumulative difference of means: sums of independent daily differences
+    daily_diff = rng.normal(effect * daily, math.sqrt(2 * daily), (reps, LOOKS)).cumsum(axis=1) / n
+    var = 2.0 / n
+    z = daily_diff / np.sqrt(var)
+    out: dict[str, Any] = {"effect_sd": effect, "reps": reps, "looks": LOOKS, "daily_per_arm": daily}
+    for name, tau2 in (("msprt_tau_0.1", 0.01), ("msprt_tau_0.03", 0.0009)):
+        log_lr = 0.5 * np.log(var / (var + tau2)) + tau2 * daily_diff**2 / (2 * var * (var + tau2))
+        rate = float((log_lr >= math.log(1 / 0.05)).any(axis=1).mean())
+        out[name], out[f"{name}_mc"] = rate, mc(rate, reps)
+    rate = float((np.abs(z) >= bounds).any(axis=1).mean())
+    out["group_sequential"], out["group_sequential_mc"] = rate, mc(rate, reps)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (seconds)")
@@ -197,6 +220,18 @@ def main() -> None:
             f"{name:>13}: mean estimate {cuped[f'{name}_mean']:.4f} ± {cuped[f'{name}_mc']:.4f} "
             f"(SD of the estimate {cuped[f'{name}_sd']:.4f})"
         )
+    sequential = [sequential_case(rng, 400 if args.quick else 4000, e) for e in (0.0, 0.02, 0.03)]
+    print()
+    print("Sequential designs, 28 daily looks of 450 per arm: rejection rate (type-I at 0, else power)")
+    print(f"{'effect SD':>9} {'mSPRT tau .1':>16} {'mSPRT tau .03':>16} {'group-seq OBF':>16}")
+    for r in sequential:
+        print(
+            f"{r['effect_sd']:>9} "
+            + " ".join(
+                f"{r[k]:>8.3f} ± {r[k + '_mc']:.3f}"
+                for k in ("msprt_tau_0.1", "msprt_tau_0.03", "group_sequential")
+            )
+        )
     broken = [r for r in srm if r["lost"] >= 0.1]
     null = [r for r in srm if r["lost"] == 0]
     summary = {
@@ -218,6 +253,7 @@ def main() -> None:
         "cuped_pre_exposure_mc": cuped["pre_exposure_mc"],
         "cuped_in_window_mean": cuped["in_window_mean"],
         "cuped_variance_reduction": cuped["variance_reduction"],
+        "sequential": sequential,
         "srm": srm,
         "roi": roi,
         "seconds": round(time.time() - t0, 1),
