@@ -630,6 +630,39 @@ class AbDecisionSection(Strict):
     max_days: int = Field(
         default=28, ge=1, description="Stop (keep the champion) when no decision after this many days."
     )
+    min_effect: float | None = Field(
+        default=None,
+        gt=0,
+        description="Smallest KPI change worth detecting, absolute in KPI units: centres the mSPRT's mixing "
+        "distribution (mixing variance min_effect^2) and enables the futility stop.",
+    )
+    mixing_variance: float | None = Field(
+        default=None,
+        gt=0,
+        description="The mSPRT's mixing variance tau^2 (default: min_effect^2, else 0.01 x the pooled KPI "
+        "variance).",
+    )
+    futility: bool = Field(
+        default=True,
+        description="With min_effect: stop (keep the champion) once the always-valid interval lies within "
+        "+/-min_effect, i.e. no effect worth a change is left.",
+    )
+    design: Literal["msprt", "group_sequential"] = Field(
+        default="msprt",
+        description="The sequential test: 'msprt' (always valid, any number of looks) or "
+        "'group_sequential' (Lan-DeMets O'Brien-Fleming-type bounds over planned_looks daily looks; "
+        "more power at the planned horizon, stops there).",
+    )
+    planned_looks: int | None = Field(
+        default=None,
+        ge=1,
+        description="group_sequential: the planned number of looks (one per daily evaluation; default max_days).",
+    )
+    max_samples_per_arm: int | None = Field(
+        default=None,
+        ge=10,
+        description="Stop (keep the champion) when both arms have this many outcomes without a verdict.",
+    )
     guardrails: dict[str, float] = Field(
         default_factory=dict,
         description="Outcome column -> largest tolerated relative drop of the challenger vs champion "

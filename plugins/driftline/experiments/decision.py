@@ -1,10 +1,13 @@
 """The A/B decision: promote the challenger, stop the experiment, keep it running, or halt a broken split.
 
 `decide(samples, plan)` is a pure function of the outcomes per arm and the plan, checked in order:
-1. Sample-ratio mismatch: a chi-square test of the arms' counts against the configured shares (every
-   arm with a positive share; outcomes of an arm with no share are a mismatch by themselves). A p-value
-   below `srm_alpha` (strict, 0.001 by default, because the check runs at every look) means the split
-   is broken, and nothing it measured can be trusted: "halt".
+1. Sample-ratio mismatch, twice: (a) the entities served per arm against the configured shares (every
+   arm with a positive share; an arm with no share that was served is a mismatch by itself), and (b) what
+   came back against what was served: a chi-square test of the entities with outcomes per arm against
+   the served entities per arm (expected outcomes in proportion to what each arm served). (b) is the one
+   that sees a broken experiment: an arm that lost a tenth of its outcomes. A p-value below `srm_alpha`
+   (strict, 0.001 as GrowthBook, because the check runs at every look) means the comparison is broken
+   and nothing it measured can be trusted: "halt".
 2. Too few samples: fewer than `min_samples_per_arm` outcomes in champion or challenger: "continue",
    with the outcomes still needed.
 3. CUPED (Deng et al. 2013) when the plan names a covariate: each arm's KPI y becomes
@@ -78,6 +81,10 @@ class DecisionPlan:
     guardrails: Mapping[str, Guardrail | float] = field(default_factory=dict)
     covariate: str | None = None
     max_samples_per_arm: int | None = None
+    futility: bool = True
+    design: Literal["msprt", "group_sequential"] = "msprt"
+    planned_looks: int = 28  # group_sequential: the planned horizon (looks, one per daily evaluation)
+    look: int = 1  # group_sequential: which look this is (1 = the first evaluation)
 
     def __post_init__(self) -> None:
         problems = []
@@ -149,6 +156,7 @@ class Decision:
     samples_needed: int | None = None  # more outcomes (champion + challenger) when continuing
     samples_needed_by_arm: dict[str, int] = field(default_factory=dict)
     srm_p_value: float | None = None
+    srm_outcomes_p_value: float | None = None
     guardrail_breaches: list[dict[str, Any]] = field(default_factory=list)
     guardrails: dict[str, dict[str, Any]] = field(default_factory=dict)
     unassigned: int = 0
@@ -183,13 +191,25 @@ def _array(values: npt.ArrayLike, what: str) -> npt.NDArray[np.float64]:
     return array
 
 
-def _summary(values: npt.NDArray[np.float64]) -> dict[str, float | int]:
+def kpi_summary(values: npt.NDArray[np.float64]) -> dict[str, float | int]:
+    """n, mean, variance, and what the ROI interval (driftline.cost.roi) needs of the shape: whether the
+    KPI is 0/1, and for a non-negative KPI the count, log-mean and log-variance of its positive values."""
+    import numpy as np
+
     n = len(values)
-    return {
+    out: dict[str, float | int] = {
         "n": n,
         "kpi_mean": float(values.mean()) if n else math.nan,
         "kpi_var": float(values.var(ddof=1)) if n > 1 else math.nan,
     }
+    if n and bool(np.all((values == 0) | (values == 1))):
+        out["kpi_binary"] = 1
+    elif n and bool(np.all(values >= 0)):
+        logs = np.log(values[values > 0])
+        out["kpi_positive_n"] = len(logs)
+        out["kpi_log_mean"] = float(logs.mean()) if len(logs) else math.nan
+        out["kpi_log_var"] = float(logs.var(ddof=1)) if len(logs) > 1 else math.nan
+    return out
 
 
 def chi2_sf(statistic: float, df: int) -> float:
@@ -219,6 +239,29 @@ def srm_p_value(counts: Mapping[str, int], shares: Mapping[str, float]) -> float
     expected = [total * w / sum(weights) for w in weights]
     statistic = sum((o - e) ** 2 / e for o, e in zip(observed, expected, strict=True))
     return chi2_sf(statistic, len(expected_arms) - 1)
+
+
+def outcome_srm_p_value(returned: Mapping[str, int], served: Mapping[str, int]) -> float:
+    """Chi-square p-value of the entities with outcomes per arm against the entities served per arm.
+
+    Under "outcomes come back at the same rate in every arm" the returned counts split in proportion to
+    the served counts. Outcomes of an arm that served nobody give 0.0; more outcomes than served
+    entities in an arm give 0.0 (they cannot have come from what was served).
+    """
+    arms = [arm for arm in served if int(served[arm]) > 0]
+    if any(int(returned.get(arm, 0)) > 0 for arm in returned if arm not in arms):
+        return 0.0
+    if any(int(returned.get(arm, 0)) > int(served[arm]) for arm in arms):
+        return 0.0
+    total_served = sum(int(served[a]) for a in arms)
+    total_returned = sum(int(returned.get(a, 0)) for a in arms)
+    if total_returned == 0 or len(arms) < 2:
+        return 1.0
+    expected = [total_returned * int(served[a]) / total_served for a in arms]
+    statistic = sum(
+        (int(returned.get(a, 0)) - e) ** 2 / e for a, e in zip(arms, expected, strict=True) if e > 0
+    )
+    return chi2_sf(statistic, len(arms) - 1)
 
 
 def cuped_adjust(
@@ -267,9 +310,18 @@ def _guardrail(
     alpha: float,
 ) -> dict[str, Any]:
     """One guardrail's check: relative change (positive = better), significance of harm, breach."""
+    import numpy as np
+
     base = float(champion.mean())
     sign = 1.0 if rail.direction == "maximize" else -1.0
-    scale = max(abs(base) * max(rail.max_degradation, 1e-3), 1e-12)
+    # The tolerated harm, in the metric's units. A champion baseline of 0 tolerates no harm at all:
+    # the relative change is undefined there, so the comparison is absolute (any significant harm).
+    tolerance = abs(base) * rail.max_degradation
+    # The mixing distribution is centred on harms of the tolerance's size, but never narrower than
+    # a tenth of the metric's pooled standard deviation (a baseline of 0 would make it ~0 and the
+    # test blind: a mixing variance of 1e-24 never rejects).
+    pooled_sd = float(np.sqrt((champion.var(ddof=1) + challenger.var(ddof=1)) / 2.0))
+    scale = max(tolerance, abs(base) * 1e-3, DEFAULT_STANDARDISED_EFFECT * pooled_sd, 1e-12)
     result = msprt(
         base, float(champion.var(ddof=1)), len(champion),
         float(challenger.mean()), float(challenger.var(ddof=1)), len(challenger),
@@ -279,7 +331,7 @@ def _guardrail(
     # Harm is significant when the confidence sequence lies wholly on the harmful side of 0.
     harmful_bound = result.upper if sign > 0 else -result.lower
     significant = harmful_bound < 0
-    beyond = rel is not None and -rel > rail.max_degradation
+    beyond = -sign * result.effect > tolerance
     return {
         "metric": name,
         "direction": rail.direction,
@@ -287,11 +339,33 @@ def _guardrail(
         "champion_mean": base,
         "challenger_mean": float(challenger.mean()),
         "relative_change": rel,
+        "absolute_change": sign * result.effect,
         "p_value": result.p_value,
         "significant_harm": bool(significant),
         "breached": bool(significant and beyond),
         "at_risk": bool(beyond and not significant),
     }
+
+
+def _group_sequential(result: SequentialResult, plan: DecisionPlan) -> tuple[SequentialResult, bool, bool]:
+    """The look's group-sequential test (driftline.experiments.group_sequential): two-sided, alpha/2
+    spent per side with the O'Brien-Fleming-type function over `planned_looks` equally spaced looks.
+    Returns the result with the repeated confidence interval (effect +/- bound x se), whether |z| crosses
+    the bound, and whether this is the planned horizon's last look."""
+    from dataclasses import replace
+
+    from driftline.experiments.group_sequential import equally_spaced, obf_bounds
+
+    looks = max(1, int(plan.planned_looks))
+    look = min(max(1, int(plan.look)), looks)
+    bound = obf_bounds(equally_spaced(looks)[:look], plan.alpha / 2.0)[-1]
+    se = result.std_error
+    z = result.effect / se if se > 0 else (math.inf if result.effect else 0.0)
+    nominal = math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else 0.0
+    adjusted = replace(
+        result, p_value=nominal, lower=result.effect - bound * se, upper=result.effect + bound * se
+    )
+    return adjusted, abs(z) >= bound, look >= looks
 
 
 def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: int = 0) -> Decision:
@@ -303,7 +377,7 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
         if arm not in samples:
             raise ExperimentInputError(f"samples have no {arm!r} arm (got {sorted(samples)})")
     kpi = {arm: _array(sample.kpi, f"the KPI of arm {arm!r}") for arm, sample in samples.items()}
-    arms = {arm: _summary(values) for arm, values in kpi.items()}
+    arms = {arm: kpi_summary(values) for arm, values in kpi.items()}
     base: dict[str, Any] = {"unassigned": int(unassigned), "arms": arms, "alpha": plan.alpha}
     counts = {
         arm: int(sample.assigned if sample.assigned is not None else len(kpi[arm]))
@@ -311,6 +385,18 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
     }
     srm = srm_p_value(counts, plan.shares)
     base["srm_p_value"] = srm
+    served = {arm: int(sample.assigned) for arm, sample in samples.items() if sample.assigned is not None}
+    returned = {arm: len(kpi[arm]) for arm in served}
+    srm_out = outcome_srm_p_value(returned, served)
+    base["srm_outcomes_p_value"] = srm_out
+    if srm_out < plan.srm_alpha:
+        return Decision(
+            "halt",
+            f"sample-ratio mismatch of what came back: outcomes per arm {returned} do not fit what was served "
+            f"{served} (chi-square p = {srm_out:.3g} < srm_alpha {plan.srm_alpha}); outcomes were lost or "
+            "gained unevenly, no result of this experiment can be trusted",
+            **base,
+        )
     if srm < plan.srm_alpha:
         expected = {a: float(s) for a, s in plan.shares.items() if float(s) > 0}
         return Decision(
@@ -366,6 +452,10 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
         float(a.mean()), var_a, len(a), float(b.mean()), var_b, len(b), alpha=plan.alpha, mixing_variance=tau2
     )
     sign = 1.0 if plan.direction == "maximize" else -1.0
+    significant = result.p_value <= plan.alpha
+    horizon = False
+    if plan.design == "group_sequential":
+        result, significant, horizon = _group_sequential(result, plan)
     rel = _relative(result.effect, float(a.mean()))
     stats: dict[str, Any] = {
         "statistic": result.log_likelihood_ratio,
@@ -400,12 +490,16 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
     stats |= {"guardrails": guardrails, "guardrail_breaches": breaches}
     if breaches:
         what = "; ".join(
-            f"{g['metric']} {-(g['relative_change'] or 0):.1%} worse (allowed {g['max_degradation']:.1%}, "
-            f"p = {g['p_value']:.3g})"
+            (
+                f"{g['metric']} {-g['relative_change']:.1%} worse (allowed {g['max_degradation']:.1%}, "
+                if g["relative_change"] is not None
+                else f"{g['metric']} worse by {-g['absolute_change']:.4g} against a champion baseline of 0 "
+                "(no harm tolerated there, "
+            )
+            + f"p = {g['p_value']:.3g})"
             for g in breaches
         )
         return Decision("stop", f"guardrail breached: {what}; {numbers}", **base, **stats)
-    significant = result.p_value <= plan.alpha
     better = sign * result.effect > 0
     if significant and better:
         if at_risk:
@@ -420,11 +514,23 @@ def decide(samples: Mapping[str, ArmSample], plan: DecisionPlan, *, unassigned: 
         return Decision("promote", f"challenger significantly better: {numbers}", **base, **stats)
     if significant:
         return Decision("stop", f"challenger significantly worse: {numbers}", **base, **stats)
-    if plan.min_effect is not None and -plan.min_effect < result.lower and result.upper < plan.min_effect:
+    if (
+        plan.futility
+        and plan.min_effect is not None
+        and -plan.min_effect < result.lower
+        and result.upper < plan.min_effect
+    ):
         return Decision(
             "stop",
             f"no effect of min_effect {_fmt(plan.min_effect)} or more: the interval lies within "
             f"+/-{_fmt(plan.min_effect)}; {numbers}",
+            **base,
+            **stats,
+        )
+    if horizon:
+        return Decision(
+            "stop",
+            f"inconclusive at the planned horizon (look {plan.look} of {plan.planned_looks}): {numbers}",
             **base,
             **stats,
         )

@@ -2,8 +2,9 @@
 
 Join: the arm of every entity is recomputed from the experiment's salt and shares
 (driftline.experiments.assignment.assign_arms), so no assignment table is needed. An entity counts as
-assigned when the batch inference scored it during the experiment: `assigned_ids` are the entity ids of
-the data windows scored since the experiment started. Outcomes of any other entity are never assigned:
+assigned when the batch inference served it in its arm during the experiment: `assigned_ids` are the
+entity ids of the data windows with a served record (`served_ids`: store.record_served, written after a
+run's last item), restricted to the arms that run served; a day that failed before scoring adds nobody. Outcomes of any other entity are never assigned:
 they are counted and reported (`Decision.unassigned`, the report), never silently dropped or guessed
 into an arm. The unit of analysis is the entity: an entity's outcomes over the experiment so far are
 averaged (KPI, covariate and guardrail columns), so repeated daily outcomes of one entity do not count
@@ -40,6 +41,38 @@ class Joined:
     daily: pd.DataFrame  # columns: date, arm, n, kpi_mean
 
 
+def pre_exposure_covariate(pre_period: pd.DataFrame) -> pd.Series:
+    """Each entity's mean covariate over the outcomes dated before the experiment (index: entity_id)."""
+    if pre_period.empty:
+        import pandas as pd
+
+        return pd.Series(dtype=float)
+    if "covariate" not in pre_period.columns:
+        raise ExperimentInputError(
+            f"the pre-period outcomes have no covariate column (have {list(pre_period.columns)})"
+        )
+    frame = pre_period[["entity_id", "covariate"]].copy()
+    frame["entity_id"] = frame["entity_id"].astype(str)
+    return frame.groupby("entity_id")["covariate"].mean().astype(float)
+
+
+def served_ids(experiment: Experiment, entity_ids: Iterable[Any], served_arms: dict[str, int]) -> list[Any]:
+    """The entity ids of one served data window whose arm (from the hash) that window served."""
+    import numpy as np
+
+    ids = np.asarray(list(entity_ids), dtype=object)
+    if len(ids) == 0:
+        return []
+    arms = assign_arms(
+        ids.astype(str),
+        salt=experiment.salt,
+        challenger_share=float(experiment.shares.get(CHALLENGER, 0.0)),
+        holdout_share=float(experiment.shares.get("no_model", 0.0)),
+    )
+    served = [arm for arm, count in served_arms.items() if int(count) > 0]
+    return list(ids[np.isin(arms, served)])
+
+
 def plan_for(ab: AbTestSection, experiment: Experiment) -> DecisionPlan:
     """The decision plan of an experiment: the config's decision section, the experiment's own shares."""
     shares = {arm: float(s) for arm, s in experiment.shares.items() if float(s) > 0}
@@ -48,6 +81,13 @@ def plan_for(ab: AbTestSection, experiment: Experiment) -> DecisionPlan:
         alpha=ab.decision.alpha,
         min_samples_per_arm=ab.decision.min_samples_per_arm,
         direction=ab.decision.direction,
+        min_effect=ab.decision.min_effect,
+        mixing_variance=ab.decision.mixing_variance,
+        futility=ab.decision.futility,
+        design=ab.decision.design,
+        planned_looks=ab.decision.planned_looks or ab.decision.max_days,
+        look=len(experiment.decisions) + 1,
+        max_samples_per_arm=ab.decision.max_samples_per_arm,
         shares=shares,
         guardrails={column: Guardrail(drop) for column, drop in ab.decision.guardrails.items()},
         covariate="covariate" if outcomes is not None and outcomes.covariate else None,
@@ -61,13 +101,25 @@ def join_outcomes(
     *,
     covariate: bool = False,
     guardrails: Iterable[str] = (),
+    pre_period: pd.DataFrame | None = None,
 ) -> Joined:
-    """Join standard-named outcomes (entity_id, date, kpi[, covariate][, guardrails]) with the arms."""
+    """Join standard-named outcomes (entity_id, date, kpi[, covariate][, guardrails]) with the arms.
+
+    CUPED's covariate must be pre-exposure: with `covariate`, each entity's covariate is the mean of its
+    covariate column over `pre_period` (standard-named outcomes dated before the experiment started,
+    `pre_exposure_covariate`), never over the outcome rows inside the experiment's window, which the
+    treatment may have moved. An entity without pre-period rows gets none (CUPED leaves it unadjusted).
+    """
     import numpy as np
     import pandas as pd
 
     guardrails = list(guardrails)
-    needed = ["entity_id", "date", "kpi", *(["covariate"] if covariate else []), *guardrails]
+    if covariate and pre_period is None:
+        raise ExperimentInputError(
+            "CUPED (ab_test.outcomes.covariate) needs the pre-exposure outcomes (pre_period): the covariate "
+            "is taken from before the experiment started, never from inside its window"
+        )
+    needed = ["entity_id", "date", "kpi", *guardrails]
     missing = [c for c in needed if c not in outcomes.columns]
     if missing:
         raise ExperimentInputError(
@@ -94,8 +146,12 @@ def join_outcomes(
     frame = frame[known]
     frame["arm"] = arms_of(frame["entity_id"].to_numpy())
     frame["day"] = pd.to_datetime(frame["date"], utc=True).dt.floor("D")
-    value_cols = ["kpi", *(["covariate"] if covariate else []), *guardrails]
+    value_cols = ["kpi", *guardrails]
     per_entity = frame.groupby(["arm", "entity_id"], sort=False)[value_cols].mean()
+    if covariate:
+        assert pre_period is not None
+        pre = pre_exposure_covariate(pre_period)
+        per_entity["covariate"] = pre.reindex(per_entity.index.get_level_values(1)).to_numpy()
     samples: dict[str, ArmSample] = {}
     for arm in ARMS:
         if arm not in per_entity.index.get_level_values(0) and arm not in (CHAMPION, CHALLENGER):

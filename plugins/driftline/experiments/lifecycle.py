@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from driftline.experiments.errors import ExperimentInputError
 from driftline.experiments.store import (
     Experiment,
+    ExperimentEndedError,
     add_waiting,
     current_experiment,
     finish_experiment,
@@ -62,6 +63,10 @@ class InferenceExperiment:
     experiment: Experiment | None
     notes: list[str] = field(default_factory=list)
     stopped: Experiment | None = None
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def ab_section(config: ModelConfig) -> AbTestSection | None:
@@ -131,9 +136,15 @@ def start_for_challenger(
             f"{running.describe()} is still running; ab_test.on_new_challenger is 'wait': challenger "
             f"v{challenger_version} starts its experiment once that one has ended"
         )
-        noted = add_waiting(
-            client, name, running.id, challenger_version, op_key=op_key, reason=why, **options
-        )
+        try:
+            noted = add_waiting(
+                client, name, running.id, challenger_version, op_key=op_key, reason=why, **options
+            )
+        except ExperimentEndedError:  # it ended between the read and the write: start this one now
+            exp = _start(
+                client, config, ab, champion_version, challenger_version, op_key, None, options, started_at
+            )
+            return GateExperiment("started", exp, f"instead of promoting: started {exp.describe()}")
         return GateExperiment("waiting", noted, why)
     why = (
         f"replaced by challenger v{challenger_version} (ab_test.on_new_challenger is 'replace', run {op_key})"
@@ -162,6 +173,7 @@ def ensure_challenger(
     experiment: Experiment,
     *,
     op_key: str,
+    data_end: dt.datetime | None = None,
     policy: RetryPolicy | None = None,
     **lock_options: Any,
 ) -> Experiment:
@@ -181,6 +193,7 @@ def ensure_challenger(
         "stopped",
         reason,
         op_key=op_key,
+        data_end=data_end,
         policy=policy,
         **lock_options,
     )
@@ -204,8 +217,15 @@ def experiment_for_inference(
     name = config.registered_model_name
     options: dict[str, Any] = {"policy": policy, **lock_options}
     running = current_experiment(client, name, policy)
+    if running is not None and started_at is not None and not running.covers(started_at):
+        note = (
+            f"data time {started_at.isoformat()} is before {running.describe()}: a backfill is scored by "
+            "the champion alone and is not part of the experiment"
+        )
+        log.info(note)
+        return InferenceExperiment(None, [note])
     if running is not None:
-        checked = ensure_challenger(client, running, op_key=op_key, **options)
+        checked = ensure_challenger(client, running, op_key=op_key, data_end=started_at, **options)
         if not checked.running:
             return InferenceExperiment(None, [checked.end_reason], stopped=checked)
         notes = []
@@ -218,6 +238,9 @@ def experiment_for_inference(
     history = list_experiments(client, name, policy)
     if not history or not history[-1].waiting:
         return InferenceExperiment(None)
+    last_end = history[-1].ended_data_time  # known when the deciding run recorded its data time
+    if started_at is not None and last_end is not None and _as_utc(started_at) < last_end:
+        return InferenceExperiment(None)  # a backfill never starts the waiting challenger's experiment
     tried = {e.challenger_version for e in history}
     for waiting in sorted(history[-1].waiting, key=lambda w: int(w["version"]), reverse=True):
         version = int(waiting["version"])

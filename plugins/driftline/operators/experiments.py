@@ -71,14 +71,17 @@ class EvaluateExperimentOperator(_RegistryOperator):
                 }
                 report = {}
             evaluation = decided.pop("_evaluation", None)
-            decided = store.record_decision(
-                client, name, experiment.id, decided, op_key=op_key, policy=policy, evaluation=evaluation
-            )
+            try:
+                decided = store.record_decision(
+                    client, name, experiment.id, decided, op_key=op_key, policy=policy, evaluation=evaluation
+                )
+            except store.ExperimentEndedError as exc:  # stopped by another run while this one decided
+                raise AirflowSkipException(f"not acted on: {exc}") from exc
         action = str(decided["action"])
         if action in ("stop", "halt"):
             store.finish_experiment(
                 client, name, experiment.id, "stopped" if action == "stop" else "halted",
-                str(decided.get("reason", "")), op_key=op_key, policy=policy,
+                str(decided.get("reason", "")), op_key=op_key, policy=policy, data_end=end,
             )  # fmt: skip
         if action != "continue":
             emit_alert(
@@ -159,10 +162,15 @@ class EvaluateExperimentOperator(_RegistryOperator):
         from driftline.hooks.sources import AirflowSourceAccess
 
         outcomes = load_outcomes(ab, start, end, access=AirflowSourceAccess())
-        assigned = self._scored_entities(start, end)
+        assigned = self._served_entities(experiment, end)
+        pre_period = None
+        if ab.outcomes.covariate:  # CUPED: the covariate from before exposure (the experiment's start)
+            pre_start = start - dt.timedelta(days=ab.decision.max_days)
+            pre_period = load_outcomes(ab, pre_start, start, access=AirflowSourceAccess()).df
         joined = join_outcomes(
             outcomes.df, experiment, assigned,
             covariate=bool(ab.outcomes.covariate), guardrails=list(ab.decision.guardrails),
+            pre_period=pre_period,
         )  # fmt: skip
         decision = evaluate(
             joined,
@@ -174,26 +182,37 @@ class EvaluateExperimentOperator(_RegistryOperator):
         decided = decision.to_dict() | {"report": report, "_evaluation": evaluation_record(decision, joined)}
         return decided, report
 
-    def _scored_entities(self, start: dt.datetime, end: dt.datetime) -> list[Any]:
-        """Entity ids of the data the batch inference scored in [start, end): the assigned entities."""
+    def _served_entities(self, experiment: Any, end: dt.datetime) -> list[Any]:
+        """Entity ids the batch inference served in this experiment before `end`: only data windows with
+        a served record (driftline.experiments.store.record_served) count, and in each only the entities
+        of the arms it served (a day that failed before scoring, or scored the champion alone, adds
+        nobody to an arm)."""
         from driftline.data.frames import NothingArrivedError
         from driftline.data.sources import load_window
         from driftline.data.windows import Window
+        from driftline.experiments.evaluation import served_ids
         from driftline.hooks.sources import AirflowSourceAccess
 
         config = self.model_config
-        try:
-            loaded = load_window(
-                config.data.source,
-                Window(start=start, end=end, kind="current", days=None),
-                [config.data.entity_id],
-                timestamp_col=config.data.timestamp,
-                allow_missing_partitions=True,
-                access=AirflowSourceAccess(),
-            )
-        except NothingArrivedError:
-            return []
-        return list(loaded.df[config.data.entity_id].unique())
+        ids: list[Any] = []
+        for record in experiment.served:
+            w_start = dt.datetime.fromisoformat(record["data_start"])
+            w_end = dt.datetime.fromisoformat(record["data_end"])
+            if w_start >= end:
+                continue
+            try:
+                loaded = load_window(
+                    config.data.source,
+                    Window(start=w_start, end=w_end, kind="current", days=None),
+                    [config.data.entity_id],
+                    timestamp_col=config.data.timestamp,
+                    allow_missing_partitions=True,
+                    access=AirflowSourceAccess(),
+                )
+            except NothingArrivedError:
+                continue
+            ids += served_ids(experiment, loaded.df[config.data.entity_id].unique(), record["arms"])
+        return ids
 
     def _report(self, experiment: Any, decision: Any, joined: Any, op_key: str) -> dict[str, Any]:
         """Write the Markdown report and its plot as artifacts of an MLflow run of this Airflow run."""

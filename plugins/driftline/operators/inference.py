@@ -143,7 +143,24 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         if "arms" in result:
             log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
+            self._record_served(mlflow_hook, context, result)
         return dict(result)
+
+    def _record_served(self, mlflow_hook: Any, context: Any, result: Any) -> None:
+        """Tell the experiment what this run served per arm (only served data times are evaluated)."""
+        from driftline.experiments.store import record_served
+
+        identity = run_identity(context)
+        start, end = run_interval(context)
+        record_served(
+            mlflow_hook.client,
+            self.model_config.registered_model_name,
+            int(result["experiment_id"]),
+            data_start=start,
+            data_end=end,
+            arms=dict(result["arms"]),
+            op_key=f"{identity.dag_id}/{identity.run_id}",
+        )
 
     def _start_snapshot(
         self,
@@ -239,6 +256,9 @@ class ScoreAndWriteOperator(DriftlineOperator):
         )
         if "arms" in result:
             log.info("A/B experiment #%s: items per arm %s", result["experiment_id"], result["arms"])
+            from driftline.hooks.mlflow import MlflowHook
+
+            self._record_served(MlflowHook(self.model_config.registry.mlflow_conn_id), context, result)
         return dict(result)
 
     def _experiment(
@@ -262,9 +282,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
         for note in seen.notes:
             log.warning("%s", note)
         if seen.experiment is not None:
-            from driftline.experiments.store import experiment_for_data_time
-
-            if experiment_for_data_time([seen.experiment], data_start) is None:
+            if not (seen.experiment.running and seen.experiment.covers(data_start)):
                 log.warning(
                     "data from %s is before %s started (%s): scored by the champion only (a backfill is "
                     "scored as of its data time, docs/concepts/concurrency.md)",

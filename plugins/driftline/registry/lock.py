@@ -7,16 +7,25 @@ model `_driftline_lock.m.<generation>`, one generation above the newest that exi
 
 - taking a free lock and breaking an expired one are the same conditional create of generation
   g+1: of any number of competitors exactly one succeeds, and nothing is ever read-then-deleted;
-- the generation is the fencing token. A holder checks, before each registry write (`fence`), that
-  its lease has not run out by its own clock, renewing it (a tag on its generation) when less than a
-  call's retry budget is left; a renewal also re-reads the registry and fails the holder once its
-  generation was deleted or a newer one exists. A writer can therefore only write while no other
+- a generation is held only while it is the newest. A create is followed by a second listing: a
+  writer whose listing was stale (it read generation g, stalled, and created g+1 after newer
+  generations had come and the old name g+1 had been tidied away: the ABA case) finds a newer
+  generation there, tags its own `released` (a tombstone) and never holds it. So a generation name,
+  even one re-created, is held at most once, and the newest generation is never deleted: the
+  counter only grows;
+- the generation is the fencing token, checked on **every** registry write (`fence`): before each
+  write the holder re-reads its own generation and the next one (a newer holder always creates
+  generation+1 first) and fails unless its own is still the newest and owned by it and its lease has
+  not run out by its own clock; it renews the lease (a tag on its generation) first when less than
+  two calls' retry budgets are left. MLflow has no conditional tag write, so this is the
+  closest it allows: a write is issued only after a check, within one call's budget, that no other
   writer can hold the lock, provided clocks agree within `skew` seconds and one call finishes within
   its budget (driftline.registry.retry bounds it, MLflow's own HTTP retries included); the lease
   (`ttl`, default 120 s) must exceed twice the budget plus the skew (`DRIFTLINE_REGISTRY_CLOCK_SKEW`,
   default 5 s), which is checked;
-- release tags the generation `released`; the newest generation is never deleted (so generations only
-  grow), older ones are deleted by the next holder.
+- release tags the generation `released`; generations more than `KEEP_GENERATIONS` below the newest
+  are deleted by the next holder (a stale re-create of one of those names is caught by the listing
+  after the create, as above).
 
 Listings of registered models should hide names that start with `LOCK_PREFIX`.
 """
@@ -45,6 +54,8 @@ EXPIRES_TAG = "driftline.lock.expires_at"
 HOLDER_TAG = "driftline.lock.holder"
 RELEASED_TAG = "driftline.lock.released"
 _TAKEN = ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS")
+# Generations kept below the newest (tombstones); older ones are deleted by the next holder.
+KEEP_GENERATIONS = 20
 
 
 def lock_name(name: str) -> str:
@@ -166,24 +177,46 @@ class RegistryLock:
                         time.time() - expires,
                     )
             expires = time.time() + self.ttl
+            mine = top + 1
             try:
                 call(
                     self.policy,
-                    f"create lock {generation_name(self.name, top + 1)}",
+                    f"create lock {generation_name(self.name, mine)}",
                     self.hook.client.create_registered_model,
-                    generation_name(self.name, top + 1),
+                    generation_name(self.name, mine),
                     {OWNER_TAG: self.token, EXPIRES_TAG: f"{expires:.3f}", HOLDER_TAG: self.holder},
                 )
             except Exception as exc:
                 if error_code(exc) not in (*_TAKEN, "RESOURCE_DOES_NOT_EXIST"):
                     raise
                 continue  # another writer took generation top+1 (or our lost answer): look again
-            self._held(top + 1, expires, gens)
+            after = self.generations()
+            newer = [g for g in after if g > mine]
+            if newer:
+                # Our listing was stale: generation `mine` had come and gone (ABA). Never hold it.
+                log.warning(
+                    "registry lock %s: created generation %d from a stale listing (generation %d exists); "
+                    "tombstoned it, trying again",
+                    self.lock_name,
+                    mine,
+                    max(newer),
+                )
+                self._tombstone(mine)
+                continue
+            self._held(mine, expires, after)
             return
+
+    def _tombstone(self, generation: int) -> None:
+        try:
+            self.hook.client.set_registered_model_tag(
+                generation_name(self.name, generation), RELEASED_TAG, "true"
+            )
+        except Exception as exc:  # best effort: a newer generation exists, so it is never held anyway
+            log.debug("could not tombstone lock generation %s.%d: %s", self.lock_name, generation, exc)
 
     def _held(self, generation: int, expires: float, gens: dict[int, Any]) -> None:
         self.generation, self.expires, self.held = generation, expires, True
-        for older in sorted(g for g in gens if g < generation):  # superseded: tidy up, best effort
+        for older in sorted(g for g in gens if g < generation - KEEP_GENERATIONS):  # best effort
             try:
                 self.hook.client.delete_registered_model(generation_name(self.name, older))
             except Exception as exc:
@@ -195,6 +228,33 @@ class RegistryLock:
             f"registry lock {self.lock_name!r} (generation {self.generation}) was lost: {why}; "
             "nothing more was written"
         )
+
+    def _check(self, expires: float | None = None) -> None:
+        """Fail unless this holder's lease holds by its clock and its generation is the newest."""
+        if not self.held or self.generation is None:
+            raise self._lost("it is not held")
+        if time.time() + self.skew >= (self.expires if expires is None else expires):
+            raise self._lost(f"its lease of {self.ttl:.0f}s ran out")
+        # Two reads by name, not a listing: a newer holder always creates generation+1 first, and it
+        # is deleted only once our own generation is too (KEEP_GENERATIONS), which the first read sees.
+        mine = self._read(self.generation)
+        if mine is None or dict(mine.tags or {}).get(OWNER_TAG) != self.token:
+            raise self._lost("its generation was superseded and removed")
+        if self._read(self.generation + 1) is not None:
+            raise self._lost(f"generation {self.generation + 1} superseded it")
+
+    def _read(self, generation: int) -> Any:
+        try:
+            return call(
+                self.policy,
+                f"read lock generation {generation} of {self.name!r}",
+                self.hook.client.get_registered_model,
+                generation_name(self.name, generation),
+            )
+        except Exception as exc:
+            if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
 
     def verify(self) -> None:
         """Fail unless this holder still owns the newest generation; renews the lease."""
@@ -211,21 +271,23 @@ class RegistryLock:
             EXPIRES_TAG,
             f"{expires:.3f}",
         )
-        gens = self.generations()
-        mine = gens.get(self.generation)
-        if mine is None or dict(mine.tags or {}).get(OWNER_TAG) != self.token:
-            raise self._lost("its generation was superseded and removed")
-        newer = [g for g in gens if g > self.generation]
-        if newer:
-            raise self._lost(f"generation {max(newer)} superseded it")
+        self._check(expires)
         self.expires = expires
 
     def fence(self) -> None:
-        """Call before every registry write made under the lock: the write lands while the lease holds."""
+        """Call before every registry write made under the lock: the generation is checked every time
+        (still the newest, still ours), and the lease renewed when less than a call's budget is left."""
         if not self.held:
             raise self._lost("it is not held")
-        if time.time() + self.policy.budget + self.skew >= self.expires:
+        if self._remaining() < 2 * self.policy.budget + self.skew:
+            self.verify()  # renew first (it lands within a budget, before the lease ends), then check
+            return
+        self._check()
+        if self._remaining() < self.policy.budget + self.skew:  # the check's reads took time
             self.verify()
+
+    def _remaining(self) -> float:
+        return self.expires - time.time()
 
     def release(self) -> None:
         """Mark this generation released. Failure is logged: the lease then expires."""

@@ -52,6 +52,19 @@ def setup(driftline_home, example_config, churn_generator, monkeypatch) -> dict[
     scored = pd.concat(
         pd.read_parquet(p) for p in sorted((driftline_home / "data" / "churn").glob("dt=*/*.parquet"))
     )
+    # what the batch inference served, per data day (only served days count in the evaluation)
+    from driftline.experiments.assignment import assign_arms
+
+    days = pd.to_datetime(scored["event_time"], utc=True).dt.floor("D")
+    for day in sorted(days.unique()):
+        ids = scored.loc[days == day, "customer_id"].astype(str).to_numpy()
+        arms = assign_arms(ids, salt=experiment.salt, challenger_share=0.3, holdout_share=0.1)
+        store.record_served(
+            hook.client, name, experiment.id, data_start=day.to_pydatetime(),
+            data_end=(day + pd.Timedelta(days=1)).to_pydatetime(),
+            arms={a: int((arms == a).sum()) for a in ("champion", "challenger", "no_model")},
+            op_key=f"driftline__churn/scheduled__{day:%Y-%m-%d}",
+        )  # fmt: skip
     return {"config": config, "hook": hook, "name": name, "experiment": experiment, "scored": scored}
 
 
@@ -74,7 +87,9 @@ def _outcomes(setup: dict[str, Any], lift: float) -> pd.DataFrame:
         }
     )
     strangers = frame.iloc[:4].assign(entity_id=["Z1", "Z2", "Z3", "Z3"])
-    return pd.concat([frame, strangers], ignore_index=True)
+    # the pre-exposure period (before the experiment started): where CUPED's covariate comes from
+    before = frame.assign(date=pd.Timestamp(START - dt.timedelta(days=2)))
+    return pd.concat([before, frame, strangers], ignore_index=True)
 
 
 def _use_outcomes(monkeypatch, frame: pd.DataFrame) -> None:

@@ -67,3 +67,30 @@ def test_interval_covers_true_uplift_at_nominal_rate():
     rate = covered / sims
     # binomial sd at 95% over 2000 sims is ~0.5 points: allow 3 sd either side
     assert 0.935 <= rate <= 0.965, rate
+
+
+def test_zero_events_in_the_holdout_still_gives_an_interval_and_a_plain_warning():
+    from driftline.cost.roi import roi
+
+    arms = {
+        "champion": {"n": 1900, "kpi_mean": 0.02, "kpi_var": 0.0196, "kpi_binary": 1},
+        "no_model": {"n": 100, "kpi_mean": 0.0, "kpi_var": 0.0, "kpi_binary": 1},
+    }
+    r = roi(arms, cost=10.0, value_per_event=100.0)
+    assert r.measurable and r.method == "mover-wilson"
+    assert r.uplift_low is not None and r.uplift_high is not None
+    assert r.uplift_low < 0.0 < r.uplift_high  # Welch would give the holdout variance 0: [0.014, 0.026]
+    assert "to say anything" in (r.warning or "")
+    assert r.describe().startswith("WARNING: ")
+
+
+def test_skewed_revenue_uses_the_delta_lognormal_interval_and_a_large_holdout_no_warning():
+    import numpy as np
+    from driftline.cost.roi import roi
+    from driftline.experiments.decision import kpi_summary as summary
+
+    rng = np.random.default_rng(4)
+    model, holdout = rng.lognormal(0.1, 2.0, 19_000), rng.lognormal(0.0, 2.0, 1000)
+    r = roi({"champion": summary(model), "no_model": summary(holdout)}, cost=1.0, value_per_event=1.0)
+    assert r.method == "mover-delta-lognormal" and r.warning is None
+    assert r.uplift_low is not None and r.uplift_high is not None and r.uplift_low < r.uplift < r.uplift_high

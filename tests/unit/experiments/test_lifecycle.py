@@ -99,3 +99,32 @@ def test_disabled_ab_test_scores_champion_only(ab_client):
     )
     with pytest.raises(Exception, match="ab_test is not enabled"):
         start_for_challenger(ab_client, cfg, champion_version=1, challenger_version=2, op_key="p/r", **FAST)
+
+
+def test_a_backfill_before_the_experiment_is_scored_by_the_champion_alone(ab_client):
+    from driftline.experiments.lifecycle import experiment_for_inference, start_for_challenger
+
+    cfg = config()
+    versions(ab_client, 2)
+    december = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    start_for_challenger(
+        ab_client, cfg, champion_version=1, challenger_version=2, op_key="p/gate", started_at=december, **FAST
+    )
+    march = experiment_for_inference(
+        ab_client,
+        cfg,
+        champion_version=1,
+        op_key="p/march",
+        started_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC),
+        **FAST,
+    )
+    assert march.experiment is None and "backfill" in march.notes[0]
+    today = experiment_for_inference(
+        ab_client,
+        cfg,
+        champion_version=1,
+        op_key="p/dec2",
+        started_at=december + dt.timedelta(days=1),
+        **FAST,
+    )
+    assert today.experiment is not None and today.experiment.challenger_version == 2
