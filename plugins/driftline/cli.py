@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from driftline.config.loader import config_files, load_config, load_defaults
+from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError, DriftlineError
 
 
@@ -49,9 +50,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
             )
             continue
         names[name] = path
+        from driftline.config.checks import problems
+
+        found = problems(config, deep=not args.quick)
+        if args.champion and not found:
+            found = champion_problems(config, args.tracking_uri)
+        if found:
+            failed += 1
+            lines = "\n".join(f"  - {p}" for p in found)
+            print(f"FAIL {path}: {len(found)} error(s)\n{lines}", file=sys.stderr)
+            continue
         print(f"ok   {path} (model {name})", file=args.out)
     print(f"{len(files) - failed} valid, {failed} invalid", file=args.out)
     return 1 if failed else 0
+
+
+def champion_problems(config: ModelConfig, tracking_uri: str | None) -> list[str]:
+    """Can the champion in MLflow serve this config's features? (`validate --champion`)."""
+    from driftline.hooks.mlflow import MlflowHook
+    from driftline.registry.signature import serving_problems
+
+    hook = MlflowHook(config.registry.mlflow_conn_id, tracking_uri=tracking_uri)
+    try:
+        return serving_problems(hook, config)
+    except DriftlineError as exc:
+        return [f"registry.mlflow_conn_id: cannot check the champion: {exc}"]
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -213,6 +236,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help=cmd_validate.__doc__)
     p.add_argument("paths", nargs="*", help="config files or folders (default: the configs folder)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip the checks that import Great Expectations and the estimator (expectation names and kwargs)",
+    )
+    p.add_argument(
+        "--champion",
+        action="store_true",
+        help="also check that the champion in MLflow can serve the config's features (needs MLflow reachable)",
+    )
+    p.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI for --champion (default: the connection)"
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help=cmd_schema.__doc__)
