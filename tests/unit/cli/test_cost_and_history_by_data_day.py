@@ -36,7 +36,9 @@ def test_cost_per_run_names_each_runs_data_day(tmp_path, monkeypatch, capsys, dr
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:5] == ["model", "data", "day", "dag", "run"]
     assert [line.split()[1] for line in lines[1:]] == ["2026-01-10", "2026-01-11", "2026-01-11"]
-    assert "backfill__2026-01-10T00:00:00+00:00" in lines[1] and "manual__2026-03-01T02:30:00+00:00" in lines[3]
+    assert (
+        "backfill__2026-01-10T00:00:00+00:00" in lines[1] and "manual__2026-03-01T02:30:00+00:00" in lines[3]
+    )
 
 
 def test_cost_by_data_day_groups_and_filters_on_the_data_day(tmp_path, monkeypatch, capsys, driftline_home):
@@ -63,13 +65,13 @@ def test_history_shows_the_data_day_of_each_change(driftline_home, capsys):
     source.mkdir()
     for _ in range(2):
         hook.client.create_model_version("dd_model", source=source.as_uri())
-    promote(
-        hook, "dd_model", 1, None, "first", "airflow", details={"data_time": "2026-01-16T00:00:00+00:00"}
-    )
+    promote(hook, "dd_model", 1, None, "first", "airflow", details={"data_time": "2026-01-16T00:00:00+00:00"})
     promote(hook, "dd_model", 2, 1, "by hand", "alice")
     assert main(["history", "dd_model"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("data day    seq")
     champion = [line for line in lines[2:] if " champion " in line]
-    assert champion[0].startswith("2026-01-15  ") and "first" in champion[0]  # data up to 01-16 00:00: day 01-15
+    assert (
+        champion[0].startswith("2026-01-15  ") and "first" in champion[0]
+    )  # data up to 01-16 00:00: day 01-15
     assert champion[1].startswith("-           ") and "by hand" in champion[1]
