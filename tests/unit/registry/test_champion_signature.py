@@ -58,8 +58,9 @@ def _context(force: bool) -> dict:
 
 
 def test_removing_a_feature_is_named_before_a_run_breaks(
-    tmp_path, example_config, example_config_path, driftline_home, capsys
+    tmp_path, example_config, example_config_path, driftline_home, capsys, monkeypatch
 ):
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is ./mlruns
     from driftline.cli import main
     from driftline.operators.drift import CheckDriftOperator
     from driftline.registry.signature import serving_problems
@@ -94,7 +95,10 @@ def test_removing_a_feature_is_named_before_a_run_breaks(
     assert out["data_drift"]["reason"].startswith("not evaluated: champion v1 cannot serve this config")
 
 
-def test_an_added_feature_is_named_too(tmp_path, example_config, example_config_path, driftline_home):
+def test_an_added_feature_is_named_too(
+    tmp_path, example_config, example_config_path, driftline_home, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is ./mlruns
     from driftline.registry.signature import serving_problems
 
     hook = _champion(example_config)
