@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from driftline.config.loader import config_files, load_config, load_defaults
+from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError, DriftlineError
 
 
@@ -49,9 +52,31 @@ def cmd_validate(args: argparse.Namespace) -> int:
             )
             continue
         names[name] = path
+        from driftline.config.checks import problems
+
+        found = problems(config, deep=not args.quick)
+        if args.champion and not found:
+            found = champion_problems(config, args.tracking_uri)
+        if found:
+            failed += 1
+            lines = "\n".join(f"  - {p}" for p in found)
+            print(f"FAIL {path}: {len(found)} error(s)\n{lines}", file=sys.stderr)
+            continue
         print(f"ok   {path} (model {name})", file=args.out)
     print(f"{len(files) - failed} valid, {failed} invalid", file=args.out)
     return 1 if failed else 0
+
+
+def champion_problems(config: ModelConfig, tracking_uri: str | None) -> list[str]:
+    """Can the champion in MLflow serve this config's features? (`validate --champion`)."""
+    from driftline.hooks.mlflow import MlflowHook
+    from driftline.registry.signature import serving_problems
+
+    hook = MlflowHook(config.registry.mlflow_conn_id, tracking_uri=tracking_uri)
+    try:
+        return serving_problems(hook, config)
+    except DriftlineError as exc:
+        return [f"registry.mlflow_conn_id: cannot check the champion: {exc}"]
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -91,7 +116,7 @@ def cmd_render_pod(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     """Print the champion/challenger alias history of a model."""
     from driftline.hooks.mlflow import MlflowHook
-    from driftline.registry.audit import format_history, history
+    from driftline.registry.audit import history
 
     name = args.model
     try:
@@ -104,8 +129,36 @@ def cmd_history(args: argparse.Namespace) -> int:
         name = config.registered_model_name
     conn_id = config.registry.mlflow_conn_id if config is not None else MlflowHook.default_conn_name
     hook = MlflowHook(conn_id, tracking_uri=args.tracking_uri)
-    print(format_history(history(hook, name)), file=args.out)
+    print(format_history_with_data_days(history(hook, name)), file=args.out)
     return 0
+
+
+def data_day_of_change(entry: Any) -> str:
+    """The data day an alias change applies from: the last day of the data its run scored.
+
+    A pipeline's promotion records its run's data time (the interval's end, exclusive), so the data
+    day is the day before it; a change with no data time of its own (a rollback by hand) shows "-".
+    """
+    import datetime as dt
+
+    from driftline.registry.champion import DATA_TIME_DETAIL, parse_time
+
+    recorded = parse_time(str((entry.details or {}).get(DATA_TIME_DETAIL) or ""))
+    if recorded is None:
+        return "-"
+    return (recorded - dt.timedelta(microseconds=1)).date().isoformat()
+
+
+def format_history_with_data_days(entries: list[Any]) -> str:
+    """The alias history (registry.audit.format_history) with the data day of each change first."""
+    from driftline.registry.audit import format_history
+
+    table = format_history(entries)
+    if not entries:
+        return table
+    lines = table.splitlines()
+    days = ["data day", "-" * 10, *(data_day_of_change(e) for e in entries)]
+    return "\n".join(f"{day:<10}  {line}" for day, line in zip(days, lines, strict=True))
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
@@ -125,6 +178,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.by != "model":
+        return print_cost_by(Ledger(args.ledger_url), args.by, args.model, since, args.out)
 
     def client_for(model: str) -> object:
         return MlflowHook(
@@ -136,6 +191,52 @@ def cmd_cost(args: argparse.Namespace) -> int:
         print(f"no cost recorded{f' for {args.model}' if args.model else ''}", file=args.out)
         return 1 if args.model else 0
     print(format_table(rows), file=args.out)
+    return 0
+
+
+def data_day_of(entry: dict[str, Any]) -> str | None:
+    """The data day a ledger entry's run scored: recorded with it, else read from a scheduled run's id."""
+    import json
+
+    try:
+        recorded = json.loads(entry.get("details") or "{}").get("data_day")
+    except ValueError:
+        recorded = None
+    if recorded:
+        return str(recorded)
+    run_id = str(entry.get("run_id", ""))
+    for prefix in ("scheduled__", "backfill__"):  # logical date = the interval's start = the data day
+        if run_id.startswith(prefix):
+            return run_id[len(prefix) : len(prefix) + 10]
+    return None
+
+
+def print_cost_by(ledger: Any, by: str, model: str | None, since: Any, out: Any) -> int:
+    """`driftline cost --by run|data-day`: totals per run (with its data day) or per data day.
+
+    `--since` filters on the data day here (the day the run scored), not on the day the tasks ran."""
+    groups: dict[tuple[str, ...], dict[str, float]] = {}
+    for entry in ledger.entries(model):
+        day = data_day_of(entry)
+        if since is not None and (day is None or day < since.isoformat()):
+            continue
+        key: tuple[str, ...] = (
+            (entry["model"], day or "?", entry["dag_id"], entry["run_id"])
+            if by == "run"
+            else (entry["model"], day or "?")
+        )
+        kinds = groups.setdefault(key, {})
+        kinds[entry["kind"]] = kinds.get(entry["kind"], 0.0) + float(entry["amount"])
+    if not groups:
+        print(f"no cost recorded{f' for {model}' if model else ''}", file=out)
+        return 1 if model else 0
+    head = ("model", "data day", "dag", "run") if by == "run" else ("model", "data day")
+    print("  ".join(f"{h:<12}" for h in head) + "  total       by kind", file=out)
+    for group in sorted(groups):
+        kinds = groups[group]
+        total = sum(kinds.values())
+        detail = ", ".join(f"{k} {v:.4f}" for k, v in sorted(kinds.items()))
+        print("  ".join(f"{v!s:<12}" for v in group) + f"  {total:<10.4f}  {detail}", file=out)
     return 0
 
 
@@ -183,8 +284,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run a model's pipeline for a data day (or a range) with dag.test(), in the project's environment."""
     import datetime as dt
     import json
-    import os
-    import subprocess
 
     from driftline.localenv import project_env
 
@@ -199,9 +298,67 @@ def cmd_run(args: argparse.Namespace) -> int:
     json.loads(args.conf)  # fail here, not after the database is prepared
     env = {**os.environ, **project_env()}
     command = [sys.executable, "-m", "driftline.localrun", args.model, "--start", start, "--end", end]
-    return subprocess.run(  # noqa: S603 - this interpreter running driftline.localrun; an argument list, no shell
-        [*command, "--conf", args.conf, *(["--replace"] if args.replace else [])], env=env
-    ).returncode
+    command += ["--conf", args.conf, "--dag", args.dag, *(["--replace"] if args.replace else [])]
+    return run_child(command, env)
+
+
+def run_child(command: list[str], env: dict[str, str], grace_s: float = 30.0) -> int:
+    """Run `command` and wait for it; SIGTERM/SIGINT sent to this process are forwarded to it.
+
+    The child is waited for (it finishes its task and exits); one that has not exited `grace_s`
+    seconds after the signal is killed, so `driftline run` never leaves a `driftline.localrun`
+    behind. Returns the child's exit code (128 + the signal when it was stopped by one).
+    """
+    import signal
+    import subprocess
+
+    # its own process group: a signal reaches the run and whatever it started (`airflow db migrate`,
+    # a training subprocess), and nothing of it outlives `driftline run`
+    child = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603 - this interpreter running driftline.localrun; an argument list, no shell
+    received: list[int] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        received.append(signum)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                code = child.wait(timeout=grace_s if received else None)
+                break
+            except subprocess.TimeoutExpired:
+                print(
+                    f"driftline run: the run did not stop {grace_s:g} s after the signal: killing it",
+                    file=sys.stderr,
+                )
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    with contextlib.suppress(ProcessLookupError):  # anything of the group still there (a grandchild)
+        if received:
+            os.killpg(child.pid, signal.SIGKILL)
+    if received and code < 0:
+        return 128 - code
+    return code
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    """Answer an approval waiting in `driftline run` (or in the project's Airflow): Approve or Reject."""
+    import os
+    import subprocess
+
+    from driftline.localenv import project_env
+
+    env = {**os.environ, **project_env()}
+    command = [sys.executable, "-m", "driftline.localrun", "approve", args.model, "--option", args.option]
+    command += ["--user", args.user, "--task", args.task, "--dag", args.dag]
+    if args.run:
+        command += ["--run", args.run]
+    return subprocess.run(command, env=env).returncode  # noqa: S603 - this interpreter running driftline.localrun; an argument list, no shell
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -210,6 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help=cmd_validate.__doc__)
     p.add_argument("paths", nargs="*", help="config files or folders (default: the configs folder)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip the checks that import Great Expectations and the estimator (expectation names and kwargs)",
+    )
+    p.add_argument(
+        "--champion",
+        action="store_true",
+        help="also check that the champion in MLflow can serve the config's features (needs MLflow reachable)",
+    )
+    p.add_argument(
+        "--tracking-uri", default=None, help="MLflow tracking URI for --champion (default: the connection)"
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help=cmd_schema.__doc__)
@@ -236,6 +406,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--tracking-uri", default=None, help="MLflow tracking URI (default: connection/env/local store)"
+    )
+    p.add_argument(
+        "--by",
+        choices=("model", "run", "data-day"),
+        default="model",
+        help="model: totals, budget, ROI (default); run: each run with its data day; data-day: per data day "
+        "(the day a run scored, not the day it ran; --since then filters on data days)",
     )
     p.set_defaults(func=cmd_cost)
 
@@ -266,7 +443,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="let dag.test() delete a run of the same logical date that it did not make (a scheduled, "
         "backfill or triggered run of `make up`); without it such a day is refused",
     )
+    p.add_argument(
+        "--dag",
+        choices=("pipeline", "ab"),
+        default="pipeline",
+        help="the model's pipeline (default) or its A/B evaluation DAG (decide the running experiment)",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("approve", help=cmd_approve.__doc__)
+    p.add_argument("model", help="the model's name (model.name in its config)")
+    p.add_argument(
+        "--run", default=None, help="the run id whose approval to answer (needed when several wait)"
+    )
+    p.add_argument("--option", required=True, help="Approve or Reject")
+    p.add_argument(
+        "--user",
+        default=os.environ.get("USER") or None,
+        required=not os.environ.get("USER"),
+        help="your user id: one of registry.approval.respondents (default: $USER)",
+    )
+    p.add_argument(
+        "--task", default="approve_promotion", help="the approval task (default approve_promotion)"
+    )
+    p.add_argument("--dag", choices=("pipeline", "ab"), default="pipeline", help="pipeline (default) or ab")
+    p.set_defaults(func=cmd_approve)
 
     p = sub.add_parser("env", help=cmd_env.__doc__)
     p.set_defaults(func=cmd_env)

@@ -68,6 +68,10 @@ class MlflowStore:
         """
         import mlflow
 
+        from driftline.timeouts import bound_mlflow_http
+
+        bound_mlflow_http()  # every request bounded by external_timeout_s, MLflow's own retries off
+        # The fluent API (mlflow.start_run, log_model) follows the same store.
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
 
@@ -75,6 +79,9 @@ class MlflowStore:
     def client(self) -> MlflowClient:
         from mlflow.tracking import MlflowClient
 
+        from driftline.timeouts import bound_mlflow_http
+
+        bound_mlflow_http()  # every request bounded by external_timeout_s, MLflow's own retries off
         if self.credentials is not None:
             from driftline.mlflow_auth import credentialed_client, is_http
 

@@ -28,7 +28,27 @@ def object_path(uri: str, conn_id: str | None = None) -> Any:
     if conn_id:
         from airflow.sdk import ObjectStoragePath
 
+        # Airflow builds this path's filesystem from the connection alone (its storage options are not
+        # passed on): a bound for S3 through a connection is its extra.config_kwargs, or s3_filesystem.
         return ObjectStoragePath(uri, conn_id=conn_id)
     from upath import UPath
 
+    if uri.startswith(("s3://", "s3a://")):  # s3fs's botocore config: each call bounded (driftline.timeouts)
+        from driftline.timeouts import botocore_options
+
+        return UPath(uri, config_kwargs=botocore_options())
     return UPath(uri)
+
+
+def s3_filesystem(conn_id: str) -> Any:
+    """The S3 filesystem (s3fs) of Airflow connection `conn_id`, each call bounded by external_timeout_s.
+
+    The connection's own `extra.config_kwargs` win over the bound (Airflow's amazon provider merges
+    ours underneath)."""
+    from airflow.providers.amazon.aws.fs.s3 import get_fs
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from driftline.timeouts import botocore_options
+
+    own = S3Hook(aws_conn_id=conn_id).conn_config.extra_config.get("config_kwargs") or {}
+    return get_fs(conn_id, storage_options={k: v for k, v in botocore_options().items() if k not in own})

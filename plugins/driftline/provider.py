@@ -71,6 +71,12 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
     "registry_budget": _option(
         "Seconds one registry call may take with its retries. Env: DRIFTLINE_REGISTRY_BUDGET.", "30", "float"
     ),
+    "external_timeout_s": _option(
+        "Seconds one call to an external system may take: MLflow (its own HTTP retries off), DynamoDB, "
+        "S3, SQL connect/statement. Env: DRIFTLINE_EXTERNAL_TIMEOUT_S.",
+        "30",
+        "float",
+    ),
     "registry_backoff": _option(
         "Seconds of the first retry delay of a registry call. Env: DRIFTLINE_REGISTRY_BACKOFF.",
         "1.0",

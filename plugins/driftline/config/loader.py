@@ -85,6 +85,15 @@ def _too_big(size: int) -> str:
     return f"file is {size:,} bytes: a config may be at most {MAX_FILE_BYTES:,} bytes"
 
 
+# model name -> the file it was last loaded from, so a run-time config error can name the file
+_LOADED_PATHS: dict[str, Path] = {}
+
+
+def loaded_path(model: str) -> Path | None:
+    """The file model `model`'s config was last loaded from in this process, if any."""
+    return _LOADED_PATHS.get(model)
+
+
 class UnreadableConfig(ValueError):
     """The bytes of a config file are not a config: the message says what they are instead."""
 
@@ -320,6 +329,7 @@ def load_config(
         if len(problems) > MAX_PROBLEMS:
             problems = [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS} more problems"]
         raise ConfigError(where, problems)
+    _LOADED_PATHS[config.model.name] = path
     return config
 
 
@@ -381,6 +391,7 @@ def load_folder(folder: Path | str, only_model: str | None = None) -> LoadedConf
             )
             continue
         seen[name] = file
+        _LOADED_PATHS[name] = file
         result.configs[file] = config
     return result
 

@@ -147,6 +147,7 @@ class TaskKey:
     task_id: str
     try_number: int = 1
     map_index: int = -1
+    data_day: str | None = None  # the data day the run scores (its interval's start), kept in details
 
 
 class Ledger:
@@ -241,7 +242,11 @@ class Ledger:
                 "ended_at": ended,
                 "day": ended.astimezone(dt.UTC).date().isoformat(),
                 "recorded_at": now,
-                "details": json.dumps(e.details, default=str, sort_keys=True),
+                "details": json.dumps(
+                    {**e.details, **({"data_day": key.data_day} if key.data_day else {})},
+                    default=str,
+                    sort_keys=True,
+                ),
             }
             for e in entries
         ]

@@ -34,12 +34,10 @@ class DriftlineDynamoDBHook(AwsBaseHook):
         field: str = "inference.conn_id",
         **kwargs: Any,
     ) -> None:
-        from botocore.config import Config
+        from driftline.timeouts import botocore_config
 
-        if kwargs.get("config") is None:
-            kwargs["config"] = Config(
-                max_pool_connections=max(10, 2 * writers), retries={"max_attempts": 3, "mode": "standard"}
-            )
+        if kwargs.get("config") is None:  # each call bounded by external_timeout_s (driftline.timeouts)
+            kwargs["config"] = botocore_config(max_pool_connections=max(10, 2 * writers))
         kwargs["client_type"] = "dynamodb"
         super().__init__(aws_conn_id=aws_conn_id, **kwargs)
         self.field = field

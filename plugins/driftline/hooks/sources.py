@@ -34,9 +34,12 @@ def sql_hook(conn_id: str, field: str = "data.source.conn_id") -> Any:
     """The common-sql hook (DbApiHook) of an Airflow connection."""
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
-    conn = get_connection(conn_id, field)
+    conn = bounded_connection(get_connection(conn_id, field))
     try:
-        hook = conn.get_hook()
+        try:  # a DbApiHook takes the (bounded) connection object rather than fetching it again
+            hook = conn.get_hook(hook_params={"connection": conn})
+        except TypeError:  # not a DbApiHook: refused below by name
+            hook = conn.get_hook()
     except Exception as exc:
         raise SourceConfigError(
             f"connection {conn_id!r} (type {conn.conn_type!r}) has no usable hook: {exc}; "
@@ -50,6 +53,22 @@ def sql_hook(conn_id: str, field: str = "data.source.conn_id") -> Any:
     return hook
 
 
+def bounded_connection(conn: Any) -> Any:
+    """`conn` with a connect / statement timeout of external_timeout_s in its extra (its own keys win)."""
+    import json
+
+    from driftline.timeouts import sql_connect_extra
+
+    bound = sql_connect_extra(conn.conn_type)
+    if not bound:
+        return conn
+    extra = dict(conn.extra_dejson or {})
+    merged = {**bound, **extra}
+    if merged != extra:
+        conn.extra = json.dumps(merged)
+    return conn
+
+
 class AirflowSourceAccess:
     """`SourceAccess` through Airflow connections (a `driftline.data.access.SourceAccess`)."""
 
@@ -57,9 +76,9 @@ class AirflowSourceAccess:
         return sql_hook(conn_id, field)
 
     def s3_filesystem(self, bucket: str, conn_id: str, field: str) -> Any:
-        from driftline.objectstore import object_path
+        from driftline.objectstore import s3_filesystem
 
         # aws_default may be absent on purpose: the AWS hook then uses the environment's credentials.
         if conn_id != "aws_default":
             get_connection(conn_id, field)
-        return object_path(f"s3://{bucket}/", conn_id).fs
+        return s3_filesystem(conn_id)

@@ -167,6 +167,7 @@ def record_task_cost(context: Any) -> int:
         task_id=ti.task_id,
         try_number=int(getattr(ti, "try_number", 1) or 1),
         map_index=int(getattr(ti, "map_index", -1) if getattr(ti, "map_index", None) is not None else -1),
+        data_day=_data_day(context),
     )
     ledger = Ledger()
     written = ledger.record(
@@ -185,6 +186,17 @@ def record_task_cost(context: Any) -> int:
     if _is_last_step(task):
         log_run_to_mlflow(config, ledger, key)
     return written
+
+
+def _data_day(context: Any) -> str | None:
+    """The first data day of the run's data interval (what `driftline cost --by data-day` groups on)."""
+    from driftline.operators.base import run_interval
+
+    try:
+        start, _ = run_interval(context)
+    except Exception:  # a context without dates (a callback in a test): no data day
+        return None
+    return start.date().isoformat()
 
 
 def _is_last_step(task: Any) -> bool:

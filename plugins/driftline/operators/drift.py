@@ -29,6 +29,7 @@ from airflow.providers.standard.operators.branch import BranchMixIn
 
 from driftline import assets
 from driftline.assets import retrain_needed
+from driftline.exceptions import ConfigError
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 from driftline.payloads import ChampionPayload, DriftPayload
 
@@ -216,6 +217,23 @@ class CheckDriftOperator(DriftlineOperator):
             }
             return out
 
+        from driftline.config.checks import config_file
+        from driftline.registry.signature import serving_problems
+
+        cannot_serve = serving_problems(hook, config, champion.version)
+        if cannot_serve:
+            if not run_params(context).force_retrain:
+                raise ConfigError(config_file(config), cannot_serve)
+            # a forced retrain recovers: drift against a champion that cannot read this config is skipped
+            reason = f"not evaluated: champion v{champion.version} cannot serve this config ({'; '.join(cannot_serve)})"
+            self.log.warning(
+                "Drift %s; force_retrain trains a new champion on the configured features", reason
+            )
+            out["data_drift"] = {"evaluated": False, "reason": reason}
+            out["concept_drift"] = {"evaluated": False, "drifted": None, "reason": reason}
+            for kind in ("label", "prediction"):
+                out[f"{kind}_drift"] = {"kind": kind, "evaluated": False, "drifted": None, "reason": reason}  # type: ignore[literal-required]
+            return out
         current = read_snapshot(ref.uri, sha256=ref.sha256 or None)
         current, out["current_window"] = self._drift_window(current, context)
         reference = self._reference(champion)

@@ -108,6 +108,12 @@ class ScoreAndWriteOperator(DriftlineOperator):
                 f"skipped: registered model {name!r} has no {CHAMPION!r} for data up to {end.isoformat()} "
                 f"({how}), nothing to score with"
             )
+        from driftline.config.checks import raise_config_problems
+        from driftline.registry.signature import serving_problems
+
+        # a config whose features the champion was not trained on: a config error naming the file and
+        # the columns (was sklearn's bare "columns are missing" after the writes began)
+        raise_config_problems(config, serving_problems(mlflow_hook, config, champion.version))
         log.info("scoring data up to %s with %s version %s: %s", end.isoformat(), name, champion.version, how)
 
         def load_model(version: int) -> Any:

@@ -293,7 +293,15 @@ def run_gate(
         return resumed
     champion_score: float | None = None
     comparison = None
-    if champion is not None:
+    from driftline.registry.signature import serving_problems
+
+    cannot_serve = serving_problems(hook, config, champion.version) if champion is not None else []
+    if champion is not None and cannot_serve:  # the config changed its features: the champion cannot score
+        log.warning(
+            "champion v%s cannot be scored on this config: %s", champion.version, "; ".join(cannot_serve)
+        )
+        champion_score = float("nan")
+    elif champion is not None:
         champion_preds = predict_version(hook, name, champion.version, X, y, config, positive)
         champion_score = point_metric(metric, champion_preds)
         if not (_missing(champion_score) or _missing(challenger_score)):

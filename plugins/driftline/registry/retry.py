@@ -34,6 +34,7 @@ from tenacity import (
 
 from driftline.exceptions import RegistryError
 from driftline.settings import setting
+from driftline.timeouts import external_timeout_s
 
 T = TypeVar("T")
 
@@ -59,7 +60,8 @@ class RetryPolicy:
         return cls(
             attempts=max(1, int(setting("registry_retries", "4") or "4")),
             backoff=max(0.0, float(setting("registry_backoff", "1.0") or "1.0")),
-            budget=max(1.0, float(setting("registry_budget", "30") or "30")),
+            # default: the one bound of external calls (driftline.timeouts, 30 s unless set)
+            budget=max(1.0, float(setting("registry_budget") or external_timeout_s())),
         )
 
     def retrying(self) -> Retrying:

@@ -21,6 +21,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from driftline.config.models import ModelConfig
+from driftline.exceptions import ConfigError
 from driftline.validation import expectations as planning
 from driftline.validation.report import EXAMPLES, Finding, ValidationReport, json_safe
 
@@ -184,9 +185,14 @@ def validate_frame(df: pd.DataFrame, config: ModelConfig) -> ValidationReport:
     quiet_gx()
     import great_expectations as gx
 
+    from driftline.config.checks import config_file, expectation_problems, raise_config_problems
+
     began = time.perf_counter()
+    # A config error is a config error, never a quarantine: an expectation on a column the pipeline
+    # does not load fails here, naming the config file and field, before any data is judged.
+    raise_config_problems(config, expectation_problems(config, deep=True))
     planned = planning.from_config(config)
-    where = f"validation ({config.model.name})"
+    where = config_file(config)
     gx_objects = [planning.build(p, where) for p in planned]
     failures, schema_evaluated = schema_findings(df, config) if config.validation.schema_checks else ([], 0)
     by_source = {p.source: p for p in planned}
@@ -201,6 +207,21 @@ def validate_frame(df: pd.DataFrame, config: ModelConfig) -> ValidationReport:
             continue
         finding = _finding(plan, item)
         (warnings if plan.severity == "warn" else failures).append(finding)
+    raised = [f for f in failures if f.error and f.source != "validation.schema_checks"]
+    schema_ok = config.validation.schema_checks and not any(
+        f.source == "validation.schema_checks" for f in failures
+    )
+    if raised and schema_ok:
+        # the data has every column with its declared type, yet the expectation could not be
+        # evaluated (GX raised): the expectation is misconfigured, the data is not to blame
+        raise ConfigError(
+            config_file(config),
+            [
+                f"{f.source}: {f.expectation} could not be evaluated on data that passed the schema "
+                f"checks: {f.error}"
+                for f in raised
+            ],
+        )
     evaluated = len(planned) + schema_evaluated
     hard = [f for f in failures if f.severity == "fail"]
     statistics = {

@@ -107,6 +107,8 @@ def test_history_prints_the_audit_trail(driftline_home, capsys):
     assert main(["history", "demo_model"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == [
+        "data",
+        "day",
         "seq",
         "when",
         "(UTC)",
