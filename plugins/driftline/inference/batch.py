@@ -12,7 +12,7 @@ from driftline.config.models import ModelConfig
 from driftline.inference.arms import ArmPlan
 from driftline.inference.errors import InferenceInputError
 from driftline.inference.runs import bump_generation, decide_run, raise_newest
-from driftline.inference.scoring import arm_counts, score_items, verify_snapshot
+from driftline.inference.scoring import arm_counts, verify_snapshot
 from driftline.inference.table import ensure_table
 from driftline.inference.writer import BatchWriter, Guard
 
@@ -117,7 +117,9 @@ def run_batch_inference(
             guard = Guard(cfg.partition_key, "data_time", stamp.data_time)
     writer = BatchWriter(client, cfg.table, writers=cfg.writers, max_attempts=cfg.max_attempts)
     counts: dict[str, int] = {}
-    stats = writer.write(score_items(model, source, config, stamp, counts, arms), guard)
+    from driftline.engines.duckdb_scoring import scorer_for  # the compute engine's scorer
+
+    stats = writer.write(scorer_for(config)(model, source, config, stamp, counts, arms), guard)
     bump_generation(client, cfg, stamp.run_id)  # every item is in: readers' caches move on
     result = InferenceResult(
         table=cfg.table,
