@@ -2,8 +2,9 @@
 
 DuckDB reads the model's parquet/CSV partitions with `read_parquet` / `read_csv` (hive
 partitioning on, columns by name), filters the window and writes the snapshot with `COPY`, all
-streamed: the window is never a pandas frame. `compute.memory_limit_mb` becomes
-`SET memory_limit` and `compute.temp_directory` the folder operators spill to beyond it.
+streamed: the window is never a pandas frame. `compute.memory_limit_mb` is the worker process's
+budget: DuckDB's `memory_limit` is 70% of it (`DUCKDB_SHARE`), the rest is the Python side's;
+`compute.temp_directory` is the folder operators spill to beyond it.
 
 Sources:
 - local files: the same partition discovery as the pandas engine (`driftline.data.sources`:
@@ -80,6 +81,15 @@ def temp_root(compute: ComputeSection) -> Path:
     return root
 
 
+#: compute.memory_limit_mb is the whole worker process's budget: DuckDB's buffer manager gets this
+#: share of it, the rest is for the Python side (imports, the model, Arrow batches, GX).
+DUCKDB_SHARE = 0.7
+
+
+def duckdb_memory_mb(limit_mb: int) -> int:
+    return max(int(limit_mb * DUCKDB_SHARE), 64)
+
+
 def connection_config(compute: ComputeSection) -> dict[str, Any]:
     """DuckDB settings of a connection: memory limit, spill folder, threads (the wheel has no ICU: times are UTC)."""
     config: dict[str, Any] = {
@@ -87,7 +97,7 @@ def connection_config(compute: ComputeSection) -> dict[str, Any]:
         "preserve_insertion_order": False,  # lets COPY and aggregates stream in bounded memory
     }
     if compute.memory_limit_mb is not None:
-        config["memory_limit"] = f"{compute.memory_limit_mb}MB"
+        config["memory_limit"] = f"{duckdb_memory_mb(compute.memory_limit_mb)}MB"
     if compute.threads is not None:
         config["threads"] = compute.threads
     return config
@@ -229,7 +239,7 @@ class DuckDBEngine:
                 inside = f"{ts} >= {literal(start)}::TIMESTAMPTZ AND {ts} < {literal(end)}::TIMESTAMPTZ"
                 rows = con.execute(
                     f"SELECT count(*) FROM {typed} WHERE {' AND '.join(where)} AND {inside}"
-                ).fetchone()
+                ).fetchall()[0]
                 if rows and rows[0]:
                     excluded.append({"start": start, "end": end, "rows": int(rows[0])})
                 where.append(f"NOT ({inside})")
@@ -243,7 +253,7 @@ class DuckDBEngine:
                 if "not a lossless" in str(exc) or type(exc).__name__ == "ConversionException":
                     raise SourceSchemaError(f"{label}: {exc}") from exc
                 raise DataSourceError(f"{label}: cannot read the window: {exc}") from exc
-            counted = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(out))})").fetchone()
+            counted = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(out))})").fetchall()[0]
             rows_out = int(counted[0]) if counted else 0
             if rows_out == 0:
                 raise NothingArrivedError(

@@ -58,7 +58,7 @@ def check_columns(
     """data_drift.check_inputs on the two relations' schemas; returns their row counts."""
     counts = []
     for rel in (ref_rel, cur_rel):
-        row = con.execute(f"SELECT count(*) FROM {rel}").fetchone()
+        row = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0]
         counts.append(int(row[0]) if row else 0)
     if counts[1] == 0:
         raise DriftInputError(
@@ -113,7 +113,7 @@ def _first_pass(con: duckdb.DuckDBPyConnection, rel: str, settings: DriftSetting
             ]
         else:
             items.append(f"count({q})")
-    row = con.execute(f"SELECT {', '.join(items)} FROM {rel}").fetchone()
+    row = con.execute(f"SELECT {', '.join(items)} FROM {rel}").fetchall()[0]
     assert row is not None
     out: dict[str, Any] = {}
     at = 0
@@ -170,7 +170,7 @@ def _second_pass(
             readers.append((name, "constant"))
     if not items:
         return
-    row = con.execute(f"SELECT {', '.join(items)} FROM {rel}", params).fetchone()
+    row = con.execute(f"SELECT {', '.join(items)} FROM {rel}", params).fetchall()[0]
     assert row is not None
     at = 0
     for name, what in readers:

@@ -79,9 +79,9 @@ def score_items(
     try:
         register_snapshot_store(con, source.uri)
         relation = f"read_parquet({literal(snapshot_path(source.uri))}, file_row_number = true)"
-        total = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+        total = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0]
         rows = int(total[0]) if total else 0
-        nulls = con.execute(f"SELECT count(*) FROM {relation} WHERE {ident(entity)} IS NULL").fetchone()
+        nulls = con.execute(f"SELECT count(*) FROM {relation} WHERE {ident(entity)} IS NULL").fetchall()[0]
         if nulls and nulls[0]:
             raise InferenceInputError(
                 f"snapshot {source.uri}: {nulls[0]} row(s) have no {entity!r}: they cannot be keyed"

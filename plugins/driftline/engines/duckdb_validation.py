@@ -123,7 +123,7 @@ def validate_snapshot(
         types = {
             str(r[0]): str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
         }
-        counted = con.execute(f"SELECT count(*) FROM {relation}").fetchone()
+        counted = con.execute(f"SELECT count(*) FROM {relation}").fetchall()[0]
         rows = int(counted[0]) if counted else 0
     finally:
         con.close()
