@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import multiprocessing as mp
 import shutil
@@ -135,7 +136,10 @@ def model_config(root: Path, engine: str, memory_mb: int, days: int) -> Any:
             },
             "validation": {"expectations": expectations, "min_rows": 100},
             "training": {
-                "estimator": {"class_path": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 200}}
+                "estimator": {
+                    "class_path": "sklearn.linear_model.LogisticRegression",
+                    "params": {"max_iter": 200},
+                }
             },
             "inference": {"table": "scale-bench", "chunk_rows": 50_000},
             "compute": compute,
@@ -154,7 +158,10 @@ def _model(config: Any, frame: Any) -> Any:
     from driftline.training.estimators import fit_model, prepare_features
 
     return fit_model(
-        config.training.estimator, config.data.features, prepare_features(frame, config.data.features), frame["label"]
+        config.training.estimator,
+        config.data.features,
+        prepare_features(frame, config.data.features),
+        frame["label"],
     )
 
 
@@ -181,7 +188,9 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
     day = dt.timedelta(days=1)
     train_w = resolve_window(cfg.data.window, end - 2 * day, end - day, purpose="training")
     eng = engine_for(cfg)
-    stamp = RunStamp("scale_bench", 1, "champion", "bench", "2026-02-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00")
+    stamp = RunStamp(
+        "scale_bench", 1, "champion", "bench", "2026-02-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00"
+    )
     figures: dict[str, Any] = {}
     t0 = time.perf_counter()
     refs = {}
@@ -233,7 +242,9 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
     counts: dict[str, int] = {}
     checksum = 0
     for item in scorer_for(cfg)(model, source, cfg, stamp, counts):
-        checksum = (checksum + hash((item["entity_id"], str(item.get("score"))[:8]))) % (1 << 61)
+        # order-independent and stable across processes (str hashes are salted per process)
+        digest = hashlib.sha256(json.dumps(item, sort_keys=True, default=str).encode()).digest()
+        checksum = (checksum + int.from_bytes(digest[:8], "big")) % (1 << 64)
     figures["score_s"] = time.perf_counter() - t3
     figures["wall_s"] = figures["validate_s"] + figures["drift_s"] + figures["score_s"]
     figures["peak_rss_mb"] = vmhwm_mb()
@@ -256,15 +267,28 @@ def floor(root: str, days: int, memory_mb: int, out: Any) -> None:
 
     from driftline.engines.duckdb import duckdb_memory_mb
 
-    con = duckdb.connect(config={"memory_limit": f"{duckdb_memory_mb(memory_mb)}MB", "preserve_insertion_order": False})
-    files = [str(Path(root) / "data" / f"dt={(START + dt.timedelta(days=d)).isoformat()}" / "part.parquet") for d in range(days)]
+    con = duckdb.connect(
+        config={"memory_limit": f"{duckdb_memory_mb(memory_mb)}MB", "preserve_insertion_order": False}
+    )
+    con.execute("SET enable_progress_bar = false")
+    files = [
+        str(Path(root) / "data" / f"dt={(START + dt.timedelta(days=d)).isoformat()}" / "part.parquet")
+        for d in range(days)
+    ]
 
     def agg(paths: list[str]) -> str:
         items = ["count(*)", "count(entity_id)", "count(f02)", "count_if(f03 NOT BETWEEN -50 AND 50)",
                  "count_if(i1 NOT BETWEEN 0 AND 200)", "count_if(c1 NOT IN ('v0','v1','v2','v3','v4','v5','v6'))",
                  "count_if(label NOT IN (0, 1))", "avg(f04)", "count_if(f05 NOT BETWEEN -3 AND 3)"]  # fmt: skip
         for n in FLOATS + INTS:
-            items += [f"count({n})", f"min({n})", f"max({n})", f"avg({n})", f"var_pop({n})", f"approx_count_distinct({n})"]
+            items += [
+                f"count({n})",
+                f"min({n})",
+                f"max({n})",
+                f"avg({n})",
+                f"var_pop({n})",
+                f"approx_count_distinct({n})",
+            ]
             items.append(f"histogram(CAST(least(greatest(floor(({n} + 40) * 100), 0), 8191) AS SMALLINT))")
         for n in [*CATS, "flag"]:
             items.append(f"histogram({n})")
@@ -297,6 +321,9 @@ def child(target: Any, *args: Any) -> dict[str, Any]:
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    for key in ("validation", "drift", "dataset_drift", "items", "checksum"):
+        if a[key] != b[key]:
+            print(f"decisions differ in {key}: pandas {a[key]!r} vs duckdb {b[key]!r}", file=sys.stderr)
     return bool(
         a["validation"] == b["validation"]
         and a["drift"] == b["drift"]
@@ -317,12 +344,21 @@ def main() -> None:
     if args.quick:
         args.days, args.rows_per_day, args.subsample_days, args.subsample_rows = 6, 50_000, 4, 20_000
     big = generate(args.days, args.rows_per_day, BENCH / f"{args.days}x{args.rows_per_day}")
-    small = generate(args.subsample_days, args.subsample_rows, BENCH / f"{args.subsample_days}x{args.subsample_rows}")
+    small = generate(
+        args.subsample_days, args.subsample_rows, BENCH / f"{args.subsample_days}x{args.subsample_rows}"
+    )
     home = BENCH / "home"
     shutil.rmtree(home, ignore_errors=True)
     results = {}
     for engine in ("pandas", "duckdb"):
-        results[engine] = child(model_day, engine, str(small), args.subsample_days, args.memory_limit_mb, str(home / f"small-{engine}"))
+        results[engine] = child(
+            model_day,
+            engine,
+            str(small),
+            args.subsample_days,
+            args.memory_limit_mb,
+            str(home / f"small-{engine}"),
+        )
         print(f"subsample {engine}: {json.dumps(results[engine]['figures'])}", file=sys.stderr)
     same_decisions = same(results["pandas"], results["duckdb"])
     full = child(model_day, "duckdb", str(big), args.days, args.memory_limit_mb, str(home / "full"))

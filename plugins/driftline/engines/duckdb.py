@@ -106,7 +106,9 @@ def connection_config(compute: ComputeSection) -> dict[str, Any]:
 def connect(compute: ComputeSection) -> duckdb.DuckDBPyConnection:
     import duckdb
 
-    return duckdb.connect(":memory:", config=connection_config(compute))
+    con = duckdb.connect(":memory:", config=connection_config(compute))
+    con.execute("SET enable_progress_bar = false")  # a connection option, not a config one
+    return con
 
 
 def snapshot_path(uri: str) -> str:
