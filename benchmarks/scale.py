@@ -170,7 +170,6 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
     import os
 
     os.environ["DRIFTLINE_HOME"] = home
-    import pandas as pd
 
     from driftline.data.snapshots import mark, read_snapshot, snapshot_uri, write_snapshot
     from driftline.data.sources import load_window
@@ -264,7 +263,6 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
 def floor(root: str, days: int, memory_mb: int, out: Any) -> None:
     """The bare-scan floor: the same aggregates in one DuckDB scan per window (edges known)."""
     import duckdb
-
     from driftline.engines.duckdb import duckdb_memory_mb
 
     con = duckdb.connect(
