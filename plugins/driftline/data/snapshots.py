@@ -194,6 +194,73 @@ def write_snapshot(
     return ref
 
 
+def write_snapshot_file(
+    path: str | os.PathLike[str],
+    uri: str,
+    rows: int,
+    facts: dict[str, Any] | None = None,
+    conn_id: str | None = None,
+) -> SnapshotRef:
+    """`write_snapshot` for a parquet file an engine already wrote (e.g. DuckDB's COPY): hashed and
+    copied to its content address a block at a time, never read whole into memory. The local file
+    is moved when the root is a local folder, else uploaded and removed."""
+    import shutil
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(8 * 1024 * 1024):
+            digest.update(block)
+    sha = digest.hexdigest()
+    uri = content_uri(uri, sha)
+    try:
+        stored = read_manifest(uri, conn_id)
+    except SnapshotError:
+        stored = None
+    if stored is not None and stored.sha256 == sha and exists(uri, conn_id):
+        Path(path).unlink(missing_ok=True)
+        return stored
+    ref = SnapshotRef(uri=uri, rows=rows, sha256=sha, facts=dict(facts or {}))
+    if is_object_store_uri(uri):
+        target = storage_path(uri, conn_id)
+        with open(path, "rb") as src, target.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 8 * 1024 * 1024)
+        Path(path).unlink(missing_ok=True)
+    else:
+        local = Path(storage_path(uri))
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f"{local.name}.{uuid.uuid4().hex}.tmp")
+        shutil.move(os.fspath(path), tmp)
+        os.replace(tmp, local)
+    write_manifest(ref, conn_id)
+    return ref
+
+
+def verify_snapshot_file(
+    uri: str, require: Status | None = "validated", sha256: str | None = None
+) -> SnapshotRef:
+    """`read_snapshot`'s checks (status, the handed hash, the bytes' hash) without loading the
+    data: hashed a block at a time. Returns the manifest; the caller reads the file itself."""
+    ref = read_manifest(uri)
+    if require is not None and ref.status != require:
+        raise SnapshotError(
+            f"snapshot {uri} has status {ref.status!r}; only {require!r} snapshots may be read here"
+        )
+    if sha256 is not None and ref.sha256 != sha256:
+        raise SnapshotError(
+            f"snapshot {uri} is not the data this step was handed: its manifest says sha256 "
+            f"{ref.sha256[:12]}, the reference says {sha256[:12]} (was it rewritten?)"
+        )
+    digest = hashlib.sha256()
+    with storage_path(uri).open("rb") as fh:
+        while block := fh.read(8 * 1024 * 1024):
+            digest.update(block)
+    if digest.hexdigest() != ref.sha256:
+        raise SnapshotError(
+            f"snapshot {uri} does not match its manifest (sha256 {digest.hexdigest()[:12]} != {ref.sha256[:12]})"
+        )
+    return ref
+
+
 def write_manifest(ref: SnapshotRef, conn_id: str | None = None) -> None:
     write_bytes(manifest_uri(ref.uri), json.dumps(ref.to_dict(), indent=2, default=str).encode(), conn_id)
 

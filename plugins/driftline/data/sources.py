@@ -112,7 +112,7 @@ def load_window(
     else:
         lister = lister_for(source_cfg, field, access)
         lister.check_root()
-        found, missing = _find_partitions(lister, window, tolerate)
+        found, missing = find_partitions(lister, window, tolerate)
         frames = []
         for part in found:
             frame = read_frame(
@@ -164,7 +164,7 @@ def _preview(items: list[str], limit: int = 5) -> str:
 # --- files and objects ----------------------------------------------------------------------
 
 
-def _find_partitions(
+def find_partitions(
     lister: _Lister, window: Window, tolerate_missing: bool
 ) -> tuple[list[_Partition], list[str]]:
     """The partitions a window needs, and the days (ISO) that have none."""

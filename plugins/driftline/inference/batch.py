@@ -13,7 +13,7 @@ from driftline.inference.arms import ArmPlan
 from driftline.inference.errors import InferenceInputError
 from driftline.inference.lock import ScoringLock
 from driftline.inference.runs import bump_generation, decide_run, raise_newest
-from driftline.inference.scoring import arm_counts, score_items, verify_snapshot
+from driftline.inference.scoring import arm_counts, verify_snapshot
 from driftline.inference.table import ensure_table
 from driftline.inference.writer import BatchWriter, Guard
 
@@ -112,6 +112,8 @@ def run_batch_inference(
         )
     writer = BatchWriter(client, cfg.table, writers=cfg.writers, max_attempts=cfg.max_attempts)
     counts: dict[str, int] = {}
+    from driftline.engines.duckdb_scoring import scorer_for  # the compute engine's scorer
+
     guard = None
     holder = f"{stamp.model_name}/{stamp.run_id}"  # scheduled run ids are the same for every model
     with ScoringLock(client, cfg, holder, wait_s=cfg.lock_wait_min * 60, **(lock_options or {})) as lock:
@@ -126,7 +128,7 @@ def run_batch_inference(
                     stamp.data_time,
                 )
                 guard = Guard(cfg.partition_key, "data_time", stamp.data_time)
-        stats = writer.write(score_items(model, source, config, stamp, counts, arms), guard, fence=lock.fence)
+        stats = writer.write(scorer_for(config)(model, source, config, stamp, counts, arms), guard, fence=lock.fence)
         lock.fence()
         # every item is in: readers' caches move on; the completed data time never goes back
         bump_generation(client, cfg, stamp.run_id, data_time=stamp.data_time)

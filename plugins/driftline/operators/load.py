@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from driftline.assets import raw_window
 from driftline.config.models import ModelConfig
 from driftline.exceptions import ConfigError
 from driftline.operators.base import DriftlineOperator, run_identity, run_interval, run_params
 from driftline.payloads import SnapshotPayload
+
+if TYPE_CHECKING:
+    from driftline.engines.base import Engine
 
 log = logging.getLogger(__name__)
 WINDOWS = ("current", "training")
@@ -83,6 +86,11 @@ class LoadWindowOperator(DriftlineOperator):
             champion_trained_until=trained_until,
             override_days=params.window_days if self.window == "training" else None,
         )
+        from driftline.engines import engine_for
+
+        engine = engine_for(cfg)
+        if engine is not None:  # out-of-core: the engine writes the snapshot, no frame in memory
+            return self._load_on_engine(engine, window, context, extra)
         loaded = load_window(
             cfg.data.source,
             window,
@@ -135,6 +143,53 @@ class LoadWindowOperator(DriftlineOperator):
             ref.rows,
             len(loaded.partitions),
             f", {len(loaded.missing)} missing day(s) tolerated" if loaded.missing else "",
+            ref.uri,
+        )
+        return ref.to_dict()
+
+    def _load_on_engine(
+        self, engine: Engine, window: Any, context: Any, extra: dict[str, Any]
+    ) -> SnapshotPayload:
+        """load_window on the model's compute engine (compute.engine): same snapshot, same facts."""
+        from driftline.data.snapshots import snapshot_uri
+        from driftline.hooks.sources import AirflowSourceAccess
+
+        cfg = self.model_config
+        ranges: list[tuple[str, str]] = []
+        if self.window == "training":
+            from driftline.data import quarantine_ledger
+
+            ranges = [
+                (r.start, r.end)
+                for r in quarantine_ledger.quarantined_ranges(cfg.data.snapshot_root, cfg.model.name)
+            ]
+        ident = run_identity(context)
+        uri = snapshot_uri(cfg.data.snapshot_root, cfg.model.name, ident.run_id, f"{self.window}_window")
+        facts = {
+            **window.describe(),
+            **extra,
+            "window": self.window,
+            "source": cfg.data.source.kind,
+            "dag_id": ident.dag_id,
+            "run_id": ident.run_id,
+            "try_number": ident.try_number,
+        }
+        ref, loaded = engine.load_window(
+            cfg.data.source, window, cfg, uri, facts, access=AirflowSourceAccess(), exclude_ranges=ranges
+        )
+        for item in loaded["quarantined_excluded"]:
+            log.warning(
+                "left out %d row(s) of [%s, %s): that range was quarantined",
+                item["rows"],
+                item["start"],
+                item["end"],
+            )
+        log.info(
+            "loaded %s window on the %s engine: %d rows from %d partition(s) -> %s",
+            self.window,
+            engine.name,
+            ref.rows,
+            len(loaded["partitions"]),
             ref.uri,
         )
         return ref.to_dict()

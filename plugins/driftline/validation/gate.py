@@ -161,7 +161,8 @@ def _exception_message(info: Any) -> str | None:
     return "; ".join(sorted(messages)) or None
 
 
-def _finding(planned: PlannedExpectation, result: Any) -> Finding:
+def finding(planned: PlannedExpectation, result: Any) -> Finding:
+    """One GX expectation result as a Finding."""
     body = result.result or {}
     examples = body.get("partial_unexpected_list") or []
     kwargs = {k: v for k, v in planned.kwargs.items() if k != "batch_id"}
@@ -182,9 +183,6 @@ def _finding(planned: PlannedExpectation, result: Any) -> Finding:
 
 def validate_frame(df: pd.DataFrame, config: ModelConfig) -> ValidationReport:
     """Run the model's gate on `df` and report every failure and warning."""
-    quiet_gx()
-    import great_expectations as gx
-
     from driftline.config.checks import config_file, expectation_problems, raise_config_problems
 
     began = time.perf_counter()
@@ -195,18 +193,38 @@ def validate_frame(df: pd.DataFrame, config: ModelConfig) -> ValidationReport:
     where = config_file(config)
     gx_objects = [planning.build(p, where) for p in planned]
     failures, schema_evaluated = schema_findings(df, config) if config.validation.schema_checks else ([], 0)
+    result = run_suite(df, gx_objects, name=config.model.name)
+    return build_report(config, planned, result, failures, schema_evaluated, len(df), len(df.columns), began)
+
+
+def build_report(
+    config: ModelConfig,
+    planned: list[PlannedExpectation],
+    result: Any,
+    failures: list[Finding],
+    schema_evaluated: int,
+    rows: int,
+    columns: int,
+    began: float,
+    engine: str | None = None,
+) -> ValidationReport:
+    """The ValidationReport of a GX suite result plus the schema findings (any execution engine)."""
+    quiet_gx()
+    import great_expectations as gx
+
+    from driftline.config.checks import config_file
+
     by_source = {p.source: p for p in planned}
     warnings: list[Finding] = []
-    result = run_suite(df, gx_objects, name=config.model.name)
     for item in result.results:
-        meta = item.expectation_config.meta or {}
-        plan = by_source.get(meta.get("driftline_source", ""))
+        own = item.expectation_config.meta or {}
+        plan = by_source.get(own.get("driftline_source", ""))
         if plan is None:  # not ours: cannot happen unless GX adds expectations
             continue
         if item.success:
             continue
-        finding = _finding(plan, item)
-        (warnings if plan.severity == "warn" else failures).append(finding)
+        found = finding(plan, item)
+        (warnings if plan.severity == "warn" else failures).append(found)
     raised = [f for f in failures if f.error and f.source != "validation.schema_checks"]
     schema_ok = config.validation.schema_checks and not any(
         f.source == "validation.schema_checks" for f in failures
@@ -229,20 +247,19 @@ def validate_frame(df: pd.DataFrame, config: ModelConfig) -> ValidationReport:
         "passed": evaluated - len(hard) - len(warnings),
         "failed": len(hard),
         "warned": len(warnings),
-        "rows": len(df),
-        "columns": len(df.columns),
+        "rows": rows,
+        "columns": columns,
     }
+    meta: dict[str, Any] = {
+        "model": config.model.name,
+        "great_expectations": gx.__version__,
+        "elapsed_s": round(time.perf_counter() - began, 4),
+        "suite": config.validation.suite,
+    }
+    if engine is not None:
+        meta["engine"] = engine
     report = ValidationReport(
-        success=not hard,
-        statistics=statistics,
-        failures=hard,
-        warnings=warnings,
-        meta={
-            "model": config.model.name,
-            "great_expectations": gx.__version__,
-            "elapsed_s": round(time.perf_counter() - began, 4),
-            "suite": config.validation.suite,
-        },
+        success=not hard, statistics=statistics, failures=hard, warnings=warnings, meta=meta
     )
     for warning in warnings:
         log.warning("validation warning (%s): %s", config.model.name, warning.describe())

@@ -1,0 +1,143 @@
+"""The duckdb engine's drift from aggregates takes the pandas engine's decision, column by column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from driftline.config.models import ComputeSection
+from driftline.data.snapshots import SnapshotRef, write_snapshot
+from driftline.drift.data_drift import DriftSettings, compute_data_drift
+from driftline.engines.duckdb import DuckDBEngine
+
+TYPES = {
+    "normal": "num",
+    "stable": "num",
+    "skewed": "num",
+    "nullish": "num",  # nulls, NaN and +-inf
+    "few_values": "num",  # 4 distinct floats: Jensen-Shannon on value shares
+    "binary_int": "num",
+    "small_ints": "num",  # 30 distinct ints: exact value counts
+    "wide_ints": "num",  # thousands of distinct ints: binned
+    "js_num": "num",  # jensenshannon configured: Sturges bins
+    "ks_num": "num",  # ks configured
+    "month": "num",  # constant in the current window
+    "gone": "num",  # all null in the current window
+    "plan": "cat",
+    "flag": "cat",
+    "coin": "cat",
+    "city": "cat",  # many categories
+}
+
+
+def frames(n_ref: int, n_cur: int, shift: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+
+    def one(n: int, s: float, current: bool) -> pd.DataFrame:
+        nullish = rng.normal(s / 2, 1, n)
+        nullish[rng.random(n) < 0.1] = np.nan
+        nullish[rng.random(n) < 0.01] = np.inf
+        nullish[rng.random(n) < 0.01] = -np.inf
+        p = np.array([0.5 - s / 4, 0.3, 0.2 + s / 4])
+        return pd.DataFrame(
+            {
+                "normal": rng.normal(s, 1, n),
+                "stable": rng.normal(0, 1, n),
+                "skewed": rng.exponential(1 + s, n),
+                "nullish": nullish,
+                "few_values": rng.choice([0.5, 1.5, 2.5, 3.5], n, p=[0.4, 0.3, 0.2 + s / 10, 0.1 - s / 10]),
+                "binary_int": (rng.random(n) < 0.3 + s / 5).astype("int64"),
+                "small_ints": rng.poisson(10 + 3 * s, n).astype("int64"),
+                "wide_ints": rng.integers(0, 5000 + int(2000 * s), n),
+                "js_num": rng.normal(s / 3, 1, n),
+                "ks_num": rng.normal(s / 20, 1, n),
+                "month": np.full(n, 3, dtype="int64") if current else rng.integers(1, 13, n),
+                "gone": np.full(n, np.nan) if current else rng.normal(0, 1, n),
+                "plan": pd.Categorical(rng.choice(["basic", "standard", "premium"], n, p=p / p.sum())),
+                "flag": rng.random(n) < 0.4 + s / 5,
+                "coin": rng.choice(["h", "t"], n),
+                "city": rng.choice([f"c{i}" for i in range(200 + int(50 * s))], n),
+            }
+        )
+
+    return one(n_ref, 0.0, False), one(n_cur, shift, True)
+
+
+def settings() -> DriftSettings:
+    return DriftSettings(
+        column_types=dict(TYPES),  # type: ignore[arg-type]
+        columns={"js_num": ("jensenshannon", None), "ks_num": ("ks", None)},
+        drift_share=0.3,
+    )
+
+
+def snap(tmp_path: Path, name: str, df: pd.DataFrame) -> SnapshotRef:
+    return write_snapshot(df, str(tmp_path / f"{name}.parquet"))
+
+
+@pytest.mark.parametrize(("n_ref", "n_cur", "shift", "seed"), [(20_000, 5_000, 0.0, 1), (20_000, 5_000, 0.3, 2),
+                                                                 (30_000, 30_000, 1.0, 3), (3_000, 1_500, 0.15, 4)])  # fmt: skip
+def test_same_decisions_column_by_column(
+    tmp_path: Path, n_ref: int, n_cur: int, shift: float, seed: int
+) -> None:
+    ref, cur = frames(n_ref, n_cur, shift, seed)
+    expected = compute_data_drift(ref, cur, settings())
+    engine = DuckDBEngine(ComputeSection(engine="duckdb", memory_limit_mb=256, exact_below_rows=0))
+    got = engine.data_drift(snap(tmp_path, "ref", ref), snap(tmp_path, "cur", cur), settings())
+    for name in TYPES:
+        e, g = expected.columns[name], got.columns[name]
+        assert (g.method, g.status, g.drifted) == (e.method, e.status, e.drifted), name
+        assert g.threshold == e.threshold, name
+        if e.statistic is not None and name not in (
+            "normal",
+            "stable",
+            "skewed",
+            "nullish",
+            "ks_num",
+            "wide_ints",
+        ):
+            assert g.statistic == pytest.approx(e.statistic, rel=1e-9, abs=1e-12), name
+        elif e.statistic is not None:  # binned: within its error bound (KS: a p-value near 0.3)
+            assert g.statistic == pytest.approx(e.statistic, abs=0.05 if name == "ks_num" else 0.01), name
+            assert g.reason is not None and "bins" in g.reason, name
+        assert (g.reference_rows, g.current_rows) == (e.reference_rows, e.current_rows), name
+    assert got.dataset_drift == expected.dataset_drift
+    assert got.drifted_columns == expected.drifted_columns
+    assert got.constant_in_window == expected.constant_in_window == ["month"]
+    assert got.columns["gone"].status == "current_all_null"
+
+
+def test_small_windows_are_read_whole_and_decided_by_the_pandas_code(tmp_path: Path) -> None:
+    ref, cur = frames(800, 300, 0.5, 7)  # <= 1000 reference rows: ks / chisquare / z on the values
+    expected = compute_data_drift(ref, cur, settings())
+    engine = DuckDBEngine(ComputeSection(engine="duckdb"))
+    got = engine.data_drift(snap(tmp_path, "ref", ref), snap(tmp_path, "cur", cur), settings())
+    assert {n: (c.method, c.drifted) for n, c in got.columns.items()} == {
+        n: (c.method, c.drifted) for n, c in expected.columns.items()
+    }
+    assert got.engine.startswith("duckdb (read whole")
+
+
+def test_a_method_that_needs_the_values_is_refused_on_aggregates(tmp_path: Path) -> None:
+    from driftline.exceptions import DriftInputError
+
+    ref, cur = frames(5_000, 2_000, 0.0, 8)
+    s = DriftSettings(column_types={"normal": "num"}, columns={"normal": ("psi", None)})
+    engine = DuckDBEngine(ComputeSection(engine="duckdb", exact_below_rows=0))
+    with pytest.raises(DriftInputError, match=r"drift.columns.normal.method 'psi' needs the column's values"):
+        engine.data_drift(snap(tmp_path, "ref", ref), snap(tmp_path, "cur", cur), s)
+
+
+def test_hostile_column_names_are_quoted(tmp_path: Path) -> None:
+    name = 'a"; DROP TABLE x; --'
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({name: rng.normal(0, 1, 3000), "o'k": rng.choice(["x", "y"], 3000)})
+    cur = pd.DataFrame({name: rng.normal(1, 1, 2000), "o'k": rng.choice(["x", "y"], 2000)})
+    s = DriftSettings(column_types={name: "num", "o'k": "cat"})
+    expected = compute_data_drift(ref, cur, s)
+    got = DuckDBEngine(ComputeSection(engine="duckdb", exact_below_rows=0)).data_drift(
+        snap(tmp_path, "ref", ref), snap(tmp_path, "cur", cur), s
+    )
+    assert got.drifted_columns == expected.drifted_columns == [name]
