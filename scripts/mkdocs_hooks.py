@@ -23,7 +23,7 @@ def _prune(entries: list[Any], docs_dir: Path) -> list[Any]:
             item: Any = entry
             target: Any = entry
         elif isinstance(entry, dict) and len(entry) == 1:
-            (title, target), = entry.items()
+            ((title, target),) = entry.items()
             if isinstance(target, list):
                 children = _prune(target, docs_dir)
                 if children:
