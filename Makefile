@@ -59,7 +59,7 @@ test: install
 	$(VENV)/bin/pytest
 
 test-fast: install
-	$(VENV)/bin/pytest -m "not slow and not integration and not docs" -q -p no:cacheprovider
+	$(VENV)/bin/pytest -m "not slow and not integration" -q -p no:cacheprovider
 
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(DRIFTLINE_HOME)/site
