@@ -1,6 +1,8 @@
 # Driftline developer commands. Everything local lives under .driftline/ (git-ignored).
 #   make demo   install, generate example data, run the example pipeline end to end (dag.test)
 #   make test   install, run the test suite
+#   make test-fast  the inner loop: unit tests only, no servers, no whole DAG runs (-m "not slow and not integration")
+#   make docs   build the documentation site with --strict into .driftline/site
 #   make up     Airflow (UI on 127.0.0.1:8080, login) + MLflow (:5000) + moto DynamoDB/S3 (:4566), loopback only
 #   make check-stack  check a running stack: login required, connections loaded, loopback only
 #   make run MODEL=churn DATE=2026-01-16   run a model's pipeline for a data day (or START=.. END=..)
@@ -30,7 +32,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.driftline-synced
 
-.PHONY: help install demo test up down compose-up compose-down check-stack clean clean-demo lint format bench validate schema data env airflow run
+.PHONY: help install demo test test-fast docs config-reference up down compose-up compose-down check-stack clean clean-demo lint format bench validate schema data env airflow run
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -55,6 +57,15 @@ test: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow and not integration" -q -p no:cacheprovider
+
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(DRIFTLINE_HOME)/site
+
+config-reference: install
+	$(VENV)/bin/python scripts/config_reference.py
 
 up: install
 	$(VENV)/bin/python -m driftline.devstack up
@@ -104,6 +115,7 @@ validate: install
 
 schema: install
 	$(VENV)/bin/driftline schema -o include/schema/driftline-model.schema.json
+	$(VENV)/bin/python scripts/config_reference.py
 
 data: install
 	$(VENV)/bin/python include/generate_churn_data.py --out $(DRIFTLINE_HOME)/data

@@ -3,8 +3,11 @@
     .venv/bin/python benchmarks/parse.py [--configs 1000] [--quick]
 
 Writes N copies of the example config into a temporary dags folder (each becomes a pipeline
-DAG of 11 tasks and a rollback DAG of 1 task) and, beside it, N dag-factory 1.1.0 YAML files
-defining the same two DAGs with the same task graph (EmptyOperators). Each folder is filled
+pipeline DAG and a rollback DAG) and, beside it, N dag-factory 1.1.0 YAML files defining the
+same DAGs with the same task graph (EmptyOperators). The graph is not written down here: it is
+read from the DAGs Driftline builds for one config (task ids and upstream edges of every DAG), so
+the baseline follows the factory when it grows a task; the run fails if the two sides' DAG or task
+counts differ. Each folder is filled
 into a DagBag in a fresh subprocess (so import caches do not favour either side); the time
 is measured inside the subprocess around the DagBag fill (Airflow itself is imported first,
 outside the timer: both sides pay it alike). Each folder is filled twice: the first fill, and
@@ -28,19 +31,21 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ["mlflow", "evidently", "great_expectations", "kubernetes", "boto3", "sklearn", "pandas"]
-PIPELINE_EDGES = {
-    "load_current": [],
-    "validate_current": ["load_current"],
-    "check_drift": ["validate_current"],
-    "decide_retrain": ["check_drift"],
-    "load_training": ["decide_retrain"],
-    "validate_training": ["load_training"],
-    "train": ["validate_training"],
-    "register": ["train"],
-    "evaluate_gate": ["register", "validate_training"],
-    "keep_champion": ["decide_retrain"],
-    "publish_summary": ["evaluate_gate", "keep_champion"],
-}
+SHAPE = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=True)
+if bag.import_errors:
+    raise SystemExit(f"import errors: {bag.import_errors}")
+shape = {}
+for dag_id, dag in sorted(bag.dags.items()):
+    shape[dag_id] = {
+        "schedule": None if dag.schedule is None else "@daily",
+        "tags": sorted(dag.tags),
+        "tasks": [[t.task_id, sorted(t.upstream_task_ids)] for t in dag.topological_sort()],
+    }
+print(json.dumps(shape))
+"""
 
 FILL = """
 import json, sys, time
@@ -63,7 +68,18 @@ def write_driftline(folder: Path, n: int) -> None:
         (configs / f"model_{i:04d}.yaml").write_text(example.replace("name: churn", f"name: model_{i:04d}"))
 
 
-def write_dag_factory(folder: Path, n: int) -> None:
+def graph_shape(folder: Path, home: Path) -> dict[str, dict]:
+    """The DAGs Driftline builds for the one config in `folder`: dag id -> tasks and their upstreams."""
+    result = subprocess.run(
+        [sys.executable, "-c", SHAPE, str(folder)], capture_output=True, text=True, env=_env(folder, home)
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"reading the DAG shape of {folder} failed:\n{result.stderr[-3000:]}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def write_dag_factory(folder: Path, n: int, shape: dict[str, dict], model: str) -> None:
+    """N YAML files with the DAGs of `shape` (built for the config named `model`), renamed per config."""
     import yaml
 
     folder.mkdir(parents=True)
@@ -72,35 +88,34 @@ def write_dag_factory(folder: Path, n: int) -> None:
         "load_yaml_dags(globals_dict=globals(), dags_folder=str(Path(__file__).parent / 'yaml'))\n"
     )
     empty = "airflow.providers.standard.operators.empty.EmptyOperator"
+    default_args = {"owner": "data-science", "start_date": "2026-01-01", "retries": 2}
+
+    def dag_doc(spec: dict, name: str) -> dict:
+        return {
+            "default_args": default_args,
+            "schedule": spec["schedule"],
+            "catchup": False,
+            "tags": [tag.replace(model, name) for tag in spec["tags"]],
+            "tasks": [
+                {"task_id": task, "operator": empty, **({"dependencies": deps} if deps else {})}
+                for task, deps in spec["tasks"]
+            ],
+        }
+
+    per_model = {dag_id: spec for dag_id, spec in shape.items() if model in dag_id}
+    shared = {dag_id: spec for dag_id, spec in shape.items() if model not in dag_id}
+    (folder / "yaml").mkdir(exist_ok=True)
     for i in range(n):
         name = f"model_{i:04d}"
-        default_args = {"owner": "data-science", "start_date": "2026-01-01", "retries": 2}
-        doc = {
-            f"driftline__{name}": {
-                "default_args": default_args,
-                "schedule": "@daily",
-                "catchup": False,
-                "max_active_runs": 1,
-                "tags": ["driftline", f"model:{name}"],
-                "tasks": [
-                    {"task_id": task, "operator": empty, **({"dependencies": deps} if deps else {})}
-                    for task, deps in PIPELINE_EDGES.items()
-                ],
-            },
-            f"driftline__{name}__rollback": {
-                "default_args": default_args,
-                "schedule": None,
-                "catchup": False,
-                "tags": ["driftline", f"model:{name}"],
-                "tasks": [{"task_id": "rollback", "operator": empty}],
-            },
-        }
-        (folder / "yaml").mkdir(exist_ok=True)
+        doc = {dag_id.replace(model, name): dag_doc(spec, name) for dag_id, spec in per_model.items()}
         (folder / "yaml" / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    if shared:  # DAGs built once for all configs (not per model)
+        doc = {dag_id: dag_doc(spec, model) for dag_id, spec in shared.items()}
+        (folder / "yaml" / "shared.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
-def fill(folder: Path, home: Path) -> dict:
-    env = {
+def _env(folder: Path, home: Path) -> dict[str, str]:
+    return {
         **os.environ,
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -111,6 +126,10 @@ def fill(folder: Path, home: Path) -> dict:
         "DO_NOT_TRACK": "1",  # dag-factory's telemetry
         "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False",
     }
+
+
+def fill(folder: Path, home: Path) -> dict:
+    env = _env(folder, home)
     code = FILL.format(heavy=HEAVY)
     result = subprocess.run(
         [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, env=env
@@ -128,8 +147,10 @@ def main() -> None:
     n = 20 if args.quick else args.configs
     with tempfile.TemporaryDirectory(prefix="driftline-parse-") as tmp:
         tmp_path = Path(tmp)
+        write_driftline(tmp_path / "one", 1)
+        shape = graph_shape(tmp_path / "one", tmp_path / "home")
         write_driftline(tmp_path / "driftline", n)
-        write_dag_factory(tmp_path / "dagfactory", n)
+        write_dag_factory(tmp_path / "dagfactory", n, shape, "model_0000")
         ours_cold = fill(tmp_path / "driftline", tmp_path / "home")
         ours = fill(tmp_path / "driftline", tmp_path / "home")
         if importlib.util.find_spec("dagfactory") is None:
@@ -148,6 +169,14 @@ def main() -> None:
             f"{label:18s} {warm['dags']:5d} DAGs {warm['tasks']:6d} tasks: first fill {cold['seconds']} s, "
             f"re-parse {warm['seconds']} s (import errors: {warm['errors']})"
         )
+    if theirs.get("seconds") is not None and (theirs["dags"], theirs["tasks"]) != (
+        ours["dags"],
+        ours["tasks"],
+    ):
+        raise SystemExit(
+            f"not the same work: Driftline built {ours['dags']} DAGs / {ours['tasks']} tasks, "
+            f"the dag-factory baseline {theirs['dags']} / {theirs['tasks']}"
+        )
     ratio = round(theirs["seconds"] / ours["seconds"], 2) if theirs.get("seconds") else None
     print(
         json.dumps(
@@ -164,6 +193,7 @@ def main() -> None:
                 if theirs_cold.get("seconds")
                 else None,
                 "baseline_dags": theirs["dags"],
+                "baseline_tasks": theirs["tasks"],
                 **({"baseline_error": theirs["error"]} if "error" in theirs else {}),
                 "ratio": ratio,
                 "import_errors": ours["errors"],

@@ -320,13 +320,28 @@ def run_once(
     pool, _ = workers(procs["scheduler"].pid)
     before = cpu_by_pid(pool)
     if logical:  # a backfill run: Airflow gives it the day's logical date and data interval
+        # Airflow allows one running backfill per DAG, and the scheduler marks a backfill complete
+        # in its own loop some time after the backfill's last run finished: `backfill create` for
+        # the next day right after the previous one exits 1 (AlreadyRunningBackfill). Wait for it.
+        wait_for(
+            f"the previous backfill of {dag_id} to be marked complete",
+            lambda: (
+                not query(db, "select id from backfill where dag_id = ? and completed_at is null", dag_id)
+            ),
+            300,
+            procs,
+        )
         run_id = ""
         args = ["backfill", "create", "--dag-id", dag_id, "--from-date", logical, "--to-date", logical]
     else:
         run_id = f"bench__{dag_id}__{secrets.token_hex(4)}"
         args = ["dags", "trigger", dag_id, "--run-id", run_id]
     t0 = time.monotonic()
-    subprocess.run([str(BIN / "airflow"), *args], env=env, check=True, capture_output=True)
+    made = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True)
+    if made.returncode != 0:
+        raise SystemExit(
+            f"`airflow {' '.join(args)}` exited {made.returncode}:\n{made.stdout[-2000:]}{made.stderr[-3000:]}"
+        )
     if not run_id:
         run_id = wait_for(
             f"the backfill run of {dag_id} for {logical}",

@@ -103,3 +103,14 @@ def example_config(example_config_path: Path):
     from driftline.config import load_config
 
     return load_config(example_config_path)
+
+
+_INTEGRATION_DIR = REPO_ROOT / "tests" / "integration"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Everything under tests/integration/ carries the `integration` marker, so `make test-fast`
+    (`-m "not slow and not integration"`) leaves it out without each file having to say so."""
+    for item in items:
+        if item.path.is_relative_to(_INTEGRATION_DIR):
+            item.add_marker(pytest.mark.integration)

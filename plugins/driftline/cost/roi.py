@@ -99,7 +99,7 @@ class RoiResult:
         if not self.measurable:
             return f"ROI cannot be measured: {self.reason}"
         if self.roi is not None and self.roi_low is not None and self.roi_high is not None:
-            roi = f"ROI {_pct(self.roi)} [{_pct(self.roi_low)}, {_pct(self.roi_high)}]"
+            roi = f"ROI {pct(self.roi)} [{pct(self.roi_low)}, {pct(self.roi_high)}]"
             if self.cost is not None and self.cost < MIN_COST:
                 # a ratio over a near-zero cost (a few seconds of local tasks) is huge and says little
                 roi += f" (the recorded cost is below {MIN_COST} {currency}: the ratio says little)"
@@ -116,7 +116,7 @@ class RoiResult:
 MIN_COST = 0.01
 
 
-def _pct(ratio: float) -> str:
+def pct(ratio: float) -> str:
     """A ratio as a percentage; beyond +/-1,000,000% in scientific notation."""
     return f"{ratio:+.1%}" if abs(ratio) < 1e4 else f"{ratio * 100:+.2e}%"
 

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from driftline.cost.roi import _pct as pct
+from driftline.cost.roi import pct
 from driftline.ui.data import DriftPoint, Missing, ModelPage, RunFacts, VersionFacts
 from driftline.ui.headers import REPORT_SANDBOX as SANDBOX
 from driftline.ui.sources import Source, redact_uri

@@ -1,4 +1,5 @@
-"""The README's Deploy section names files that exist and commands the Makefile has."""
+"""The Deploy page (docs/how-to/install-and-deploy.md, moved from the README) names files that
+exist and commands the Makefile has."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from tests.unit.deploy.schemas import DOCKER, REPO_ROOT
 
 
 def deploy_section() -> str:
-    text = (REPO_ROOT / "README.md").read_text()
-    start = text.index("## Deploy: laptop, compose, Kubernetes")
-    return text[start : text.index("\n## ", start + 1)]
+    text = (REPO_ROOT / "docs" / "how-to" / "install-and-deploy.md").read_text()
+    start = text.index("# Deploy: laptop, compose, Kubernetes")
+    return text[start : text.index("\n# Installing Driftline into an Airflow deployment", start + 1)]
 
 
 def test_every_docker_path_in_the_deploy_section_exists() -> None:
@@ -27,7 +28,7 @@ def test_every_docker_path_in_the_deploy_section_exists() -> None:
     }
     assert len(paths) > 10, paths
     for path in sorted(paths - not_here):
-        assert (REPO_ROOT / path).exists(), f"README names {path}, which does not exist"
+        assert (REPO_ROOT / path).exists(), f"the Deploy page names {path}, which does not exist"
 
 
 def test_make_targets_exist() -> None:
