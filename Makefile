@@ -131,6 +131,7 @@ compose-down-local:
 	docker/local/compose.sh down
 
 k8s-local: install
+	docker/local/k8s.sh build
 	docker/local/k8s.sh up
 
 k8s-down:

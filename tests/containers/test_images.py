@@ -43,6 +43,9 @@ def test_service_image_answers_its_health_probe(podman: dict[str, str], images: 
         [
             "podman", "run", "-d", "--rm", "--name", name, "-p", f"127.0.0.1:{port}:8000",
             "-e", f"DRIFTLINE_API_KEY_SHA256={hashlib.sha256(key.encode()).hexdigest()}",
+            # Connections it reads at start (nothing listens there: the probe needs neither).
+            "-e", 'AIRFLOW_CONN_AWS_DEFAULT={"conn_type": "aws", "login": "x", "password": "x", "extra": {"region_name": "us-east-1", "endpoint_url": "http://127.0.0.1:9"}}',
+            "-e", 'AIRFLOW_CONN_MLFLOW_DEFAULT={"conn_type": "http", "host": "127.0.0.1", "port": 9, "schema": "http"}',
             images["service"],
         ],
         env=podman, capture_output=True, text=True, timeout=120,
