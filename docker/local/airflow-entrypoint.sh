@@ -8,6 +8,6 @@ if [ "${_AIRFLOW_DB_MIGRATE:-}" = "true" ]; then
 fi
 if [ "$#" -eq 0 ]; then exec bash; fi
 case "$1" in
-    bash|python|python3|airflow|driftline|mlflow|celery|/*) exec "$@" ;;
+    bash|python|python3|airflow|driftline|mlflow|/*) exec "$@" ;;
     *) exec airflow "$@" ;;
 esac

@@ -19,6 +19,7 @@ repo=$(cd "$here/../.." && pwd)
 source "$here/podman-env.sh"
 export COMPOSE_PROJECT_NAME="${COMPOSE_PROJECT_NAME:-driftline}"
 export DRIFTLINE_STATSD_ON=False
+export MLFLOW_WORKERS="${MLFLOW_WORKERS:-1}"
 env_file="${DRIFTLINE_COMPOSE_ENV_FILE:-$repo/docker/.env}"
 tools="$repo/.driftline/tools"
 pc="$tools/bin/podman-compose"
@@ -41,26 +42,43 @@ health() {  # run each healthcheck once; print "name state"
         echo "$name $state"
     done
 }
+stage() {  # start the services named in $1 (their dependencies are up) and wait until each is healthy
+    local service name
+    # shellcheck disable=SC2086
+    compose up -d --no-deps --no-build $1
+    for service in $1; do
+        name="${COMPOSE_PROJECT_NAME}_${service}_1"
+        until podman healthcheck run "$name" >/dev/null 2>&1 \
+            || { [ -z "$(podman inspect -f '{{.Config.Healthcheck}}' "$name" 2>/dev/null | tr -d '<>nil')" ] \
+                 && [ "$(podman inspect -f '{{.State.Status}}' "$name")" = running ]; }; do
+            if [ "$(podman inspect -f '{{.State.Status}}' "$name")" = exited ]; then
+                echo "$service exited:"; podman logs --tail 40 "$name"; exit 1
+            fi
+            if [ "$(date +%s)" -gt "$deadline" ]; then
+                echo "$service not healthy in time:"; podman logs --tail 40 "$name"; exit 1
+            fi
+            sleep 5
+        done
+        echo "$service ready"
+    done
+}
 case "${1:-}" in
     up)
         [ -f "$env_file" ] || "$repo/docker/compose-env.sh"
         IMAGES="airflow service" "$here/images.sh"
-        # A poller runs the healthchecks while `up` waits on depends_on conditions.
-        ( while sleep 5; do health >/dev/null 2>&1; done ) &
-        poller=$!
-        trap 'kill $poller 2>/dev/null || true' EXIT
-        compose up -d --no-build
+        # podman 4.3 has neither `healthy` nor `completed_successfully` dependencies (podman-compose
+        # ignores the first, and a container that `--requires` a finished one never starts), so
+        # the stack starts in the order of docker-compose.yaml's depends_on, one stage at a time,
+        # each waited for here.
         deadline=$(( $(date +%s) + ${DRIFTLINE_COMPOSE_TIMEOUT_S:-900} ))
-        while :; do
-            states=$(health)
-            pending=$(echo "$states" | awk '$2 != "healthy" && $2 != "running" && $2 != "exited"' || true)
-            init_rc=$(podman inspect -f '{{.State.ExitCode}} {{.State.Status}}' "${COMPOSE_PROJECT_NAME}_airflow-init_1" 2>/dev/null || echo "?")
-            if [ "${init_rc#0 exited}" != "$init_rc" ] && [ -z "$pending" ]; then break; fi
-            case "$init_rc" in [1-9]*" exited") echo "airflow-init failed:"; podman logs --tail 40 "${COMPOSE_PROJECT_NAME}_airflow-init_1"; exit 1;; esac
-            if [ "$(date +%s)" -gt "$deadline" ]; then echo "not healthy in time:"; echo "$states"; exit 1; fi
-            sleep 5
-        done
-        echo "$states"
+        stage "postgres redis dynamodb"
+        stage "mlflow"
+        compose up -d --no-deps --no-build airflow-init
+        init="${COMPOSE_PROJECT_NAME}_airflow-init_1"
+        rc=$(podman wait "$init")
+        if [ "$rc" != 0 ]; then echo "airflow-init failed ($rc):"; podman logs --tail 40 "$init"; exit 1; fi
+        stage "airflow-apiserver airflow-scheduler airflow-dag-processor airflow-triggerer airflow-worker predictions"
+        health
         echo "stack up: Airflow http://127.0.0.1:${DRIFTLINE_AIRFLOW_PORT:-8080}  MLflow http://127.0.0.1:${DRIFTLINE_MLFLOW_PORT:-5000}  predictions http://127.0.0.1:${DRIFTLINE_SERVICE_PORT:-8000}"
         ;;
     down) shift; compose down "$@" ;;

@@ -24,6 +24,8 @@ import pytest
 
 from tests.containers.conftest import LOCAL, REPO
 
+pytestmark = pytest.mark.timeout(3600)  # image builds and a stack start on 2 cores take minutes
+
 PROJECT = "driftline-ct"
 PORTS = {"DRIFTLINE_AIRFLOW_PORT": "18980", "DRIFTLINE_MLFLOW_PORT": "18981", "DRIFTLINE_SERVICE_PORT": "18982"}
 DAG_ID = "driftline__churn"

@@ -11,6 +11,8 @@ import urllib.request
 
 import pytest
 
+pytestmark = pytest.mark.timeout(3600)  # image builds and a stack start on 2 cores take minutes
+
 
 def run(podman: dict[str, str], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["podman", "run", "--rm", *args], env=podman, capture_output=True, text=True, timeout=timeout)

@@ -17,6 +17,8 @@ import pytest
 
 from tests.containers.conftest import LOCAL, REPO
 
+pytestmark = pytest.mark.timeout(3600)  # image builds and a stack start on 2 cores take minutes
+
 K8S = str(LOCAL / "k8s.sh")
 MLFLOW_PORT = 18990
 MOTO_PORT = 18991
