@@ -10,6 +10,10 @@
 #   make env    write .driftline/env: `source .driftline/env` gives a shell the same environment
 #   make clean  delete .driftline/ (it lists what); make clean-demo deletes only the demo's state
 #   make compose-up / compose-down   the compose stack (docker/docker-compose.yaml; needs Docker)
+#   make images   build the Airflow, training and service images (Docker or podman; local bases without a registry)
+#   make compose-up-local / compose-down-local   the compose stack with podman-compose and local base images
+#   make k8s-local / k8s-down   a single-node Kubernetes 1.20 from Debian's sources (binaries cached in ~/.cache/driftline)
+#   make test-containers   the opt-in container tests (images, compose stack, training pod on k8s-local)
 #   make down / make lint (ruff + mypy strict) / make bench / make validate
 
 SHELL := /bin/bash
@@ -32,7 +36,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.driftline-synced
 
-.PHONY: help install demo test test-fast docs config-reference up down compose-up compose-down check-stack clean clean-demo lint format bench validate schema data env airflow run
+.PHONY: help install demo test test-fast docs config-reference up down compose-up compose-down compose-up-local compose-down-local images k8s-local k8s-down test-containers check-stack clean clean-demo lint format bench validate schema data env airflow run
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -128,6 +132,26 @@ compose-up: data
 
 compose-down:
 	$(COMPOSE) down
+
+images:
+	docker/local/images.sh
+
+compose-up-local: data
+	docker/local/compose.sh up
+
+compose-down-local:
+	docker/local/compose.sh down
+
+k8s-local: install
+	docker/local/k8s.sh build
+	docker/local/k8s.sh up
+
+k8s-down:
+	docker/local/k8s.sh down
+
+# Opt-in: builds images and starts a compose stack (and, with k8s-local up, a training pod).
+test-containers: install
+	DRIFTLINE_CONTAINER_TESTS=1 $(VENV)/bin/pytest -m containers tests/containers -v
 
 bench: install
 	$(UV) sync --frozen --extra local --group bench --python $(PYTHON)

@@ -5,14 +5,17 @@
 #
 #   docker build -f docker/airflow.Dockerfile -t ghcr.io/driftline/airflow:0.1.0 .
 #
-# Not built on the development machines (they have no Docker engine); linted by hadolint in
+# Built here with podman from local base images (`make images`, docker/local/); linted by hadolint in
 # tests/unit/deploy/test_dockerfiles.py.
 
 ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
+# The image stage 1 runs `uv export` in; `make images` passes local stand-ins for both where no
+# registry is reachable (docker/local/).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # Stage 1: the locked requirement set. `uv export --frozen` reads uv.lock only (no resolution):
 # the runtime dependencies plus the `deploy` extra (Celery, Postgres, StatsD), every file hashed.
-FROM python:3.11-slim-bookworm AS requirements
+FROM ${PYTHON_IMAGE} AS requirements
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /src
 COPY pyproject.toml uv.lock ./

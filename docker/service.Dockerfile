@@ -8,8 +8,11 @@
 # pyarrow, FastAPI and uvicorn. No Great Expectations, Evidently, cncf-kubernetes or Celery:
 # 183 packages, a 711 MB environment (checked here: that environment started `driftline serve` on
 # dags/configs and answered /openapi.json and an authenticated lookup).
-# Not built on the development machines (no Docker engine); linted by hadolint in the tests.
-FROM python:3.11-slim-bookworm
+# Built here by `make images` (podman, local base images); linted by hadolint in the tests.
+# The base image: the official slim Python by default; `make images` passes a local stand-in
+# (docker/local/python.Containerfile) where no registry is reachable.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_COMPILE_BYTECODE=1 \

@@ -1,7 +1,7 @@
 # The training image: `python -m driftline.training` in a Kubernetes (GPU) pod, the same code the
 # local backend runs on an Airflow worker. Build from the repo root:
 #   docker build -f docker/train.Dockerfile -t ghcr.io/driftline/train:0.1.0 .
-# (Not built here: the development machines have no Docker engine.)
+# Here: `make images` (podman, local base images).
 #
 # GPU runtime: the NVIDIA driver and device files are injected into the container by the node's
 # NVIDIA container toolkit / device plugin (the pod requests `nvidia.com/gpu`), not by the image.
@@ -9,7 +9,10 @@
 # ship their CUDA runtime inside their wheels, so a slim Python base is enough. For system CUDA
 # libraries instead, base this on nvidia/cuda:12.x-cudnn-runtime-ubuntu22.04 and install Python 3.11
 # with `uv python install 3.11`.
-FROM python:3.11-slim-bookworm
+# The base image: the official slim Python by default; `make images` passes a local stand-in
+# (docker/local/python.Containerfile) where no registry is reachable.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV UV_PROJECT_ENVIRONMENT=/opt/venv \
     UV_COMPILE_BYTECODE=1 \
