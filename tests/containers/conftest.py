@@ -21,7 +21,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.containers)
             if os.environ.get("DRIFTLINE_CONTAINER_TESTS") != "1":
-                item.add_marker(pytest.mark.skip(reason="opt-in: make test-containers (DRIFTLINE_CONTAINER_TESTS=1)"))
+                item.add_marker(
+                    pytest.mark.skip(reason="opt-in: make test-containers (DRIFTLINE_CONTAINER_TESTS=1)")
+                )
 
 
 def podman_env() -> dict[str, str]:
@@ -46,7 +48,11 @@ def podman() -> dict[str, str]:
 def images(podman: dict[str, str]) -> dict[str, str]:
     """The three images, built by `make images` (kept when they exist)."""
     tags = {name: f"ghcr.io/driftline/{name}:{VERSION}" for name in ("airflow", "train", "service")}
-    missing = [n for n, t in tags.items() if subprocess.run(["podman", "image", "exists", t], env=podman).returncode]
+    missing = [
+        n for n, t in tags.items() if subprocess.run(["podman", "image", "exists", t], env=podman).returncode
+    ]
     if missing:
-        subprocess.run([str(LOCAL / "images.sh")], check=True, env={**podman, "IMAGES": " ".join(missing)}, timeout=3600)
+        subprocess.run(
+            [str(LOCAL / "images.sh")], check=True, env={**podman, "IMAGES": " ".join(missing)}, timeout=3600
+        )
     return tags

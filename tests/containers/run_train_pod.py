@@ -20,7 +20,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 from airflow.sdk import DAG
-
 from driftline.config.models import ModelConfig
 from driftline.data.snapshots import mark, write_snapshot
 from driftline.operators.train_pod import TrainPodOperator
@@ -59,7 +58,9 @@ def main() -> int:
     run_id = f"k8s-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     cfg = config()
     ref = snapshot(args.data_root, run_id)
-    with DAG("driftline__churn__k8s_train", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) as dag:
+    with DAG(
+        "driftline__churn__k8s_train", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ) as dag:
         TrainPodOperator(
             task_id="train",
             model_config=cfg,
@@ -70,7 +71,9 @@ def main() -> int:
             hostnetwork=True,
             retries=0,
         )
-    run = dag.test(logical_date=dt.datetime.combine(DATA_DAY + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC))
+    run = dag.test(
+        logical_date=dt.datetime.combine(DATA_DAY + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    )
     ti = next(t for t in run.get_task_instances() if t.task_id == "train")
     result = ti.xcom_pull(task_ids="train") if ti.state == "success" else None
     print(json.dumps({"state": str(ti.state), "result": result}, default=str))

@@ -17,7 +17,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,11 @@ from tests.containers.conftest import LOCAL, REPO
 pytestmark = pytest.mark.timeout(3600)  # image builds and a stack start on 2 cores take minutes
 
 PROJECT = "driftline-ct"
-PORTS = {"DRIFTLINE_AIRFLOW_PORT": "18980", "DRIFTLINE_MLFLOW_PORT": "18981", "DRIFTLINE_SERVICE_PORT": "18982"}
+PORTS = {
+    "DRIFTLINE_AIRFLOW_PORT": "18980",
+    "DRIFTLINE_MLFLOW_PORT": "18981",
+    "DRIFTLINE_SERVICE_PORT": "18982",
+}
 DAG_ID = "driftline__churn"
 DATA_DAY = dt.date(2026, 1, 15)
 RUN_TIMEOUT_S = 1800
@@ -45,7 +48,9 @@ def http(method: str, url: str, body: Any = None, headers: dict[str, str] | None
 
 
 @pytest.fixture(scope="module")
-def stack(podman: dict[str, str], images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def stack(
+    podman: dict[str, str], images: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     data = REPO / ".driftline" / "data"
     if not (data / "churn").exists():
         subprocess.run(
@@ -84,7 +89,9 @@ def admin_token(env: dict[str, str]) -> str:
     ).stdout  # fmt: skip
     password = json.loads(out)["admin"]
     base = f"http://127.0.0.1:{env['DRIFTLINE_AIRFLOW_PORT']}"
-    token: str = http("POST", f"{base}/auth/token", {"username": "admin", "password": password})["access_token"]
+    token: str = http("POST", f"{base}/auth/token", {"username": "admin", "password": password})[
+        "access_token"
+    ]
     return token
 
 
@@ -110,7 +117,12 @@ def test_a_model_day_runs_through_the_rest_api_and_the_service_serves_it(stack: 
     http("PATCH", f"{base}/api/v2/dags/{DAG_ID}", {"is_paused": False}, headers=auth)
     run_id = f"containers-test-{int(time.time())}"
     logical = dt.datetime.combine(DATA_DAY + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC).isoformat()
-    http("POST", f"{base}/api/v2/dags/{DAG_ID}/dagRuns", {"dag_run_id": run_id, "logical_date": logical}, headers=auth)
+    http(
+        "POST",
+        f"{base}/api/v2/dags/{DAG_ID}/dagRuns",
+        {"dag_run_id": run_id, "logical_date": logical},
+        headers=auth,
+    )
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         state = http("GET", f"{base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", headers=auth)["state"]

@@ -15,7 +15,9 @@ pytestmark = pytest.mark.timeout(3600)  # image builds and a stack start on 2 co
 
 
 def run(podman: dict[str, str], *args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", "run", "--rm", *args], env=podman, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["podman", "run", "--rm", *args], env=podman, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_airflow_image_answers_version(podman: dict[str, str], images: dict[str, str]) -> None:
@@ -24,8 +26,12 @@ def test_airflow_image_answers_version(podman: dict[str, str], images: dict[str,
     assert proc.stdout.strip().splitlines()[-1] == "3.3.2"
 
 
-def test_airflow_image_has_driftline_and_validates_the_baked_configs(podman: dict[str, str], images: dict[str, str]) -> None:
-    proc = run(podman, "--entrypoint", "driftline", images["airflow"], "validate", "/opt/airflow/dags/configs")
+def test_airflow_image_has_driftline_and_validates_the_baked_configs(
+    podman: dict[str, str], images: dict[str, str]
+) -> None:
+    proc = run(
+        podman, "--entrypoint", "driftline", images["airflow"], "validate", "/opt/airflow/dags/configs"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -62,7 +68,9 @@ def test_service_image_answers_its_health_probe(podman: dict[str, str], images: 
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    logs = subprocess.run(["podman", "logs", name], env=podman, capture_output=True, text=True)
+                    logs = subprocess.run(
+                        ["podman", "logs", name], env=podman, capture_output=True, text=True
+                    )
                     pytest.fail(f"the service did not answer /healthz in 120 s:\n{logs.stdout}{logs.stderr}")
                 time.sleep(2)
         assert body["status"] == "ok"

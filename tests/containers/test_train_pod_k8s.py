@@ -80,7 +80,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_the_train_task_runs_as_a_pod_and_its_version_lands_in_mlflow(cluster: None, servers: Path) -> None:
-    kubectl("apply", "-f", "-", stdin='{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "driftline"}}')
+    kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin='{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "driftline"}}',
+    )
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -131,7 +136,13 @@ def test_the_train_task_runs_as_a_pod_and_its_version_lands_in_mlflow(cluster: N
         "DRIFTLINE_PROJECT_ROOT": str(REPO),
         "PYTHONPATH": str(REPO),
     }
-    subprocess.run([str(REPO / ".venv" / "bin" / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [str(REPO / ".venv" / "bin" / "airflow"), "db", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     proc = subprocess.run(
         [str(REPO / ".venv" / "bin" / "python"), str(Path(__file__).with_name("run_train_pod.py")), str(REPO / ".driftline" / "data")],
         env=env, capture_output=True, text=True, timeout=1800,

@@ -350,7 +350,7 @@ def holm_columns(results: list[ColumnDrift]) -> list[ColumnDrift]:
     out = list(results)
     for i, p_adj in zip(family, adjusted, strict=True):
         r = results[i]
-        assert r.method is not None and r.statistic is not None and r.threshold is not None
+        assert r.method is not None and r.statistic is not None and r.threshold is not None  # noqa: S101 - set for every column in `family` above; narrows the type
         drifted = decide(r.method, p_adj, r.statistic, r.threshold, float(r.alpha or 0.05))
         out[i] = replace(r, p_adjusted=p_adj, drifted=drifted)
     return out

@@ -149,7 +149,7 @@ def join_outcomes(
     value_cols = ["kpi", *guardrails]
     per_entity = frame.groupby(["arm", "entity_id"], sort=False)[value_cols].mean()
     if covariate:
-        assert pre_period is not None
+        assert pre_period is not None  # noqa: S101 - checked by the caller when CUPED is on; narrows the type
         pre = pre_exposure_covariate(pre_period)
         per_entity["covariate"] = pre.reindex(per_entity.index.get_level_values(1)).to_numpy()
     samples: dict[str, ArmSample] = {}

@@ -128,7 +128,9 @@ def run_batch_inference(
                     stamp.data_time,
                 )
                 guard = Guard(cfg.partition_key, "data_time", stamp.data_time)
-        stats = writer.write(scorer_for(config)(model, source, config, stamp, counts, arms), guard, fence=lock.fence)
+        stats = writer.write(
+            scorer_for(config)(model, source, config, stamp, counts, arms), guard, fence=lock.fence
+        )
         lock.fence()
         # every item is in: readers' caches move on; the completed data time never goes back
         bump_generation(client, cfg, stamp.run_id, data_time=stamp.data_time)

@@ -150,7 +150,7 @@ class ScoringLock:
                     f"{dt.datetime.fromtimestamp(expires, dt.UTC).isoformat() if expires else '?'}; "
                     "runs of one model write one at a time (docs/concepts/concurrency.md), retry later"
                 )
-            time.sleep(delay * (0.5 + random.random()))
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter of a retry delay, not a secret
             delay = min(delay * 1.5, 5.0)
 
     def _renew(self) -> None:
