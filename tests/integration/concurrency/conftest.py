@@ -1,4 +1,4 @@
-"""The concurrency harness (harness.py), importable by the tests here."""
+"""The concurrency harness (concurrency_harness.py; the fault harness is harness.py, both on sys.path), importable by the tests here."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import Cell, LinearizableMotoServer, Run, diff, execute, format_matrix, table_state
+from concurrency_harness import Cell, LinearizableMotoServer, Run, diff, execute, format_matrix, table_state
 
 pytestmark = pytest.mark.slow
 D0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
