@@ -209,7 +209,21 @@ def _second_pass(
 def data_drift(
     engine: DuckDBEngine, reference: SnapshotRef, current: SnapshotRef, settings: DriftSettings
 ) -> DataDriftResult:
-    """DataDriftResult of `current` against `reference`, both snapshots, on DuckDB."""
+    """DataDriftResult of `current` against `reference`, both snapshots, on DuckDB.
+
+    The aggregates reproduce the Evidently-equivalent decisions (`drift.decision: evidently`); the
+    calibrated decisions (drift.calibrated) are not computed from aggregates yet, and say so.
+    """
+    from driftline.exceptions import ConfigError
+
+    if settings.decision != "evidently":
+        raise ConfigError(
+            "drift.decision",
+            [
+                f"compute.engine 'duckdb' computes drift only with drift.decision: evidently, not "
+                f"{settings.decision!r} (the calibrated tests from aggregates are not built yet)"
+            ],
+        )
     con = engine.connect()
     try:
         ref_rel, cur_rel = relation(con, reference), relation(con, current)

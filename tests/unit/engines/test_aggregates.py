@@ -70,6 +70,7 @@ def settings() -> DriftSettings:
         column_types=dict(TYPES),  # type: ignore[arg-type]
         columns={"js_num": ("jensenshannon", None), "ks_num": ("ks", None)},
         drift_share=0.3,
+        decision="evidently",  # what the aggregates reproduce (the calibrated path is refused)
     )
 
 
@@ -124,7 +125,7 @@ def test_a_method_that_needs_the_values_is_refused_on_aggregates(tmp_path: Path)
     from driftline.exceptions import DriftInputError
 
     ref, cur = frames(5_000, 2_000, 0.0, 8)
-    s = DriftSettings(column_types={"normal": "num"}, columns={"normal": ("psi", None)})
+    s = DriftSettings(column_types={"normal": "num"}, columns={"normal": ("psi", None)}, decision="evidently")
     engine = DuckDBEngine(ComputeSection(engine="duckdb", exact_below_rows=0))
     with pytest.raises(DriftInputError, match=r"drift.columns.normal.method 'psi' needs the column's values"):
         engine.data_drift(snap(tmp_path, "ref", ref), snap(tmp_path, "cur", cur), s)
@@ -135,7 +136,7 @@ def test_hostile_column_names_are_quoted(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     ref = pd.DataFrame({name: rng.normal(0, 1, 3000), "o'k": rng.choice(["x", "y"], 3000)})
     cur = pd.DataFrame({name: rng.normal(1, 1, 2000), "o'k": rng.choice(["x", "y"], 2000)})
-    s = DriftSettings(column_types={name: "num", "o'k": "cat"})
+    s = DriftSettings(column_types={name: "num", "o'k": "cat"}, decision="evidently")
     expected = compute_data_drift(ref, cur, s)
     got = DuckDBEngine(ComputeSection(engine="duckdb", exact_below_rows=0)).data_drift(
         snap(tmp_path, "ref", ref), snap(tmp_path, "cur", cur), s
