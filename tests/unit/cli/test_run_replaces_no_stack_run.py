@@ -68,7 +68,9 @@ def test_a_backfill_run_in_the_way_is_named_and_a_dag_test_run_is_not(runs) -> N
 
 def test_run_refuses_before_running_anything(runs, capsys, monkeypatch) -> None:
     monkeypatch.setattr(localrun, "_ensure_db", lambda: None)
-    monkeypatch.setattr(localrun, "_pipeline_dag", lambda model, which="pipeline": type("Dag", (), {"dag_id": DAG_ID})())
+    monkeypatch.setattr(
+        localrun, "_pipeline_dag", lambda model, which="pipeline": type("Dag", (), {"dag_id": DAG_ID})()
+    )
     assert localrun.main(["guard_test", "--start", "2026-01-17", "--end", "2026-01-17"]) == 2
     err = capsys.readouterr().err
     assert "dag.test() would delete these runs of driftline__guard_test" in err
