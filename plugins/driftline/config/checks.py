@@ -85,21 +85,9 @@ def _suite(path: str, deep: bool, read: Any) -> list[Any]:
     """The suite file's expectations; without `deep`, read without importing Great Expectations."""
     if deep:
         return list(read(path))
-    import json
+    from driftline.validation.expectations import PlannedExpectation, read_suite_items
 
-    from driftline.validation.expectations import PlannedExpectation, suite_path
-
-    file = suite_path(path)
-    where = f"validation.suite ({file})"
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(where, [f"cannot read the suite file: {exc.strerror or exc}"]) from exc
-    except ValueError as exc:
-        raise ConfigError(where, [f"not valid JSON: {exc}"]) from exc
-    items = data.get("expectations") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise ConfigError(where, ["expected a JSON object with an 'expectations' list"])
+    file, _where, items = read_suite_items(path)
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):

@@ -118,11 +118,10 @@ def suite_path(path: str) -> Path:
     return candidate if candidate.is_absolute() else project_root() / candidate
 
 
-def from_suite_file(path: str) -> list[PlannedExpectation]:
-    """The expectations of a GX suite JSON file (GX 1.x `type` or legacy `expectation_type`).
+def read_suite_items(path: str) -> tuple[Path, str, list[Any]]:
+    """The suite file, the config location naming it, and its raw `expectations` list.
 
-    Severity: `meta.severity` ("warn"/"fail") or GX's `severity` ("warning"/"info" warn,
-    "critical" fails); default fail.
+    A file that cannot be read, is not JSON or has no `expectations` list is a ConfigError.
     """
     file = suite_path(path)
     where = f"validation.suite ({file})"
@@ -135,6 +134,16 @@ def from_suite_file(path: str) -> list[PlannedExpectation]:
     items = data.get("expectations") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ConfigError(where, ["expected a JSON object with an 'expectations' list"])
+    return file, where, items
+
+
+def from_suite_file(path: str) -> list[PlannedExpectation]:
+    """The expectations of a GX suite JSON file (GX 1.x `type` or legacy `expectation_type`).
+
+    Severity: `meta.severity` ("warn"/"fail") or GX's `severity` ("warning"/"info" warn,
+    "critical" fails); default fail.
+    """
+    _file, where, items = read_suite_items(path)
     planned = []
     for i, item in enumerate(items):
         name = item.get("type") or item.get("expectation_type") if isinstance(item, dict) else None
