@@ -90,8 +90,11 @@ def quiet_skops_module_walk() -> Iterator[None]:
         yield
 
 
-def download_model_version(access: MlflowAccess, name: str, version: int, dst: Path) -> Path:
-    """The files of `name` version `version`, downloaded through `access`'s own client into `dst`."""
+def download_model_version(
+    access: MlflowAccess, name: str, version: int, dst: Path, artifact_path: str = ""
+) -> Path:
+    """The files of `name` version `version` (or only `artifact_path` in them, e.g. "MLmodel"),
+    downloaded through `access`'s own client and URI into `dst`: never MLflow's process-wide store."""
     import importlib
 
     from driftline.mlflow_auth import credentialed_repository
@@ -102,7 +105,7 @@ def download_model_version(access: MlflowAccess, name: str, version: int, dst: P
     credentials = getattr(access, "credentials", None)
     if credentials is not None:
         repo = credentialed_repository(repo, credentials)
-    return Path(repo.download_artifacts("", dst_path=str(dst)))
+    return Path(repo.download_artifacts(artifact_path, dst_path=str(dst)))
 
 
 def check_model_files(

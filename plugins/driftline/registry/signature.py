@@ -20,12 +20,21 @@ log = logging.getLogger(__name__)
 
 
 def version_columns(access: MlflowAccess, name: str, version: int) -> list[str] | None:
-    """The input column names of version `version` of `name` (its MLflow signature), None if unsigned."""
-    from mlflow.models import get_model_info
+    """The input column names of version `version` of `name` (its MLflow signature), None if unsigned.
 
-    access.client  # noqa: B018 - sets the tracking and registry URIs for get_model_info
-    info = get_model_info(f"models:/{name}/{version}")
-    signature = info.signature
+    Only the version's MLmodel file is read, through `access`'s own client and URI (MLflow's
+    `get_model_info` would resolve `models:/` against the process-wide default store instead).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from mlflow.models import Model
+
+    from driftline.registry.models import download_model_version
+
+    with tempfile.TemporaryDirectory(prefix="driftline-signature-") as tmp:
+        path = download_model_version(access, name, version, Path(tmp), artifact_path="MLmodel")
+        signature = Model.load(str(path)).signature
     if signature is None or signature.inputs is None:
         return None
     names = signature.inputs.input_names()

@@ -27,7 +27,7 @@ def _champion(example_config) -> object:
     y = (X.iloc[:, 0] > 0).astype(int)
     model = LogisticRegression().fit(X, y)
     hook = MlflowHook()
-    hook.client  # noqa: B018
+    hook.store.use_for_fluent_api()  # log_model below goes to the hook's store, whatever ran before
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model", signature=infer_signature(X, model.predict(X)))
     hook.client.create_registered_model("churn")
@@ -57,10 +57,6 @@ def _context(force: bool) -> dict:
     }
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="passes alone, fails after other tests in the full suite (order-dependent MLflow state; open, issue 23 note)",
-)
 def test_removing_a_feature_is_named_before_a_run_breaks(
     tmp_path, example_config, example_config_path, driftline_home, capsys, monkeypatch
 ):
@@ -99,10 +95,6 @@ def test_removing_a_feature_is_named_before_a_run_breaks(
     assert out["data_drift"]["reason"].startswith("not evaluated: champion v1 cannot serve this config")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="passes alone, fails after other tests in the full suite (order-dependent MLflow state; open, issue 23 note)",
-)
 def test_an_added_feature_is_named_too(
     tmp_path, example_config, example_config_path, driftline_home, monkeypatch
 ):
@@ -118,3 +110,24 @@ def test_an_added_feature_is_named_too(
     assert problems and problems[0].startswith(
         "data.features: lists ['region'], which champion v1 of 'churn' was not trained on"
     )
+
+
+def test_the_check_reads_the_connections_store_not_mlflows_process_wide_one(
+    tmp_path, example_config, driftline_home, monkeypatch
+):
+    """Under the stack the process-wide MLflow URI is unset (a default SQLite file in the working
+    folder): the signature check must read the champion through its own connection's store."""
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    from driftline.registry.signature import version_columns
+
+    hook = _champion(example_config)
+    elsewhere = tmp_path / "elsewhere.db"
+    mlflow.set_tracking_uri(f"sqlite:///{elsewhere}")  # what a previous task in the process left
+    mlflow.set_registry_uri(f"sqlite:///{elsewhere}")
+    try:
+        assert version_columns(hook.store, "churn", 1) == example_config.feature_names
+    finally:
+        hook.store.use_for_fluent_api()
+    assert not elsewhere.exists(), "the check opened MLflow's process-wide store"
