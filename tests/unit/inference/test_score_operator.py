@@ -176,10 +176,6 @@ def test_an_unreachable_endpoint_names_the_connection(make_config, validated, ch
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="cross-branch: the experiment record lacks experiment_id after the data-time membership merge (open, issue 23 note)",
-)
 def test_in_snapshot_mode_the_operator_scores_the_running_experiments_arms(
     make_config, example_config, validated, ddb, champion, s3_conn, table_name
 ):
@@ -206,6 +202,7 @@ def test_in_snapshot_mode_the_operator_scores_the_running_experiments_arms(
         salt="churn:op-test",
         op_key="driftline__churn/gate-run",
         no_model_default=0,
+        started_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),  # a data time: the scored day lies inside it
     )
     assert example_config.ab_test is not None
     config = make_config(
@@ -237,10 +234,6 @@ def test_in_snapshot_mode_the_operator_scores_the_running_experiments_arms(
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)  # two MLflow model logs: minutes on a busy 2-core machine
-@pytest.mark.xfail(
-    strict=False,
-    reason="cross-branch: its v2 is logged with cloudpickle, which the format allow-list now refuses (open, issue 23 note)",
-)
 def test_a_backfill_is_scored_by_the_champion_of_its_data_time_not_todays(
     make_config, validated, ddb, champion, churn_model, constant_model, driftline_home
 ):
@@ -254,7 +247,7 @@ def test_a_backfill_is_scored_by_the_champion_of_its_data_time_not_todays(
 
     with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name("scoring").experiment_id):
         info = mlflow.sklearn.log_model(
-            constant_model, name="model", registered_model_name="churn", serialization_format="cloudpickle"
+            constant_model, name="model", registered_model_name="churn", serialization_format="skops"
         )
     v2 = int(info.registered_model_version)
     store = MlflowStore(mlflow.get_tracking_uri())

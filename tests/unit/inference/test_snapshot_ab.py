@@ -63,10 +63,6 @@ def big_validated(driftline_home: Any, churn_generator: Any) -> dict[str, Any]:
     return mark(write_snapshot(frame, uri, {}), "validated").to_dict()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="cross-branch: the service no longer serves these items after the merge (TTL/served-record interplay; open, issue 23 note)",
-)
 def test_both_arms_and_the_holdout_are_imported_counted_and_served(
     ddb, snap_config, big_validated, churn_model, constant_model
 ):
@@ -76,7 +72,9 @@ def test_both_arms_and_the_holdout_are_imported_counted_and_served(
     models = {3: churn_model, 7: constant_model}
     cfg = snap_config.inference.model_copy(update={"chunk_rows": 1000})
     snap_config = snap_config.model_copy(update={"inference": cfg})
-    started = start(ddb, snap_config, big_validated, models)
+    # written now: items live inference.ttl_days from their write time, and the service below never
+    # returns an expired item (written at T0, January, they would be long gone)
+    started = start(ddb, snap_config, big_validated, models, scored_at=dt.datetime.now(dt.UTC))
     assert json.loads(json.dumps(started)) == started  # it travels through the trigger
     result = finish(ddb, snap_config, started)
     assert read_run(ddb, cfg, RUN)["arms"] == PLAN.to_json()  # the plan is recorded with the decision

@@ -121,10 +121,6 @@ def test_new_runs_switch_the_pointer_and_retired_tables_are_dropped_after_retent
     assert set(read_pointer(ddb, snap_config.inference)["retired"]) == {two["table"]}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="cross-branch: the service no longer serves these items after the merge (TTL/served-record interplay; open, issue 23 note)",
-)
 def test_the_service_reads_through_the_pointer(ddb, snap_config, validated, churn_model, current_frame):
     from driftline.service.app import create_app
     from driftline.service.auth import digest
@@ -141,9 +137,10 @@ def test_the_service_reads_through_the_pointer(ddb, snap_config, validated, chur
     entity = str(current_frame["customer_id"].iloc[0])
     url = f"/v1/models/churn/predictions/{entity}"
     assert client.get(url, headers={"X-API-Key": "k"}).status_code == 404  # no import switched yet
-    load(ddb, snap_config, validated, churn_model, "s1", T0, 2, T0)
+    now = dt.datetime.now(dt.UTC)  # items live ttl_days from their write time; expired ones are never served
+    load(ddb, snap_config, validated, churn_model, "s1", T0, 2, now)
     assert client.get(url, headers={"X-API-Key": "k"}).json()["model_version"] == 2
-    load(ddb, snap_config, validated, churn_model, "s2", T0 + dt.timedelta(days=1), 3, T0)
+    load(ddb, snap_config, validated, churn_model, "s2", T0 + dt.timedelta(days=1), 3, now)
     body = client.get(url, headers={"X-API-Key": "k"}).json()
     assert body["model_version"] == 3 and body["airflow_run_id"] == "s2"  # the pointer moved: cache dropped
     batch = client.post(
