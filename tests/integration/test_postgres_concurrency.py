@@ -516,10 +516,6 @@ def check_ledger(url: str, api: AirflowApi, runs: dict[str, list[str]]) -> None:
 
 
 @pytest.mark.timeout(2400)
-@pytest.mark.xfail(
-    strict=False,
-    reason="after the merge score_and_write opens a default SQLite MLflow store under the stack (a process-wide tracking URI is no longer set): open bug, issue 23 note",
-)
 def test_two_models_and_a_rollback_run_concurrently_on_postgres(tmp_path: Path) -> None:
     root = tmp_path
     write_project(root)

@@ -38,5 +38,10 @@ class PromotionRefusedError(RegistryInputError):
     """The promotion policy refuses to move `champion` to this version (names model, version and why)."""
 
 
+class StalePromotionError(PromotionRefusedError):
+    """A run for older data would replace a champion promoted from newer data (a backfill, or a run
+    that reached its gate after a later day's run): the newer data time wins, the champion stays."""
+
+
 class ModelLoadRefusedError(PermanentError):
     """A model artifact may not be loaded: its format or content is not allowed by the model's config."""

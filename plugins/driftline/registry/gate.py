@@ -20,19 +20,20 @@ import datetime as dt
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from driftline.payloads import GatePayload
 from driftline.registry.approval import PromotionRequest
 from driftline.registry.audit import PENDING_TAG, entries_of_op
 from driftline.registry.champion import get_champion, read_model
-from driftline.registry.errors import RegistryInputError
+from driftline.registry.errors import RegistryInputError, StalePromotionError
 from driftline.registry.promotion import (
     PromotionResult,
     PromotionRules,
     op_id_for,
     promote,
+    refuse_stale,
     repair,
     require_version,
 )
@@ -322,6 +323,9 @@ def run_gate(
                 comparison.describe(),
             )
     verdict = decide(challenger_score, champion_score, config.registry, comparison)
+    stale = _stale(hook, name, challenger, data_time, policy) if verdict.decision == "promoted" else None
+    if stale is not None:  # a later data day's run promoted first: the newer data time wins
+        verdict = replace(verdict, decision="kept_champion", reason=f"{verdict.reason}; but {stale}")
     # With ab_test enabled, a challenger that passed against a champion starts an A/B experiment
     # instead of being promoted (driftline.experiments.lifecycle); the first champion is promoted.
     ab_test = verdict.decision == "promoted" and champion is not None and _ab_enabled(config)
@@ -385,7 +389,7 @@ def run_gate(
             lock_wait=lock_wait,
         ).to_dict()
     elif verdict.decision == "promoted":
-        promotion = promote(
+        promotion = promote_unless_stale(
             hook,
             name,
             challenger,
@@ -405,7 +409,16 @@ def run_gate(
             op_key=op_key,
             rules=PromotionRules(approval_required=approval_required),
             user=user,
-        ).to_dict()
+        )
+    if verdict.decision == "promoted" and promotion is None and not (deferred or ab_test):
+        decision = "kept_champion"  # refused under the lock: a newer data time's promotion won
+        verdict = replace(
+            verdict,
+            decision="kept_champion",
+            reason=f"{verdict.reason}; but {_stale(hook, name, challenger, data_time, policy)}",
+        )
+        tags = {f"{TAG_GATE_PREFIX}decision": decision, f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000]}
+        _record(hook, name, challenger, tags, policy)
     result: GatePayload = {
         "decision": decision,
         "reason": verdict.reason if experiment is None else f"{verdict.reason}; {experiment['reason']}",
@@ -422,6 +435,35 @@ def run_gate(
     if experiment is not None:
         result["experiment"] = experiment
     return result
+
+
+def _stale(
+    hook: MlflowAccess, name: str, version: int, data_time: dt.datetime | None, policy: RetryPolicy | None
+) -> str | None:
+    """Why promoting `version` for `data_time` would be stale (a champion from newer data), or None."""
+    if data_time is None:
+        return None
+    model = read_model(hook, name, policy)
+    try:
+        refuse_stale(
+            name,
+            version,
+            "promote",
+            dict(model.tags or {}) if model else {},
+            {"data_time": data_time.isoformat()},
+        )
+    except StalePromotionError as exc:
+        return str(exc)
+    return None
+
+
+def promote_unless_stale(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
+    """`promote`, or None (logged) when a newer data time's promotion got there first under the lock."""
+    try:
+        return promote(*args, **kwargs).to_dict()
+    except StalePromotionError as exc:
+        log.warning("gate: %s", exc)
+        return None
 
 
 def _ab_enabled(config: ModelConfig) -> bool:

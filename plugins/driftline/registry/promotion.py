@@ -31,6 +31,12 @@ the lock against a fresh read of the audit trail and the version's gate tag:
   (PromotionRefusedError names the model, the version and why).
 The entry records which rule allowed the move (`details.policy`), the approver, and the Airflow user
 who triggered the run (`AuditEntry.user`, from `dag_run.triggering_user_name`).
+
+A newer data time wins, as it does for predictions: a promotion made for a run's data time
+(`details.data_time`) is refused with StalePromotionError when a champion change recorded for a
+newer data time exists (`newer_promotion`): a backfill, or a day whose gate ran after a later
+day's, never replaces a champion promoted from newer data. Rollbacks (a person's decision, with no
+data time) are not refused by this rule and do not count as newer data.
 """
 
 from __future__ import annotations
@@ -47,12 +53,19 @@ from driftline.registry.audit import PENDING_TAG, AuditEntry, entries_of_op, nex
 from driftline.registry.champion import (
     CHALLENGER,
     CHAMPION,
+    DATA_TIME_DETAIL,
     PREVIOUS_CHAMPION,
     TAG_PROMOTED_AT,
     aliases_of,
+    parse_time,
     read_model,
 )
-from driftline.registry.errors import PromotionRefusedError, RegistryConflictError, RegistryInputError
+from driftline.registry.errors import (
+    PromotionRefusedError,
+    RegistryConflictError,
+    RegistryInputError,
+    StalePromotionError,
+)
 from driftline.registry.lock import RegistryLock
 from driftline.registry.retry import RetryPolicy, call, error_code
 
@@ -171,6 +184,36 @@ def authorize(
             "nobody approved it"
         )
     return {"policy": eligible, **({"approved_by": approved_by} if approved_by else {})}
+
+
+def newer_promotion(entries: list[AuditEntry], data_time: dt.datetime) -> AuditEntry | None:
+    """The latest `champion` change recorded for a data time newer than `data_time`, if any (pure)."""
+    newest: tuple[dt.datetime, AuditEntry] | None = None
+    for entry in entries:
+        if entry.alias != CHAMPION or entry.to_version is None:
+            continue
+        recorded = parse_time(str((entry.details or {}).get(DATA_TIME_DETAIL) or ""))
+        if recorded is not None and recorded > data_time and (newest is None or recorded > newest[0]):
+            newest = (recorded, entry)
+    return newest[1] if newest else None
+
+
+def refuse_stale(
+    name: str, version: int, action: str, model_tags: dict[str, str], details: dict[str, Any]
+) -> None:
+    """StalePromotionError when `details.data_time` is older than a recorded champion promotion."""
+    from driftline.registry.audit import entries_from_tags
+
+    mine = parse_time(str(details.get(DATA_TIME_DETAIL) or ""))
+    if mine is None or action == "rollback":
+        return
+    newer = newer_promotion(entries_from_tags(model_tags), mine)
+    if newer is not None:
+        raise StalePromotionError(
+            f"{action} of {name!r} to version {version} (data up to {mine.isoformat()}) refused: champion "
+            f"v{newer.to_version} was promoted from newer data (up to {newer.details[DATA_TIME_DETAIL]}, "
+            f"audit entry {newer.seq}); a run for older data never replaces it"
+        )
 
 
 def op_id_for(action: str, op_key: str | None) -> str:
@@ -415,6 +458,7 @@ def _promote_locked(
         return done
     require_version(hook, name, version, policy)
     details = dict(details or {})
+    refuse_stale(name, version, action, dict(model.tags or {}), details)
     if rules is not None:
         standing = standing_of(hook, name, version, dict(model.tags or {}), policy)
         details.update(authorize(name, version, action, standing, rules, approval))

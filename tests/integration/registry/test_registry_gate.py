@@ -49,6 +49,39 @@ def test_gate_promotes_first_then_keeps_the_better_champion(server_hook, model_n
     assert run_gate(server_hook, config, good, evaluation, actor="airflow:test/1")["decision"] == "promoted"
 
 
+def test_a_backfill_gate_never_replaces_a_champion_promoted_from_newer_data(
+    server_hook, model_name, evaluation
+):
+    """Runs overlap and backfills run late: the gate of an older data day that passes its comparison
+    keeps the champion a newer day promoted (it was: promoted, so the older model won), both when
+    it sees the newer promotion up front and when the newer one lands between its read and write."""
+    import datetime as dt
+
+    from driftline.registry.errors import StalePromotionError
+    from driftline.registry.promotion import promote
+
+    config = registry_config(model_name, min_score=0.0, min_improvement=0.0)
+    march, feb = dt.datetime(2026, 3, 2, tzinfo=dt.UTC), dt.datetime(2026, 2, 2, tzinfo=dt.UTC)
+    weak = _register(server_hook, config, "scheduled__2026-03-01", True, 5)
+    newer = run_gate(server_hook, config, weak, evaluation, actor="airflow:test/mar", data_time=march)
+    assert newer["decision"] == "promoted", newer
+    good = _register(server_hook, config, "backfill__2026-02-01", False, 6)  # better, but older data
+    older = run_gate(server_hook, config, good, evaluation, actor="airflow:test/feb", data_time=feb)
+    assert older["decision"] == "kept_champion", older
+    assert "was promoted from newer data (up to 2026-03-02" in older["reason"]
+    assert read_aliases(server_hook, model_name)["champion"] == 1
+    tags = server_hook.client.get_model_version(model_name, "2").tags
+    assert tags["driftline.gate.decision"] == "kept_champion"
+    # under the lock too: a promotion for older data is refused whoever calls it
+    with pytest.raises(StalePromotionError, match="a run for older data never replaces it"):
+        promote(server_hook, model_name, 2, 1, "late", "test", details={"data_time": feb.isoformat()})
+    # the same data day (a re-run) and newer data still promote
+    again = promote(
+        server_hook, model_name, 2, 1, "same day", "test", details={"data_time": march.isoformat()}
+    )
+    assert again.changed and read_aliases(server_hook, model_name)["champion"] == 2
+
+
 def test_gate_rejects_first_model_below_the_floor(server_hook, model_name, evaluation):
     config = registry_config(model_name, min_score=0.9)
     weak = _register(server_hook, config, "scheduled__1", True, 3)
