@@ -36,7 +36,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.driftline-synced
 
-.PHONY: help install demo test test-fast docs config-reference up down compose-up compose-down compose-up-local compose-down-local images k8s-local k8s-down test-containers check-stack clean clean-demo lint format bench validate schema data env airflow run
+.PHONY: help install demo test test-fast test-scheduler-matrix docs config-reference up down compose-up compose-down compose-up-local compose-down-local images k8s-local k8s-down test-containers check-stack clean clean-demo lint format bench validate schema data env airflow run
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -64,6 +64,10 @@ test: install
 
 test-fast: install
 	$(VENV)/bin/pytest -m "not slow and not integration" -q -p no:cacheprovider
+
+# The concurrency matrix under the real scheduler (Postgres, LocalExecutor, REST triggers): opt-in, ~30 min.
+test-scheduler-matrix: install
+	DRIFTLINE_SCHEDULER_MATRIX=1 scripts/with_postgres.sh $(VENV)/bin/pytest tests/integration/test_scheduler_matrix.py -s -p no:cacheprovider
 
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir $(DRIFTLINE_HOME)/site

@@ -61,6 +61,13 @@ def mlflow_champions(
 CACHE_ITEMS_VAR = "DRIFTLINE_SERVICE_CACHE_ITEMS"
 CACHE_TTL_VAR = "DRIFTLINE_SERVICE_CACHE_TTL_S"
 POINTER_TTL_VAR = "DRIFTLINE_SERVICE_POINTER_TTL_S"
+ACCESS_LOG_VAR = "DRIFTLINE_SERVICE_ACCESS_LOG"
+
+
+def access_log() -> bool:
+    """uvicorn's per-request access log, off unless DRIFTLINE_SERVICE_ACCESS_LOG=1: a log line per
+    request costs more than a one-row score; request counts and latencies are in /metrics."""
+    return os.environ.get(ACCESS_LOG_VAR, "0").strip().lower() in ("1", "true", "yes")
 
 
 def _number(name: str, default: str) -> float:
@@ -158,7 +165,9 @@ def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: i
     # team, and on a busy machine spinning teams of several processes cost more than they give.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     if workers == 1:
-        uvicorn.run(build_app(folder, keys_file), host=host, port=port, log_config=log_config)
+        uvicorn.run(
+            build_app(folder, keys_file), host=host, port=port, log_config=log_config, access_log=access_log()
+        )
         return
     from driftline.service.metrics import MULTIPROC_VAR
 
@@ -174,6 +183,7 @@ def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: i
             port=port,
             workers=workers,
             log_config=log_config,
+            access_log=access_log(),
             # uvicorn restarts a worker that misses its supervisor's ping for this long: a worker
             # importing MLflow and warming up a model on a busy machine can be silent for seconds
             timeout_worker_healthcheck=int(_number(HEALTHCHECK_VAR, "60")),
