@@ -261,6 +261,9 @@ def describe(task_id: str, state: str, result: Any, error: str | None) -> list[s
         return _drift_lines(r)
     elif task_id == "decide_retrain":
         text = f"retrain={r.get('retrain')} reasons={r.get('reasons')} suppressed={r.get('suppressed')}"
+        held = [note for note in r.get("notes") or [] if note.startswith("held by drift.persistence")]
+        if held:  # drift seen, but not yet in k of the last n runs
+            text += f"\n{'':21s}{held[0].split('): ')[0]})"
     elif task_id == "train":
         metrics = {k: round(v, 4) for k, v in (r.get("metrics") or {}).items() if isinstance(v, int | float)}
         text = f"MLflow run {r.get('run_id')} metrics {metrics}"
@@ -533,7 +536,10 @@ def _reset_predictions() -> None:
 def _ab_act(home: Path, logs: Path) -> int:
     """Switch the example's ab_test on (the demo's copy of the config), run the A/B days and, after
     each, the A/B evaluation DAG for the same day until it promotes the challenger."""
-    folder = enable_ab_test(home, project_root() / "dags" / "configs" / "churn.yaml")
+    root = project_root()
+    folder = enable_ab_test(home, root / "dags" / "configs" / "churn.yaml")
+    # the project stays where it is (else it would be derived from the demo's configs folder)
+    os.environ.setdefault("DRIFTLINE_PROJECT_ROOT", str(root))
     os.environ["DRIFTLINE_CONFIGS"] = str(folder)
     print(f"\n== A/B tests switched on: the demo's config {folder / 'churn.yaml'} has ab_test.enabled: true")
     dags = _load_dags()

@@ -186,7 +186,11 @@ def write_project(root: Path) -> None:
     configs.mkdir(parents=True)
     (root / "plugins").mkdir()
     shutil.copy(REPO / "dags" / "driftline_dags.py", root / "dags" / "driftline_dags.py")
-    shutil.copy(REPO / "dags" / "configs" / "churn.yaml", configs / "churn.yaml")
+    churn = yaml.safe_load((REPO / "dags" / "configs" / "churn.yaml").read_text())
+    # one drifted run retrains (the example holds drift until 2 of 3 runs saw it; this test's churn
+    # runs twice, and its second run must retrain on the drift)
+    churn["drift"]["persistence"] = {"k": 1, "n": 1}
+    (configs / "churn.yaml").write_text(yaml.safe_dump(churn, sort_keys=False))
     retention = yaml.safe_load((REPO / "dags" / "configs" / "churn.yaml").read_text())
     retention["model"].update(
         name="retention", description="Customers likely to stay: the churn pipeline on another market."
