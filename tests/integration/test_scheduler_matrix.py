@@ -31,12 +31,15 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the stack's helpers (import mode importlib)
 from test_postgres_concurrency import (
     BIN,
     PG_URL,
