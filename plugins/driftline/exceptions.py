@@ -12,7 +12,7 @@ from __future__ import annotations
 class DriftlineError(Exception):
     """Base class of every Driftline error."""
 
-    # True once a step has written its own alert record for this error (see driftline.notifiers).
+    # True once a step has written its own alert record for this error (see driftline.alerting.callbacks).
     alert_recorded: bool = False
 
 

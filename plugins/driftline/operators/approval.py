@@ -61,7 +61,7 @@ class PromotionApprovalOperator(ApprovalOperator):
         self.drift = drift
 
     def execute(self, context: Any) -> Any:
-        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.alerting import AlertEvent, emit_alert
         from driftline.registry.approval import approval_markdown
 
         request = request_of(self.decision)

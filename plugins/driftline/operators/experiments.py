@@ -33,7 +33,7 @@ class EvaluateExperimentOperator(_RegistryOperator):
     ui_color = "#e6f4ea"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.alerting import AlertEvent, emit_alert
         from driftline.experiments import store
         from driftline.registry.promotion import require_version
 

@@ -63,7 +63,7 @@ for package in PACKAGES:
             importlib.import_module(info.name)
         except Exception as exc:
             failed.append(f"{info.name}: {exc!r}")
-for name in ("driftline.exceptions", "driftline.alerts", "driftline.mlflow_store", "driftline.objectstore"):
+for name in ("driftline.exceptions", "driftline.alerting", "driftline.alerting.event", "driftline.alerting.record", "driftline.mlflow_store", "driftline.objectstore"):
     importlib.import_module(name)
 print(failed)
 """
