@@ -9,10 +9,28 @@ the errors to Airflow's failure handling in one place (`driftline.operators.base
 from __future__ import annotations
 
 
+def error_code(exc: BaseException) -> str | None:
+    """The error code a client library put on `exc`, or None when it carries none.
+
+    MLflow's `MlflowException.error_code` (e.g. "RESOURCE_DOES_NOT_EXIST") and botocore's
+    `ClientError.response["Error"]["Code"]` (e.g. "ConditionalCheckFailedException"). One function
+    for both: the registry and the DynamoDB code each had their own, each blind to the other's kind.
+    """
+    code = getattr(exc, "error_code", None)
+    if code is not None:
+        return str(code)
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        found = (response.get("Error") or {}).get("Code")
+        if found:
+            return str(found)
+    return None
+
+
 class DriftlineError(Exception):
     """Base class of every Driftline error."""
 
-    # True once a step has written its own alert record for this error (see driftline.notifiers).
+    # True once a step has written its own alert record for this error (see driftline.alerting.callbacks).
     alert_recorded: bool = False
 
 

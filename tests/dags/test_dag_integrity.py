@@ -160,6 +160,7 @@ def test_broken_config_is_visible_with_file_and_field(dags_with_broken_config):
         task.execute({})
 
 
+@pytest.mark.slow
 def test_parsing_imports_no_heavy_module(tmp_path):
     code = (
         "import json, sys\n"
@@ -194,6 +195,7 @@ def test_worker_parse_builds_only_the_needed_model(tmp_path, monkeypatch):
     ]
 
 
+@pytest.mark.slow
 def test_parse_benchmark_quick():
     result = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "parse.py"), "--quick"],

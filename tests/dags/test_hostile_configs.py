@@ -152,6 +152,7 @@ def _validate(*paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(driftline), "validate", *map(str, paths)], capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_cli_names_each_hostile_file_and_problem(tmp_path):
     configs = tmp_path / "configs"
     configs.mkdir()

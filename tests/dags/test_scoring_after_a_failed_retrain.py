@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 SCENARIOS = {  # DAG id -> (the task that fails, the branch decide_retrain takes)
     "mirror_validate_training": ("validate_training", "load_training"),
     "mirror_train": ("train", "load_training"),

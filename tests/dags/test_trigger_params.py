@@ -65,6 +65,7 @@ def churn_dag(monkeypatch):
     return DagBag(dag_folder=str(REPO / "dags"), safe_mode=True).dags["driftline__churn"]
 
 
+@pytest.mark.slow
 def test_dag_run_with_a_misspelled_key_fails_its_first_task_at_once(churn_dag, driftline_home, capfd, caplog):
     run = churn_dag.test(logical_date=dt.datetime(2026, 1, 16, tzinfo=dt.UTC), run_conf={"window_dayz": 3})
     states = {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in run.get_task_instances()}

@@ -48,7 +48,7 @@ def freshness_deadline(config: ModelConfig) -> DeadlineAlert | None:
 
 def freshness_event(context: dict[str, Any], model: str, predictions_by: str) -> Any:
     """The `freshness_missed` alert for the run in a deadline callback's context."""
-    from driftline.alerts import AlertEvent
+    from driftline.alerting.event import AlertEvent
 
     dag_run = context.get("dag_run") or {}
     deadline = context.get("deadline") or {}
@@ -75,7 +75,7 @@ async def freshness_missed(
     context: dict[str, Any], model: str, predictions_by: str, alerts: dict[str, Any]
 ) -> None:
     """Deadline callback (runs in the triggerer): record and send the `freshness_missed` alert."""
-    from driftline.alerts import emit_alert
+    from driftline.alerting.record import emit_alert
     from driftline.config.models import AlertsSection
 
     section = AlertsSection.model_validate(alerts)

@@ -1,6 +1,6 @@
 """Send an alert to the channels of every rule it matches, once per (model, run, rule).
 
-Called by `driftline.alerts.emit_alert` after the alert is recorded. The model's `alerts`
+Called by `driftline.alerting.record.emit_alert` after the alert is recorded. The model's `alerts`
 section comes from the caller (a deadline callback passes it), from the Airflow task that is
 running (its `model_config`), or else from the model's config file in the configs folder
 (task callbacks, such as the cost step's budget check, run outside the task's context). A channel that fails is logged and recorded as a
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftline.alerting import dedupe
+from driftline.alerting.event import AlertEvent
 from driftline.alerting.notifiers import build_notifier, render, run_link
 from driftline.alerting.rules import canonical_kind, matching_rules
-from driftline.alerts import AlertEvent
 from driftline.config.models import AlertsSection
 
 log = logging.getLogger(__name__)

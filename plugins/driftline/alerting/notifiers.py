@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from airflow.sdk import BaseNotifier
 
-from driftline.alerts import AlertEvent
+from driftline.alerting.event import AlertEvent
 from driftline.config.models import Channel, SlackChannel, SmtpChannel, WebhookChannel
 
 

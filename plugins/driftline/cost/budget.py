@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from driftline.alerts import AlertEvent, emit_alert
+from driftline.alerting import AlertEvent, emit_alert
 from driftline.config.models import CostSection
 from driftline.cost.ledger import Ledger
 

@@ -23,12 +23,12 @@ from driftline.config.models import LocalSource, S3Source, SqlSource
 from driftline.data import templates
 from driftline.data.access import SourceAccess, require
 from driftline.data.sources import (
-    _bind_value,
-    _sql_label,
+    bind_value,
     build_query,
     check_table,
     lister_for,
     quote_identifier,
+    sql_label,
 )
 from driftline.data.windows import Window
 from driftline.exceptions import DataSourceError
@@ -114,7 +114,7 @@ def _check_sql(
     # an unknown connection: SourceConfigError
     hook = require(access, field, "sql").sql(cfg.conn_id, f"{field}.conn_id")
     check_table(hook, cfg, field)  # a missing table: SourceConfigError
-    label = _sql_label(cfg)
+    label = sql_label(cfg)
     assert window.start is not None  # noqa: S101 - narrows the type: check_arrival refused a window without a start
     span = (window.start.isoformat(), window.end.isoformat())
     if freshness_query is not None:
@@ -141,7 +141,7 @@ def _check_sql(
         lo = max(window.start, dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC))
         hi = min(window.end, lo.replace(hour=0, minute=0, second=0, microsecond=0) + dt.timedelta(days=1))
         sql = f"SELECT COUNT(*) FROM {table} WHERE {ts} >= {placeholder} AND {ts} < {placeholder}"  # noqa: S608 - table and column quoted by quote_identifier; the bounds are bound parameters
-        count = _scalar(hook, sql, [_bind_value(hook, lo), _bind_value(hook, hi)], label)
+        count = _scalar(hook, sql, [bind_value(hook, lo), bind_value(hook, hi)], label)
         if count:
             found.append(f"{day.isoformat()}: {count} row(s)")
         else:

@@ -105,7 +105,7 @@ def load_window(
         columns = [*columns, timestamp_col]
     tolerate = window.kind != "current" if allow_missing_partitions is None else allow_missing_partitions
     if isinstance(source_cfg, SqlSource):
-        label = _sql_label(source_cfg)
+        label = sql_label(source_cfg)
         df = _load_sql(source_cfg, window, columns, timestamp_col, field, access)
         partitions: list[str] = [label]
         missing: list[str] = []
@@ -376,7 +376,7 @@ _BIND = re.compile(r"(?<![:\w]):(window_start|window_end)\b")
 _EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 
 
-def _sql_label(cfg: SqlSource) -> str:
+def sql_label(cfg: SqlSource) -> str:
     return f"sql source {cfg.table or 'query'!r} (connection {cfg.conn_id!r})"
 
 
@@ -391,7 +391,7 @@ def quote_identifier(hook: Any, name: str) -> str:
     return ".".join(fmt.format(part) for part in parts)
 
 
-def _bind_value(hook: Any, value: dt.datetime) -> Any:
+def bind_value(hook: Any, value: dt.datetime) -> Any:
     value = value.astimezone(dt.UTC)
     if getattr(hook, "conn_type", "") == "sqlite" or _dialect(hook) == "sqlite":
         return value.strftime("%Y-%m-%d %H:%M:%S")  # SQLite compares timestamps as ISO text
@@ -413,10 +413,10 @@ def build_query(
     if cfg.table is not None:
         selected = ", ".join(quote_identifier(hook, c) for c in columns)
         ts = quote_identifier(hook, timestamp_col)
-        where, params = [f"{ts} < {placeholder}"], [_bind_value(hook, window.end)]
+        where, params = [f"{ts} < {placeholder}"], [bind_value(hook, window.end)]
         if window.start is not None:
             where.insert(0, f"{ts} >= {placeholder}")
-            params.insert(0, _bind_value(hook, window.start))
+            params.insert(0, bind_value(hook, window.start))
         return (
             f"SELECT {selected} FROM {quote_identifier(hook, cfg.table)} WHERE {' AND '.join(where)}",  # noqa: S608 - identifiers quoted by quote_identifier; the window bounds are bound parameters
             params,
@@ -425,9 +425,9 @@ def build_query(
     order = _BIND.findall(cfg.query or "")
     if not order:
         log.warning(
-            "%s: the query has no :window_start/:window_end; rows are filtered after reading", _sql_label(cfg)
+            "%s: the query has no :window_start/:window_end; rows are filtered after reading", sql_label(cfg)
         )
-    return _BIND.sub(placeholder, cfg.query or ""), [_bind_value(hook, values[name]) for name in order]
+    return _BIND.sub(placeholder, cfg.query or ""), [bind_value(hook, values[name]) for name in order]
 
 
 def _load_sql(
@@ -439,7 +439,7 @@ def _load_sql(
     access: SourceAccess | None = None,
 ) -> pd.DataFrame:
     hook = require(access, field, "sql").sql(cfg.conn_id, f"{field}.conn_id")
-    label = _sql_label(cfg)
+    label = sql_label(cfg)
     if cfg.table is not None:  # check first: SQLite reads an unknown "column" as a string literal
         check_table(hook, cfg, field)
         _check_table_columns(hook, cfg, columns, label)
@@ -465,13 +465,13 @@ def check_table(hook: Any, cfg: SqlSource, field: str = "data.source") -> None:
 
         inspector = inspect(hook.get_sqlalchemy_engine())
     except Exception as exc:
-        log.debug("%s: cannot inspect the database (%s); table not checked", _sql_label(cfg), exc)
+        log.debug("%s: cannot inspect the database (%s); table not checked", sql_label(cfg), exc)
         return
     schema, _, name = cfg.table.rpartition(".")
     try:
         exists = inspector.has_table(name, schema=schema or None)
     except Exception as exc:
-        raise DataSourceError(f"{_sql_label(cfg)}: cannot look up table {cfg.table!r}: {exc}") from exc
+        raise DataSourceError(f"{sql_label(cfg)}: cannot look up table {cfg.table!r}: {exc}") from exc
     if not exists:
         raise SourceConfigError(
             f"{field}.table: table {cfg.table!r} does not exist in connection {cfg.conn_id!r}"

@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftline.exceptions import error_code
 from driftline.experiments.errors import ExperimentInputError
 from driftline.experiments.store import (
     Experiment,
@@ -33,7 +34,7 @@ from driftline.experiments.store import (
     list_experiments,
     start_experiment,
 )
-from driftline.registry.retry import RetryPolicy, call, error_code
+from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

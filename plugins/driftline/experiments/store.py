@@ -38,8 +38,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from driftline.exceptions import error_code
 from driftline.experiments.errors import ExperimentInputError
-from driftline.registry.retry import RetryPolicy, call, error_code
+from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient

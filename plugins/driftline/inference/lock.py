@@ -32,9 +32,9 @@ from types import TracebackType
 from typing import Any
 
 from driftline.config.models import InferenceSection
+from driftline.exceptions import error_code
 from driftline.inference.errors import InferenceError
 from driftline.inference.items import meta_key
-from driftline.inference.writer import error_code
 
 log = logging.getLogger(__name__)
 

@@ -27,20 +27,22 @@ import logging
 from typing import Any
 
 from driftline.config.models import InferenceSection
+from driftline.exceptions import error_code
 from driftline.inference.items import RunStamp, meta_key
-from driftline.inference.writer import error_code
 
 log = logging.getLogger(__name__)
 
 
-def _plain(raw: dict[str, Any]) -> dict[str, Any]:
+def from_wire(raw: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item in attribute-value form (`{"S": ...}`) as plain Python values."""
     from boto3.dynamodb.types import TypeDeserializer
 
     d = TypeDeserializer()
     return {k: d.deserialize(v) for k, v in raw.items()}
 
 
-def _wire(item: dict[str, Any]) -> dict[str, Any]:
+def to_wire(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values as a DynamoDB item in attribute-value form (boto3's TypeSerializer)."""
     from boto3.dynamodb.types import TypeSerializer
 
     s = TypeSerializer()
@@ -53,7 +55,7 @@ def record_run(client: Any, cfg: InferenceSection, proposed: RunStamp) -> RunSta
     try:
         client.put_item(
             TableName=cfg.table,
-            Item=_wire({**key, **proposed.to_dict(), "kind": "run"}),
+            Item=to_wire({**key, **proposed.to_dict(), "kind": "run"}),
             ConditionExpression="attribute_not_exists(#k)",
             ExpressionAttributeNames={"#k": cfg.partition_key},
         )
@@ -61,8 +63,8 @@ def record_run(client: Any, cfg: InferenceSection, proposed: RunStamp) -> RunSta
     except Exception as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
-    raw = client.get_item(TableName=cfg.table, Key=_wire(key), ConsistentRead=True)["Item"]
-    item = _plain(raw)
+    raw = client.get_item(TableName=cfg.table, Key=to_wire(key), ConsistentRead=True)["Item"]
+    item = from_wire(raw)
     return RunStamp(
         model_name=str(item["model_name"]),
         model_version=int(item["model_version"]),
@@ -110,8 +112,10 @@ def decide_run(
 
 
 def read_run(client: Any, cfg: InferenceSection, run_id: str) -> dict[str, Any] | None:
-    raw = client.get_item(TableName=cfg.table, Key=_wire(meta_key(cfg, f"run#{run_id}")), ConsistentRead=True)
-    return _plain(raw["Item"]) if "Item" in raw else None
+    raw = client.get_item(
+        TableName=cfg.table, Key=to_wire(meta_key(cfg, f"run#{run_id}")), ConsistentRead=True
+    )
+    return from_wire(raw["Item"]) if "Item" in raw else None
 
 
 def raise_newest(client: Any, cfg: InferenceSection, data_time: str) -> str | None:
@@ -120,7 +124,7 @@ def raise_newest(client: Any, cfg: InferenceSection, data_time: str) -> str | No
     try:
         client.update_item(
             TableName=cfg.table,
-            Key=_wire(key),
+            Key=to_wire(key),
             UpdateExpression="SET data_time = :t, kind = :kind",
             ConditionExpression="attribute_not_exists(data_time) OR data_time <= :t",
             ExpressionAttributeValues={":t": {"S": data_time}, ":kind": {"S": "newest"}},
@@ -129,8 +133,8 @@ def raise_newest(client: Any, cfg: InferenceSection, data_time: str) -> str | No
     except Exception as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
-    raw = client.get_item(TableName=cfg.table, Key=_wire(key), ConsistentRead=True)["Item"]
-    return str(_plain(raw)["data_time"])
+    raw = client.get_item(TableName=cfg.table, Key=to_wire(key), ConsistentRead=True)["Item"]
+    return str(from_wire(raw)["data_time"])
 
 
 GENERATION = "generation"
@@ -148,7 +152,7 @@ def bump_generation(
     With `data_time`, the generation's `data_time`, `run_id` and `completed_at` move to this run
     unless a newer data time already completed (a conditional update: never backwards)."""
     at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat()
-    key = _wire(meta_key(cfg, GENERATION))
+    key = to_wire(meta_key(cfg, GENERATION))
     if data_time is not None:
         try:
             client.update_item(
@@ -180,16 +184,16 @@ def bump_generation(
 
 def read_newest(client: Any, cfg: InferenceSection) -> str | None:
     """The newest-data marker's data time (the newest any run claimed), or None."""
-    raw = client.get_item(TableName=cfg.table, Key=_wire(meta_key(cfg, "newest")), ConsistentRead=True)
+    raw = client.get_item(TableName=cfg.table, Key=to_wire(meta_key(cfg, "newest")), ConsistentRead=True)
     item = raw.get("Item")
-    return str(_plain(item)["data_time"]) if item and "data_time" in item else None
+    return str(from_wire(item)["data_time"]) if item and "data_time" in item else None
 
 
 def read_generation(client: Any, cfg: InferenceSection, consistent: bool = False) -> int | None:
     """The table's generation `seq`, or None before a run of this version has completed a write."""
     raw = client.get_item(
         TableName=cfg.table,
-        Key=_wire(meta_key(cfg, GENERATION)),
+        Key=to_wire(meta_key(cfg, GENERATION)),
         ProjectionExpression="#seq",
         ExpressionAttributeNames={"#seq": "seq"},
         ConsistentRead=consistent,

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from driftline.config.models import InferenceSection
+from driftline.exceptions import error_code
 from driftline.inference.errors import InferenceError, InferenceInputError
 from driftline.inference.items import Item, RunStamp, meta_key
-from driftline.inference.runs import _plain, _wire
+from driftline.inference.runs import from_wire, to_wire
 from driftline.inference.table import describe, expected_keys
-from driftline.inference.writer import error_code
 
 log = logging.getLogger(__name__)
 
@@ -167,17 +167,17 @@ def record_import(client: Any, cfg: InferenceSection, run_id: str, fields: dict[
     values = {f":v{i}": v for i, v in enumerate(fields.values())}
     client.update_item(
         TableName=cfg.table,
-        Key=_wire(meta_key(cfg, f"run#{run_id}")),
+        Key=to_wire(meta_key(cfg, f"run#{run_id}")),
         UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
         ExpressionAttributeNames=names,
-        ExpressionAttributeValues=_wire(values),
+        ExpressionAttributeValues=to_wire(values),
     )
 
 
 def read_pointer(client: Any, cfg: InferenceSection, consistent: bool = True) -> dict[str, Any] | None:
     """The pointer item (`table`, `run_id`, `data_time`, `model_version`, `retired`), or None."""
-    raw = client.get_item(TableName=cfg.table, Key=_wire(meta_key(cfg, POINTER)), ConsistentRead=consistent)
-    return _plain(raw["Item"]) if "Item" in raw else None
+    raw = client.get_item(TableName=cfg.table, Key=to_wire(meta_key(cfg, POINTER)), ConsistentRead=consistent)
+    return from_wire(raw["Item"]) if "Item" in raw else None
 
 
 @dataclass(frozen=True)
@@ -274,7 +274,7 @@ def switch_pointer(
                 "ExpressionAttributeValues": {":t": {"S": str(pointer["table"])}},
             }
         try:
-            client.put_item(TableName=cfg.table, Item=_wire(fields), **condition)
+            client.put_item(TableName=cfg.table, Item=to_wire(fields), **condition)
             break
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
@@ -309,7 +309,7 @@ def drop_retired(client: Any, cfg: InferenceSection, names: Iterable[str]) -> li
             try:
                 client.update_item(
                     TableName=cfg.table,
-                    Key=_wire(meta_key(cfg, POINTER)),
+                    Key=to_wire(meta_key(cfg, POINTER)),
                     UpdateExpression="REMOVE #r.#n",
                     ConditionExpression="attribute_exists(#r.#n)",
                     ExpressionAttributeNames={"#r": "retired", "#n": name},

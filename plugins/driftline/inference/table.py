@@ -6,8 +6,8 @@ import logging
 from typing import Any
 
 from driftline.config.models import InferenceSection
+from driftline.exceptions import error_code
 from driftline.inference.errors import InferenceInputError
-from driftline.inference.writer import error_code
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from driftline.exceptions import error_code
 from driftline.inference.errors import WriteIncompleteError
 from driftline.inference.items import Item
 
@@ -93,13 +94,6 @@ class Guard:
 
 class _Retry(Exception):
     """A batch has items left to send after a throttle or a partial write."""
-
-
-def error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
 
 
 def _wcu(response: dict[str, Any]) -> float:

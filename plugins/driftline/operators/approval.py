@@ -22,7 +22,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from driftline import assets
 from driftline.config.models import ModelConfig
 from driftline.operators.base import driftline_failure_callbacks, driftline_retry_policy, run_identity
-from driftline.operators.registry import _RegistryOperator, actor_of, user_of
+from driftline.operators.registry import RegistryOperator, actor_of, user_of
 
 TAG_APPROVAL_PREFIX = "driftline.approval."
 
@@ -61,7 +61,7 @@ class PromotionApprovalOperator(ApprovalOperator):
         self.drift = drift
 
     def execute(self, context: Any) -> Any:
-        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.alerting import AlertEvent, emit_alert
         from driftline.registry.approval import approval_markdown
 
         request = request_of(self.decision)
@@ -109,7 +109,7 @@ class PromotionApprovalOperator(ApprovalOperator):
         return {**answer, "timed_out": bool(event.get("timedout"))}
 
 
-class PromoteApprovedOperator(_RegistryOperator):
+class PromoteApprovedOperator(RegistryOperator):
     """Promote the requested version once a human approved it; the approver goes into the audit trail.
 
     :param decision: the result that carried the `promotion_request` (templated).

@@ -8,9 +8,9 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, ExceptionRetryPolicy, RetryAction, RetryRule
 
+from driftline.alerting.callbacks import AlertRecordNotifier
 from driftline.config.models import ModelConfig
 from driftline.exceptions import PermanentError
-from driftline.notifiers import AlertRecordNotifier
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def driftline_retry_policy() -> ExceptionRetryPolicy:
 
 
 def driftline_failure_callbacks() -> list[Any]:
-    """Every Driftline task's default `on_failure_callback`: the alert record (driftline.notifiers)
+    """Every Driftline task's default `on_failure_callback`: the alert record (driftline.alerting.callbacks)
     and the failed try's cost (driftline.operators.cost)."""
     from driftline.operators.cost import RecordTaskCost
 

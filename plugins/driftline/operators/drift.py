@@ -652,7 +652,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
         concept: dict[str, Any],
     ) -> None:
         """Alert when a drift check was "not evaluated" for more than drift.max_not_evaluated_runs runs in a row."""
-        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.alerting import AlertEvent, emit_alert
         from driftline.drift.policy import not_evaluated_streak
         from driftline.registry.champion import parse_time
 

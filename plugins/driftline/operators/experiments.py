@@ -20,10 +20,10 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowSkipException
 
 from driftline.operators.base import run_identity, run_interval
-from driftline.operators.registry import _RegistryOperator, actor_of
+from driftline.operators.registry import RegistryOperator, actor_of
 
 
-class EvaluateExperimentOperator(_RegistryOperator):
+class EvaluateExperimentOperator(RegistryOperator):
     """Decide the running A/B experiment of the model on its outcomes so far.
 
     Returns {"action", "reason", "experiment": {...}, "decision": {...}, "report": {...},
@@ -33,7 +33,7 @@ class EvaluateExperimentOperator(_RegistryOperator):
     ui_color = "#e6f4ea"
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.alerting import AlertEvent, emit_alert
         from driftline.experiments import store
         from driftline.registry.promotion import require_version
 
@@ -255,7 +255,7 @@ class EvaluateExperimentOperator(_RegistryOperator):
         return {"run_id": run_id, "artifact_uri": f"{run.info.artifact_uri}/ab_report/report.md"}
 
 
-class CloseExperimentOperator(_RegistryOperator):
+class CloseExperimentOperator(RegistryOperator):
     """End an experiment the evaluation wanted promoted: "promoted" if the alias moved, else "stopped".
 
     :param evaluation: the evaluate step's result (templated). :param promotion: the promote step's

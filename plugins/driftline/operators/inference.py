@@ -272,7 +272,7 @@ class ScoreAndWriteOperator(DriftlineOperator):
     ) -> ArmPlan | None:
         """The running A/B experiment's arms (ab_test enabled), after the lifecycle's checks: a
         vanished challenger stops the experiment (an alert says so) and this run scores champion only."""
-        from driftline.alerts import AlertEvent, emit_alert
+        from driftline.alerting import AlertEvent, emit_alert
         from driftline.experiments.lifecycle import ab_section, experiment_for_inference
         from driftline.inference.arms import ArmPlan
 

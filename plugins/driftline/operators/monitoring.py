@@ -79,8 +79,8 @@ def threshold_alerts(
     config: ModelConfig, metrics: dict[str, float], params: dict[str, str], run: dict[str, Any]
 ) -> None:
     """`drift` and `metric_drop` alerts: when the run's detectors fired, or a rule's threshold is crossed."""
+    from driftline.alerting import AlertEvent, emit_alert
     from driftline.alerting.rules import matching_rules
-    from driftline.alerts import AlertEvent, emit_alert
 
     model = config.model.name
     rules = config.alerts

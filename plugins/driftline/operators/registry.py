@@ -37,7 +37,7 @@ def actor_of(context: Any) -> str:
     return f"{actor} (user {user})" if user else actor
 
 
-class _RegistryOperator(DriftlineOperator):
+class RegistryOperator(DriftlineOperator):
     """Shared: the hook, the retry policy and the lock timings."""
 
     ui_color = "#f3e8fb"
@@ -79,7 +79,7 @@ class _RegistryOperator(DriftlineOperator):
         context["outlet_events"][assets.champion_alias(model)].add(assets.champion(model), extra=extra)
 
 
-class RegisterModelOperator(_RegistryOperator):
+class RegisterModelOperator(RegistryOperator):
     """Register the training run's model as a new version (alias `challenger`); idempotent per Airflow run.
 
     :param training: the train step's result {"run_id", ...} (templated; usually `train.output`).
@@ -111,7 +111,7 @@ class RegisterModelOperator(_RegistryOperator):
         return result
 
 
-class EvaluationGateOperator(_RegistryOperator):
+class EvaluationGateOperator(RegistryOperator):
     """Score challenger and champion on the validation slice of the training snapshot; promote if better.
 
     :param registered: the register step's result (templated).
@@ -186,7 +186,7 @@ def rollback_request(params: dict[str, Any]) -> tuple[int | None, str]:
     return target, str(params.get("reason") or "").strip() or "manual rollback (no reason given)"
 
 
-class PlanRollbackOperator(_RegistryOperator):
+class PlanRollbackOperator(RegistryOperator):
     """With `registry.approval.required`: decide the rollback target (recorded per run) and ask the
     promotion policy; a target that needs an approval becomes a `promotion_request` for the approval
     task. Moves nothing. Returns {"target", "expected", "allowed", "needs_approval", ...}."""
@@ -230,7 +230,7 @@ class PlanRollbackOperator(_RegistryOperator):
         return plan
 
 
-class RollbackOperator(_RegistryOperator):
+class RollbackOperator(RegistryOperator):
     """Restore an earlier version as champion (params `target_version`: int or null = previous-champion,
     `reason`: str), through the same locked compare-and-set path and the same promotion policy as
     every promotion (driftline.registry.promotion.authorize): the target must have held `champion`

@@ -19,8 +19,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from driftline.exceptions import error_code
 from driftline.registry.errors import RegistryInputError
-from driftline.registry.retry import RetryPolicy, call, error_code
+from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
     from driftline.mlflow_store import MlflowAccess

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from driftline.registry.retry import RetryPolicy, call, error_code
+from driftline.exceptions import error_code
+from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
     from driftline.mlflow_store import MlflowAccess

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from driftline.config.models import ModelConfig, RegistrySection
     from driftline.mlflow_store import MlflowAccess
+    from driftline.registry.champion import ChampionInfo
     from driftline.training.bootstrap import PairedComparison, Predictions
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,26 @@ def _record(
         )
 
 
+@dataclass
+class GateScores:
+    """What the scoring step measured: both scores on the same held-out rows, and their comparison."""
+
+    positive: Any
+    challenger_predictions: Predictions
+    challenger_score: float
+    champion_score: float | None = None
+    comparison: PairedComparison | None = None
+
+
+@dataclass(frozen=True)
+class GateRoute:
+    """Where a verdict goes: the recorded decision, and whether it starts an A/B test or waits for approval."""
+
+    decision: str
+    ab_test: bool
+    deferred: bool
+
+
 def run_gate(
     hook: MlflowAccess,
     config: ModelConfig,
@@ -255,24 +276,107 @@ def run_gate(
     "champion": {"version", "score"} | None, "promotion": {...} | None}. With `op_key` (the Airflow
     run) a retry after the promotion went through returns what the first try decided; a change a
     crashed try left half-done is completed first.
+
+    The steps, in order: `challenger_version` (read), `prepare_registry` (finish a crashed try's
+    change, find the champion), `score_challenger`, (a retry whose promotion went through returns
+    `_resumed`), `score_champion`, `decide`, `route_verdict`, `record_verdict` (version tags),
+    `act_on_verdict` (approval request, A/B experiment or promotion), `gate_result`.
     """
     name = config.registered_model_name
+    challenger = challenger_version(name, registered)
+    mv, champion = prepare_registry(hook, name, challenger, actor, policy)
+    X, y = evaluation_data(config, evaluation)
+    scores = score_challenger(hook, config, challenger, X, y)
+    if champion is not None and champion.version == challenger:  # an earlier try already promoted it
+        resumed = _resumed(
+            hook, name, challenger, scores.challenger_score, dict(mv.tags or {}), config, op_key, policy
+        )
+        resumed["positive_class"] = scores.positive
+        return resumed
+    score_champion(hook, config, challenger, champion, X, y, scores)
+    verdict = decide(scores.challenger_score, scores.champion_score, config.registry, scores.comparison)
+    stale = _stale(hook, name, challenger, data_time, policy) if verdict.decision == "promoted" else None
+    if stale is not None:  # a later data day's run promoted first: the newer data time wins
+        verdict = replace(verdict, decision="kept_champion", reason=f"{verdict.reason}; but {stale}")
+    route = route_verdict(verdict, champion is not None, config, approval_required)
+    record_verdict(hook, name, challenger, champion, scores, verdict, route, evaluation, policy)
+    request, experiment, promotion = act_on_verdict(
+        hook,
+        config,
+        challenger,
+        champion,
+        scores,
+        verdict,
+        route,
+        evaluation,
+        actor=actor,
+        policy=policy,
+        lock_ttl=lock_ttl,
+        lock_wait=lock_wait,
+        op_key=op_key,
+        data_time=data_time,
+        approval_required=approval_required,
+        data_start=data_start,
+        user=user,
+    )
+    if verdict.decision == "promoted" and promotion is None and not (route.deferred or route.ab_test):
+        # refused under the lock: a newer data time's promotion got there after this gate's read
+        why = _stale(hook, name, challenger, data_time, policy)
+        verdict = replace(verdict, decision="kept_champion", reason=f"{verdict.reason}; but {why}")
+        route = replace(route, decision="kept_champion")
+        tags = {
+            f"{TAG_GATE_PREFIX}decision": route.decision,
+            f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
+        }
+        _record(hook, name, challenger, tags, policy)
+    return gate_result(config, challenger, champion, scores, verdict, route, request, experiment, promotion)
+
+
+def _stale(
+    hook: MlflowAccess, name: str, version: int, data_time: dt.datetime | None, policy: RetryPolicy | None
+) -> str | None:
+    """Why promoting `version` for `data_time` would be stale (a champion from newer data), or None."""
+    if data_time is None:
+        return None
+    model = read_model(hook, name, policy)
+    tags = dict(model.tags or {}) if model else {}
     try:
-        challenger = int((registered or {})["version"])
+        refuse_stale(name, version, "promote", tags, {"data_time": data_time.isoformat()})
+    except StalePromotionError as exc:
+        return str(exc)
+    return None
+
+
+def challenger_version(name: str, registered: dict[str, Any]) -> int:
+    """The registered version the gate evaluates (a RegistryInputError when `registered` has none)."""
+    try:
+        return int((registered or {})["version"])
     except (KeyError, TypeError, ValueError) as exc:
         raise RegistryInputError(
             f"model {name!r}: the gate needs the registered version, got {registered!r}"
         ) from exc
-    from driftline.training.bootstrap import paired_comparison, point_metric
-    from driftline.training.metrics import resolve_positive_class
 
+
+def prepare_registry(
+    hook: MlflowAccess, name: str, challenger: int, actor: str, policy: RetryPolicy | None
+) -> tuple[Any, ChampionInfo | None]:
+    """The challenger's model version and the current champion, after finishing a change an
+    earlier try left half-done (a pending tag on the registered model)."""
     mv = require_version(hook, name, challenger, policy)
     model = read_model(hook, name, policy)
     if model is not None and dict(model.tags or {}).get(PENDING_TAG):
         repair(hook, name, actor, policy)  # an earlier try died midway: finish its change first
-    champion = get_champion(hook, name)
-    X, y = evaluation_data(config, evaluation)
-    metric = config.registry.metric
+    return mv, get_champion(hook, name)
+
+
+def score_challenger(
+    hook: MlflowAccess, config: ModelConfig, challenger: int, X: pd.DataFrame, y: pd.Series
+) -> GateScores:
+    """The positive class (binary tasks) and the challenger's `registry.metric` on (X, y)."""
+    from driftline.training.bootstrap import point_metric
+    from driftline.training.metrics import resolve_positive_class
+
+    name = config.registered_model_name
     positive = None
     if config.training.task == "binary_classification":
         positive = resolve_positive_class(y, config.data.positive_class, config.data.label, config.model.name)
@@ -284,76 +388,133 @@ def run_gate(
             "data.positive_class" if config.data.positive_class is not None else "0/1 labels: 1",
             len(y),
         )
-    challenger_preds = predict_version(hook, name, challenger, X, y, config, positive)
-    challenger_score = point_metric(metric, challenger_preds)
-    if champion is not None and champion.version == challenger:  # an earlier try already promoted it
-        resumed = _resumed(
-            hook, name, challenger, challenger_score, dict(mv.tags or {}), config, op_key, policy
-        )
-        resumed["positive_class"] = positive
-        return resumed
-    champion_score: float | None = None
-    comparison = None
-    from driftline.registry.signature import serving_problems
+    preds = predict_version(hook, name, challenger, X, y, config, positive)
+    return GateScores(positive, preds, point_metric(config.registry.metric, preds))
 
-    cannot_serve = serving_problems(hook, config, champion.version) if champion is not None else []
-    if champion is not None and cannot_serve:  # the config changed its features: the champion cannot score
+
+def score_champion(
+    hook: MlflowAccess,
+    config: ModelConfig,
+    challenger: int,
+    champion: ChampionInfo | None,
+    X: pd.DataFrame,
+    y: pd.Series,
+    scores: GateScores,
+) -> None:
+    """Score the champion on the same rows and compare it with the challenger (paired bootstrap).
+
+    A champion whose signature this config cannot serve (changed features) scores NaN: the gate
+    then treats it as a champion that could not be scored. Fills `scores` in place.
+    """
+    if champion is None:
+        return
+    from driftline.registry.signature import serving_problems
+    from driftline.training.bootstrap import paired_comparison, point_metric
+
+    name = config.registered_model_name
+    cannot_serve = serving_problems(hook, config, champion.version)
+    if cannot_serve:  # the config changed its features: the champion cannot score
         log.warning(
             "champion v%s cannot be scored on this config: %s", champion.version, "; ".join(cannot_serve)
         )
-        champion_score = float("nan")
-    elif champion is not None:
-        champion_preds = predict_version(hook, name, champion.version, X, y, config, positive)
-        champion_score = point_metric(metric, champion_preds)
-        if not (_missing(champion_score) or _missing(challenger_score)):
-            comparison = paired_comparison(
-                metric,
-                champion_preds,
-                challenger_preds,
-                direction=config.registry.direction,
-                alpha=config.registry.alpha,
-                resamples=config.registry.bootstrap_resamples,
-                seed=challenger,
-            )
-            log.info(
-                "gate for %r: v%d vs champion v%d: %s",
-                name,
-                challenger,
-                champion.version,
-                comparison.describe(),
-            )
-    verdict = decide(challenger_score, champion_score, config.registry, comparison)
-    stale = _stale(hook, name, challenger, data_time, policy) if verdict.decision == "promoted" else None
-    if stale is not None:  # a later data day's run promoted first: the newer data time wins
-        verdict = replace(verdict, decision="kept_champion", reason=f"{verdict.reason}; but {stale}")
+        scores.champion_score = float("nan")
+        return
+    champion_preds = predict_version(hook, name, champion.version, X, y, config, scores.positive)
+    scores.champion_score = point_metric(config.registry.metric, champion_preds)
+    if _missing(scores.champion_score) or _missing(scores.challenger_score):
+        return
+    scores.comparison = paired_comparison(
+        config.registry.metric,
+        champion_preds,
+        scores.challenger_predictions,
+        direction=config.registry.direction,
+        alpha=config.registry.alpha,
+        resamples=config.registry.bootstrap_resamples,
+        seed=challenger,
+    )
+    log.info(
+        "gate for %r: v%d vs champion v%d: %s",
+        name,
+        challenger,
+        champion.version,
+        scores.comparison.describe(),
+    )
+
+
+def route_verdict(
+    verdict: GateDecision, has_champion: bool, config: ModelConfig, approval_required: bool
+) -> GateRoute:
+    """The decision to record: "ab_test", "awaiting_approval" or the verdict's own."""
     # With ab_test enabled, a challenger that passed against a champion starts an A/B experiment
     # instead of being promoted (driftline.experiments.lifecycle); the first champion is promoted.
-    ab_test = verdict.decision == "promoted" and champion is not None and _ab_enabled(config)
+    ab_test = verdict.decision == "promoted" and has_champion and _ab_enabled(config)
     # registry.approval.required: record the verdict, the approval task and promote step act on it
     deferred = approval_required and verdict.decision == "promoted" and not ab_test
     decision = "ab_test" if ab_test else "awaiting_approval" if deferred else verdict.decision
+    return GateRoute(decision, ab_test, deferred)
+
+
+def record_verdict(
+    hook: MlflowAccess,
+    name: str,
+    challenger: int,
+    champion: ChampionInfo | None,
+    scores: GateScores,
+    verdict: GateDecision,
+    route: GateRoute,
+    evaluation: dict[str, Any],
+    policy: RetryPolicy | None,
+) -> None:
+    """Write the verdict and the numbers behind it as tags of the challenger's version."""
+    champion_score = scores.champion_score
     _record(
         hook,
         name,
         challenger,
         {
-            f"{TAG_GATE_PREFIX}decision": decision,
+            f"{TAG_GATE_PREFIX}decision": route.decision,
             f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
-            f"{TAG_GATE_PREFIX}score": repr(challenger_score),
+            f"{TAG_GATE_PREFIX}score": repr(scores.challenger_score),
             f"{TAG_GATE_PREFIX}champion_version": str(champion.version) if champion else "",
             f"{TAG_GATE_PREFIX}champion_score": repr(champion_score) if champion_score is not None else "",
             f"{TAG_GATE_PREFIX}evaluated_on": str(evaluation.get("uri", "")),
             f"{TAG_GATE_PREFIX}at": dt.datetime.now(dt.UTC).isoformat(),
             f"{TAG_GATE_PREFIX}interval": json.dumps(verdict.interval) if verdict.interval else "",
-            f"{TAG_GATE_PREFIX}positive_class": repr(positive) if positive is not None else "",
+            f"{TAG_GATE_PREFIX}positive_class": repr(scores.positive) if scores.positive is not None else "",
         },
         policy,
     )
-    promotion = None
-    experiment = None
-    request: PromotionRequest | None = None
-    if deferred:
-        request = {
+
+
+def act_on_verdict(
+    hook: MlflowAccess,
+    config: ModelConfig,
+    challenger: int,
+    champion: ChampionInfo | None,
+    scores: GateScores,
+    verdict: GateDecision,
+    route: GateRoute,
+    evaluation: dict[str, Any],
+    *,
+    actor: str,
+    policy: RetryPolicy | None,
+    lock_ttl: float,
+    lock_wait: float,
+    op_key: str | None,
+    data_time: dt.datetime | None,
+    approval_required: bool,
+    data_start: dt.datetime | None,
+    user: str | None,
+) -> tuple[PromotionRequest | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """(promotion request, experiment, promotion): the one of the three the route calls for.
+
+    Deferred: the request the approval task answers. A/B test: the experiment started against the
+    champion. Promoted: the aliases moved (compare-and-set on the champion that was scored).
+    """
+    name = config.registered_model_name
+    metric = config.registry.metric
+    if route.deferred:
+        request: PromotionRequest = {
             "source": "gate",
             "model": name,
             "version": challenger,
@@ -361,8 +522,8 @@ def run_gate(
             "reason": f"gate: {verdict.reason}",
             "metric": metric,
             "direction": config.registry.direction,
-            "challenger_score": challenger_score,
-            "champion_score": champion_score,
+            "challenger_score": scores.challenger_score,
+            "champion_score": scores.champion_score,
             "interval": verdict.interval,
             "ab_result": None,
             "evaluated_on": str(evaluation.get("uri", "")),
@@ -374,7 +535,8 @@ def run_gate(
                 **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
             },
         }
-    elif ab_test and champion is not None:
+        return request, None, None
+    if route.ab_test and champion is not None:
         from driftline.experiments.lifecycle import start_for_challenger
 
         experiment = start_for_challenger(
@@ -388,82 +550,65 @@ def run_gate(
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
         ).to_dict()
-    elif verdict.decision == "promoted":
-        promotion = promote_unless_stale(
-            hook,
-            name,
-            challenger,
-            champion.version if champion else None,
-            f"gate: {verdict.reason}",
-            actor,
-            details={
-                "metric": metric,
-                "challenger_score": challenger_score,
-                "champion_score": champion_score,
-                "interval": verdict.interval,
-                **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
-            },
-            policy=policy,
-            lock_ttl=lock_ttl,
-            lock_wait=lock_wait,
-            op_key=op_key,
-            rules=PromotionRules(approval_required=approval_required),
-            user=user,
-        )
-    if verdict.decision == "promoted" and promotion is None and not (deferred or ab_test):
-        decision = "kept_champion"  # refused under the lock: a newer data time's promotion won
-        verdict = replace(
-            verdict,
-            decision="kept_champion",
-            reason=f"{verdict.reason}; but {_stale(hook, name, challenger, data_time, policy)}",
-        )
-        tags = {f"{TAG_GATE_PREFIX}decision": decision, f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000]}
-        _record(hook, name, challenger, tags, policy)
+        return None, experiment, None
+    if verdict.decision == "promoted":
+        try:
+            moved = promote(
+                hook,
+                name,
+                challenger,
+                champion.version if champion else None,
+                f"gate: {verdict.reason}",
+                actor,
+                details={
+                    "metric": metric,
+                    "challenger_score": scores.challenger_score,
+                    "champion_score": scores.champion_score,
+                    "interval": verdict.interval,
+                    **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
+                },
+                policy=policy,
+                lock_ttl=lock_ttl,
+                lock_wait=lock_wait,
+                op_key=op_key,
+                rules=PromotionRules(approval_required=approval_required),
+                user=user,
+            )
+        except StalePromotionError as exc:  # a newer data time's promotion won the lock first
+            log.warning("gate: %s", exc)
+            return None, None, None
+        return None, None, moved.to_dict()
+    return None, None, None
+
+
+def gate_result(
+    config: ModelConfig,
+    challenger: int,
+    champion: ChampionInfo | None,
+    scores: GateScores,
+    verdict: GateDecision,
+    route: GateRoute,
+    request: PromotionRequest | None,
+    experiment: dict[str, Any] | None,
+    promotion: dict[str, Any] | None,
+) -> GatePayload:
+    """The gate's result (its XCom), from what each step decided and did."""
     result: GatePayload = {
-        "decision": decision,
+        "decision": route.decision,
         "reason": verdict.reason if experiment is None else f"{verdict.reason}; {experiment['reason']}",
-        "metric": metric,
+        "metric": config.registry.metric,
         "direction": config.registry.direction,
-        "challenger": {"version": challenger, "score": challenger_score},
-        "champion": {"version": champion.version, "score": champion_score} if champion else None,
+        "challenger": {"version": challenger, "score": scores.challenger_score},
+        "champion": {"version": champion.version, "score": scores.champion_score} if champion else None,
         "interval": verdict.interval,
-        "positive_class": positive,
+        "positive_class": scores.positive,
         "promotion": promotion,
     }
-    if deferred:
+    if route.deferred:
         result["promotion_request"] = request
     if experiment is not None:
         result["experiment"] = experiment
     return result
-
-
-def _stale(
-    hook: MlflowAccess, name: str, version: int, data_time: dt.datetime | None, policy: RetryPolicy | None
-) -> str | None:
-    """Why promoting `version` for `data_time` would be stale (a champion from newer data), or None."""
-    if data_time is None:
-        return None
-    model = read_model(hook, name, policy)
-    try:
-        refuse_stale(
-            name,
-            version,
-            "promote",
-            dict(model.tags or {}) if model else {},
-            {"data_time": data_time.isoformat()},
-        )
-    except StalePromotionError as exc:
-        return str(exc)
-    return None
-
-
-def promote_unless_stale(*args: Any, **kwargs: Any) -> dict[str, Any] | None:
-    """`promote`, or None (logged) when a newer data time's promotion got there first under the lock."""
-    try:
-        return promote(*args, **kwargs).to_dict()
-    except StalePromotionError as exc:
-        log.warning("gate: %s", exc)
-        return None
 
 
 def _ab_enabled(config: ModelConfig) -> bool:

@@ -40,8 +40,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from driftline.exceptions import error_code
 from driftline.registry.errors import RegistryInputError, RegistryLockTimeoutError
-from driftline.registry.retry import RetryPolicy, call, error_code
+from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
     from driftline.mlflow_store import MlflowAccess

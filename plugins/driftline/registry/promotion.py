@@ -49,6 +49,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from driftline.exceptions import error_code
 from driftline.registry.audit import PENDING_TAG, AuditEntry, entries_of_op, next_seq, write_entries
 from driftline.registry.champion import (
     CHALLENGER,
@@ -67,7 +68,7 @@ from driftline.registry.errors import (
     StalePromotionError,
 )
 from driftline.registry.lock import RegistryLock
-from driftline.registry.retry import RetryPolicy, call, error_code
+from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
     from driftline.mlflow_store import MlflowAccess

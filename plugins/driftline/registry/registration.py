@@ -11,6 +11,7 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any
 
+from driftline.exceptions import error_code
 from driftline.payloads import RegistrationPayload
 from driftline.registry.champion import (
     CHALLENGER,
@@ -34,7 +35,7 @@ from driftline.registry.promotion import (
     repair_locked,
     require_model,
 )
-from driftline.registry.retry import RetryPolicy, call, error_code
+from driftline.registry.retry import RetryPolicy, call
 
 if TYPE_CHECKING:
     from driftline.config.models import ModelConfig

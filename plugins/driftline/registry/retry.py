@@ -32,7 +32,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from driftline.exceptions import RegistryError
+from driftline.exceptions import RegistryError, error_code
 from driftline.settings import setting
 from driftline.timeouts import external_timeout_s
 
@@ -73,12 +73,6 @@ class RetryPolicy:
             wait=wait_random_exponential(multiplier=self.backoff, max=self.max_delay),
             retry=retry_if_exception(is_transient),
         )
-
-
-def error_code(exc: BaseException) -> str | None:
-    """The MLflow error code of `exc`, if it is an MlflowException."""
-    code = getattr(exc, "error_code", None)
-    return str(code) if code is not None else None
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -49,9 +49,9 @@ class PredictionStore:
         Upsert mode: the configured table and its generation seq (None before a run that writes
         one has completed: such answers are not cached).
         """
+        from driftline.exceptions import error_code
         from driftline.inference.runs import read_generation
         from driftline.inference.snapshot import read_pointer
-        from driftline.inference.writer import error_code
 
         snapshot = self.cfg.mode == "snapshot"
         try:

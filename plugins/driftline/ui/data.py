@@ -6,7 +6,7 @@ Every figure comes from where the pipelines record it:
   `driftline/<model>/monitoring` (one per Airflow run: `data_drift_share`, `drift_score.<col>`,
   `drifted.<col>`, `live.<metric>`; the drift report is an artifact under `drift/`);
 - runs: Airflow's `dag_run` table, read through a database session;
-- alerts: the alert log (`driftline.alerts`);
+- alerts: the alert log (`driftline.alerting.record`);
 - per-run metrics (rows, predictions, validation pass rate, durations): the `run_metrics` records
   of the same experiment (`driftline.monitoring.model_history`);
 - experiment: the experiment store (`driftline.experiments.store`, registered-model tags);

@@ -292,7 +292,7 @@ def quarantine_failed_batch(
     at-least-once delivery). `ref` is the raw SnapshotRef the validate step was handed.
     Returns the quarantined SnapshotRef.
     """
-    from driftline.alerts import AlertEvent, emit_alert
+    from driftline.alerting import AlertEvent, emit_alert
     from driftline.data import quarantine_ledger, snapshots
 
     target = snapshots.quarantine_uri(ref)

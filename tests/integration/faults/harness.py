@@ -2,7 +2,7 @@
 
 External systems are the MLflow client (every method of `hook.client`), the snapshot store
 (`driftline.data.snapshots.write_bytes/read_bytes/exists/remove`), the data source
-(`driftline.data.sources.load_window`) and alert delivery (`driftline.alerts.emit_alert`). A fault
+(`driftline.data.sources.load_window`) and alert delivery (`driftline.alerting.emit_alert`). A fault
 is an `InjectedFault` (not a transient error, so no in-process retry absorbs it: it ends the try the
 way a killed worker does) raised either *before* the call (the call never happened) or *after* it
 (the call took effect, its answer was lost).
@@ -86,7 +86,7 @@ class FaultyClient:
 @contextlib.contextmanager
 def faulty_systems(monkeypatch: Any, faults: Faults, hooks: list[Any]) -> Iterator[None]:
     """Route the step's external calls through `faults` for the duration of the block."""
-    from driftline import alerts
+    from driftline import alerting
     from driftline.data import snapshots, sources
 
     with monkeypatch.context() as m:
@@ -97,13 +97,13 @@ def faulty_systems(monkeypatch: Any, faults: Faults, hooks: list[Any]) -> Iterat
             fn = getattr(snapshots, name)
             m.setattr(snapshots, name, _wrap(faults, f"store.{name}", fn))
         m.setattr(sources, "load_window", _wrap(faults, "source.load_window", sources.load_window))
-        real_emit = alerts.emit_alert
+        real_emit = alerting.emit_alert
 
         def deliver(event: Any) -> None:
             real_emit(event)
             faults.alerts.append(event)
 
-        m.setattr(alerts, "emit_alert", _wrap(faults, "alert.emit", deliver))
+        m.setattr(alerting, "emit_alert", _wrap(faults, "alert.emit", deliver))
         yield
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from driftline.alerts import AlertEvent, alerts_file, emit_alert
+from driftline.alerting import AlertEvent, alerts_file, emit_alert
 from driftline.config.models import AlertsSection
 
 ALERTS = {
@@ -111,8 +111,8 @@ class socket_closed:
 def test_the_failure_notifier_routes_by_the_tasks_config(driftline_home, http_receiver, example_config):
     from types import SimpleNamespace
 
+    from driftline.alerting.callbacks import AlertRecordNotifier
     from driftline.exceptions import SnapshotError
-    from driftline.notifiers import AlertRecordNotifier
 
     config = example_config.model_copy(
         update={

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from driftline.cli import main
 from driftline.config.schema import SCHEMA_PATH, schema_text
 
@@ -66,6 +67,7 @@ def test_example_config_points_editors_at_the_schema(example_config_path):
     )
 
 
+@pytest.mark.slow
 def test_render_pod_prints_a_schema_valid_gpu_pod(example_config_path):
     import yaml
 
@@ -82,12 +84,14 @@ def test_render_pod_prints_a_schema_valid_gpu_pod(example_config_path):
     assert "valid against the Kubernetes 1.33 schema" in result.stderr
 
 
+@pytest.mark.slow
 def test_history_of_an_unknown_model_fails_clearly(driftline_home, capsys):
     assert main(["history", "nosuch"]) == 1
     err = capsys.readouterr().err
     assert "error: registered model 'nosuch' does not exist in the MLflow registry at sqlite:///" in err
 
 
+@pytest.mark.slow
 def test_history_prints_the_audit_trail(driftline_home, capsys):
     from driftline.hooks.mlflow import MlflowHook
     from driftline.registry.audit import history

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from driftline.cli import main
 from driftline.config.models import CostSection
 from driftline.cost.ledger import Ledger, TaskKey
@@ -55,6 +56,7 @@ def test_cost_by_data_day_groups_and_filters_on_the_data_day(tmp_path, monkeypat
     assert main(["cost", "churn", "--by", "data-day", "--since", "2026-02-01"]) == 1
 
 
+@pytest.mark.slow
 def test_history_shows_the_data_day_of_each_change(driftline_home, capsys):
     from driftline.hooks.mlflow import MlflowHook
     from driftline.registry.promotion import promote

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from driftline.localenv import export_lines, find_project_root, project_env
 from driftline.localrun import days
 
@@ -71,6 +72,7 @@ def test_env_command_prints_sourceable_exports(tmp_path):
     assert shell.stdout.strip() == "False"
 
 
+@pytest.mark.slow
 def test_airflow_passthrough_uses_the_project(tmp_path):
     result = subprocess.run(
         [DRIFTLINE, "airflow", "config", "get-value", "core", "dags_folder"],
@@ -97,6 +99,7 @@ def test_run_refuses_bad_arguments(tmp_path):
     assert neither.returncode != 0 and "give --date D, or --start S --end E" in neither.stderr
 
 
+@pytest.mark.slow
 def test_run_names_the_models_when_one_is_unknown(tmp_path):
     env = _clean_env(tmp_path)
     result = subprocess.run(

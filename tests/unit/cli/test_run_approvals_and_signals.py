@@ -162,6 +162,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_to_driftline_run_stops_the_child_and_leaves_nothing_behind(tmp_path, signum) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DRIFTLINE"))}

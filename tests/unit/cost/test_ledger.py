@@ -109,7 +109,7 @@ def test_concurrent_runs_do_not_collide(tmp_path):
 
 
 def test_budget_alerts_once_per_fraction_per_month(ledger, driftline_home):
-    from driftline.alerts import alerts_file
+    from driftline.alerting import alerts_file
 
     fp = pod_footprint(Resources(cpu="1", memory="1G", gpu=1))  # 1.0 per GPU-hour + 0.045 per hour
     end = T0 + dt.timedelta(hours=8)

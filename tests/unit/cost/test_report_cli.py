@@ -92,6 +92,7 @@ def test_roi_through_the_experiment_store_contract(ledger, monkeypatch):
     )
 
 
+@pytest.mark.slow
 def test_cli(ledger, capsys, example_config_path, monkeypatch):
     from driftline.cli import main
 

@@ -247,7 +247,7 @@ def test_dag_wiring_of_the_sensors(example_config, example_config_path: Path):
 
 
 def test_sensor_fails_permanent_errors_at_once_and_records_an_alert(example_config):
-    from driftline.notifiers import AlertRecordNotifier
+    from driftline.alerting.callbacks import AlertRecordNotifier
 
     sensor = DataArrivalSensor(model_config=example_config)
     rule = sensor.retry_policy.rules[0]

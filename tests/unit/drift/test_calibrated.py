@@ -44,6 +44,7 @@ def test_distance_null_is_seeded_cached_and_depends_on_the_current_size() -> Non
     assert np.quantile(a, 0.95) > 3 * np.quantile(b, 0.95)  # small windows: larger distances by chance
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["wasserstein", "jensenshannon", "psi"])
 def test_a_fixed_distance_threshold_is_replaced_by_significance_plus_minimum_effect(method: str) -> None:
     """20k reference vs 200 current rows of the same distribution: a 0.1 threshold alone false-alarms
@@ -88,6 +89,7 @@ def test_evidently_decision_is_still_available() -> None:
     assert result.columns["x"].method == "wasserstein" and result.columns["x"].decision == "evidently"
 
 
+@pytest.mark.slow
 def test_the_calibrated_tests_are_plugged_into_evidentlys_registry() -> None:
     from driftline.drift.evidently_tests import register
     from evidently.legacy.calculations.stattests.registry import get_stattest

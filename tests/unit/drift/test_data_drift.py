@@ -121,6 +121,7 @@ def test_no_comparable_column_is_an_error() -> None:
         compute_data_drift(ref, pd.DataFrame({"x": [1.0] * 10}), DriftSettings(column_types={"x": "num"}))
 
 
+@pytest.mark.slow
 def test_sampled_report_and_artifacts(tmp_path) -> None:
     ref, cur = _frame(3000), _frame(2500, shift=1.0, seed=1)
     ref.loc[:, "gone"] = 1.0

@@ -197,6 +197,7 @@ def _scored(n: int, auc_signal: float, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"month": 1, "weekday": "Mon", "x": score, "y": y})
 
 
+@pytest.mark.slow
 def test_concept_drift_needs_a_drop_beyond_tolerance_that_is_significant() -> None:
     config = _config(concept={"tolerance": 0.02, "min_labels": 50})
     registered = 0.80

@@ -34,6 +34,7 @@ def _agree(make_frames, col_types, n_ref: int, n_cur: int, shift: float, method:
         assert ev["method"] in (mine.method, EVIDENTLY_NAMES.get(mine.method)), name
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("n_ref", "n_cur", "shift"),
     [
@@ -48,12 +49,14 @@ def test_default_methods_agree_with_evidently(frames, types, n_ref: int, n_cur: 
     _agree(frames, types, n_ref, n_cur, shift, None)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["psi", "jensenshannon", "kl_div", "hellinger"])
 @pytest.mark.parametrize(("n_ref", "n_cur"), [(3_000, 2_500), (500, 700)])
 def test_configured_methods_agree_with_evidently(frames, types, method: str, n_ref: int, n_cur: int) -> None:
     _agree(frames, types, n_ref, n_cur, 0.3, method)
 
 
+@pytest.mark.slow
 def test_numeric_only_methods_agree_on_numeric_columns(frames, types) -> None:
     reference, current = frames(2_000, 1_500, 0.2)
     num = {c: t for c, t in types.items() if t == "num"}

@@ -78,6 +78,7 @@ def snap(tmp_path: Path, name: str, df: pd.DataFrame) -> SnapshotRef:
     return write_snapshot(df, str(tmp_path / f"{name}.parquet"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("n_ref", "n_cur", "shift", "seed"), [(20_000, 5_000, 0.0, 1), (20_000, 5_000, 0.3, 2),
                                                                  (30_000, 30_000, 1.0, 3), (3_000, 1_500, 0.15, 4)])  # fmt: skip
 def test_same_decisions_column_by_column(

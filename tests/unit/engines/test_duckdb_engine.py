@@ -133,6 +133,7 @@ def test_sql_source_streams_the_window(
     assert ref.rows == len(expected.df) == 300
 
 
+@pytest.mark.slow
 def test_validation_on_gx_sql_engine_matches_pandas(driftline_home, churn_generator, example_config) -> None:
     """Same success, same failing expectations and unexpected counts, on a clean and a corrupt day."""
     clean = churn_generator.day_frame(dt.date(2026, 1, 5), 500, False, 42)

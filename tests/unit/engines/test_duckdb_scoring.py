@@ -14,6 +14,9 @@ from driftline.inference.items import RunStamp, item_set_checksum
 from driftline.inference.scoring import score_items as pandas_score_items
 from driftline.inference.scoring import verify_snapshot
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def setup(driftline_home, churn_generator, example_config) -> tuple[Any, Any, Any]:

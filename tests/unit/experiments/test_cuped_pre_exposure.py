@@ -55,6 +55,7 @@ def _effect(joined) -> float:
     return float(decide(joined.samples, plan).effect or 0.0)
 
 
+@pytest.mark.slow
 def test_cuped_recovers_the_true_effect_from_the_pre_exposure_covariate():
     estimates = []
     for seed in range(20):

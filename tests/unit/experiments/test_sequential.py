@@ -42,6 +42,7 @@ def test_bad_arguments() -> None:
         msprt(0, 1, 1, 0, 1, 10, alpha=0.05, mixing_variance=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["normal", "binary"])
 def test_type_one_error_under_continuous_monitoring(kind: str) -> None:
     """2,000 A/A experiments, each looked at after every one of 60 daily batches: at most alpha reject."""

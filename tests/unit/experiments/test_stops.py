@@ -81,6 +81,7 @@ def _shifted(n: int, shift: float, seed: int = 1) -> dict[str, ArmSample]:
     return {"champion": ArmSample(a), "challenger": ArmSample(b - b.mean() + a.mean() + shift)}
 
 
+@pytest.mark.slow
 def test_group_sequential_design_is_configured_and_uses_the_look_and_the_horizon():
     exp = _experiment()
     plan = plan_for(_ab(design="group_sequential", planned_looks=28), exp)

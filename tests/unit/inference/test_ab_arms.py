@@ -14,6 +14,9 @@ from driftline.inference.batch import run_batch_inference
 from driftline.inference.items import item_set_checksum
 from inference_helpers import PLAN, FaultyClient, scan_all
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 END = dt.datetime(2026, 1, 16, tzinfo=dt.UTC)
 
 

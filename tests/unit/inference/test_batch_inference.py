@@ -62,6 +62,7 @@ def test_injected_unprocessed_items_and_throttling_lose_and_duplicate_nothing(
     assert item_set_checksum(scan_all(ddb, config.inference.table)) == expected  # 0 lost, 0 duplicated
 
 
+@pytest.mark.slow
 def test_a_writer_killed_midway_then_retried_converges(ddb, make_config, validated, churn_model, table_name):
     reference = make_config(table=f"{table_name}-ref")
     run(ddb, reference, validated, churn_model)
@@ -80,6 +81,7 @@ def test_a_writer_killed_midway_then_retried_converges(ddb, make_config, validat
     assert item_set_checksum(scan_all(ddb, config.inference.table)) == expected
 
 
+@pytest.mark.slow
 def test_a_rerun_of_the_same_logical_date_leaves_an_identical_item_set(
     ddb, make_config, validated, churn_model
 ):
@@ -90,6 +92,7 @@ def test_a_rerun_of_the_same_logical_date_leaves_an_identical_item_set(
     assert item_set_checksum(scan_all(ddb, config.inference.table)) == first
 
 
+@pytest.mark.slow
 def test_an_older_date_never_overwrites_newer_predictions(ddb, make_config, validated, churn_model):
     config = make_config()
     later = END + dt.timedelta(days=1)
@@ -103,6 +106,7 @@ def test_an_older_date_never_overwrites_newer_predictions(ddb, make_config, vali
     assert {i["data_time"] for i in items} == {later.isoformat()}
 
 
+@pytest.mark.slow
 def test_history_layout_keeps_one_item_per_entity_and_date(
     ddb, make_config, validated, churn_model, current_frame
 ):
@@ -119,6 +123,7 @@ def test_history_layout_keeps_one_item_per_entity_and_date(
     ]
 
 
+@pytest.mark.slow
 def test_an_entity_seen_twice_is_scored_from_its_latest_row(
     ddb, make_config, churn_model, current_frame, driftline_home
 ):
@@ -162,6 +167,7 @@ def test_a_missing_table_is_an_error_unless_creation_is_allowed(
         run(ddb, config, validated, churn_model)
 
 
+@pytest.mark.slow
 def test_a_table_with_other_keys_is_refused(ddb, make_config, validated, churn_model):
     run(ddb, make_config(), validated, churn_model)
     with pytest.raises(
@@ -206,6 +212,7 @@ def test_the_writer_reports_its_calls_and_consumed_write_units(ddb, table_name):
     assert report["consumed_wcu"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ttl_from", ["write_time", "data_time"])
 def test_a_backfilled_item_lives_ttl_days_from_its_write_time_unless_configured_otherwise(
     ddb, make_config, validated, churn_model, ttl_from

@@ -12,6 +12,9 @@ import pytest
 from driftline.inference.batch import run_batch_inference
 from inference_helpers import scan_all
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 D = dt.datetime(2026, 1, 16, tzinfo=dt.UTC)
 D1 = D + dt.timedelta(days=1)
 

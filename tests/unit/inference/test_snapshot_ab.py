@@ -15,6 +15,9 @@ from driftline.inference.arms import ArmPlan
 from driftline.inference.items import item_set_checksum
 from inference_helpers import PLAN, KilledAtImport, WithListImports, scan_all, wait_for_import
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 T0 = dt.datetime(2026, 1, 16, 6, tzinfo=dt.UTC)
 RUN = "scheduled__2026-01-15T00:00:00+00:00"
 # what a retry is handed and must ignore: another champion, another experiment, another time

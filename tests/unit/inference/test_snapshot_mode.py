@@ -99,6 +99,7 @@ def test_a_retry_finds_the_same_import_instead_of_starting_another(ddb, snap_con
     assert done["model_version"] == 2
 
 
+@pytest.mark.slow
 def test_new_runs_switch_the_pointer_and_retired_tables_are_dropped_after_retention(
     ddb, snap_config, validated, churn_model
 ):
@@ -202,6 +203,7 @@ class PointerPutFails:
         return self._client.put_item(**kwargs)
 
 
+@pytest.mark.slow
 def test_with_retention_0_no_table_is_dropped_before_the_switch_and_never_the_one_the_pointer_names(
     ddb, snap_config, validated, churn_model
 ):
@@ -231,6 +233,7 @@ def test_with_retention_0_no_table_is_dropped_before_the_switch_and_never_the_on
     assert describe(ddb, one["table"]) is None and not pointer.get("retired")
 
 
+@pytest.mark.slow
 def test_a_drop_that_fails_after_the_switch_is_finished_by_the_retry(
     ddb, snap_config, validated, churn_model
 ):

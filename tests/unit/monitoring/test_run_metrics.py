@@ -100,6 +100,7 @@ def statsd_sink():
     sock.close()
 
 
+@pytest.mark.slow
 def test_record_once_per_run_with_the_model_tag(driftline_home, statsd_sink):
     from driftline.mlflow_store import EXPERIMENT_KIND_TAG, MlflowStore
 

@@ -22,6 +22,9 @@ from driftline.operators.drift import (
     monitoring_experiment,
 )
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(autouse=True)
 def _own_mlflow_store(driftline_home, monkeypatch):

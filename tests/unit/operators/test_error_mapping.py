@@ -91,7 +91,7 @@ def test_a_permanent_error_fails_without_retry_under_airflow(error_dag, driftlin
     assert tis["permanent"].state == "failed" and tis["permanent"].try_number == 1
     assert tis["transient"].state == "failed" and tis["transient"].try_number == 3
     # Airflow ran each task's failure callback (the AlertRecordNotifier) once, after the last try.
-    from driftline.alerts import alerts_file
+    from driftline.alerting import alerts_file
 
     records = [json.loads(line) for line in alerts_file().read_text().splitlines()]
     assert sorted((r["run"]["task_id"], r["run"]["try"], r["details"]["exception"]) for r in records) == [

@@ -81,6 +81,7 @@ def test_load_training_with_window_days_param(example_config, churn_data):
     assert ref["facts"]["missing_partitions"] == ["2025-12-28", "2025-12-29", "2025-12-30", "2025-12-31"]
 
 
+@pytest.mark.slow
 def test_load_since_champion_without_champion_falls_back(example_config, churn_data):
     config = example_config.model_copy(deep=True)
     config.data.window.kind = "since_champion"

@@ -97,6 +97,7 @@ def test_kubernetes_task_is_the_pod_operator_for_execute_and_deferred_reentry(
         op.trigger_reentry(_context(), {**event, "status": "gone"})
 
 
+@pytest.mark.slow
 def test_local_operator_trains_in_process(
     example_config: ModelConfig, driftline_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -162,10 +163,12 @@ def _heavy_after_parse(backend: str) -> list[str]:
     return json.loads(proc.stdout.strip().splitlines()[-1].replace("'", '"'))
 
 
+@pytest.mark.slow
 def test_dag_parse_imports_nothing_heavy_for_the_local_backend() -> None:
     assert _heavy_after_parse("local") == []
 
 
+@pytest.mark.slow
 def test_only_a_kubernetes_config_imports_the_pod_operator_and_its_client() -> None:
     # The provider's KubernetesPodOperator module imports the kubernetes client at module level:
     # a config with backend kubernetes pays it at parse time (measured in the README), no other does.

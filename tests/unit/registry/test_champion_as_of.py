@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from driftline.registry.champion import (
     TAG_SNAPSHOT_URI,
     TAG_TRAINED_UNTIL,
@@ -11,6 +12,9 @@ from driftline.registry.champion import (
     get_champion_as_of,
 )
 from driftline.registry.promotion import promote, rollback
+
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
 
 UTC = dt.UTC
 

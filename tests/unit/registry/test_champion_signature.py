@@ -11,6 +11,9 @@ import yaml
 from driftline.config.loader import load_config
 from driftline.exceptions import ConfigError
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 
 def _champion(example_config) -> object:
     """Version 1 of `churn`, trained on the example's features, logged with its signature, champion."""

@@ -17,6 +17,9 @@ import pytest
 from driftline.registry.errors import ModelLoadRefusedError
 from driftline.registry.models import LoadPolicy, check_model_files, load_model_version
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 
 class _Marker:
     """Unpickling this writes a file: stands for any code a pickle can run."""

@@ -11,6 +11,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 LOG_MODEL = textwrap.dedent(
     """
     import mlflow, mlflow.sklearn, numpy as np, skops.io as sio

@@ -111,6 +111,7 @@ def _equal_models(rng: np.random.Generator, rows: int) -> tuple[Predictions, Pre
     return Predictions(task, y, a > 0.5, a), Predictions(task, y, b > 0.5, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric", ["roc_auc", "accuracy"])
 def test_a_tiny_held_out_set_does_not_promote_on_noise(metric):
     """400 simulated gates between equal models on 40 held-out rows: promoted at most alpha of the time.

@@ -78,6 +78,7 @@ def test_unreachable_registry_fails_clearly_after_retries(closed_port_hook):
         history(closed_port_hook, "churn")
 
 
+@pytest.mark.slow
 def test_unknown_model_on_a_local_store(driftline_home):
     from driftline.hooks.mlflow import MlflowHook
     from driftline.registry.audit import history
@@ -97,6 +98,7 @@ def test_unknown_model_on_a_local_store(driftline_home):
     assert hook.client.search_registered_models("name = '_driftline_lock.empty'") == []
 
 
+@pytest.mark.slow
 def test_operator_module_imports_nothing_heavy():
     code = (
         "import sys, driftline.operators.registry as m; "

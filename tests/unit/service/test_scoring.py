@@ -17,6 +17,9 @@ from driftline.service.scorer import compile_scorer
 from driftline.training.estimators import fit_model, prepare_features
 from fastapi.testclient import TestClient
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 KEY = "dl_test_key"
 H = {"X-API-Key": KEY}
 

@@ -122,7 +122,7 @@ def test_lookups_are_cached_until_the_generation_moves(
     """Upsert mode: a cached answer outlives changes no generation reports, and goes when a run
     completes, when the alias moves; the key is checked on hits too; no generation item, no cache."""
     from driftline.inference.items import meta_key
-    from driftline.inference.runs import GENERATION, _wire, read_generation
+    from driftline.inference.runs import GENERATION, read_generation, to_wire
     from driftline.service.cache import ResponseCache
 
     config = make_config()
@@ -185,7 +185,7 @@ def test_lookups_are_cached_until_the_generation_moves(
     assert client.get(url, headers=h).status_code == 404
 
     # a table no run of this version has completed into has no generation: nothing is cached
-    ddb.delete_item(TableName=table, Key=_wire(meta_key(config.inference, GENERATION)))
+    ddb.delete_item(TableName=table, Key=to_wire(meta_key(config.inference, GENERATION)))
     assert run_id_of(client.get(f"/v1/models/churn/predictions/{other}", headers=h)) == "scheduled__2"
     ddb.delete_item(TableName=table, Key={"entity_id": {"S": other}})
     assert client.get(f"/v1/models/churn/predictions/{other}", headers=h).status_code == 404

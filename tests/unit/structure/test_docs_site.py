@@ -78,6 +78,7 @@ def test_readme_keeps_the_quick_start_and_its_links_resolve() -> None:
         assert (REPO / target).exists(), f"README.md links to {target}, which does not exist"
 
 
+@pytest.mark.slow
 @pytest.mark.docs  # 3-5 s here (28 s once under a load average of 35): not slow
 def test_docs_site_builds_strict(tmp_path: Path) -> None:
     """`make docs`: every page link resolves and no page is left out of the nav (strict)."""

@@ -5,6 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 OPERATOR_MODULES = (
     "driftline.operators.load",
     "driftline.operators.validate",
@@ -58,7 +63,7 @@ for package in PACKAGES:
             importlib.import_module(info.name)
         except Exception as exc:
             failed.append(f"{info.name}: {exc!r}")
-for name in ("driftline.exceptions", "driftline.alerts", "driftline.mlflow_store", "driftline.objectstore"):
+for name in ("driftline.exceptions", "driftline.alerting", "driftline.alerting.event", "driftline.alerting.record", "driftline.mlflow_store", "driftline.objectstore"):
     importlib.import_module(name)
 print(failed)
 """

@@ -16,6 +16,9 @@ from driftline.exceptions import PermanentError, SnapshotError
 from driftline.training.entrypoint import experiment_name, main, train
 from driftline.training.errors import TrainingInputError
 
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 IDENTITY = {"dag_id": "driftline__churn", "run_id": "manual__1", "task_id": "train", "try_number": "1"}
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

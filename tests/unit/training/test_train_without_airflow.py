@@ -12,6 +12,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+# Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
+pytestmark = pytest.mark.slow
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 RUNNER = textwrap.dedent(

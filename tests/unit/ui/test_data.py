@@ -114,6 +114,7 @@ def test_no_ledger_is_a_sentence_not_a_zero(tmp_path: Path, example_config) -> N
     assert roi == cost
 
 
+@pytest.mark.slow
 def test_a_store_without_the_model_says_what_is_missing(tmp_path: Path) -> None:
     from driftline.config import load_config
 

@@ -180,6 +180,7 @@ def test_the_tracking_uri_is_shown_without_its_password() -> None:
     assert "s3cret" not in html and "https://mlflow.example/x" in html
 
 
+@pytest.mark.slow
 def test_a_ledger_or_mlflow_url_with_a_password_is_shown_without_it(monkeypatch, tmp_path) -> None:
     from driftline.config import load_config
 

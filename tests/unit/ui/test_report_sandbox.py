@@ -96,6 +96,7 @@ def test_evidently_writes_the_breakout_raw_and_the_writer_makes_it_a_string(host
         inert_script_data("<html><script>var x = 1</script></html>")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["inert", "raw"])
 def test_the_report_is_served_sandboxed_and_only_as_a_frame(client, hostile_world, kind: str) -> None:
     app, auth = client

@@ -6,12 +6,12 @@ import json
 import logging
 from types import SimpleNamespace
 
-from driftline.alerts import AlertEvent, alerts_file, emit_alert
+from driftline.alerting import AlertEvent, alerts_file, emit_alert
 from driftline.exceptions import SnapshotError, ValidationFailedError
 
 
 def test_emit_alert_logs_and_persists(driftline_home, caplog):
-    with caplog.at_level(logging.ERROR, logger="driftline.alerts"):
+    with caplog.at_level(logging.ERROR, logger="driftline.alerting.record"):
         emit_alert(
             AlertEvent(
                 model="churn",
@@ -41,7 +41,7 @@ def _context(exception: BaseException, example_config) -> dict:
 
 def test_the_failure_notifier_writes_one_record_per_failure(driftline_home, example_config):
     from airflow.sdk import BaseNotifier
-    from driftline.notifiers import AlertRecordNotifier
+    from driftline.alerting.callbacks import AlertRecordNotifier
 
     notifier = AlertRecordNotifier()
     assert isinstance(notifier, BaseNotifier)
@@ -66,7 +66,7 @@ def test_the_failure_notifier_writes_one_record_per_failure(driftline_home, exam
 
 
 def test_driftline_tasks_carry_the_notifier(example_config):
-    from driftline.notifiers import AlertRecordNotifier
+    from driftline.alerting.callbacks import AlertRecordNotifier
     from driftline.operators.cost import RecordTaskCost
     from driftline.operators.summary import RunSummaryOperator
 

@@ -1,9 +1,9 @@
 """The alert record: every Driftline alert is logged and kept as one JSON line.
 
-`emit_alert(event)` logs the alert at ERROR, appends it to `DRIFTLINE_HOME/alerts/alerts.jsonl`,
+`emit_alert(event)` (also `driftline.alerting.emit_alert`) logs the alert at ERROR, appends it to `DRIFTLINE_HOME/alerts/alerts.jsonl`,
 then sends it through Airflow notifiers as the model's `alerts` rules say
 (`driftline.alerting.dispatch`: SMTP, Slack, webhook; once per run, rule and channel). Failed
-tasks reach it through `driftline.notifiers.AlertRecordNotifier`, every Driftline task's
+tasks reach it through `driftline.alerting.callbacks.AlertRecordNotifier`, every Driftline task's
 `on_failure_callback`. This module imports no Airflow at import time; where Airflow is not
 installed (the training pod) the alert is recorded only.
 """
@@ -14,33 +14,15 @@ import datetime as dt
 import json
 import logging
 import threading
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from driftline.alerting.event import AlertEvent
 from driftline.settings import driftline_home
 
 log = logging.getLogger(__name__)
 
-Severity = Literal["info", "warning", "error", "critical"]
-
 _file_lock = threading.Lock()
-
-
-@dataclass
-class AlertEvent:
-    """One alert: what happened to which model, in which run."""
-
-    model: str
-    kind: str
-    severity: Severity
-    message: str
-    details: dict[str, Any] = field(default_factory=dict)
-    run: dict[str, Any] = field(default_factory=dict)
-    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def alerts_file() -> Path:
