@@ -243,6 +243,20 @@ def answer_main(argv: Sequence[str]) -> int:
     except ApprovalAnswerError as exc:
         print(f"driftline approve: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # no database yet, or not one Airflow made: say so, not a traceback
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        import os
+
+        print(
+            f"driftline approve: cannot read approvals from Airflow's database "
+            f"({os.environ.get('AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', 'the configured one')}): {exc.orig}; "
+            "nothing is waiting there (`driftline run` and `make up` create it)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
