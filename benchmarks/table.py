@@ -94,7 +94,7 @@ def run(bench: Benchmark, quick: bool) -> dict[str, Any]:
             result = json.loads(lines[-1])
         except ValueError:
             result = None
-    row = {
+    row: dict[str, Any] = {
         "name": bench.name,
         "started": started,
         "finished": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
@@ -106,10 +106,9 @@ def run(bench: Benchmark, quick: bool) -> dict[str, Any]:
         "result": result,
     }
     if result is None:
-        row["error"] = (
-            f"exit {done.returncode}; last output: " + (done.stdout[-800:] + done.stderr[-1500:]).strip()
-        )
-        print(f"   FAILED ({row['error'][:300]})", flush=True)
+        error = f"exit {done.returncode}; last output: " + (done.stdout[-800:] + done.stderr[-1500:]).strip()
+        row["error"] = error
+        print(f"   FAILED ({error[:300]})", flush=True)
     else:
         print(f"   {lines[-1]}", flush=True)
     return row
