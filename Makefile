@@ -159,4 +159,4 @@ test-containers: install
 
 bench: install
 	$(UV) sync --frozen --extra local --group bench --python $(PYTHON)
-	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+	$(VENV)/bin/python benchmarks/table.py $(BENCH_ARGS)

@@ -36,6 +36,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -461,6 +462,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary AIRFLOW_HOME")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: the finally blocks stop the scheduler, dag-processor, api-server
+    # and moto_server (killed outright, they were left running with their temporary AIRFLOW_HOME)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     repeat = args.repeat or (1 if args.quick else 3)
     if not 1 <= repeat <= len(QUIET_DAYS):
         parser.error(f"--repeat must be between 1 and {len(QUIET_DAYS)}")

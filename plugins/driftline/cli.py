@@ -347,14 +347,15 @@ def run_child(command: list[str], env: dict[str, str], grace_s: float = 30.0) ->
 
 
 def cmd_approve(args: argparse.Namespace) -> int:
-    """Answer an approval waiting in `driftline run` (or in the project's Airflow): Approve or Reject."""
+    """Approve a promotion waiting in `driftline run` (or in the project's Airflow): what the UI's Required Actions page does."""
     import os
     import subprocess
 
     from driftline.localenv import project_env
 
     env = {**os.environ, **project_env()}
-    command = [sys.executable, "-m", "driftline.localrun", "approve", args.model, "--option", args.option]
+    command = [sys.executable, "-m", "driftline.localrun", "approve", args.model]
+    command += [*([str(args.version)] if args.version is not None else []), "--option", args.option]
     command += ["--user", args.user, "--task", args.task, "--dag", args.dag]
     if args.run:
         command += ["--run", args.run]
@@ -451,23 +452,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("approve", help=cmd_approve.__doc__)
-    p.add_argument("model", help="the model's name (model.name in its config)")
-    p.add_argument(
-        "--run", default=None, help="the run id whose approval to answer (needed when several wait)"
-    )
-    p.add_argument("--option", required=True, help="Approve or Reject")
-    p.add_argument(
-        "--user",
-        default=os.environ.get("USER") or None,
-        required=not os.environ.get("USER"),
-        help="your user id: one of registry.approval.respondents (default: $USER)",
-    )
-    p.add_argument(
-        "--task", default="approve_promotion", help="the approval task (default approve_promotion)"
-    )
-    p.add_argument("--dag", choices=("pipeline", "ab"), default="pipeline", help="pipeline (default) or ab")
-    p.set_defaults(func=cmd_approve)
+    for name, option, text in (
+        ("approve", "Approve", cmd_approve.__doc__),
+        ("reject", "Reject", "Reject a promotion waiting in `driftline run` (or in the project's Airflow)."),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("model", help="the model's name (model.name in its config)")
+        p.add_argument(
+            "version",
+            nargs="?",
+            type=int,
+            default=None,
+            help="the version the approval asks about; refused when it asks about another one",
+        )
+        p.add_argument(
+            "--run", default=None, help="the run id whose approval to answer (needed when several wait)"
+        )
+        p.add_argument("--option", default=option, help=argparse.SUPPRESS)
+        p.add_argument(
+            "--user",
+            default=os.environ.get("USER") or None,
+            required=not os.environ.get("USER"),
+            help="your user id: one of registry.approval.respondents (default: $USER)",
+        )
+        p.add_argument(
+            "--task", default="approve_promotion", help="the approval task (default approve_promotion)"
+        )
+        p.add_argument(
+            "--dag", choices=("pipeline", "ab"), default="pipeline", help="pipeline (default) or ab"
+        )
+        p.set_defaults(func=cmd_approve)
 
     p = sub.add_parser("env", help=cmd_env.__doc__)
     p.set_defaults(func=cmd_env)

@@ -141,16 +141,32 @@ def dag_id_of(model: str, dag: str = "pipeline") -> str:
     return ab_evaluation_dag_id(model) if dag == "ab" else pipeline_dag_id(model)
 
 
+def version_asked(subject: str) -> int | None:
+    """The model version an approval asks about, read from the subject PromotionApprovalOperator writes
+    ("Promote version 7 of churn to champion?"); None for another subject."""
+    import re
+
+    found = re.match(r"Promote version (\d+) of ", subject or "")
+    return int(found.group(1)) if found else None
+
+
 def answer_approval(
-    dag_id: str, run_id: str | None, option: str, user: str, task_id: str = "approve_promotion"
+    dag_id: str,
+    run_id: str | None,
+    option: str,
+    user: str,
+    task_id: str = "approve_promotion",
+    version: int | None = None,
 ) -> str:
     """Record `user`'s answer `option` to a waiting approval of `dag_id` (the run's pending one); returns a summary.
 
-    What the Airflow UI's Required Actions page does: the waiting task's trigger sees the answer at its
-    next check and resumes. Refuses an unknown option, a user who is not a respondent, a run with no
-    waiting approval.
+    What the HITL REST API's PATCH (the Airflow UI's Required Actions page) does: the answer is stored
+    and the parked (`awaiting_input`) task is scheduled again, so the run (scheduler or dag.test())
+    resumes it. Refuses an unknown option, a user who is not a respondent, a run with no waiting
+    approval, and, with `version`, an approval that asks about another version (the human answers
+    what they looked at, never a newer request that replaced it).
     """
-    import datetime as dt
+    import uuid
 
     from airflow.models.hitl import HITLDetail
     from airflow.utils.session import create_session
@@ -166,11 +182,18 @@ def answer_approval(
             + (f" in run {run_id!r}" if run_id else "")
             + f" (task {task_id}); waiting now: {[w['run_id'] for w in pending_approvals(dag_id)]}"
         )
+    if version is not None and len(waiting) > 1:
+        waiting = [w for w in waiting if version_asked(w["subject"]) == version] or waiting
     if len(waiting) > 1:
         raise ApprovalAnswerError(
             f"{len(waiting)} approvals of {dag_id} are waiting: name one with --run ({[w['run_id'] for w in waiting]})"
         )
     item = waiting[0]
+    if version is not None and version_asked(item["subject"]) != version:
+        raise ApprovalAnswerError(
+            f"the approval waiting in run {item['run_id']!r} asks {item['subject']!r}, not about version "
+            f"{version}: nothing was recorded"
+        )
     if option not in item["options"]:
         raise ApprovalAnswerError(f"--option {option!r} is not one of {item['options']}")
     if item["respondents"] and user not in item["respondents"]:
@@ -182,9 +205,10 @@ def answer_approval(
     from airflow.triggers.base import TriggerEvent
     from airflow.utils.state import TaskInstanceState
 
+    ti_id = uuid.UUID(item["ti_id"])  # the key column is a Uuid: a str fails to bind ('str' has no .hex)
     with create_session() as session:  # what the HITL REST API's PATCH does, in the same order
-        ti = session.get(TaskInstance, item["ti_id"], with_for_update=True)
-        detail = session.get(HITLDetail, item["ti_id"])
+        ti = session.get(TaskInstance, ti_id, with_for_update=True)
+        detail = session.get(HITLDetail, ti_id)
         if ti is None or detail is None or detail.responded_at is not None:
             raise ApprovalAnswerError(f"the approval of run {item['run_id']!r} was answered meanwhile")
         detail.chosen_options = [option]
@@ -206,6 +230,7 @@ class ApprovalAnswerError(ValueError):
 def answer_main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="driftline approve")
     parser.add_argument("model")
+    parser.add_argument("version", nargs="?", type=int, default=None)
     parser.add_argument("--run", default=None)
     parser.add_argument("--option", required=True)
     parser.add_argument("--user", required=True)
@@ -213,9 +238,24 @@ def answer_main(argv: Sequence[str]) -> int:
     parser.add_argument("--dag", choices=("pipeline", "ab"), default="pipeline")
     args = parser.parse_args(argv)
     try:
-        print(answer_approval(dag_id_of(args.model, args.dag), args.run, args.option, args.user, args.task))
+        dag_id = dag_id_of(args.model, args.dag)
+        print(answer_approval(dag_id, args.run, args.option, args.user, args.task, args.version))
     except ApprovalAnswerError as exc:
         print(f"driftline approve: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # no database yet, or not one Airflow made: say so, not a traceback
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(exc, OperationalError):
+            raise
+        import os
+
+        print(
+            f"driftline approve: cannot read approvals from Airflow's database "
+            f"({os.environ.get('AIRFLOW__DATABASE__SQL_ALCHEMY_CONN', 'the configured one')}): {exc.orig}; "
+            "nothing is waiting there (`driftline run` and `make up` create it)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -274,12 +314,14 @@ class ApprovalWatcher:
         deadline = f" by {item['timeout_at']:%Y-%m-%d %H:%M:%S} UTC" if item["timeout_at"] else ""
         who = item["respondents"][0] if item["respondents"] else "USER"
         dag = " --dag ab" if self.dag_id.endswith("__ab_evaluation") else ""
+        asked = version_asked(item["subject"])
+        version = f" {asked}" if asked is not None else ""
         self.terminal.write(
             f"  WAITING  {item['task_id']}: {item['subject']}\n"
             f"           options {item['options']}; respondents {item['respondents'] or 'anyone'}; "
             f"no answer{deadline} -> {item['defaults'] or 'no default'}\n"
-            f"           answer from another terminal: driftline approve {self.model} --run {item['run_id']} "
-            f"--option {item['options'][0]} --user {who}{dag}\n"
+            f"           answer from another terminal: driftline approve {self.model}{version} "
+            f"--run {item['run_id']} --user {who}{dag}  (or: driftline reject ...)\n"
         )
 
     def _prompt(self, item: dict[str, Any]) -> None:

@@ -35,6 +35,8 @@ def sql_hook(conn_id: str, field: str = "data.source.conn_id") -> Any:
     from airflow.providers.common.sql.hooks.sql import DbApiHook
 
     conn = bounded_connection(get_connection(conn_id, field))
+    if conn.conn_type == "sqlite":
+        return sqlite_hook(sqlite_file_connection(conn, conn_id, field))
     try:
         try:  # a DbApiHook takes the (bounded) connection object rather than fetching it again
             hook = conn.get_hook(hook_params={"connection": conn})
@@ -51,6 +53,41 @@ def sql_hook(conn_id: str, field: str = "data.source.conn_id") -> Any:
             f"{type(hook).__name__} is not a common-sql DbApiHook"
         )
     return hook
+
+
+_SQLITE_FORMS = (
+    "give an absolute path, as a URI sqlite:////absolute/path/warehouse.db or in the JSON form "
+    '{"conn_type": "sqlite", "host": "/absolute/path/warehouse.db"}'
+)
+
+
+def sqlite_file_connection(conn: Any, conn_id: str, field: str) -> Any:
+    """A SQLite connection whose host is its database file, whichever form named it.
+
+    Airflow parses the URI `sqlite:////abs/warehouse.db` into an empty host and the *schema*
+    `/abs/warehouse.db`; the SQLite hook opens the host and failed with sqlite3's "invalid uri
+    authority". An absolute schema is moved to the host; a relative path (it would depend on the
+    directory the task runs in) or no path at all is a SourceConfigError naming both forms."""
+    if conn.conn_type != "sqlite" or conn.host:
+        return conn
+    path = conn.schema or ""
+    if not path.startswith("/"):
+        what = f"names the relative path {path!r}" if path else "names no database file"
+        raise SourceConfigError(f"{field}: SQLite connection {conn_id!r} {what}: {_SQLITE_FORMS}")
+    conn.host, conn.schema = path, None
+    return conn
+
+
+def sqlite_hook(conn: Any) -> Any:
+    """The SQLite hook of `conn` itself: SqliteHook.get_uri looks the connection up again by id, which
+    would undo sqlite_file_connection's correction."""
+    from airflow.providers.sqlite.hooks.sqlite import SqliteHook
+
+    class _FileSqliteHook(SqliteHook):
+        def get_connection(self, conn_id: str) -> Any:
+            return conn
+
+    return _FileSqliteHook(sqlite_conn_id=conn.conn_id)  # type: ignore[no-untyped-call]  # the provider's own __init__
 
 
 def bounded_connection(conn: Any) -> Any:

@@ -30,15 +30,21 @@ def _hitl_module() -> Any:
 
 @pytest.fixture
 def approval_dags(tmp_path, monkeypatch, driftline_home) -> dict[str, Any]:
-    """Two DAGs (gate -> approve_promotion -> promote_challenger), timeouts 1 h and 1.8 s."""
+    """Two models' pipelines (gate -> approve_promotion -> promote_challenger), timeouts 1 h and 1.8 s.
+
+    The DAG ids are the pipelines' own (driftline__<model>), so `driftline approve MODEL` finds them."""
     from airflow.utils.db import initdb
+    from driftline.factory.ids import pipeline_dag_id
 
     initdb()
     folder = tmp_path / "dags"
     folder.mkdir()
     model = f"appr_{time.time_ns() % 10**9}"
+    other = f"{model}_b"
     path = folder / "approval_dags.py"
-    path.write_text(_hitl_module().DAG_FILE.format(model=model))
+    text = _hitl_module().DAG_FILE.format(model=model)
+    text = text.replace('"approval_long"', repr(pipeline_dag_id(model)))
+    path.write_text(text.replace('"approval_short"', repr(pipeline_dag_id(other))))
     bundle = [
         {
             "name": "driftline-approval-test",
@@ -51,7 +57,13 @@ def approval_dags(tmp_path, monkeypatch, driftline_home) -> dict[str, Any]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    yield {"model": model, **module.DAGS}
+    dags = module.DAGS
+    yield {
+        "model": model,
+        "other": other,
+        "long": dags[pipeline_dag_id(model)],
+        "short": dags[pipeline_dag_id(other)],
+    }
     sys.modules.pop("approval_dags", None)
 
 
@@ -66,77 +78,124 @@ def _versions(model: str, count: int) -> Any:
     return hook
 
 
-class Terminal(threading.Thread):
-    """Waits for the approval `driftline run` announces and answers it as `driftline approve` does."""
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`driftline ARGS` in its own process, on this test's Airflow database (the environment wins)."""
+    return subprocess.run([DRIFTLINE, *args], capture_output=True, text=True, timeout=300)
 
-    def __init__(self, dag_id: str, answers: list[tuple[str, str]]) -> None:
+
+class Terminal(threading.Thread):
+    """Once `driftline run` has announced the approval, answers it: refusals through answer_approval in
+    this process, then the real answer from another process (`driftline approve|reject`)."""
+
+    def __init__(
+        self, watcher: Any, tries: list[tuple[str, str, int | None]], final: list[str] | None
+    ) -> None:
         super().__init__(daemon=True)
-        self.dag_id, self.answers = dag_id, answers
+        self.watcher, self.tries, self.final = watcher, tries, final
         self.results: list[str] = []
+        self.cli: subprocess.CompletedProcess[str] | None = None
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        from driftline.localrun import ApprovalAnswerError, answer_approval, pending_approvals
+        from driftline.localrun import ApprovalAnswerError, answer_approval
 
         try:
             deadline = time.monotonic() + 300
-            while not pending_approvals(self.dag_id):
-                assert time.monotonic() < deadline, "no approval was ever pending"
+            while not self.watcher.seen:  # answered only after the terminal was told
+                assert time.monotonic() < deadline, "no approval was ever announced"
                 time.sleep(0.3)
-            for option, user in self.answers:
+            for option, user, version in self.tries:
                 try:
-                    self.results.append(answer_approval(self.dag_id, None, option, user))
+                    self.results.append(
+                        answer_approval(self.watcher.dag_id, None, option, user, version=version)
+                    )
                 except ApprovalAnswerError as exc:
                     self.results.append(f"refused: {exc}")
+            if self.final:
+                self.cli = _cli(*self.final)
         except BaseException as exc:
             self.error = exc
 
 
-@pytest.mark.skip(
-    reason="not passing yet: the answer written by answer_approval did not flip the parked task back to "
-    "SCHEDULED under dag.test() in the last run (dag.test() then waits for the 1 h timeout); under investigation"
-)
+def _states(run: Any) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
 @pytest.mark.slow
-def test_an_approval_is_announced_answered_from_the_terminal_or_timed_out(approval_dags, capfd) -> None:
+def test_an_approval_is_announced_answered_from_another_process_rejected_or_timed_out(
+    approval_dags, capfd
+) -> None:
+    from driftline.factory.ids import pipeline_dag_id
     from driftline.localrun import ApprovalWatcher
     from driftline.registry.champion import read_aliases
     from driftline.registry.promotion import promote
 
-    model = approval_dags["model"]
+    model, other = approval_dags["model"], approval_dags["other"]
     hook = _versions(model, 2)
     promote(hook, model, 1, None, "first champion", "test")
 
-    # 1. answered from the terminal: a user who is not a respondent is refused, alice's Approve promotes
-    dag = approval_dags["approval_long"]
-    terminal = Terminal(dag.dag_id, [("Maybe", "alice"), ("Approve", "mallory"), ("Approve", "alice")])
-    terminal.start()
-    with ApprovalWatcher(dag.dag_id, model, poll_s=0.5):
+    # 1. approved from another terminal (`driftline approve MODEL 2`) after refusals: an unknown option,
+    #    the wrong version, a user who is not a respondent; the other model has nothing waiting
+    dag = approval_dags["long"]
+    with ApprovalWatcher(dag.dag_id, model, poll_s=0.5) as watcher:
+        tries = [("Maybe", "alice", None), ("Approve", "alice", 1), ("Approve", "mallory", 2)]
+        terminal = Terminal(watcher, tries, ["approve", model, "2", "--user", "alice"])
+        terminal.start()
         run = dag.test()
     terminal.join(60)
     assert terminal.error is None, terminal.error
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"gate": "success", "approve_promotion": "success", "promote_challenger": "success"}
-    assert terminal.results[0] == "refused: --option 'Maybe' is not one of ['Approve', 'Reject']"
-    assert (
-        terminal.results[1]
-        == "refused: --user 'mallory' may not answer: registry.approval.respondents is ['alice']"
-    )
-    assert terminal.results[2].startswith(
+    assert terminal.cli is not None and terminal.cli.returncode == 0, terminal.cli
+    assert terminal.cli.stdout.startswith(
         f"alice answered 'Approve' to 'Promote version 2 of {model} to champion?'"
+    )
+    assert _states(run) == {
+        "gate": "success",
+        "approve_promotion": "success",
+        "promote_challenger": "success",
+    }
+    assert terminal.results[0] == "refused: --option 'Maybe' is not one of ['Approve', 'Reject']"
+    assert terminal.results[1].startswith("refused: the approval waiting in run ")
+    assert "not about version 1: nothing was recorded" in terminal.results[1]
+    assert (
+        terminal.results[2]
+        == "refused: --user 'mallory' may not answer: registry.approval.respondents is ['alice']"
     )
     assert read_aliases(hook, model)["champion"] == 2
     out = capfd.readouterr().out
     assert f"WAITING  approve_promotion: Promote version 2 of {model} to champion?" in out
-    assert f"driftline approve {model} --run {run.run_id} --option Approve --user alice" in out
+    assert f"driftline approve {model} 2 --run {run.run_id} --user alice" in out
     assert "-> ['Reject']" in out
 
-    # 2. nobody answers: timeout_hours applies without a scheduler (it waited forever), default Reject
+    # 2. rejected from another terminal: nothing promoted; a second model has nothing to answer
+    _versions(model, 1)
+    with ApprovalWatcher(dag.dag_id, model, poll_s=0.5) as watcher:
+        terminal = Terminal(watcher, [], ["reject", model, "3", "--user", "alice"])
+        terminal.start()
+        run = dag.test()
+    terminal.join(60)
+    assert terminal.error is None, terminal.error
+    assert terminal.cli is not None and terminal.cli.returncode == 0, terminal.cli
+    assert "alice answered 'Reject'" in terminal.cli.stdout
+    assert _states(run) == {
+        "gate": "success",
+        "approve_promotion": "success",
+        "promote_challenger": "skipped",
+    }
+    assert read_aliases(hook, model)["champion"] == 2
+    refused = _cli("approve", other, "--user", "alice")
+    assert refused.returncode == 1
+    assert f"no approval of {pipeline_dag_id(other)} is waiting" in refused.stderr
+
+    # 3. nobody answers: timeout_hours applies without a scheduler (it waited forever), default Reject
     _versions(model, 1)
     began = time.monotonic()
-    with ApprovalWatcher(approval_dags["approval_short"].dag_id, model, poll_s=0.5):
-        run = approval_dags["approval_short"].test()
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states == {"gate": "success", "approve_promotion": "success", "promote_challenger": "skipped"}
+    with ApprovalWatcher(approval_dags["short"].dag_id, other, poll_s=0.5):
+        run = approval_dags["short"].test()
+    assert _states(run) == {
+        "gate": "success",
+        "approve_promotion": "success",
+        "promote_challenger": "skipped",
+    }
     assert time.monotonic() - began < 120
     assert read_aliases(hook, model)["champion"] == 2
 
