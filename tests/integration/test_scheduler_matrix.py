@@ -27,7 +27,7 @@ promoted sees no champion as of its data time and trains (docs/concepts/concurre
 
 from __future__ import annotations
 
-import json
+import copy
 import os
 import shutil
 import subprocess
@@ -77,7 +77,7 @@ def write_models(root: Path) -> None:
     shutil.copy(REPO / "dags" / "driftline_dags.py", root / "dags" / "driftline_dags.py")
     base = yaml.safe_load((REPO / "dags" / "configs" / "churn.yaml").read_text())
     for model in CELLS.values():
-        config = json.loads(json.dumps(base))
+        config = copy.deepcopy(base)
         config["model"]["name"] = model
         config["inference"]["table"] = f"driftline-{model}-predictions"
         (configs / f"{model}.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
