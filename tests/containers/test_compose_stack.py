@@ -27,9 +27,9 @@ pytestmark = pytest.mark.timeout(3600)  # image builds and a stack start on 2 co
 
 PROJECT = "driftline-ct"
 PORTS = {
-    "DRIFTLINE_AIRFLOW_PORT": "18980",
-    "DRIFTLINE_MLFLOW_PORT": "18981",
-    "DRIFTLINE_SERVICE_PORT": "18982",
+    "DRIFTLINE_AIRFLOW_PORT": "17980",
+    "DRIFTLINE_MLFLOW_PORT": "17981",
+    "DRIFTLINE_SERVICE_PORT": "17982",
 }
 DAG_ID = "driftline__churn"
 DATA_DAY = dt.date(2026, 1, 15)
