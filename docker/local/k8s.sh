@@ -40,6 +40,7 @@ SOCK="$RUN/containerd.sock"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml" | head -n 1)
 IMAGES="${K8S_IMAGES:-ghcr.io/driftline/train:$version}"
 PAUSE_IMAGE="localhost/driftline/pause:3.2"
+SIDECAR_IMAGE="localhost/driftline/xcom-sidecar:bookworm"
 KUBECONFIG_FILE="$K8S_HOME/kubeconfig"
 COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl"
 
@@ -157,12 +158,27 @@ pause_image() {
     rm -rf "$dir"
 }
 
+sidecar_image() {
+    # The KubernetesPodOperator's XCom sidecar (the kubernetes connection's
+    # xcom_sidecar_container_image; its default, alpine, cannot be pulled here). It must have pgrep:
+    # the operator stops the sidecar with `kill -2 $(pgrep ...)`, else the pod stays Running.
+    # shellcheck source=docker/local/podman-env.sh
+    source "$here/podman-env.sh"
+    podman image exists "$SIDECAR_IMAGE" && return
+    podman image exists localhost/driftline/debian:bookworm || die "localhost/driftline/debian:bookworm is missing: run 'make images'"
+    local dir
+    dir=$(mktemp -d)
+    printf 'FROM localhost/driftline/debian:bookworm\nRUN apt-get update && apt-get install -y --no-install-recommends procps && rm -rf /var/lib/apt/lists/*\n' > "$dir/Containerfile"
+    podman build -q -t "$SIDECAR_IMAGE" -f "$dir/Containerfile" "$dir" >/dev/null
+    rm -rf "$dir"
+}
+
 load_images() {
     # shellcheck source=docker/local/podman-env.sh
     source "$here/podman-env.sh"
     local image id mark
     mkdir -p "$STATE/images"
-    for image in $PAUSE_IMAGE localhost/driftline/debian:bookworm $IMAGES; do
+    for image in $PAUSE_IMAGE $SIDECAR_IMAGE $IMAGES; do
         podman image exists "$image" || die "image $image is missing: run 'make images'"
         # Skip an image containerd already holds from the same podman build (a save + import of the
         # 1.6 GB training image takes minutes on 2 cores).
@@ -217,6 +233,7 @@ EOF
     start containerd containerd --config "$STATE/containerd.toml"
     wait_for containerd 60 ctr --address "$SOCK" version
     pause_image
+    sidecar_image
     load_images
 
     wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_PORT/health"

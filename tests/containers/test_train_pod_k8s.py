@@ -164,8 +164,8 @@ def airflow_env(cluster: None, servers: Path) -> dict[str, str]:
                 "extra": {
                     "kube_config_path": str(kubeconfig),
                     "namespace": NAMESPACE,
-                    # the XCom sidecar's image: the local Debian base (no registry for alpine)
-                    "xcom_sidecar_container_image": "localhost/driftline/debian:bookworm",
+                    # the XCom sidecar's image: Debian + pgrep, built by k8s.sh (no registry for alpine)
+                    "xcom_sidecar_container_image": "localhost/driftline/xcom-sidecar:bookworm",
                 },
             }
         ),
@@ -260,7 +260,8 @@ def test_the_train_task_runs_as_a_pod_and_its_version_lands_in_mlflow(
     # The pod's own log lines (the training entrypoint's logging) reached Airflow's task log, and its
     # end: the XCom above is the entrypoint's TrainResult, read from the pod by the sidecar.
     assert "[base]" in output and "INFO driftline.training:" in output, output[-4000:]
-    assert "Container 'base' completed" in output, output[-4000:]
+    # The XCom sidecar was stopped (pgrep in its image): the pod ends instead of running on.
+    assert "Failed to kill xcom sidecar" not in output, output[-4000:]
     from mlflow import MlflowClient, register_model
 
     uri = f"http://127.0.0.1:{MLFLOW_PORT}"
