@@ -77,6 +77,7 @@ def stack(
         "COMPOSE_PROJECT_NAME": PROJECT,
         "DRIFTLINE_COMPOSE_ENV_FILE": str(env_file),
         "DRIFTLINE_COMPOSE_BUILD": "0",  # the `images` fixture built them, within its own time limit
+        "DRIFTLINE_COMPOSE_TIMEOUT_S": "1500",  # the staged start's deadline, inside `up`'s 1800 s below
     }
     compose = str(LOCAL / "compose.sh")
     try:
