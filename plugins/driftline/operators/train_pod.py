@@ -390,17 +390,43 @@ class TrainPodOperator(KubernetesPodOperator):
         xcom_result: dict[Any, Any] | None = None,
         context: Any = None,
     ) -> None:
-        """The provider's cleanup; a pod that exited 2 (bad input) fails the task without retry."""
+        """The provider's cleanup; a pod that exited 2 (bad input) fails the task without retry, and a
+        pod deleted by someone else while it ran says so (the provider's message is only "returned a
+        failure", with a pod dump that may predate the deletion)."""
+        name = pod.metadata.name if pod is not None and pod.metadata is not None else "?"
+        # Asked before the provider's own cleanup deletes the pod (on_finish_action).
+        deleted = None if self._killed else self.deleted_elsewhere(pod)
         try:
             super().cleanup(pod, remote_pod, xcom_result=xcom_result, context=context)
         except AirflowException as exc:
             if exit_code(remote_pod, self.base_container_name) == BAD_INPUT_EXIT_CODE:
-                name = pod.metadata.name if pod is not None and pod.metadata is not None else "?"
                 raise AirflowFailException(
                     f"training pod {name} exited {BAD_INPUT_EXIT_CODE}: bad input (config or data), a "
                     "retry cannot fix it; the pod log above names the problem"
                 ) from exc
+            if deleted:
+                raise AirflowException(
+                    f"training pod {name} was deleted while it ran, not by this task ({deleted}): its "
+                    "result cannot be read. A retry starts a new pod, which returns the MLflow run of "
+                    "this task if the deleted pod's training had FINISHED it"
+                ) from exc
             raise
+
+    def deleted_elsewhere(self, pod: k8s.V1Pod | None) -> str | None:
+        """Why `pod` is gone or going (someone deleted it), or None while it stands or if unknown."""
+        from kubernetes.client.exceptions import ApiException
+
+        if pod is None or pod.metadata is None or not pod.metadata.name:
+            return None
+        try:
+            current = self.client.read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
+        except ApiException as exc:
+            return "it no longer exists" if exc.status == 404 else None
+        except Exception:  # only improves a message: the provider's error still stands
+            log.debug("could not read pod %s to check for its deletion", pod.metadata.name, exc_info=True)
+            return None
+        stamp = current.metadata.deletion_timestamp if current.metadata is not None else None
+        return f"deletion requested at {stamp.isoformat()}" if stamp else None
 
 
 def build_training_pod_operator(

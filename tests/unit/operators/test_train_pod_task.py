@@ -154,6 +154,9 @@ def test_exit_code_2_fails_without_retry_other_failures_retry(
     from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
     calls = _no_cluster(train_task, monkeypatch)
+    train_task.__dict__["client"] = SimpleNamespace(
+        read_namespaced_pod=lambda name, namespace: _finished_pod(2)
+    )
     bad_input = _finished_pod(2)
     with pytest.raises(AirflowFailException, match="exited 2: bad input"):
         train_task.cleanup(bad_input, bad_input)
@@ -163,6 +166,40 @@ def test_exit_code_2_fails_without_retry_other_failures_retry(
         train_task.cleanup(crashed, crashed)
     assert not isinstance(exc.value, AirflowFailException)
     train_task.cleanup(_finished_pod(0), _finished_pod(0))  # success: no error
+
+
+def test_a_pod_deleted_by_someone_else_says_so(
+    train_task: TrainPodOperator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen on a real cluster (tests/containers/test_train_pod_k8s.py): `kubectl delete pod` mid-run
+    failed the task with only "Pod ... returned a failure" and a pod dump from before the deletion."""
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException
+    from kubernetes.client.exceptions import ApiException
+
+    calls = _no_cluster(train_task, monkeypatch)
+    crashed = _finished_pod(137)
+    deleting = _finished_pod(137)
+    deleting.metadata.deletion_timestamp = dt.datetime(2026, 12, 7, 22, 18, 51, tzinfo=dt.UTC)
+    train_task.__dict__["client"] = SimpleNamespace(read_namespaced_pod=lambda name, namespace: deleting)
+    with pytest.raises(
+        AirflowException,
+        match=r"train-churn-abc was deleted while it ran, not by this task \(deletion requested at 2026-12-07T22:18:51",
+    ) as exc:
+        train_task.cleanup(crashed, crashed)
+    assert not isinstance(exc.value, AirflowFailException)  # a retry may still succeed
+    assert "process_pod_deletion" in calls
+
+    def gone(name: str, namespace: str) -> Any:
+        raise ApiException(status=404)
+
+    train_task.__dict__["client"] = SimpleNamespace(read_namespaced_pod=gone)
+    with pytest.raises(AirflowException, match="it no longer exists"):
+        train_task.cleanup(crashed, crashed)
+    # A pod that stands (no deletion asked): the provider's own message, unchanged.
+    train_task.__dict__["client"] = SimpleNamespace(read_namespaced_pod=lambda name, namespace: crashed)
+    with pytest.raises(AirflowException, match="returned a failure") as plain:
+        train_task.cleanup(crashed, crashed)
+    assert "deleted" not in str(plain.value)
 
 
 def test_no_trainresult_in_the_xcom_is_a_retryable_error(
