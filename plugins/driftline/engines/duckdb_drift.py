@@ -67,9 +67,13 @@ def finite(q: str) -> str:
     return f"isfinite(CAST({q} AS DOUBLE))"
 
 
-def relation(con: duckdb.DuckDBPyConnection, ref: SnapshotRef) -> str:
-    register_snapshot_store(con, ref.uri)
-    return f"read_parquet({literal(snapshot_path(ref.uri))})"
+def relation(con: duckdb.DuckDBPyConnection, ref: SnapshotRef | list[SnapshotRef]) -> str:
+    """The snapshot(s) as one relation (a list: the drift window's days together)."""
+    refs = ref if isinstance(ref, list) else [ref]
+    for one in refs:
+        register_snapshot_store(con, one.uri)
+    files = ", ".join(literal(snapshot_path(one.uri)) for one in refs)
+    return f"read_parquet([{files}], union_by_name = true)"
 
 
 def duck_kind(duck_type: str) -> str:
@@ -113,8 +117,8 @@ def check_columns(
 
 
 def _paths(rel: str) -> str:
-    """The file list of a read_parquet(...) relation, for parquet_metadata."""
-    return rel.removeprefix("read_parquet(").removesuffix(")")
+    """The file list of a relation() (read_parquet([...], union_by_name = true)), for parquet_metadata."""
+    return rel.removeprefix("read_parquet(").removesuffix(", union_by_name = true)")
 
 
 def grid_ranges(
@@ -309,7 +313,10 @@ def compute_aggregates(
 
 
 def data_drift(
-    engine: DuckDBEngine, reference: SnapshotRef, current: SnapshotRef, settings: DriftSettings
+    engine: DuckDBEngine,
+    reference: SnapshotRef,
+    current: SnapshotRef | list[SnapshotRef],
+    settings: DriftSettings,
 ) -> DataDriftResult:
     """DataDriftResult of `current` against `reference`, both snapshots, on DuckDB (either decision)."""
     con = engine.connect()
