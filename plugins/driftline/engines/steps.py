@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from driftline.config.models import ModelConfig
     from driftline.data.access import SourceAccess
     from driftline.data.snapshots import SnapshotRef
-    from driftline.drift.data_drift import DataDriftResult, DriftSettings
+    from driftline.drift.data_drift import DataDriftResult
     from driftline.engines.base import Engine
 
 log = logging.getLogger(__name__)

@@ -72,7 +72,11 @@ def run_suite(df: pd.DataFrame, gx_expectations: list[Any], name: str = "driftli
 
 
 def run_on_batch(
-    ctx: Any, batch: Any, gx_expectations: list[Any], name: str, batch_parameters: dict[str, Any] | None = None
+    ctx: Any,
+    batch: Any,
+    gx_expectations: list[Any],
+    name: str,
+    batch_parameters: dict[str, Any] | None = None,
 ) -> Any:
     """Run GX expectation objects as one suite on a batch definition of any GX execution engine
     (pandas here, SQL in driftline.engines.duckdb_validation)."""
