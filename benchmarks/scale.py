@@ -123,6 +123,7 @@ def model_config(root: Path, engine: str, memory_mb: int, days: int) -> Any:
     if engine == "duckdb":
         compute["memory_limit_mb"] = memory_mb
         compute["temp_directory"] = str(root / "spill")
+        compute["exact_below_rows"] = 0  # drift from aggregates at every size (the subsample compares them)
     return ModelConfig.model_validate(
         {
             "model": {"name": "scale_bench"},
@@ -145,6 +146,12 @@ def model_config(root: Path, engine: str, memory_mb: int, days: int) -> Any:
             "compute": compute,
         }
     )
+
+
+def load_average() -> list[float]:
+    import os
+
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def vmhwm_mb() -> float:
@@ -228,10 +235,12 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
     else:
         drift = eng.data_drift(refs["training"], refs["current"], settings)
     figures["drift_s"] = time.perf_counter() - t2
-    # the champion: trained outside the timing on 20k rows of the training window
+    # the champion: trained outside the timing on 20k rows of the training window's first day
     import pyarrow.parquet as pq
 
-    sample = pq.ParquetFile(refs["training"].uri).read_row_group(0).to_pandas().head(20_000)
+    # (the first day's file as generated: the same rows whatever order an engine wrote its snapshot in)
+    first_day = Path(root) / "data" / f"dt={START.isoformat()}" / "part.parquet"
+    sample = pq.ParquetFile(first_day).read_row_group(0).to_pandas().head(20_000)
     model = _model(cfg, sample)
     del sample
     t3 = time.perf_counter()
@@ -261,12 +270,24 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
 
 
 def floor(root: str, days: int, memory_mb: int, out: Any) -> None:
-    """The bare-scan floor: the same aggregates in one DuckDB scan per window (edges known)."""
+    """The bare-scan floor: the same aggregates as the duckdb engine, as bare DuckDB queries.
+
+    The suite's metrics in one query per window; the drift aggregates as the engine computes them
+    (each column read once over both windows, grouped by its bin on a grid whose range comes from
+    the parquet statistics, categorical columns grouped by value); the latest row per entity of the
+    current day streamed as Arrow batches. Same memory limit and a spill folder, as the engine has.
+    """
     import duckdb
     from driftline.engines.duckdb import duckdb_memory_mb
 
+    spill = Path(root) / "spill-floor"
+    spill.mkdir(exist_ok=True)
     con = duckdb.connect(
-        config={"memory_limit": f"{duckdb_memory_mb(memory_mb)}MB", "preserve_insertion_order": False}
+        config={
+            "memory_limit": f"{duckdb_memory_mb(memory_mb)}MB",
+            "preserve_insertion_order": False,
+            "temp_directory": str(spill),
+        }
     )
     con.execute("SET enable_progress_bar = false")
     files = [
@@ -274,28 +295,34 @@ def floor(root: str, days: int, memory_mb: int, out: Any) -> None:
         for d in range(days)
     ]
 
-    def agg(paths: list[str]) -> str:
-        items = ["count(*)", "count(entity_id)", "count(f02)", "count_if(f03 NOT BETWEEN -50 AND 50)",
-                 "count_if(i1 NOT BETWEEN 0 AND 200)", "count_if(c1 NOT IN ('v0','v1','v2','v3','v4','v5','v6'))",
-                 "count_if(label NOT IN (0, 1))", "avg(f04)", "count_if(f05 NOT BETWEEN -3 AND 3)"]  # fmt: skip
-        for n in FLOATS + INTS:
-            items += [
-                f"count({n})",
-                f"min({n})",
-                f"max({n})",
-                f"avg({n})",
-                f"var_pop({n})",
-                f"approx_count_distinct({n})",
-            ]
-            items.append(f"histogram(CAST(least(greatest(floor(({n} + 40) * 100), 0), 8191) AS SMALLINT))")
-        for n in [*CATS, "flag"]:
-            items.append(f"histogram({n})")
-        plist = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
-        return f"SELECT {', '.join(items)} FROM read_parquet({plist})"
+    def plist(paths: list[str]) -> str:
+        return "[" + ", ".join(f"'{p}'" for p in paths) + "]"
 
+    suite = ["count(*)", "count(entity_id)", "count(f02)", "count_if(f03 NOT BETWEEN -50 AND 50)",
+             "count_if(i1 NOT BETWEEN 0 AND 200)", "count_if(c1 NOT IN ('v0','v1','v2','v3','v4','v5','v6'))",
+             "count_if(label NOT IN (0, 1))", "avg(f04)", "count_if(f05 NOT BETWEEN -3 AND 3)"]  # fmt: skip
     t = time.perf_counter()
-    con.execute(agg(files[:-1])).fetchall()
-    con.execute(agg(files[-1:])).fetchall()
+    ref, cur = plist(files[:-1]), plist(files[-1:])
+    for rel in (ref, cur):
+        con.execute(f"SELECT {', '.join(suite)} FROM read_parquet({rel})").fetchall()
+    spans = {
+        name: (lo, hi)
+        for name, lo, hi in con.execute(
+            "SELECT path_in_schema, min(TRY_CAST(stats_min_value AS DOUBLE)), max(TRY_CAST(stats_max_value AS DOUBLE)) "
+            f"FROM parquet_metadata({plist(files)}) GROUP BY 1"
+        ).fetchall()
+    }
+    for n in FLOATS + INTS:
+        lo, hi = spans[n]
+        width = 1.0 if n in INTS and hi - lo < 65536 else (hi - lo) / 65536
+        both = f"(SELECT 0 AS side, {n}::DOUBLE AS v FROM read_parquet({ref}) UNION ALL SELECT 1, {n}::DOUBLE FROM read_parquet({cur}))"
+        con.execute(
+            f"SELECT side, least(greatest(floor((v - {lo}) / {width}), 0), 65535)::INTEGER AS b, count(*), sum(v), "
+            f"sum(v * v), min(v), max(v) FROM {both} WHERE isfinite(v) GROUP BY ALL"
+        ).fetchall()
+    for n in [*CATS, "flag"]:
+        both = f"(SELECT 0 AS side, {n} AS v FROM read_parquet({ref}) UNION ALL SELECT 1, {n} FROM read_parquet({cur}))"
+        con.execute(f"SELECT side, v, count(*) FROM {both} WHERE v IS NOT NULL GROUP BY ALL").fetchall()
     features = ", ".join(FLOATS + INTS + CATS + ["flag"])
     reader = con.sql(
         f"SELECT entity_id, {features} FROM read_parquet('{files[-1]}', file_row_number = true) QUALIFY "
@@ -304,6 +331,7 @@ def floor(root: str, days: int, memory_mb: int, out: Any) -> None:
     for _ in reader:
         pass
     out.send({"floor_s": time.perf_counter() - t, "peak_rss_mb": vmhwm_mb()})
+    shutil.rmtree(spill, ignore_errors=True)
 
 
 def child(target: Any, *args: Any) -> dict[str, Any]:
@@ -386,6 +414,8 @@ def main() -> None:
                 "subsample_rows": results["pandas"]["figures"]["rows"],
                 "subsample_pandas": {k: round(v, 2) for k, v in results["pandas"]["figures"].items()},
                 "subsample_duckdb": {k: round(v, 2) for k, v in results["duckdb"]["figures"].items()},
+                "drift_decision": "calibrated",
+                "load_average": load_average(),
                 "spark": "not built (compute.engine spark fails with EngineUnavailableError)",
             }
         )

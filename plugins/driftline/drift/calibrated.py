@@ -117,8 +117,20 @@ def atoms_and_counts(sorted_values: np.ndarray, max_atoms: int = MAX_ATOMS) -> t
     import numpy as np
 
     values, counts = np.unique(sorted_values, return_counts=True)
+    return atoms_from_counts(values, counts, max_atoms)
+
+
+def atoms_from_counts(
+    values: np.ndarray, counts: np.ndarray, max_atoms: int = MAX_ATOMS
+) -> tuple[np.ndarray, np.ndarray]:
+    """`atoms_and_counts` from sorted distinct values (or bin means) and their counts: what an
+    engine that counts values or fine bins in SQL has."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    counts = np.asarray(counts)
     if values.size <= max_atoms:
-        return values.astype(float), counts.astype(float)
+        return values, counts.astype(float)
     group = np.minimum((np.cumsum(counts) - 1) * max_atoms // counts.sum(), max_atoms - 1)
     sums = np.bincount(group, weights=values * counts, minlength=max_atoms)
     sizes = np.bincount(group, weights=counts, minlength=max_atoms)
@@ -133,6 +145,38 @@ def reference_bins(ref_sorted: np.ndarray, max_bins: int = MAX_BINS) -> np.ndarr
     k = min(max_bins, math.ceil(math.log2(max(ref_sorted.size, 2)) + 1))
     edges = np.unique(np.quantile(ref_sorted, np.linspace(0, 1, k + 1)[1:-1]))
     return np.asarray(edges, dtype=float)
+
+
+def reference_bins_from_counts(
+    values: np.ndarray, counts: np.ndarray, max_bins: int = MAX_BINS
+) -> np.ndarray:
+    """`reference_bins` of the sample whose sorted distinct values are `values` with `counts`
+    (numpy's linear quantiles from the order statistics, without the sample itself)."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    counts = np.asarray(counts, dtype=np.int64)
+    n = int(counts.sum())
+    k = min(max_bins, math.ceil(math.log2(max(n, 2)) + 1))
+    probs = np.linspace(0, 1, k + 1)[1:-1]
+    h = (n - 1) * probs
+    lo = np.floor(h).astype(np.int64)
+    t = h - lo
+    ends = np.cumsum(counts)  # the sample's order statistic i is values[searchsorted(ends, i, 'right')]
+    a = values[np.searchsorted(ends, lo, side="right")]
+    b = values[np.searchsorted(ends, np.minimum(lo + 1, n - 1), side="right")]
+    diff = b - a
+    out = np.where(t >= 0.5, b - diff * (1 - t), a + diff * t)  # numpy's _lerp
+    return np.asarray(np.unique(out), dtype=float)
+
+
+def binned_counts_from_counts(values: np.ndarray, counts: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:
+    """`binned_counts` of the sample with sorted distinct `values` and their `counts`."""
+    import numpy as np
+
+    ends = np.concatenate([[0], np.cumsum(counts)])
+    cuts = ends[np.searchsorted(values, inner_edges, side="right")]
+    return np.diff(np.concatenate([[0], cuts, [ends[-1]]])).astype(float)
 
 
 def binned_counts(sorted_values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ report and the monitoring metrics read as before; `p_value` is always the p-valu
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from driftline.drift import calibrated as cal
@@ -74,6 +75,35 @@ def calibrated_column_drift(
         ref_cat = clean_categorical(reference)
         cur_cat = clean_categorical(current)
         n_ref, n_cur = len(ref_cat), len(cur_cat)
+    col_seed = column_seed(seed, column)
+
+    def statistic() -> tuple[str, float, float]:
+        if column_type == "num":
+            return _numeric(ref_num, cur_num, method, resamples, col_seed)
+        return categorical_test(ref_cat.value_counts(), cur_cat.value_counts(), method, resamples, col_seed)
+
+    return calibrated_verdict(
+        column, column_type, n_ref, n_cur, method, threshold, alpha=alpha, statistic=statistic
+    )
+
+
+def calibrated_verdict(
+    column: str,
+    column_type: ColumnType,
+    n_ref: int,
+    n_cur: int,
+    method: str | None,
+    threshold: float | None,
+    *,
+    alpha: float,
+    statistic: Callable[[], tuple[str, float, float]],
+) -> ColumnDrift:
+    """The calibrated verdict of one column from its cleaned sizes and its test.
+
+    `statistic()` returns (method chosen, statistic, p-value); it runs only when both sides have
+    values. Any engine calls this: the pandas one on the values, an out-of-core one on aggregates
+    (`driftline.engines.aggregates`).
+    """
     base: dict[str, Any] = {
         "column": column,
         "column_type": column_type,
@@ -103,15 +133,11 @@ def calibrated_column_drift(
             status="current_all_null",
             reason="every current value is null (or +-inf) while the reference has values",
         )
-    col_seed = column_seed(seed, column)
-    if column_type == "num":
-        chosen, statistic, p_value = _numeric(ref_num, cur_num, method, resamples, col_seed)
-    else:
-        chosen, statistic, p_value = _categorical(ref_cat, cur_cat, method, resamples, col_seed)
+    chosen, stat, p_value = statistic()
     if chosen in cal.DISTANCE_METHODS:
         level = alpha
         min_effect = DEFAULT_THRESHOLDS[chosen] if threshold is None else float(threshold)
-        drifted = p_value < level and statistic >= min_effect
+        drifted = p_value < level and stat >= min_effect
         shown_threshold = min_effect
     else:
         level = alpha if threshold is None else float(threshold)
@@ -121,7 +147,7 @@ def calibrated_column_drift(
         **{**base, "alpha": level},
         method=chosen,
         threshold=shown_threshold,
-        statistic=statistic,
+        statistic=stat,
         drifted=bool(drifted),
         p_value=p_value,
     )
@@ -164,28 +190,37 @@ def _numeric(
     edges = cal.reference_bins(ref)
     ref_counts_f = cal.binned_counts(ref, edges)
     cur_counts_f = cal.binned_counts(cur, edges)
-    return _share_distance(chosen, ref_counts_f, cur_counts_f, resamples, seed)
+    return share_distance_test(chosen, ref_counts_f, cur_counts_f, resamples, seed)
 
 
-def _categorical(
-    ref: pd.Series, cur: pd.Series, method: str | None, resamples: int, seed: int
+def categorical_test(
+    ref_counts: Mapping[Any, int] | pd.Series,
+    cur_counts: Mapping[Any, int] | pd.Series,
+    method: str | None,
+    resamples: int,
+    seed: int,
 ) -> tuple[str, float, float]:
+    """(method, statistic, p-value) of a categorical column from its value counts (nulls left out).
 
-    ref_vc, cur_vc = ref.value_counts(), cur.value_counts()
-    ref_vc, cur_vc = ref_vc[ref_vc > 0], cur_vc[cur_vc > 0]
-    # reference categories first (sorted by their text), then the ones only the current window has
-    ref_keys = sorted(ref_vc.index, key=str)
-    keys = ref_keys + sorted(set(cur_vc.index) - set(ref_vc.index), key=str)
+    Categories are ordered as the reference's sorted by their text, then the ones only the current
+    window has (the order pooling and the null's known categories depend on).
+    """
+    import numpy as np
+
+    ref_vc = {k: int(v) for k, v in dict(ref_counts).items() if v > 0}
+    cur_vc = {k: int(v) for k, v in dict(cur_counts).items() if v > 0}
+    ref_keys = sorted(ref_vc, key=str)
+    keys = ref_keys + sorted(set(cur_vc) - set(ref_vc), key=str)
     chosen = method or calibrated_method("cat", len(keys))
-    ref_counts = ref_vc.reindex(keys, fill_value=0).to_numpy(dtype=float)
-    cur_counts = cur_vc.reindex(keys, fill_value=0).to_numpy(dtype=float)
+    ref_arr = np.array([ref_vc.get(k, 0) for k in keys], dtype=float)
+    cur_arr = np.array([cur_vc.get(k, 0) for k in keys], dtype=float)
     if chosen in ("chisquare", "z"):
-        _, p = cal.chi2_two_sample(ref_counts, cur_counts)
+        _, p = cal.chi2_two_sample(ref_arr, cur_arr)
         return chosen, p, p
-    return _share_distance(chosen, ref_counts, cur_counts, resamples, seed, known=len(ref_keys))
+    return share_distance_test(chosen, ref_arr, cur_arr, resamples, seed, known=len(ref_keys))
 
 
-def _share_distance(
+def share_distance_test(
     method: str,
     ref_counts: np.ndarray,
     cur_counts: np.ndarray,

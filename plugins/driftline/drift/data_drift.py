@@ -209,17 +209,39 @@ def _kind(series: pd.Series) -> str:
 
 def check_inputs(reference: pd.DataFrame, current: pd.DataFrame, settings: DriftSettings) -> None:
     """Raise DriftInputError when the two sides cannot be compared column by column."""
-    if len(current) == 0:
+    check_kinds(
+        len(reference),
+        len(current),
+        {str(c): _kind(reference[c]) for c in reference.columns},
+        {str(c): _kind(current[c]) for c in current.columns},
+        {str(c): str(reference[c].dtype) for c in reference.columns},
+        {str(c): str(current[c].dtype) for c in current.columns},
+        settings,
+    )
+
+
+def check_kinds(
+    reference_rows: int,
+    current_rows: int,
+    reference_kinds: dict[str, str],
+    current_kinds: dict[str, str],
+    reference_dtypes: dict[str, str],
+    current_dtypes: dict[str, str],
+    settings: DriftSettings,
+) -> None:
+    """check_inputs on any engine: row counts, and per column its dtype family (numeric, bool, text,
+    datetime, empty) and dtype name on each side."""
+    if current_rows == 0:
         raise DriftInputError(
             "the current window has 0 rows: drift cannot be evaluated (this is not 'no drift')"
         )
-    if len(reference) == 0:
+    if reference_rows == 0:
         raise DriftInputError("the reference data (champion's training snapshot) has 0 rows")
     if not settings.column_types:
         raise DriftInputError("no columns to compare: the model has no features")
     wanted = list(settings.column_types)
-    missing_ref = [c for c in wanted if c not in reference.columns]
-    missing_cur = [c for c in wanted if c not in current.columns]
+    missing_ref = [c for c in wanted if c not in reference_kinds]
+    missing_cur = [c for c in wanted if c not in current_kinds]
     if missing_ref or missing_cur:
         parts = []
         if missing_ref:
@@ -229,17 +251,17 @@ def check_inputs(reference: pd.DataFrame, current: pd.DataFrame, settings: Drift
         raise DriftInputError("reference and current data have different columns; " + "; ".join(parts))
     problems = []
     for col in wanted:
-        ref_kind, cur_kind = _kind(reference[col]), _kind(current[col])
+        ref_kind, cur_kind = reference_kinds[col], current_kinds[col]
         if settings.column_types[col] == "num":
-            for side, kind, series in (
-                ("reference", ref_kind, reference[col]),
-                ("current", cur_kind, current[col]),
+            for side, kind, dtype in (
+                ("reference", ref_kind, reference_dtypes[col]),
+                ("current", cur_kind, current_dtypes[col]),
             ):
                 if kind not in ("numeric", "empty"):
-                    problems.append(f"{col}: numerical feature but the {side} dtype is {series.dtype}")
+                    problems.append(f"{col}: numerical feature but the {side} dtype is {dtype}")
         elif "empty" not in (ref_kind, cur_kind) and ref_kind != cur_kind:
             problems.append(
-                f"{col}: reference dtype {reference[col].dtype} vs current dtype {current[col].dtype}"
+                f"{col}: reference dtype {reference_dtypes[col]} vs current dtype {current_dtypes[col]}"
             )
     if problems:
         raise DriftInputError("reference and current data have incompatible dtypes: " + "; ".join(problems))
@@ -284,16 +306,7 @@ def compute_data_drift(
         if result.status == "ok" and settings.constant_policy(name) == "report":
             value = constant_in_window(reference[name], current[name], col_type)
             if value is not None:
-                verdict = "would drift" if result.drifted else "would not drift"
-                return replace(
-                    result,
-                    drifted=None,
-                    status="constant_in_window",
-                    reason=(
-                        f"constant in window: every current value is {value!r} (the reference has it among "
-                        f"others); left out of the drift share ({result.method} {verdict})"
-                    ),
-                )
+                return constant_verdict(result, value)
         return result
 
     workers = workers or min(4, os.cpu_count() or 1)
@@ -302,6 +315,30 @@ def compute_data_drift(
             results = list(pool.map(one, names))
     else:
         results = [one(n) for n in names]
+    engine = ENGINES[settings.decision if settings.decision == "evidently" else settings.correction]
+    return dataset_verdict(results, settings, len(reference), len(current), engine)
+
+
+def constant_verdict(result: ColumnDrift, value: Any) -> ColumnDrift:
+    """A column constant in the current window at a value the varying reference has: reported,
+    left out of the drift share (`drift.constant_in_window: report`)."""
+    verdict = "would drift" if result.drifted else "would not drift"
+    return replace(
+        result,
+        drifted=None,
+        status="constant_in_window",
+        reason=(
+            f"constant in window: every current value is {value!r} (the reference has it among "
+            f"others); left out of the drift share ({result.method} {verdict})"
+        ),
+    )
+
+
+def dataset_verdict(
+    results: list[ColumnDrift], settings: DriftSettings, reference_rows: int, current_rows: int, engine: str
+) -> DataDriftResult:
+    """The dataset verdict from the columns' verdicts (any engine): Holm across the columns for the
+    calibrated decision, then the share of drifted columns against `drift_share`."""
     if settings.decision == "calibrated" and settings.correction == "holm":
         results = holm_columns(results)
     by_name = {r.column: r for r in results}
@@ -321,12 +358,12 @@ def compute_data_drift(
         number_of_columns=len(comparable),
         number_of_drifted_columns=drifted,
         columns=by_name,
-        reference_rows=len(reference),
-        current_rows=len(current),
+        reference_rows=reference_rows,
+        current_rows=current_rows,
         not_comparable=not_comparable,
         excluded=sorted(settings.excluded),
         constant_in_window=constant,
-        engine=ENGINES[settings.decision if settings.decision == "evidently" else settings.correction],
+        engine=engine,
     )
 
 

@@ -1,7 +1,7 @@
 """Where a model's data steps run: pandas (in memory), duckdb (out-of-core), spark (a cluster).
 
 `engine_for(config)` returns the engine of a model's `compute.engine`; see
-`driftline.engines.base` for the interface and docs/how-to/scale-engines.md for when to pick
+`driftline.engines.base` for the interface and docs/how-to/scale.md for when to pick
 which engine.
 """
 
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from driftline.exceptions import PermanentError
+from driftline.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from driftline.config.models import ComputeSection, ModelConfig
     from driftline.engines.base import Engine
 
 
-class EngineUnavailableError(PermanentError):
-    """The configured compute engine cannot run here (not built, or its library is missing)."""
+class EngineUnavailableError(ConfigError):
+    """The configured compute engine cannot run here (not built, or its library is missing): a
+    config error naming the file and `compute.engine`, never retried."""
 
 
 def engine_for(config: ModelConfig) -> Engine | None:

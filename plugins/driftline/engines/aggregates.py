@@ -1,33 +1,45 @@
 """Drift decisions from mergeable aggregates: pure functions of counts and arrays.
 
-An out-of-core engine (DuckDB, Spark) never holds a column in memory: it computes, per column
-and side, a few aggregates that merge across partitions and feeds them to these functions:
+An out-of-core engine (DuckDB, Spark) never holds a column in memory. It reads each column once
+(`driftline.engines.duckdb_drift`) and hands these functions, per column and side:
 
-- numerical columns: the count, min, max, mean and population variance of the finite values;
-  the exact value counts when the two sides have few distinct values together
-  (<= `EXACT_VALUES`); otherwise the cumulative counts `count(x <= e)` at `FINE_BINS + 1`
-  equal-width edges over the merged range (a histogram on fixed bin edges), and, for a
-  Jensen-Shannon test, the counts `count(x < e)` at numpy's Sturges edges over the merged values;
+- numerical columns: the counts of the finite values on one fine grid shared by both sides (the
+  grid spans both sides' range, read from the parquet statistics before the scan): integers one
+  bin per value while the range is at most `FINE_BINS`, otherwise `FINE_BINS` equal-width bins;
+  per bin the count, the sum, the minimum and the maximum. When every bin holds a single value on
+  both sides the counts ARE the exact value counts (`NumericDetail.values`); otherwise the bins
+  are the column's CDF at the grid edges. The count, mean and population variance come from the
+  bins exactly;
 - categorical columns: the count of each value (nulls left out).
 
-Every decision is the one `driftline.drift.stats.column_drift` (the pandas engine) takes on the
-same data, column by column (tests/unit/engines/test_aggregates.py checks it):
+Both decisions run on these aggregates with the pandas engine's own functions
+(`driftline.drift.stats` for `drift.decision: evidently`, `driftline.drift.column_tests` and
+`driftline.drift.calibrated` for `calibrated`), column by column
+(tests/unit/engines/test_aggregates.py checks every column against the pandas engine):
 
-- exact from the aggregates: the method choice (the distinct-value count is exact up to
-  `EXACT_VALUES`, and above it the choice no longer depends on it), Jensen-Shannon on category or
-  value shares and on Sturges bins, chi-square and z on counts, normed Wasserstein and KS when
-  the values fit in the exact value counts;
-- approximate: normed Wasserstein (and KS) of a column with more distinct values than that.
-  W1 is integrated from the two CDFs at the fine edges, linear between edges; the error is at
-  most `sum_b width_b * (p_ref_b + p_cur_b)` / the reference's std, reported as
-  `statistic_error`. A decision can differ from the pandas engine's only when the threshold lies
-  within that bound of the statistic; such a column is flagged `near_threshold`.
-Methods that need the values themselves (psi, kl_div, hellinger: Evidently's implementations)
-are refused above `compute.exact_below_rows` rows with an error naming the column.
+- exact from the aggregates: the method choice; chi-square and z on counts (Evidently's one-sample
+  and the calibrated two-sample test); Jensen-Shannon on category or value shares; and every
+  numerical statistic of a column whose value counts are exact (KS, normed Wasserstein and the
+  share distances with their nulls: the reference's quantile bins and atoms come from the counts);
+- small columns: a column with at most `VALUES_ROWS` values on both sides (where scipy's KS is exact
+  and the calibrated distances use permutation nulls) is read whole and decided on its values;
+- approximate: a column with more distinct values than fine bins. KS's D is taken at the grid
+  edges (the true D lies within the largest bin mass above it); normed Wasserstein is integrated
+  from the two CDFs at the edges, linear between edges, its error at most
+  `sum_b width_b * (p_ref_b + p_cur_b)` / the reference's std; the calibrated Wasserstein null
+  draws from the bins' means instead of the reference's values, the share distances cut the
+  reference's quantile bins at the nearest grid edge. The bound is reported as
+  `statistic_error`; a column whose threshold lies within it is flagged `near_threshold`. With
+  65,536 bins the bound is far below the sampling noise of the columns tested here, and the
+  decisions equal the pandas engine's on every test column; a column with a few extreme outliers
+  concentrates its mass in few equal-width bins, and its bound then says so.
+Methods that need the values themselves on the Evidently path (psi, kl_div, hellinger: Evidently's
+implementations) are refused above `compute.exact_below_rows` rows with an error naming the column.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,10 +59,13 @@ from driftline.exceptions import DriftInputError
 if TYPE_CHECKING:
     import numpy as np
 
-#: Above this many distinct values (both sides together) a numerical column is binned.
+#: The merged distinct count reported when the bins are not exact (any value above 20 decides alike).
 EXACT_VALUES = 1000
-#: Equal-width bins over the merged range for Wasserstein / KS of a high-cardinality column.
-FINE_BINS = 8192
+#: Bins of the shared grid (equal-width over the merged range; integers one per value up to this span).
+FINE_BINS = 65_536
+#: A column with at most this many values on both sides is decided on its values (scipy's exact KS
+#: below it; the calibrated distances' permutation nulls up to PERMUTATION_MAX_ROWS).
+VALUES_ROWS = 10_000
 #: Methods computed from aggregates; the others need the values.
 AGGREGATE_METHODS = frozenset({"wasserstein", "ks", "jensenshannon", "chisquare", "z"})
 
@@ -65,17 +80,6 @@ class NumericSummary:
     mean: float | None
     var: float | None  # population variance (numpy's std ddof=0, squared)
     approx_distinct: int
-
-
-def fine_edges(ref: NumericSummary, cur: NumericSummary, bins: int = FINE_BINS) -> list[float]:
-    """The fixed equal-width edges over the merged range (first pass -> second pass)."""
-    import numpy as np
-
-    lo = min(v for v in (ref.min, cur.min) if v is not None)
-    hi = max(v for v in (ref.max, cur.max) if v is not None)
-    if hi <= lo:
-        return [float(lo)]
-    return [float(e) for e in np.linspace(lo, hi, bins + 1)]
 
 
 def sturges_edges(ref: NumericSummary, cur: NumericSummary) -> list[float]:
@@ -105,7 +109,9 @@ class NumericDetail:
     """The second-pass aggregates of one side of a numerical column (one of the two is set)."""
 
     values: dict[float, int] | None = None  # exact value -> count
-    cdf: list[int] | None = None  # count(x <= e) at the fine edges
+    cdf: list[int] | None = None  # count(x < e) at the grid edges (the last: every value)
+    bin_means: list[float] | None = None  # the mean of each non-empty bin (calibrated Wasserstein null)
+    bin_counts: list[int] | None = None  # ... and its count
     below: list[int] | None = None  # count(x < e) at the Sturges edges (Jensen-Shannon only)
     constant_hits: int | None = None  # reference: count(x == the current's constant value)
 
@@ -126,15 +132,6 @@ class ColumnAggregates:
     sturges: list[float] | None = None
     ref_counts: dict[Any, int] | None = None  # categorical
     cur_counts: dict[Any, int] | None = None
-
-
-def needs_exact_values(ref: NumericSummary, cur: NumericSummary) -> bool:
-    """Whether the value counts of both sides are small enough to carry exactly.
-
-    HyperLogLog's error is a few percent: a column it puts at or below EXACT_VALUES * 0.9
-    distinct values per side is counted exactly; the merged distinct count is then exact.
-    """
-    return ref.approx_distinct + cur.approx_distinct <= int(EXACT_VALUES * 0.9)
 
 
 @dataclass(frozen=True)
@@ -271,13 +268,8 @@ def _numerical(agg: ColumnAggregates, method: str | None) -> tuple[float, str, f
     ref_cdf = np.array(agg.ref_detail.cdf, dtype="float64") / agg.reference_rows
     cur_cdf = np.array(agg.cur_detail.cdf, dtype="float64") / agg.current_rows
     if chosen == "ks":
-        d = np.abs(ref_cdf - cur_cdf)
-        mass = np.diff(ref_cdf) + np.diff(cur_cdf)
-        stat = float(d.max())
-        p = ks_pvalue(stat, agg)
-        # D lies in [stat, stat + max bin mass]: the p-value moves by at most the change over that span
-        p_low = ks_pvalue(stat + float(mass.max() if mass.size else 0.0), agg)
-        return p, chosen, abs(p - p_low)
+        p, error = ks_from_cdf(agg, ref_cdf, cur_cdf)
+        return p, chosen, error
     w1, bound = wasserstein_from_cdf(edges, ref_cdf, cur_cdf)
     norm = _norm(agg.ref)
     return w1 / norm, chosen, bound / norm
@@ -299,6 +291,19 @@ def _bins_from_below(below: list[int] | None, rows: int) -> np.ndarray:
     cum = np.array([*below, rows], dtype="int64")
     out: np.ndarray = np.diff(cum)
     return out
+
+
+def ks_from_cdf(agg: ColumnAggregates, ref_cdf: np.ndarray, cur_cdf: np.ndarray) -> tuple[float, float]:
+    """KS's asymptotic p-value with D taken at the grid edges, and how far the true p can be below it:
+    D lies in [D_edges, D_edges + the largest bin mass]."""
+    import numpy as np
+
+    d = np.abs(ref_cdf - cur_cdf)
+    mass = np.diff(ref_cdf) + np.diff(cur_cdf)
+    stat = float(d.max())
+    p = ks_pvalue(stat, agg)
+    p_low = ks_pvalue(stat + float(mass.max() if mass.size else 0.0), agg)
+    return p, abs(p - p_low)
 
 
 def wasserstein_from_cdf(edges: np.ndarray, ref_cdf: np.ndarray, cur_cdf: np.ndarray) -> tuple[float, float]:
@@ -347,3 +352,133 @@ def constant_value(agg: ColumnAggregates) -> Any | None:
     if hits is None and agg.ref_detail.values is not None:
         hits = agg.ref_detail.values.get(float(agg.cur.min or 0.0), 0)
     return agg.cur.min if hits else None
+
+
+# --- the calibrated decision (drift.decision: calibrated) ---------------------------------------
+
+
+def calibrated_from_aggregates(
+    agg: ColumnAggregates,
+    method: str | None,
+    threshold: float | None,
+    *,
+    alpha: float,
+    resamples: int,
+    seed: int,
+) -> AggregateDrift:
+    """`driftline.drift.column_tests.calibrated_column_drift`'s verdict from the engine's aggregates.
+
+    The caller decides columns with at most VALUES_ROWS values on both sides on their values; this
+    is the large-sample case, where scipy's KS is asymptotic and the distances use the resampled
+    null from the reference (`driftline.drift.calibrated.null_distribution`).
+    """
+    from driftline.drift.column_tests import calibrated_verdict, categorical_test, column_seed
+
+    if method is not None and agg.column_type not in METHOD_TYPES.get(method, frozenset()):
+        allowed = sorted(m for m, types in METHOD_TYPES.items() if agg.column_type in types)
+        raise ValueError(
+            f"drift method {method!r} does not apply to {agg.column_type} column {agg.name!r}: use {allowed}"
+        )
+    col_seed = column_seed(seed, agg.name)
+    error = [0.0]
+
+    def statistic() -> tuple[str, float, float]:
+        if agg.column_type == "cat":
+            return categorical_test(agg.ref_counts or {}, agg.cur_counts or {}, method, resamples, col_seed)
+        chosen, stat, p, err = _calibrated_numeric(agg, method, resamples, col_seed)
+        error[0] = err
+        return chosen, stat, p
+
+    drift = calibrated_verdict(
+        agg.name,
+        agg.column_type,
+        agg.reference_rows,
+        agg.current_rows,
+        method,
+        threshold,
+        alpha=alpha,
+        statistic=statistic,
+    )
+    err = error[0]
+    near = False
+    if err > 0 and drift.p_value is not None and drift.alpha is not None:
+        near = abs(drift.p_value - drift.alpha) <= err
+    return AggregateDrift(drift, statistic_error=err, near_threshold=near)
+
+
+def _exact_counts(agg: ColumnAggregates) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    import numpy as np
+
+    if agg.ref_detail.values is None or agg.cur_detail.values is None:
+        return None
+    keys = np.array(sorted(set(agg.ref_detail.values) | set(agg.cur_detail.values)), dtype="float64")
+    ref = np.array([agg.ref_detail.values.get(k, 0) for k in keys.tolist()], dtype="int64")
+    cur = np.array([agg.cur_detail.values.get(k, 0) for k in keys.tolist()], dtype="int64")
+    return keys, ref, cur
+
+
+def _calibrated_numeric(
+    agg: ColumnAggregates, method: str | None, resamples: int, seed: int
+) -> tuple[str, float, float, float]:
+    """(method, statistic, p-value, bound on the statistic's error) of a numerical column."""
+    import numpy as np
+
+    from driftline.drift import calibrated as cal
+    from driftline.drift.column_tests import calibrated_method, share_distance_test
+
+    exact = _exact_counts(agg)
+    chosen = method or calibrated_method("num", len(exact[0]) if exact is not None else EXACT_VALUES + 1)
+    if exact is not None:
+        keys, ref, cur = exact
+        if chosen == "ks":
+            d = float(np.max(np.abs(np.cumsum(ref) / ref.sum() - np.cumsum(cur) / cur.sum())))
+            p = ks_pvalue(d, agg)
+            return chosen, p, p, 0.0
+        if chosen in ("chisquare", "z"):
+            _, p = cal.chi2_two_sample(ref, cur)
+            return chosen, p, p, 0.0
+        in_ref = ref > 0
+        if chosen == "wasserstein":
+            observed = float(cal.normed_wasserstein_weighted(keys, ref.astype(float), cur.astype(float)))
+            atoms, counts = cal.atoms_from_counts(keys[in_ref], ref[in_ref])
+            null = cal.null_distribution(
+                "wasserstein", counts, int(cur.sum()), atoms=atoms, resamples=resamples, seed=seed
+            )
+            return chosen, observed, cal.null_p_value(null, observed), 0.0
+        edges = cal.reference_bins_from_counts(keys[in_ref], ref[in_ref])
+        ref_b = cal.binned_counts_from_counts(keys, ref, edges)
+        cur_b = cal.binned_counts_from_counts(keys, cur, edges)
+        _, stat, p = share_distance_test(chosen, ref_b, cur_b, resamples, seed)
+        return chosen, stat, p, 0.0
+    if agg.edges is None or agg.ref_detail.cdf is None or agg.cur_detail.cdf is None:
+        raise DriftInputError(f"{agg.name}: the engine computed no histogram for {chosen}")
+    edges = np.array(agg.edges, dtype="float64")
+    ref_cum = np.array(agg.ref_detail.cdf, dtype="float64")
+    cur_cum = np.array(agg.cur_detail.cdf, dtype="float64")
+    ref_cdf, cur_cdf = ref_cum / agg.reference_rows, cur_cum / agg.current_rows
+    if chosen == "ks":
+        p, error = ks_from_cdf(agg, ref_cdf, cur_cdf)
+        return chosen, p, p, error
+    if chosen == "wasserstein":
+        w1, bound = wasserstein_from_cdf(edges, ref_cdf, cur_cdf)
+        norm = _norm(agg.ref)
+        observed = w1 / norm
+        if agg.ref_detail.bin_means is None or agg.ref_detail.bin_counts is None:
+            raise DriftInputError(f"{agg.name}: the engine computed no bin means for the Wasserstein null")
+        atoms, counts = cal.atoms_from_counts(
+            np.array(agg.ref_detail.bin_means), np.array(agg.ref_detail.bin_counts)
+        )
+        null = cal.null_distribution(
+            "wasserstein", counts, agg.current_rows, atoms=atoms, resamples=resamples, seed=seed
+        )
+        return chosen, observed, cal.null_p_value(null, observed), bound / norm
+    # share distances: the reference's quantile bins, cut at the nearest grid edge
+    k = min(cal.MAX_BINS, math.ceil(math.log2(max(agg.reference_rows, 2)) + 1))
+    probs = np.linspace(0, 1, k + 1)[1:-1]
+    at = np.unique(np.clip(np.searchsorted(ref_cdf, probs, side="left"), 1, edges.size - 2))
+    ref_b = np.diff(np.concatenate([[0.0], ref_cum[at], [ref_cum[-1]]]))
+    cur_b = np.diff(np.concatenate([[0.0], cur_cum[at], [cur_cum[-1]]]))
+    _, stat, p = share_distance_test(chosen, ref_b, cur_b, resamples, seed)
+    # each cut moves by less than a grid bin: the shares move by at most the largest bin mass
+    mass = float(max(np.diff(ref_cdf).max(), np.diff(cur_cdf).max())) if edges.size > 1 else 0.0
+    return chosen, stat, p, mass

@@ -51,7 +51,7 @@ class Engine(Protocol):
         ...
 
     def data_drift(
-        self, reference: SnapshotRef, current: SnapshotRef, settings: DriftSettings
+        self, reference: SnapshotRef, current: SnapshotRef | list[SnapshotRef], settings: DriftSettings
     ) -> DataDriftResult:
-        """Data drift of the current snapshot against the reference snapshot."""
+        """Data drift of the current snapshot(s) (the drift window's days) against the reference snapshot."""
         ...

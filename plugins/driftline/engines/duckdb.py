@@ -367,7 +367,7 @@ class DuckDBEngine:
         return validate_snapshot(self.compute, snapshot, config)
 
     def data_drift(
-        self, reference: SnapshotRef, current: SnapshotRef, settings: DriftSettings
+        self, reference: SnapshotRef, current: SnapshotRef | list[SnapshotRef], settings: DriftSettings
     ) -> DataDriftResult:
         from driftline.engines.duckdb_drift import data_drift
 

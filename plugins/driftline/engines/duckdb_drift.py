@@ -1,37 +1,47 @@
-"""Data drift on the duckdb engine: mergeable aggregates computed by DuckDB, decided in NumPy.
+"""Data drift on the duckdb engine: mergeable aggregates computed by DuckDB in one read of each column.
 
-Two scans per side, each one query over every column (see driftline.engines.aggregates):
-1. per numerical column the finite values' count, min, max, mean, population variance and a
-   HyperLogLog distinct count; per categorical column its non-null count;
-2. per numerical column either its exact value counts (few distinct values), or its counts in
-   `FINE_BINS` equal-width bins over the merged range (`histogram` of the bin index), plus the
-   counts below the Sturges edges for a Jensen-Shannon column and the reference's count of the
-   current window's constant value; per categorical column its value counts.
-Columns with at most `compute.exact_below_rows` rows on both sides are read whole (a small
-window) and decided by the pandas engine's own code.
+1. The grid (no scan): each numerical column's range over both snapshots from the parquet
+   statistics DuckDB's COPY wrote (min/max per row group). A column whose statistics are missing
+   or not finite (NaN, +-inf in the data) gets one extra min/max query over the finite values.
+2. One query per column over both snapshots (`UNION ALL`, a side flag), which reads that column
+   once: numerical columns grouped by their bin on the shared grid (count, sum, min, max and the
+   sum of squares about the range's midpoint per bin); categorical columns grouped by value.
+   DuckDB's hash aggregate runs in parallel and spills within compute.memory_limit_mb.
+3. Decisions in NumPy on those aggregates (`driftline.engines.aggregates`), with the pandas
+   engine's own functions; the dataset verdict through `driftline.drift.data_drift.dataset_verdict`.
+
+Rare columns need one more small query: a binned column with at most 20 non-empty bins (its exact
+distinct count and, when small, its value counts), Evidently's Jensen-Shannon on Sturges bins
+(counts below each edge), a column constant in the current window at a value of a binned reference
+(the reference's count of that value), a column with at most `VALUES_ROWS` values on both sides
+(read whole and decided on its values). Windows with at most `compute.exact_below_rows` rows on
+both sides are read whole and decided by the pandas engine's code.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from driftline.engines.aggregates import (
+    EXACT_VALUES,
     FINE_BINS,
+    VALUES_ROWS,
+    AggregateDrift,
     ColumnAggregates,
     NumericSummary,
+    calibrated_from_aggregates,
     column_drift_from_aggregates,
     constant_value,
-    fine_edges,
-    needs_exact_values,
     sturges_edges,
 )
 from driftline.engines.duckdb import ident, literal, register_snapshot_store, snapshot_path
-from driftline.exceptions import DriftInputError
 
 if TYPE_CHECKING:
     import duckdb
+    import pandas as pd
 
     from driftline.data.snapshots import SnapshotRef
     from driftline.drift.data_drift import DataDriftResult, DriftSettings
@@ -39,293 +49,365 @@ if TYPE_CHECKING:
     from driftline.engines.duckdb import DuckDBEngine
 
 log = logging.getLogger(__name__)
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-            "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")  # fmt: skip
+_INTS = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+_NUMERIC = (*_INTS, "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 
 
 def finite(q: str) -> str:
     return f"isfinite(CAST({q} AS DOUBLE))"
 
 
-def relation(con: duckdb.DuckDBPyConnection, ref: SnapshotRef) -> str:
-    register_snapshot_store(con, ref.uri)
-    return f"read_parquet({literal(snapshot_path(ref.uri))})"
+def relation(con: duckdb.DuckDBPyConnection, ref: SnapshotRef | list[SnapshotRef]) -> str:
+    """The snapshot(s) as one relation (a list: the drift window's days together)."""
+    refs = ref if isinstance(ref, list) else [ref]
+    for one in refs:
+        register_snapshot_store(con, one.uri)
+    files = ", ".join(literal(snapshot_path(one.uri)) for one in refs)
+    return f"read_parquet([{files}], union_by_name = true)"
+
+
+def duck_kind(duck_type: str) -> str:
+    """The dtype family `driftline.drift.data_drift.check_kinds` compares, of a DuckDB type."""
+    base = duck_type.split("(")[0]
+    if base == "BOOLEAN":
+        return "bool"
+    if base in _NUMERIC:
+        return "numeric"
+    if base.startswith(("TIMESTAMP", "DATE")):
+        return "datetime"
+    if base == "NULL":
+        return "empty"
+    return "text"
 
 
 def check_columns(
     con: duckdb.DuckDBPyConnection, ref_rel: str, cur_rel: str, settings: DriftSettings
-) -> tuple[int, int]:
-    """data_drift.check_inputs on the two relations' schemas; returns their row counts."""
+) -> tuple[int, int, dict[str, str]]:
+    """data_drift.check_kinds on the two relations' schemas; returns the row counts and the reference's types."""
+    from driftline.drift.data_drift import check_kinds
+
     counts = []
+    types: list[dict[str, str]] = []
     for rel in (ref_rel, cur_rel):
         row = con.execute(f"SELECT count(*) FROM {rel}").fetchall()[0]
         counts.append(int(row[0]) if row else 0)
-    if counts[1] == 0:
-        raise DriftInputError(
-            "the current window has 0 rows: drift cannot be evaluated (this is not 'no drift')"
-        )
-    if counts[0] == 0:
-        raise DriftInputError("the reference data (champion's training snapshot) has 0 rows")
-    if not settings.column_types:
-        raise DriftInputError("no columns to compare: the model has no features")
-    types = []
-    for rel in (ref_rel, cur_rel):
         types.append(
             {str(r[0]): str(r[1]).upper() for r in con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()}
         )
-    wanted = list(settings.column_types)
-    missing_ref = [c for c in wanted if c not in types[0]]
-    missing_cur = [c for c in wanted if c not in types[1]]
-    if missing_ref or missing_cur:
-        parts = []
-        if missing_ref:
-            parts.append(f"missing in the reference: {missing_ref}")
-        if missing_cur:
-            parts.append(f"missing in the current window: {missing_cur}")
-        raise DriftInputError("reference and current data have different columns; " + "; ".join(parts))
-    problems = []
-    for col in wanted:
-        kinds = [t[col].split("(")[0] for t in types]
-        if settings.column_types[col] == "num":
-            for side, kind in zip(("reference", "current"), kinds, strict=True):
-                if kind not in _NUMERIC:
-                    problems.append(f"{col}: numerical feature but the {side} type is {kind}")
-        elif kinds[0] != kinds[1] and "NULL" not in kinds:
-            problems.append(f"{col}: reference type {kinds[0]} vs current type {kinds[1]}")
-    if problems:
-        raise DriftInputError("reference and current data have incompatible dtypes: " + "; ".join(problems))
-    return counts[0], counts[1]
+    check_kinds(
+        counts[0],
+        counts[1],
+        {c: duck_kind(t) for c, t in types[0].items()},
+        {c: duck_kind(t) for c, t in types[1].items()},
+        types[0],
+        types[1],
+        settings,
+    )
+    return counts[0], counts[1], types[0]
 
 
-def _first_pass(con: duckdb.DuckDBPyConnection, rel: str, settings: DriftSettings) -> dict[str, Any]:
-    items: list[str] = []
-    for name, kind in settings.column_types.items():
-        q = ident(name)
-        if kind == "num":
-            f = f"FILTER (WHERE {finite(q)})"
+def _paths(rel: str) -> str:
+    """The file list of a relation() (read_parquet([...], union_by_name = true)), for parquet_metadata."""
+    return rel.removeprefix("read_parquet(").removesuffix(", union_by_name = true)")
+
+
+def grid_ranges(
+    con: duckdb.DuckDBPyConnection, ref_rel: str, cur_rel: str, numeric: list[str]
+) -> dict[str, tuple[float, float] | None]:
+    """Each numerical column's (min, max) over both snapshots from the parquet statistics; None when
+    the statistics cannot give it (missing, or not finite), or the column has no value at all."""
+    out: dict[str, tuple[float, float] | None] = {c: None for c in numeric}
+    if not numeric:
+        return out
+    rows = con.execute(
+        "SELECT path_in_schema, min(TRY_CAST(stats_min_value AS DOUBLE)), max(TRY_CAST(stats_max_value AS DOUBLE)), "
+        "bool_and(stats_min_value IS NOT NULL OR (stats_null_count IS NOT NULL AND stats_null_count = num_values)) "
+        f"FROM (SELECT * FROM parquet_metadata({_paths(ref_rel)}) UNION ALL "
+        f"SELECT * FROM parquet_metadata({_paths(cur_rel)})) GROUP BY 1"
+    ).fetchall()
+    for name, lo, hi, complete in rows:
+        if name in out and complete and lo is not None and hi is not None:
+            if math.isfinite(lo) and math.isfinite(hi):
+                out[name] = (float(lo), float(hi))
+    missing = [c for c in numeric if out[c] is None]
+    if missing:
+        items = []
+        for c in missing:
+            q = ident(c)
             items += [
-                f"count({q}) {f}",
-                f"min(CAST({q} AS DOUBLE)) {f}",
-                f"max(CAST({q} AS DOUBLE)) {f}",
-                f"avg(CAST({q} AS DOUBLE)) {f}",
-                f"var_pop(CAST({q} AS DOUBLE)) {f}",
-                f"approx_count_distinct({q}) {f}",
+                f"min(CAST({q} AS DOUBLE)) FILTER (WHERE {finite(q)})",
+                f"max(CAST({q} AS DOUBLE)) FILTER (WHERE {finite(q)})",
             ]
-        else:
-            items.append(f"count({q})")
-    row = con.execute(f"SELECT {', '.join(items)} FROM {rel}").fetchall()[0]
-    assert row is not None
-    out: dict[str, Any] = {}
-    at = 0
-    for name, kind in settings.column_types.items():
-        if kind == "num":
-            n, lo, hi, mean, var, distinct = row[at : at + 6]
-            out[name] = NumericSummary(int(n), lo, hi, mean, var, int(distinct or 0))
-            at += 6
-        else:
-            out[name] = int(row[at])
-            at += 1
+        cols = ", ".join(ident(c) for c in missing)
+        row = con.execute(
+            f"SELECT {', '.join(items)} FROM (SELECT {cols} FROM {ref_rel} UNION ALL SELECT {cols} FROM {cur_rel})"
+        ).fetchall()[0]
+        for i, c in enumerate(missing):
+            lo, hi = row[2 * i], row[2 * i + 1]
+            out[c] = (float(lo), float(hi)) if lo is not None and hi is not None else None
     return out
 
 
-def _second_pass(
+def _both(ref_rel: str, cur_rel: str, q: str) -> str:
+    return f"(SELECT 0 AS side, {q} AS v FROM {ref_rel} UNION ALL SELECT 1 AS side, {q} AS v FROM {cur_rel})"
+
+
+def _numeric_column(
     con: duckdb.DuckDBPyConnection,
-    rel: str,
-    aggs: dict[str, ColumnAggregates],
-    side: str,
-    exact: dict[str, bool],
-) -> None:
-    items: list[str] = []
-    params: list[Any] = []
-    readers: list[tuple[str, str]] = []  # (column, what)
-    for name, agg in aggs.items():
-        q = ident(name)
-        if agg.column_type == "cat":
-            items.append(f"histogram({q})")
-            readers.append((name, "counts"))
+    ref_rel: str,
+    cur_rel: str,
+    name: str,
+    integer: bool,
+    span: tuple[float, float] | None,
+) -> ColumnAggregates:
+    """One read of a numerical column on both sides: its bins on the shared grid."""
+    import numpy as np
+
+    if span is None:  # no finite value on either side
+        empty = NumericSummary(0, None, None, None, None, 0)
+        return ColumnAggregates(name, "num", 0, 0, ref=empty, cur=empty)
+    lo, hi = span
+    if integer and hi - lo + 1 <= FINE_BINS:
+        bins, width = int(hi - lo) + 1, 1.0
+    elif hi > lo:
+        bins, width = FINE_BINS, (hi - lo) / FINE_BINS
+    else:
+        bins, width = 1, 1.0
+    centre = (lo + hi) / 2
+    q = ident(name)
+    rows = con.execute(
+        f"SELECT side, CAST(least(greatest(floor((v - ?) / ?), 0), ?) AS INTEGER) AS b, count(*), "
+        f"sum(v - ?), sum((v - ?) * (v - ?)), min(v), max(v) "
+        f"FROM {_both(ref_rel, cur_rel, f'CAST({q} AS DOUBLE)')} WHERE isfinite(v) GROUP BY ALL",
+        [lo, width, bins - 1, centre, centre, centre],
+    ).fetchall()
+    counts = np.zeros((2, bins), dtype=np.int64)
+    sums = np.zeros((2, bins))
+    squares = np.zeros(2)
+    lows = np.full((2, bins), np.inf)
+    highs = np.full((2, bins), -np.inf)
+    for side, b, n, s, s2, mn, mx in rows:
+        counts[side, b], sums[side, b], lows[side, b], highs[side, b] = n, s, mn, mx
+        squares[side] += s2
+    summaries = []
+    for side in (0, 1):
+        n = int(counts[side].sum())
+        if n == 0:
+            summaries.append(NumericSummary(0, None, None, None, None, 0))
             continue
-        if agg.reference_rows == 0 or agg.current_rows == 0:
-            continue
-        f = f"FILTER (WHERE {finite(q)})"
-        if exact[name]:
-            items.append(f"histogram(CAST({q} AS DOUBLE)) {f}")
-            readers.append((name, "values"))
-        else:
-            assert agg.edges is not None
-            lo, hi = agg.edges[0], agg.edges[-1]
-            scale = FINE_BINS / (hi - lo) if hi > lo else 0.0
-            items.append(
-                f"histogram(CAST(least(greatest(floor((CAST({q} AS DOUBLE) - ?) * ?), 0), {FINE_BINS - 1}) AS SMALLINT)) {f}"
+        shifted_mean = float(sums[side].sum()) / n
+        var = max(float(squares[side]) / n - shifted_mean**2, 0.0)
+        used = counts[side] > 0
+        summaries.append(
+            NumericSummary(
+                n,
+                float(lows[side][used].min()),
+                float(highs[side][used].max()),
+                shifted_mean + centre,
+                var,
+                int(used.sum()),
             )
-            params += [lo, scale]
-            readers.append((name, "bins"))
-        if agg.sturges is not None:
-            for edge in agg.sturges[:-1]:
-                items.append(f"count_if(CAST({q} AS DOUBLE) < ?) {f}")
-                params.append(edge)
-            readers.append((name, "below"))
-        if side == "ref" and agg.cur is not None and agg.cur.rows and agg.cur.min == agg.cur.max:
-            items.append(f"count_if(CAST({q} AS DOUBLE) = ?) {f}")
-            params.append(agg.cur.min)
-            readers.append((name, "constant"))
-    if not items:
-        return
-    row = con.execute(f"SELECT {', '.join(items)} FROM {rel}", params).fetchall()[0]
-    assert row is not None
-    at = 0
-    for name, what in readers:
-        agg = aggs[name]
-        detail = agg.ref_detail if side == "ref" else agg.cur_detail
-        if what == "counts":
-            counts = dict(row[at] or {})
-            if side == "ref":
-                agg.ref_counts = counts
-            else:
-                agg.cur_counts = counts
-            at += 1
-        elif what == "values":
-            detail.values = {float(k): int(v) for k, v in (row[at] or {}).items()}
-            at += 1
-        elif what == "bins":
-            import numpy as np
-
-            hist = row[at] or {}
-            counts_arr = np.zeros(FINE_BINS, dtype="int64")
-            for k, v in hist.items():
-                counts_arr[int(k)] = int(v)
-            # left-closed bins: count(x < e_i) for the inner edges, then everything at the top edge
-            detail.cdf = [0, *np.cumsum(counts_arr).tolist()]
-            at += 1
-        elif what == "below":
-            assert agg.sturges is not None
-            k = len(agg.sturges) - 1
-            detail.below = [int(v) for v in row[at : at + k]]
-            at += k
-        elif what == "constant":
-            detail.constant_hits = int(row[at])
-            at += 1
-
-
-def data_drift(
-    engine: DuckDBEngine, reference: SnapshotRef, current: SnapshotRef, settings: DriftSettings
-) -> DataDriftResult:
-    """DataDriftResult of `current` against `reference`, both snapshots, on DuckDB.
-
-    The aggregates reproduce the Evidently-equivalent decisions (`drift.decision: evidently`); the
-    calibrated decisions (drift.calibrated) are not computed from aggregates yet, and say so.
-    """
-    from driftline.exceptions import ConfigError
-
-    if settings.decision != "evidently":
-        raise ConfigError(
-            "drift.decision",
-            [
-                f"compute.engine 'duckdb' computes drift only with drift.decision: evidently, not "
-                f"{settings.decision!r} (the calibrated tests from aggregates are not built yet)"
-            ],
         )
-    con = engine.connect()
-    try:
-        ref_rel, cur_rel = relation(con, reference), relation(con, current)
-        n_ref, n_cur = check_columns(con, ref_rel, cur_rel, settings)
-        limit = engine.compute.exact_below_rows
-        if n_ref <= limit and n_cur <= limit:
-            return _small(con, ref_rel, cur_rel, settings)
-        aggs = compute_aggregates(con, ref_rel, cur_rel, settings)
-    finally:
-        con.close()
-    return decide(aggs, settings, n_ref, n_cur)
+    agg = ColumnAggregates(
+        name, "num", summaries[0].rows, summaries[1].rows, ref=summaries[0], cur=summaries[1]
+    )
+    merged_low, merged_high = lows.min(axis=0), highs.max(axis=0)
+    used = counts.sum(axis=0) > 0
+    for side, detail in ((0, agg.ref_detail), (1, agg.cur_detail)):
+        here = counts[side] > 0
+        detail.bin_counts = counts[side][here].tolist()
+        detail.bin_means = (sums[side][here] / counts[side][here] + centre).tolist()
+        detail.cdf = [0, *np.cumsum(counts[side]).tolist()]
+    if bool(np.all(merged_low[used] == merged_high[used])):  # one value per bin: the exact value counts
+        for side, detail in ((0, agg.ref_detail), (1, agg.cur_detail)):
+            here = counts[side] > 0
+            detail.values = dict(zip(lows[side][here].tolist(), counts[side][here].tolist(), strict=True))
+    elif int(used.sum()) <= 20:  # few bins, several values in one: count the values themselves
+        _exact_values(con, ref_rel, cur_rel, agg)
+    agg.edges = (lo + width * np.arange(bins + 1)).tolist()
+    return agg
+
+
+def _exact_values(con: duckdb.DuckDBPyConnection, ref_rel: str, cur_rel: str, agg: ColumnAggregates) -> None:
+    q = ident(agg.name)
+    both = _both(ref_rel, cur_rel, f"CAST({q} AS DOUBLE)")
+    distinct = con.execute(f"SELECT count(DISTINCT v) FROM {both} WHERE isfinite(v)").fetchall()[0]
+    if not distinct or int(distinct[0]) > EXACT_VALUES:
+        return
+    agg.ref_detail.values, agg.cur_detail.values = {}, {}
+    for side, v, n in con.execute(
+        f"SELECT side, v, count(*) FROM {both} WHERE isfinite(v) GROUP BY ALL"
+    ).fetchall():
+        (agg.ref_detail if side == 0 else agg.cur_detail).values[float(v)] = int(n)  # type: ignore[index]
+
+
+def _categorical_column(
+    con: duckdb.DuckDBPyConnection, ref_rel: str, cur_rel: str, name: str
+) -> ColumnAggregates:
+    q = ident(name)
+    ref: dict[Any, int] = {}
+    cur: dict[Any, int] = {}
+    for side, v, n in con.execute(
+        f"SELECT side, v, count(*) FROM {_both(ref_rel, cur_rel, q)} WHERE v IS NOT NULL GROUP BY ALL"
+    ).fetchall():
+        (ref if side == 0 else cur)[v] = int(n)
+    agg = ColumnAggregates(name, "cat", sum(ref.values()), sum(cur.values()))
+    agg.ref_counts, agg.cur_counts = ref, cur
+    return agg
+
+
+def _extras(
+    con: duckdb.DuckDBPyConnection, ref_rel: str, agg: ColumnAggregates, settings: DriftSettings, cur_rel: str
+) -> None:
+    """The rare aggregates: Sturges counts for Evidently's numerical Jensen-Shannon, and the reference's
+    count of a constant current value when the reference is binned."""
+    if agg.column_type != "num" or agg.ref is None or agg.cur is None or not agg.ref.rows or not agg.cur.rows:
+        return
+    q = ident(agg.name)
+    method, _ = settings.method_for(agg.name)
+    if settings.decision == "evidently" and method == "jensenshannon":
+        agg.sturges = sturges_edges(agg.ref, agg.cur)
+        for rel, detail in ((ref_rel, agg.ref_detail), (cur_rel, agg.cur_detail)):
+            items = [
+                f"count_if(CAST({q} AS DOUBLE) < ?) FILTER (WHERE {finite(q)})" for _ in agg.sturges[:-1]
+            ]
+            row = con.execute(f"SELECT {', '.join(items)} FROM {rel}", agg.sturges[:-1]).fetchall()[0]
+            detail.below = [int(v) for v in row]
+    if agg.cur.min == agg.cur.max and agg.ref_detail.values is None:
+        row = con.execute(
+            f"SELECT count_if(CAST({q} AS DOUBLE) = ?) FROM {ref_rel}", [agg.cur.min]
+        ).fetchall()[0]
+        agg.ref_detail.constant_hits = int(row[0])
 
 
 def compute_aggregates(
-    con: duckdb.DuckDBPyConnection, ref_rel: str, cur_rel: str, settings: DriftSettings
+    con: duckdb.DuckDBPyConnection,
+    ref_rel: str,
+    cur_rel: str,
+    settings: DriftSettings,
+    types: dict[str, str],
 ) -> dict[str, ColumnAggregates]:
-    """Both passes over both relations: every column's aggregates."""
-    first_ref = _first_pass(con, ref_rel, settings)
-    first_cur = _first_pass(con, cur_rel, settings)
+    """Every column's aggregates, each column read once (plus the rare extras)."""
+    numeric = [c for c, k in settings.column_types.items() if k == "num"]
+    spans = grid_ranges(con, ref_rel, cur_rel, numeric)
     aggs: dict[str, ColumnAggregates] = {}
-    exact: dict[str, bool] = {}
     for name, kind in settings.column_types.items():
         if kind == "cat":
-            aggs[name] = ColumnAggregates(name, "cat", first_ref[name], first_cur[name])
+            aggs[name] = _categorical_column(con, ref_rel, cur_rel, name)
             continue
-        r, c = first_ref[name], first_cur[name]
-        agg = ColumnAggregates(name, "num", r.rows, c.rows, ref=r, cur=c)
-        if r.rows and c.rows:
-            exact[name] = needs_exact_values(r, c)
-            if not exact[name]:
-                agg.edges = fine_edges(r, c)
-            method, _ = settings.method_for(name)
-            if method == "jensenshannon":
-                agg.sturges = sturges_edges(r, c)
+        integer = types.get(name, "").split("(")[0] in _INTS
+        agg = _numeric_column(con, ref_rel, cur_rel, name, integer, spans[name])
+        _extras(con, ref_rel, agg, settings, cur_rel)
         aggs[name] = agg
-    _second_pass(con, ref_rel, aggs, "ref", exact)
-    _second_pass(con, cur_rel, aggs, "cur", exact)
     return aggs
 
 
-def decide(
-    aggs: dict[str, ColumnAggregates], settings: DriftSettings, n_ref: int, n_cur: int
+def data_drift(
+    engine: DuckDBEngine,
+    reference: SnapshotRef,
+    current: SnapshotRef | list[SnapshotRef],
+    settings: DriftSettings,
 ) -> DataDriftResult:
-    """compute_data_drift's verdict (constant-in-window policy, drift share) from aggregates."""
-    from driftline.drift.data_drift import DataDriftResult
+    """DataDriftResult of `current` against `reference`, both snapshots, on DuckDB (either decision)."""
+    con = engine.connect()
+    try:
+        ref_rel, cur_rel = relation(con, reference), relation(con, current)
+        n_ref, n_cur, types = check_columns(con, ref_rel, cur_rel, settings)
+        limit = engine.compute.exact_below_rows
+        if n_ref <= limit and n_cur <= limit:
+            return _small(con, ref_rel, cur_rel, settings)
+        aggs = compute_aggregates(con, ref_rel, cur_rel, settings, types)
 
+        def values_of(name: str) -> tuple[pd.Series, pd.Series]:
+            q = ident(name)
+            return (
+                con.execute(f"SELECT {q} FROM {ref_rel}").df()[name],
+                con.execute(f"SELECT {q} FROM {cur_rel}").df()[name],
+            )
+
+        return decide(aggs, settings, n_ref, n_cur, values_of)
+    finally:
+        con.close()
+
+
+def decide(
+    aggs: dict[str, ColumnAggregates],
+    settings: DriftSettings,
+    n_ref: int,
+    n_cur: int,
+    values_of: Any = None,
+) -> DataDriftResult:
+    """compute_data_drift's verdict from aggregates: per column the pandas engine's decision, then the
+    constant-in-window policy and the dataset verdict (`driftline.drift.data_drift.dataset_verdict`).
+
+    `values_of(column)` -> (reference, current) Series reads a small column whole (at most
+    VALUES_ROWS values on both sides), decided by the pandas engine's per-column function.
+    """
+    from driftline.drift.calibrated import resamples_for
+    from driftline.drift.column_tests import calibrated_column_drift
+    from driftline.drift.data_drift import ENGINES, constant_in_window, constant_verdict, dataset_verdict
+    from driftline.drift.stats import column_drift
+
+    resamples = resamples_for(len(aggs), settings.alpha, settings.resamples)
     results: list[ColumnDrift] = []
-    notes: dict[str, dict[str, Any]] = {}
+    near: list[str] = []
     for name, agg in aggs.items():
         method, threshold = settings.method_for(name)
-        decided = column_drift_from_aggregates(agg, method, threshold)
-        result = decided.drift
-        if decided.statistic_error:
-            notes[name] = {
-                "statistic_error": decided.statistic_error,
-                "near_threshold": decided.near_threshold,
-            }
-            result = replace(
-                result,
-                reason=f"statistic from {FINE_BINS} equal-width bins: within {decided.statistic_error:.3g} of "
-                "the full-data value"
-                + ("; the threshold lies within that bound" if decided.near_threshold else ""),
+        small = (
+            values_of is not None
+            and 0 < agg.reference_rows <= VALUES_ROWS
+            and 0 < agg.current_rows <= VALUES_ROWS
+        )
+        constant: Any = None
+        if small:
+            ref_values, cur_values = values_of(name)
+            if settings.decision == "calibrated":
+                result = calibrated_column_drift(
+                    name, ref_values, cur_values, agg.column_type, method=method, threshold=threshold,
+                    alpha=settings.alpha, resamples=resamples, seed=settings.seed,
+                )  # fmt: skip
+            else:
+                result = column_drift(name, ref_values, cur_values, agg.column_type, method, threshold)
+            if result.status == "ok" and settings.constant_policy(name) == "report":
+                constant = constant_in_window(ref_values, cur_values, agg.column_type)
+        else:
+            decided: AggregateDrift = (
+                calibrated_from_aggregates(
+                    agg, method, threshold, alpha=settings.alpha, resamples=resamples, seed=settings.seed
+                )
+                if settings.decision == "calibrated"
+                else column_drift_from_aggregates(agg, method, threshold)
             )
-        if result.status == "ok" and settings.constant_policy(name) == "report":
-            value = constant_value(agg)
-            if value is not None:
-                verdict = "would drift" if result.drifted else "would not drift"
+            result = decided.drift
+            if decided.statistic_error:
+                if decided.near_threshold:
+                    near.append(name)
                 result = replace(
                     result,
-                    drifted=None,
-                    status="constant_in_window",
-                    reason=(
-                        f"constant in window: every current value is {value!r} (the reference has it among "
-                        f"others); left out of the drift share ({result.method} {verdict})"
-                    ),
+                    reason=f"statistic from {FINE_BINS} equal-width bins: within {decided.statistic_error:.3g} "
+                    "of the full-data value"
+                    + ("; the threshold lies within that bound" if decided.near_threshold else ""),
                 )
+            if result.status == "ok" and settings.constant_policy(name) == "report":
+                constant = constant_value(agg)
+        if constant is not None:
+            result = constant_verdict(result, constant)
         results.append(result)
-    comparable = [r for r in results if r.drifted is not None]
-    not_comparable = sorted(r.column for r in results if r.status == "not_comparable")
-    constant = sorted(r.column for r in results if r.status == "constant_in_window")
-    if not comparable and not constant:
-        raise DriftInputError(
-            f"no column can be compared: the reference has no non-null values in {not_comparable}"
-        )
-    drifted = sum(1 for r in comparable if r.drifted)
-    share = drifted / len(comparable) if comparable else 0.0
-    near = sorted(n for n, v in notes.items() if v["near_threshold"])
     if near:
-        log.warning("drift statistic within its approximation error of the threshold: %s", near)
-    return DataDriftResult(
-        dataset_drift=bool(share >= settings.drift_share),
-        drift_share=share,
-        drift_share_threshold=settings.drift_share,
-        number_of_columns=len(comparable),
-        number_of_drifted_columns=drifted,
-        columns={r.column: r for r in results},
-        reference_rows=n_ref,
-        current_rows=n_cur,
-        not_comparable=not_comparable,
-        engine="duckdb aggregates (driftline.engines.aggregates; Evidently 0.7 methods, full data)",
-        excluded=sorted(settings.excluded),
-        constant_in_window=constant,
+        log.warning("drift statistic within its approximation error of the threshold: %s", sorted(near))
+    how = ENGINES[settings.decision if settings.decision == "evidently" else settings.correction]
+    return dataset_verdict(
+        results, settings, n_ref, n_cur, f"duckdb aggregates (driftline.engines.aggregates); {how}"
     )
 
 

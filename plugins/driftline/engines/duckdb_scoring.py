@@ -5,12 +5,9 @@ engine's scorer) and yields the same items; `driftline.inference.batch` picks th
 model's engine (`scorer_for`, the one hook in inference/). DuckDB keeps each entity's latest row
 (by the config's timestamp; a tie keeps the later row in the file, as the pandas engine does)
 with a window function that spills beyond compute.memory_limit_mb, and streams the result with
-`to_arrow_reader(inference.chunk_rows)` (DuckDB 2.0's name for fetch_record_batch): the process holds one batch of rows and the
-writer's queue, whatever the window's size. Items are built by the inference package's own
-public functions (predict_chunk, build_item, check_size, entity_strings).
-
-An A/B experiment's arms are not split here yet: a model with a running experiment on the duckdb
-engine fails with an error saying so (never a silent champion-only run).
+`to_arrow_reader(inference.chunk_rows)` (DuckDB 2.0's name for fetch_record_batch): the process
+holds one batch of rows and the writer's queue, whatever the window's size. Each batch becomes
+items through the inference package's own `frame_items` (predictions, A/B arms, item size).
 """
 
 from __future__ import annotations
@@ -60,20 +57,14 @@ def score_items(
     experiment: tuple[ArmPlan, Any] | None = None,
 ) -> Iterator[Item]:
     """Every prediction item of the (verified) snapshot, a record batch at a time."""
-    from driftline.inference.items import build_item, check_size
-    from driftline.inference.scoring import entity_strings, predict_chunk
+    from driftline.inference.scoring import frame_items
 
     cfg = config.inference
     if cfg is None:
         raise InferenceInputError(f"model {config.model.name!r} has no inference section")
-    if experiment is not None:
-        raise InferenceInputError(
-            f"model {config.model.name!r}: A/B arms are not split on compute.engine duckdb in this release "
-            "(driftline/engines/duckdb_scoring.py); use compute.engine pandas while an experiment runs"
-        )
     entity, ts = config.data.entity_id, config.data.timestamp
     counts = stats if stats is not None else {}
-    for key in ("rows", "items", "duplicates_dropped"):
+    for key in ("rows", "items", "duplicates_dropped"):  # the pandas scorer's stats
         counts.setdefault(key, 0)
     con = connect(config.compute)
     try:
@@ -95,21 +86,7 @@ def score_items(
             if frame.empty:
                 continue
             kept += len(frame)
-            ids = entity_strings(frame[entity])
-            predictions, scores, probabilities = predict_chunk(model, frame, config)
-            for i, key in enumerate(ids):
-                item = build_item(
-                    cfg,
-                    stamp,
-                    key,
-                    predictions[i],
-                    scores[i] if scores is not None else None,
-                    probabilities[i] if probabilities is not None else None,
-                    None,
-                )
-                check_size(item, cfg.partition_key)
-                counts["items"] += 1
-                yield item
+            yield from frame_items(model, frame, config, stamp, counts, experiment)
         counts["duplicates_dropped"] += rows - kept
     finally:
         con.close()

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from driftline.config.models import ComputeSection, ModelConfig
 from driftline.engines.duckdb import connect, ident, literal, register_snapshot_store, snapshot_path
 from driftline.validation import expectations as planning
-from driftline.validation.report import Finding
 
 if TYPE_CHECKING:
     import duckdb
@@ -56,7 +55,8 @@ def sqlalchemy_creator(compute: ComputeSection, snapshot_uri: str) -> Any:
     return create
 
 
-def _type_ok(found: str, expected: str) -> bool:
+def type_fits(found: str, expected: str) -> bool:
+    """Whether a DuckDB column type holds a config type (validation.gate.schema_findings_for)."""
     base = found.split("(")[0]
     if expected == "int":
         return base in _INT
@@ -71,48 +71,12 @@ def _type_ok(found: str, expected: str) -> bool:
     return True
 
 
-def schema_findings(types: dict[str, str], config: ModelConfig) -> tuple[list[Finding], int]:
-    """validation.gate.schema_findings on DuckDB column types."""
-    findings: list[Finding] = []
-    evaluated = 0
-    for column in config.columns:
-        evaluated += 1
-        if column not in types:
-            findings.append(
-                Finding(
-                    "expect_column_to_exist",
-                    column,
-                    "fail",
-                    "validation.schema_checks",
-                    {"column": column},
-                    observed_value=f"missing; columns are {sorted(types)}",
-                )
-            )
-    expected_types = {f.name: f.type for f in config.data.features}
-    for column, expected in [*expected_types.items(), (config.data.timestamp, "timestamp")]:
-        if column not in types:
-            continue
-        evaluated += 1
-        if not _type_ok(types[column], expected):
-            findings.append(
-                Finding(
-                    "expect_column_values_to_be_of_type",
-                    column,
-                    "fail",
-                    "validation.schema_checks",
-                    {"column": column, "type_": expected},
-                    observed_value=f"expected {expected}, found {types[column]}",
-                )
-            )
-    return findings, evaluated
-
-
 def validate_snapshot(
     compute: ComputeSection, snapshot: SnapshotRef, config: ModelConfig
 ) -> ValidationReport:
     """The model's validation gate on a raw snapshot, run by GX on DuckDB."""
     from driftline.data.snapshots import verify_snapshot_file
-    from driftline.validation.gate import build_report, ephemeral_context, quiet_gx
+    from driftline.validation.gate import build_report, ephemeral_context, run_on_batch, schema_findings_for
 
     began = time.perf_counter()
     verify_snapshot_file(snapshot.uri, require="raw", sha256=snapshot.sha256)
@@ -131,11 +95,8 @@ def validate_snapshot(
     where = f"validation ({config.model.name})"
     gx_objects = [planning.build(p, where) for p in planned]
     failures, schema_evaluated = (
-        schema_findings(types, config) if config.validation.schema_checks else ([], 0)
+        schema_findings_for(types, config, type_fits) if config.validation.schema_checks else ([], 0)
     )
-    quiet_gx()
-    import great_expectations as gx
-
     ctx = ephemeral_context()
     suffix = uuid.uuid4().hex[:8]
     source = ctx.data_sources.add_sql(
@@ -147,13 +108,7 @@ def validate_snapshot(
     batch = source.add_query_asset(
         "snapshot", query=f"SELECT {columns} FROM {relation}"
     ).add_batch_definition_whole_table("whole")
-    suite = ctx.suites.add(
-        gx.ExpectationSuite(name=f"{config.model.name}-{suffix}", expectations=list(gx_objects))
-    )
-    definition = ctx.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{config.model.name}-{suffix}", data=batch, suite=suite)
-    )
-    result = definition.run()
+    result = run_on_batch(ctx, batch, gx_objects, f"{config.model.name}-{suffix}")
     return build_report(
         config,
         planned,

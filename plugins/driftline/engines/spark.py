@@ -1,6 +1,6 @@
 """compute.engine: spark is not built in this release: it fails loudly, never half-works.
 
-The design it will follow (docs/how-to/scale-engines.md): the same aggregates as the duckdb
+The design it will follow (docs/how-to/scale.md): the same aggregates as the duckdb
 engine (driftline.engines.aggregates) computed by Spark SQL, validation through Great
 Expectations' Spark execution engine, per-partition scoring, submitted through
 apache-airflow-providers-apache-spark's SparkSubmitOperator.
@@ -27,9 +27,11 @@ class SparkEngine:
     def _refuse(self, *_: Any, **__: Any) -> NoReturn:
         where = f"dags/configs/{self.model}.yaml" if self.model else "the model config"
         raise EngineUnavailableError(
-            f"{where}: compute.engine 'spark' is not built in this Driftline release "
-            "(driftline/engines/spark.py): use compute.engine 'duckdb' (out-of-core on one worker) "
-            "or 'pandas'"
+            where,
+            [
+                "compute.engine 'spark' is not built in this Driftline release (driftline/engines/spark.py): "
+                "use compute.engine 'duckdb' (out-of-core on one worker) or 'pandas'"
+            ],
         )
 
     load_window = validate = data_drift = _refuse

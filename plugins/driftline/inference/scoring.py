@@ -257,36 +257,50 @@ def score_items(
         offset += n
         if frame.empty:
             continue
-        ids = entity_strings(frame[entity])
-        arms: Any = None
-        fields: dict[str, dict[str, Any]] = {}
-        scores: list[float | None] | list[float] | None
-        probabilities: list[dict[str, float] | None] | list[dict[str, float]] | None
-        if experiment is None:
-            predictions, scores, probabilities = predict_chunk(model, frame, config)
-        else:
-            plan, challenger = experiment
-            arms = plan.assign(ids)
-            models = {CHAMPION: model, CHALLENGER: challenger}
-            predictions, scores, probabilities = predict_arms(
-                models, frame, arms, config, plan.no_model_default
-            )
-            fields = _arm_fields(plan)
-        for i, key in enumerate(ids):
-            item = build_item(
-                cfg,
-                stamp,
-                key,
-                predictions[i],
-                scores[i] if scores is not None else None,
-                probabilities[i] if probabilities is not None else None,
-                fields[arms[i]] if arms is not None else None,
-            )
-            if arms is not None:
-                counts[f"arm:{arms[i]}"] = counts.get(f"arm:{arms[i]}", 0) + 1
-            check_size(item, cfg.partition_key)
-            counts["items"] += 1
-            yield item
+        yield from frame_items(model, frame, config, stamp, counts, experiment)
+
+
+def frame_items(
+    model: Any,
+    frame: pd.DataFrame,
+    config: ModelConfig,
+    stamp: RunStamp,
+    counts: dict[str, int],
+    experiment: tuple[ArmPlan, Any] | None = None,
+) -> Iterator[Item]:
+    """The prediction items of one chunk of latest rows (any engine's chunk: a parquet batch here,
+    an Arrow record batch from DuckDB), each entity by its arm's model when an experiment runs."""
+    cfg = config.inference
+    if cfg is None:
+        raise InferenceInputError(f"model {config.model.name!r} has no inference section")
+    ids = entity_strings(frame[config.data.entity_id])
+    arms: Any = None
+    fields: dict[str, dict[str, Any]] = {}
+    scores: list[float | None] | list[float] | None
+    probabilities: list[dict[str, float] | None] | list[dict[str, float]] | None
+    if experiment is None:
+        predictions, scores, probabilities = predict_chunk(model, frame, config)
+    else:
+        plan, challenger = experiment
+        arms = plan.assign(ids)
+        models = {CHAMPION: model, CHALLENGER: challenger}
+        predictions, scores, probabilities = predict_arms(models, frame, arms, config, plan.no_model_default)
+        fields = _arm_fields(plan)
+    for i, key in enumerate(ids):
+        item = build_item(
+            cfg,
+            stamp,
+            key,
+            predictions[i],
+            scores[i] if scores is not None else None,
+            probabilities[i] if probabilities is not None else None,
+            fields[arms[i]] if arms is not None else None,
+        )
+        if arms is not None:
+            counts[f"arm:{arms[i]}"] = counts.get(f"arm:{arms[i]}", 0) + 1
+        check_size(item, cfg.partition_key)
+        counts["items"] += 1
+        yield item
 
 
 def arm_counts(counts: dict[str, int]) -> dict[str, int]:

@@ -234,10 +234,29 @@ class CheckDriftOperator(DriftlineOperator):
             for kind in ("label", "prediction"):
                 out[f"{kind}_drift"] = {"kind": kind, "evaluated": False, "drifted": None, "reason": reason}  # type: ignore[literal-required]
             return out
-        current = read_snapshot(ref.uri, sha256=ref.sha256 or None)
-        current, out["current_window"] = self._drift_window(current, context)
-        reference = self._reference(champion)
-        out["data_drift"], result, settings = self._data_drift(reference, current, champion)
+        from driftline.engines import engine_for
+
+        engine = engine_for(config)
+        if engine is not None:  # out-of-core: data drift on the engine, samples for the in-memory steps
+            from driftline.engines.steps import drift_on_engine
+            from driftline.hooks.sources import AirflowSourceAccess
+
+            if not champion.snapshot_uri:
+                self.reference_problem = (
+                    f"not evaluated: champion v{champion.version} has no snapshot_uri tag (no reference data)"
+                )
+            on_engine = drift_on_engine(
+                engine, config, ref, champion.snapshot_uri, champion.snapshot_sha256,
+                run_interval(context), AirflowSourceAccess(), self.reference_problem,
+            )  # fmt: skip
+            current, reference = on_engine.current_sample, on_engine.reference_sample
+            out["current_window"], out["data_drift"] = on_engine.window, on_engine.data_drift
+            result, settings = on_engine.result, on_engine.settings
+        else:
+            current = read_snapshot(ref.uri, sha256=ref.sha256 or None)
+            current, out["current_window"] = self._drift_window(current, context)
+            reference = self._reference(champion)
+            out["data_drift"], result, settings = self._data_drift(reference, current, champion)
         model = None
         if config.drift.prediction.enabled or config.drift.concept.enabled:
             model = self._load_model(hook, champion)

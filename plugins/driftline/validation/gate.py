@@ -18,6 +18,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from driftline.config.models import ModelConfig
@@ -60,9 +61,6 @@ def ephemeral_context() -> Any:
 
 def run_suite(df: pd.DataFrame, gx_expectations: list[Any], name: str = "driftline") -> Any:
     """Run GX expectation objects as one suite on `df`; returns GX's ExpectationSuiteValidationResult."""
-    quiet_gx()
-    import great_expectations as gx
-
     ctx = ephemeral_context()
     suffix = uuid.uuid4().hex[:8]
     batch = (
@@ -70,13 +68,25 @@ def run_suite(df: pd.DataFrame, gx_expectations: list[Any], name: str = "driftli
         .add_dataframe_asset("frame")
         .add_batch_definition_whole_dataframe("whole")
     )
+    return run_on_batch(ctx, batch, gx_expectations, f"{name}-{suffix}", {"dataframe": df})
+
+
+def run_on_batch(
+    ctx: Any,
+    batch: Any,
+    gx_expectations: list[Any],
+    name: str,
+    batch_parameters: dict[str, Any] | None = None,
+) -> Any:
+    """Run GX expectation objects as one suite on a batch definition of any GX execution engine
+    (pandas here, SQL in driftline.engines.duckdb_validation)."""
+    import great_expectations as gx
+
     # Built whole, then added once: `suite.add_expectation` re-serialises the suite into the store
     # on every call, which costs about a second for 40 expectations.
-    suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}-{suffix}", expectations=list(gx_expectations)))
-    definition = ctx.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{name}-{suffix}", data=batch, suite=suite)
-    )
-    return definition.run(batch_parameters={"dataframe": df})
+    suite = ctx.suites.add(gx.ExpectationSuite(name=name, expectations=list(gx_expectations)))
+    definition = ctx.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    return definition.run(batch_parameters=batch_parameters) if batch_parameters else definition.run()
 
 
 # --- schema checks ------------------------------------------------------------------------
@@ -103,12 +113,25 @@ def schema_findings(df: pd.DataFrame, config: ModelConfig) -> tuple[list[Finding
     """Failures of the derived schema checks, and how many checks ran."""
     import pandas as pd
 
+    def fits(dtype: Any, expected: str) -> bool:
+        if expected == "timestamp":
+            return bool(pd.api.types.is_datetime64_any_dtype(dtype))
+        return _type_ok(dtype, expected)
+
+    return schema_findings_for({str(c): df[c].dtype for c in df.columns}, config, fits)
+
+
+def schema_findings_for(
+    types: dict[str, Any], config: ModelConfig, fits: Callable[[Any, str], bool]
+) -> tuple[list[Finding], int]:
+    """The schema checks on any engine: `types` maps each column to its type (a pandas dtype, a
+    DuckDB type name), `fits(type, expected)` says whether it holds a config type (int, float,
+    bool, string, category, timestamp)."""
     findings: list[Finding] = []
     evaluated = 0
-    present = set(map(str, df.columns))
     for column in config.columns:
         evaluated += 1
-        if column not in present:
+        if column not in types:
             findings.append(
                 Finding(
                     "expect_column_to_exist",
@@ -116,22 +139,15 @@ def schema_findings(df: pd.DataFrame, config: ModelConfig) -> tuple[list[Finding
                     "fail",
                     "validation.schema_checks",
                     {"column": column},
-                    observed_value=f"missing; columns are {sorted(present)}",
+                    observed_value=f"missing; columns are {sorted(types)}",
                 )
             )
-    types = {f.name: f.type for f in config.data.features}
-    ts = config.data.timestamp
-    for column, expected in [*types.items(), (ts, "timestamp")]:
-        if column not in present:
+    expected_types = {f.name: f.type for f in config.data.features}
+    for column, expected in [*expected_types.items(), (config.data.timestamp, "timestamp")]:
+        if column not in types:
             continue
         evaluated += 1
-        dtype = df[column].dtype
-        ok = (
-            pd.api.types.is_datetime64_any_dtype(dtype)
-            if expected == "timestamp"
-            else _type_ok(dtype, expected)
-        )
-        if not ok:
+        if not fits(types[column], expected):
             findings.append(
                 Finding(
                     "expect_column_values_to_be_of_type",
@@ -139,7 +155,7 @@ def schema_findings(df: pd.DataFrame, config: ModelConfig) -> tuple[list[Finding
                     "fail",
                     "validation.schema_checks",
                     {"column": column, "type_": expected},
-                    observed_value=f"expected {expected}, found {dtype}",
+                    observed_value=f"expected {expected}, found {types[column]}",
                 )
             )
     return findings, evaluated

@@ -172,10 +172,12 @@ def test_validation_refuses_a_snapshot_that_is_not_raw_or_not_the_handed_one(
 def test_spark_fails_loudly_naming_the_config(example_config) -> None:
     cfg = example_config.model_copy(deep=True)
     cfg.compute = ComputeSection(engine="spark")
-    with pytest.raises(
-        EngineUnavailableError, match=r"dags/configs/churn.yaml: compute.engine 'spark' is not built"
-    ):
+    from driftline.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"dags/configs/churn.yaml: 1 error") as raised:
         engine_for(cfg)
+    assert isinstance(raised.value, EngineUnavailableError)
+    assert raised.value.problems[0].startswith("compute.engine 'spark' is not built")
 
 
 def test_pandas_is_the_default(example_config) -> None:

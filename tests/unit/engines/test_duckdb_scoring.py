@@ -71,9 +71,19 @@ def test_the_model_engine_picks_the_scorer(setup, example_config) -> None:
     assert scorer_for(example_config) is pandas_score_items
 
 
-def test_an_experiment_on_duckdb_fails_loudly(setup) -> None:
-    from driftline.inference.errors import InferenceInputError
+def test_an_experiment_splits_the_same_arms_as_the_pandas_scorer(setup) -> None:
+    """A/B arms on duckdb: each entity by its arm's model, the same items and arm counts."""
+    from driftline.inference.arms import ArmPlan
+    from driftline.inference.scoring import arm_counts
 
     cfg, model, source = setup
-    with pytest.raises(InferenceInputError, match=r"A/B arms are not split on compute\.engine duckdb"):
-        list(score_items(model, source, cfg, stamp(), {}, (object(), model)))
+    plan = ArmPlan(
+        experiment_id=7, challenger_version=4, salt="s'alt", challenger_share=0.4, holdout_share=0.2
+    )
+    challenger = model  # the same estimator: the arms still differ in their stamps (version, alias)
+    want: dict[str, int] = {}
+    got: dict[str, int] = {}
+    expected = list(pandas_score_items(model, source, cfg, stamp(), want, (plan, challenger)))
+    items = list(score_items(model, source, cfg, stamp(), got, (plan, challenger)))
+    assert item_set_checksum(items) == item_set_checksum(expected)
+    assert arm_counts(got) == arm_counts(want) and len(arm_counts(got)) == 3

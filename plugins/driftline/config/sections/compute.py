@@ -31,7 +31,7 @@ class ComputeSection(Strict):
     engine: Literal["pandas", "duckdb", "spark"] = Field(
         default="pandas",
         description="pandas: in memory on the worker (small data); duckdb: out-of-core on one worker "
-        "within memory_limit_mb; spark: a Spark cluster (see docs/how-to/scale-engines.md).",
+        "within memory_limit_mb; spark: a Spark cluster (see docs/how-to/scale.md).",
     )
     memory_limit_mb: int | None = Field(
         default=None,
