@@ -46,10 +46,23 @@ def champion_for_scoring(hook: Any, config: ModelConfig, data_time: dt.datetime)
     and to that run's own scoring too (its gate runs before score_and_write), hence "as of"
     includes changes made at `data_time` itself. A model whose champion alias has no audit trail
     (set outside Driftline) is scored by the live champion, and the sentence says so.
+
+    A backfill of data older than the first promotion (no champion as of its data time, though one
+    exists now) is scored by the first champion there ever was, and the sentence says so: in order,
+    that day's run would have trained the first model; skipping it would leave its entities with no
+    prediction at all. (Its own gate cannot promote: a champion from newer data exists,
+    registry.promotion.refuse_stale.)
     """
     from driftline.operators.drift import champion_for_data_time
+    from driftline.registry.champion import first_champion
 
-    return champion_for_data_time(hook, config, data_time + dt.timedelta(microseconds=1))
+    champion, how = champion_for_data_time(hook, config, data_time + dt.timedelta(microseconds=1))
+    if champion is not None or not how.startswith("no champion as of"):  # none at all, or deleted
+        return champion, how
+    first, first_how = first_champion(hook, config.registered_model_name)
+    if first is None:
+        return None, how
+    return first, f"{how}: data older than the first promotion is scored by {first_how}"
 
 
 class ScoreAndWriteOperator(DriftlineOperator):

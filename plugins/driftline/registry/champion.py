@@ -253,3 +253,26 @@ def get_champion_as_of(
         raise
     info = replace(info, promoted_at=found.effective_from)
     return info, f"v{found.version} as of {data_time.isoformat()} ({found.how})"
+
+
+def first_champion(
+    hook: MlflowAccess, name: str, policy: RetryPolicy | None = None
+) -> tuple[ChampionInfo | None, str]:
+    """The first version that ever held `champion` of `name` (its audit trail's first champion entry),
+    and a sentence saying so; (None, why) when there is none or it was deleted."""
+    from driftline.registry.audit import entries_from_tags
+
+    model = read_model(hook, name, policy)
+    if model is None:
+        return None, f"registered model {name!r} does not exist"
+    entries = sorted(entries_from_tags(dict(model.tags or {})), key=lambda e: e.seq)
+    first = next((e for e in entries if e.alias == CHAMPION and e.to_version is not None), None)
+    if first is None or first.to_version is None:
+        return None, "no champion yet"
+    try:
+        info = version_info(hook, name, first.to_version, policy)
+    except Exception as exc:
+        if error_code(exc) == "RESOURCE_DOES_NOT_EXIST":
+            return None, f"the first champion v{first.to_version} was deleted from the registry"
+        raise
+    return info, f"v{first.to_version}, the first champion (audit entry {first.seq})"
