@@ -343,3 +343,22 @@ def cbpe(
     parts: dict[str, Any] = {"label_noise_se": labels_sd, "calibration_se": calibration_sd}
     parts.update(calibration=calibration, **{f"cv_log_loss_{k}": v for k, v in losses.items()})
     return Estimated(value, se, parts)
+
+
+def estimated_drop(
+    metric: str,
+    reference_value: float,
+    reference_se: float,
+    value: float,
+    se: float,
+    max_drop: float,
+    alpha: float,
+) -> tuple[float, float, bool]:
+    """(drop, one-sided lower bound of the drop, dropped): how much worse the estimate is than the
+    reference (positive = worse); dropped when the drop is at least `max_drop` and its lower bound
+    `drop - z(1 - alpha) * sqrt(se^2 + reference_se^2)` is above 0."""
+    from scipy.stats import norm
+
+    drop = value - reference_value if metric in LOWER_IS_BETTER else reference_value - value
+    lower = drop - float(norm.ppf(1 - alpha)) * math.sqrt(se**2 + reference_se**2)
+    return drop, lower, bool(drop >= max_drop and lower > 0)

@@ -26,6 +26,7 @@ from driftline.drift.estimation import (
     PerformanceEstimate,
     binary_scores,
     cbpe,
+    estimated_drop,
     metric_rows,
     supported_metrics,
 )
@@ -53,10 +54,6 @@ def not_evaluated(config: ModelConfig, reason: str, **facts: Any) -> Performance
         reason=reason,
         **facts,
     )
-
-
-def _drop(reference: float, estimate: float, metric: str) -> float:
-    return estimate - reference if metric in LOWER_IS_BETTER else reference - estimate
 
 
 def estimate_performance(
@@ -163,10 +160,9 @@ def estimate_performance(
         return not_evaluated(config, str(exc), **facts)
     reference_se = metric_se(metric, preds, resamples=500, seed=seed) or 0.0
     z_band = float(norm.ppf(0.5 + settings.band / 2))
-    drop = _drop(reference_value, est.value, metric)
-    drop_se = math.sqrt(est.se**2 + reference_se**2)
-    drop_lower = drop - float(norm.ppf(1 - settings.alpha)) * drop_se
-    dropped = drop >= settings.max_drop and drop_lower > 0
+    drop, drop_lower, dropped = estimated_drop(
+        metric, reference_value, reference_se, est.value, est.se, settings.max_drop, settings.alpha
+    )
     if dropped:
         verdict = f"ESTIMATED DROP {drop:.4f} >= max_drop {settings.max_drop} and significant"
     elif drop < settings.max_drop:
