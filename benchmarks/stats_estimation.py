@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261207)
     args = parser.parse_args()
     reps = args.reps or (20 if args.quick else 200)
-    reg_reps = max(5, reps // 4) if args.quick else max(20, reps // 4)
+    reg_reps = max(3, reps // 4) if args.quick else max(20, reps // 4)
     sizes = (
         [(500, 200), (2000, 1000)]
         if args.quick
