@@ -191,19 +191,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="few repetitions, two sizes (about a minute)")
     parser.add_argument("--reps", type=int, default=None, help="binary replicates per cell")
     parser.add_argument("--seed", type=int, default=20261207)
+    parser.add_argument("--tasks", default="binary,regression", help="binary, regression or both")
     args = parser.parse_args()
     reps = args.reps or (20 if args.quick else 200)
     reg_reps = max(3, reps // 4) if args.quick else max(20, reps // 4)
-    sizes = (
-        [(500, 200), (2000, 1000)]
-        if args.quick
-        else [(200, 200), (500, 200), (2000, 200), (2000, 1000)]
-    )
+    sizes = [(500, 200), (2000, 1000)] if args.quick else [(200, 200), (500, 200), (2000, 200), (2000, 1000)]
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     champion = Champion(rng)
     cells = []
-    for scenario in ("same", "covariate", "concept"):
+    tasks = set(args.tasks.split(","))
+    for scenario in ("same", "covariate", "concept") if "binary" in tasks else ():
         for metric in ("roc_auc", "accuracy"):
             for n_ref, n_cur in sizes if scenario == "same" else sizes[-2:]:
                 cell = binary_cell(rng, champion, scenario, metric, n_ref, n_cur, reps)
@@ -216,7 +214,7 @@ def main() -> None:
                     f"{cell['drop_rule_fired']:.3f}",
                     flush=True,
                 )
-    for scenario in ("same", "covariate"):
+    for scenario in ("same", "covariate") if "regression" in tasks else ():
         for metric in ("mae", "rmse"):
             cell = regression_cell(rng, scenario, metric, 2000, 1000, reg_reps)
             cells.append(cell)
@@ -230,19 +228,27 @@ def main() -> None:
     binary_same = [c for c in cells if c["task"] == "binary" and c["scenario"] == "same"]
     binary_cov = [c for c in cells if c["task"] == "binary" and c["scenario"] == "covariate"]
     concept = [c for c in cells if c["scenario"] == "concept"]
-    summary = {
+    regression = [c for c in cells if c["task"] == "regression"]
+    summary: dict[str, Any] = {
         "benchmark": "stats_estimation",
         "quick": args.quick,
+        "tasks": sorted(tasks),
         "reps": reps,
         "regression_reps": reg_reps,
         "seconds": round(time.perf_counter() - started, 1),
-        "min_coverage_same": min(c["coverage_95"] for c in binary_same),
-        "max_abs_bias_over_se_same": round(max(abs(c["bias"]) / c["mean_se"] for c in binary_same), 3),
-        "min_coverage_covariate": min(c["coverage_95"] for c in binary_cov),
-        "max_drop_rule_same": max(c["drop_rule_fired"] for c in binary_same),
-        "concept_mean_bias": round(float(np.mean([c["bias"] for c in concept])), 4),
-        "cells": cells,
     }
+    if binary_same:
+        summary.update(
+            min_coverage_same=min(c["coverage_95"] for c in binary_same),
+            max_abs_bias_over_se_same=round(max(abs(c["bias"]) / c["mean_se"] for c in binary_same), 3),
+            min_coverage_covariate=min(c["coverage_95"] for c in binary_cov),
+            max_drop_rule_same=max(c["drop_rule_fired"] for c in binary_same),
+            min_drop_rule_covariate=min(c["drop_rule_fired"] for c in binary_cov),
+            concept_mean_bias=round(float(np.mean([c["bias"] for c in concept])), 4),
+        )
+    if regression:
+        summary["min_coverage_regression"] = min(c["coverage_95"] for c in regression)
+    summary["cells"] = cells
     print(json.dumps(summary, separators=(",", ":")))
 
 

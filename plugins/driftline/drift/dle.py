@@ -73,13 +73,28 @@ def dle(
             oof[test] = model().fit(frame.iloc[train], loss[train]).predict(frame.iloc[test])
         fitted = model().fit(frame, loss)
         predicted = np.maximum(np.asarray(fitted.predict(_loss_frame(cur_X, cur_pred)), dtype=float), 0.0)
-    residual_sd = float(np.std(loss - np.maximum(oof, 0.0), ddof=1))
+    # The loss's spread grows with its size (errors are larger where the loss is): the residual
+    # scales with the predicted loss, so the band widens where the current rows have larger losses
+    # (a covariate shift towards harder rows) instead of keeping the reference's width.
+    oof = np.maximum(oof, 0.0)
+    floor = max(0.1 * float(oof.mean()), 1e-12)
+    ref_scale, cur_scale = np.maximum(oof, floor), np.maximum(predicted, floor)
+    ratio_sd = float(np.std((loss - oof) / ref_scale, ddof=1))
+    residual_sd = float(np.std(loss - oof, ddof=1))
     mean_loss = float(predicted.mean())
-    se_mean = residual_sd * math.sqrt(1 / len(predicted) + 1 / len(loss))
+    se_rows = ratio_sd * math.sqrt(float(np.sum(cur_scale**2))) / len(predicted)
+    se_bias = (
+        ratio_sd
+        * math.sqrt(float(np.sum(ref_scale**2)))
+        / len(loss)
+        * float(cur_scale.mean() / ref_scale.mean())
+    )
+    se_mean = math.sqrt(se_rows**2 + se_bias**2)
     if metric == "mae":
-        return Estimated(mean_loss, se_mean, {"residual_sd": residual_sd})
+        return Estimated(mean_loss, se_mean, {"residual_sd": residual_sd, "relative_residual_sd": ratio_sd})
     rmse = math.sqrt(mean_loss)
-    return Estimated(rmse, se_mean / (2 * rmse) if rmse > 0 else se_mean, {"residual_sd": residual_sd})
+    parts = {"residual_sd": residual_sd, "relative_residual_sd": ratio_sd}
+    return Estimated(rmse, se_mean / (2 * rmse) if rmse > 0 else se_mean, parts)
 
 
 def realised_regression(metric: str, y: Any, pred: Any) -> float:

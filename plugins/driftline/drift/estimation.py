@@ -19,8 +19,9 @@ The band is for the metric the labels will show on THESE rows (what a late label
 - binary: its standard error combines the label noise left given the calibrated probabilities
   (`label_draws` label sets drawn from p on the current rows, the metric recomputed on each) and the
   calibrator's own error (refitted on `calibration_resamples` bootstrap resamples of the reference);
-- regression: the spread of the loss model's out-of-fold residuals on the reference, for the
-  current rows' mean and for the loss model's bias (sd * sqrt(1/n + 1/n_reference)).
+- regression: the loss model's out-of-fold residuals on the reference, relative to the predicted
+  loss (the spread grows with the loss), scaled by the current rows' predicted losses, for the
+  current rows' mean and for the loss model's bias (`driftline.drift.dle`).
 Valid under covariate shift (P(y | x) unchanged: the calibration still holds); under concept shift
 (P(y | x) moved) no label-free estimate can see the change, and this one does not.
 """
