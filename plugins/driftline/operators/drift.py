@@ -556,6 +556,7 @@ class CheckDriftOperator(DriftlineOperator):
         from driftline.data.snapshots import read_snapshot
         from driftline.drift.concept import labelled_rows
         from driftline.drift.performance import compare_with_realised, realised_performance
+        from driftline.exceptions import SnapshotError
         from driftline.registry.champion import parse_time
 
         config = self.model_config
@@ -583,7 +584,14 @@ class CheckDriftOperator(DriftlineOperator):
             if end is None or start is None or not (oldest <= end < now) or window["end"] in seen:
                 continue
             seen.add(window["end"])  # a re-run interval: its latest record is compared, once
-            snapshot = read_snapshot(window["current_uri"], sha256=window.get("current_sha256"))
+            try:
+                snapshot = read_snapshot(window["current_uri"], sha256=window.get("current_sha256"))
+            except SnapshotError as exc:  # an old snapshot past its retention must not fail today's check
+                self.log.warning(
+                    "Estimate for %s cannot be compared: its rows are unreadable: %s", window["end"], exc
+                )
+                hook.client.set_tag(run.info.run_id, TAG_ESTIMATE_STATUS, "snapshot_unreadable")
+                continue
             labels = self._labels_between(start, end)
             rows = labelled_rows(snapshot, config, labels)
             coverage = len(rows) / len(snapshot) if len(snapshot) else 0.0

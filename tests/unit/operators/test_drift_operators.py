@@ -466,3 +466,36 @@ def test_late_labels_estimate_retrains_then_is_compared_when_the_labels_arrive(
     assert run11.data.metrics["estimate_error"] == pytest.approx(row["error"])
     # reconciled once: the next run does not compare it again
     assert check_day12()["estimates_reconciled"] == []
+
+
+def test_an_earlier_estimate_whose_rows_are_gone_does_not_fail_todays_check(
+    champion, example_config, helpers, tmp_path
+):
+    from driftline.operators.drift import TAG_ESTIMATE, TAG_ESTIMATE_STATUS
+
+    config = _estimating_config(example_config, tmp_path)
+    client = champion.hook.client
+    experiment_id = champion.hook.get_or_create_experiment(monitoring_experiment("churn"))
+    window = {
+        "start": "2026-01-10T00:00:00+00:00",
+        "end": "2026-01-11T00:00:00+00:00",
+        "current_uri": str(tmp_path / "expired" / "current.parquet"),
+        "champion_version": champion.version,
+    }
+    tags = {
+        "driftline.decided_for": window["end"],
+        TAG_ESTIMATE: json.dumps(
+            {"metric": "accuracy", "estimated_value": 0.7, "lower": 0.68, "upper": 0.72, "window": window}
+        ),
+        TAG_ESTIMATE_STATUS: "pending",
+    }
+    old = client.create_run(experiment_id, tags=tags)
+    empty = pd.DataFrame({"customer_id": [], "event_time": [], "churned": []})
+    current = helpers.validated_snapshot(
+        helpers.churn_frame(500, seed=22).drop(columns=["churned"]), tmp_path / "r12", "current"
+    )
+    labels = helpers.validated_snapshot(empty, tmp_path / "r12", "labels")
+    op = CheckDriftOperator(task_id="check_drift", model_config=config, current=current, labels=labels)
+    out = op.execute(helpers.make_context(run_id="scheduled__2026-01-12", day=12))
+    assert out["estimates_reconciled"] == [] and out["performance_estimate"]["evaluated"]
+    assert client.get_run(old.info.run_id).data.tags[TAG_ESTIMATE_STATUS] == "snapshot_unreadable"
