@@ -59,6 +59,8 @@ class DriftPayload(TypedDict):
     prediction_drift: NotRequired[dict[str, Any]]
     current_window: NotRequired[dict[str, Any]]
     report: NotRequired[dict[str, Any]]
+    performance_estimate: NotRequired[dict[str, Any]]
+    estimates_reconciled: NotRequired[list[dict[str, Any]]]
 
 
 class TrainingPayload(TypedDict):

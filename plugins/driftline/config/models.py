@@ -51,6 +51,7 @@ from driftline.config.sections.drift import (
     ColumnDrift,
     ConceptDriftSection,
     DriftSection,
+    PerformanceEstimationSection,
     Persistence,
     ReportSection,
     StatTest,
@@ -115,6 +116,7 @@ __all__ = [
     "ModelConfig",
     "ModelSection",
     "OutcomesSection",
+    "PerformanceEstimationSection",
     "Persistence",
     "PriceTable",
     "RegistrySection",
@@ -260,5 +262,28 @@ class ModelConfig(Strict):
         if self.data.positive_class is not None and self.training.task != "binary_classification":
             raise ValueError(
                 f"data.positive_class applies to binary_classification only (training.task is {self.training.task})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _estimated_metric_is_supported(self) -> ModelConfig:
+        from driftline.drift.estimation import supported_metrics
+
+        estimation = self.drift.performance_estimation
+        if not estimation.enabled:
+            return self
+        task = self.training.task
+        metric = estimation.metric or self.registry.metric
+        supported = supported_metrics(task)
+        if not supported:
+            raise ValueError(
+                f"drift.performance_estimation: training.task {task!r} has no label-free estimate "
+                "(binary_classification: CBPE; regression: DLE); set drift.performance_estimation.enabled to false"
+            )
+        if metric not in supported:
+            field = "drift.performance_estimation.metric" if estimation.metric else "registry.metric"
+            raise ValueError(
+                f"drift.performance_estimation: {field} {metric!r} is not estimated for {task!r}: "
+                f"set drift.performance_estimation.metric to one of {', '.join(supported)}"
             )
         return self

@@ -8,8 +8,13 @@ Retrain when any of these holds (every one that holds is recorded as a reason):
 - the champion is older than `max_model_age`. Age is counted from the newest data it learned
   from (`trained_until`), or from its promotion when that is unknown;
 - label drift / prediction drift, when detected and configured as a retrain reason
-  (`drift.label.retrain`, `drift.prediction.retrain`); detected but not a reason, it is a note.
-Persistence (`drift.persistence: {k, n}`): data, concept, label and prediction drift retrain only
+  (`drift.label.retrain`, `drift.prediction.retrain`); detected but not a reason, it is a note;
+- an estimated performance drop (`drift.performance_estimation`: the label-free estimate of the
+  champion's metric dropped beyond `max_drop`, significantly) when the labels are late, i.e. concept
+  drift was not evaluated. With labels, the realised metric (concept drift) decides and the estimate
+  is a note; with `drift.performance_estimation.retrain: false` it is always a note.
+Persistence (`drift.persistence: {k, n}`): data, concept, label, prediction drift and an estimated drop
+retrain only
 when drift was seen in k of the last n runs (by data time, this one included; `drift_persistence`);
 the decision records which runs counted. Force, no champion and age are not held.
 Cooldown: a retrain decided less than `cooldown` after the last retrain is suppressed (its
@@ -68,6 +73,17 @@ class _TargetDrift(Protocol):
     def evaluated(self) -> bool: ...
     @property
     def drifted(self) -> bool | None: ...
+    @property
+    def retrain(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+
+
+class _Estimate(Protocol):
+    @property
+    def evaluated(self) -> bool: ...
+    @property
+    def dropped(self) -> bool | None: ...
     @property
     def retrain(self) -> bool: ...
     @property
@@ -170,6 +186,7 @@ def decide_retrain(
     persistence: tuple[int, int] = (1, 1),
     drift_history: list[tuple[dt.datetime, bool | None, str]] | None = None,
     own_run_id: str = "",
+    performance_estimate: _Estimate | None = None,
 ) -> RetrainDecision:
     """Decide whether to retrain; pure (no I/O), every reason recorded.
 
@@ -217,6 +234,24 @@ def decide_retrain(
             notes.append(
                 f"{target.kind} drift detected, not a retrain reason (drift.{target.kind}.retrain is false): {target.reason}"
             )
+    if performance_estimate is not None:
+        estimate = performance_estimate
+        if not estimate.evaluated:
+            notes.append(f"performance estimate not evaluated: {estimate.reason}")
+        elif not estimate.dropped:
+            notes.append(f"performance estimate: {estimate.reason}")
+        elif concept_drift is not None and concept_drift.evaluated:
+            notes.append(
+                f"performance estimate (labels are in, concept drift decides instead): {estimate.reason}"
+            )
+        elif not estimate.retrain:
+            notes.append(
+                "estimated performance drop, not a retrain reason "
+                f"(drift.performance_estimation.retrain is false): {estimate.reason}"
+            )
+        else:
+            drift_reasons.append(f"estimated performance drop (labels not in yet): {estimate.reason}")
+            reasons.append(drift_reasons[-1])
     k, n = persistence
     check = None
     if k > 1 or n > 1:

@@ -4,6 +4,8 @@ CheckDriftOperator returns a small JSON dict:
     {"data_drift": {"evaluated": bool, "reason"?, ...DataDriftResult},
      "concept_drift": {...ConceptDriftResult},
      "label_drift": {...TargetDriftResult}, "prediction_drift": {...TargetDriftResult},
+     "performance_estimate": {...PerformanceEstimate, "window": {...}},
+     "estimates_reconciled": [{estimate vs realised of an earlier interval}, ...],
      "champion": {...} | None, "current_uri", "reference_uri", "current_window": {...},
      "report_html": uri | None, "summary_json", "report": {"built", "why", "seconds", "bytes", "bound"}}
 RetrainDecisionOperator applies driftline.drift.policy.decide_retrain, pushes the decision under
@@ -69,6 +71,17 @@ def drift_signal_history(records: list[Any]) -> list[tuple[dt.datetime, bool | N
 
 
 TAG_CONCEPT_EVALUATED = "driftline.concept_drift_evaluated"
+#: the run's performance estimate (JSON: value, band, metric, window) and its comparison state
+TAG_ESTIMATE = "driftline.estimate"
+TAG_ESTIMATE_STATUS = "driftline.estimate_status"
+TAG_ESTIMATE_REALISED = "driftline.estimate_realised"
+
+
+def load_champion_version(hook: MlflowHook, config: ModelConfig, version: int) -> Any:
+    """A registered version of the model (the one that made an earlier estimate)."""
+    from driftline.registry.models import load_model_version
+
+    return load_model_version(hook, config.registered_model_name, version, config)
 
 
 def decision_records(hook: MlflowHook, model: str, max_results: int = 1000) -> list[Any]:
@@ -250,20 +263,28 @@ class CheckDriftOperator(DriftlineOperator):
                 run_interval(context), AirflowSourceAccess(), self.reference_problem,
             )  # fmt: skip
             current, reference = on_engine.current_sample, on_engine.reference_sample
+            interval_rows = current  # the engine's fixed-seed sample of the window: what is estimated
             out["current_window"], out["data_drift"] = on_engine.window, on_engine.data_drift
             result, settings = on_engine.result, on_engine.settings
         else:
             current = read_snapshot(ref.uri, sha256=ref.sha256 or None)
+            interval_rows = current  # the run's own interval: what the performance estimate is for
             current, out["current_window"] = self._drift_window(current, context)
             reference = self._reference(champion)
             out["data_drift"], result, settings = self._data_drift(reference, current, champion)
         model = None
-        if config.drift.prediction.enabled or config.drift.concept.enabled:
+        estimation = config.drift.performance_estimation.enabled
+        if config.drift.prediction.enabled or config.drift.concept.enabled or estimation:
             model = self._load_model(hook, champion)
         labelled = self._labelled(current)
         out["concept_drift"] = self._concept_drift(labelled, champion, hook, model).to_dict()
         out["label_drift"] = self._label_drift(reference, labelled).to_dict()
         out["prediction_drift"] = self._prediction_drift(reference, current, model).to_dict()
+        if estimation:
+            out["performance_estimate"] = self._performance_estimate(
+                reference, interval_rows, model, champion, ref, context
+            )
+            out["estimates_reconciled"] = self._reconcile_estimates(hook, champion, model, context)
         from driftline.drift.report import artifact_folder, sampled_report, should_build, write_artifacts
 
         build, why = should_build(
@@ -300,6 +321,8 @@ class CheckDriftOperator(DriftlineOperator):
             "prediction_drift": out["prediction_drift"],
             "evidently_sample_report": sample_summary,
             "concept_drift": out["concept_drift"],
+            "performance_estimate": out.get("performance_estimate"),
+            "estimates_reconciled": out.get("estimates_reconciled"),
         }
         paths = write_artifacts(artifact_folder(ref.uri), snap, summary)
         out["report_html"], out["summary_json"] = paths["report_html"], paths["summary_json"]
@@ -511,6 +534,140 @@ class CheckDriftOperator(DriftlineOperator):
         self.log.info("Prediction drift: %s", self._verdict(result))
         return result
 
+    def _performance_estimate(
+        self, reference: Any, rows: Any, model: Any, champion: Any, ref: Any, context: Any
+    ) -> dict[str, Any]:
+        """The label-free estimate on the run's own interval, with what a later run needs to compare it."""
+        from driftline.drift.performance import estimate_performance, not_evaluated
+
+        config = self.model_config
+        if reference is None:
+            result = not_evaluated(config, self.reference_problem)
+        else:
+            result = estimate_performance(model, reference, rows, config)
+        self.log.info(
+            "Performance estimate: %s",
+            result.reason if result.evaluated else f"not evaluated ({result.reason})",
+        )
+        start, end = run_interval(context)
+        window = {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "current_uri": ref.uri,
+            "current_sha256": ref.sha256 or None,
+            "champion_version": int(champion.version),
+            "rows_in_window": len(rows),
+        }
+        return {**result.to_dict(), "window": window}
+
+    def _reconcile_estimates(
+        self, hook: MlflowHook, champion: Any, model: Any, context: Any
+    ) -> list[dict[str, Any]]:
+        """Earlier intervals' estimates whose labels have arrived since: record the realised metric beside them.
+
+        Looks at the monitoring records of the last `drift.performance_estimation.reconcile_days` days
+        (by data time, before this run's) still marked pending. Their labels are read again from
+        `data.labels` (or `data.source` when labels come with the rows) for that interval and joined
+        onto that interval's snapshot by entity id; once `min_label_coverage` of its rows have a label,
+        the champion version that made the estimate is scored on them and the record gets
+        `realised.<metric>`, `estimate_error` (estimate - realised) and `estimate_covered`. Each record
+        is reconciled once (its status tag moves to reconciled; a retry re-logs the same values).
+        """
+        from driftline.data.snapshots import read_snapshot
+        from driftline.drift.concept import labelled_rows
+        from driftline.drift.performance import compare_with_realised, realised_performance
+        from driftline.exceptions import SnapshotError
+        from driftline.registry.champion import parse_time
+
+        config = self.model_config
+        settings = config.drift.performance_estimation
+        if settings.reconcile_days == 0:
+            return []
+        experiment = hook.client.get_experiment_by_name(monitoring_experiment(config.model.name))
+        if experiment is None:
+            return []
+        _, now = run_interval(context)
+        oldest = now - dt.timedelta(days=settings.reconcile_days)
+        pending = hook.client.search_runs(
+            [experiment.experiment_id],
+            filter_string=f"tags.`{TAG_ESTIMATE_STATUS}` = 'pending'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1000,
+        )
+        models = {int(champion.version): model}
+        done: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for run in pending:
+            record = json.loads(run.data.tags.get(TAG_ESTIMATE, "{}") or "{}")
+            window = record.get("window") or {}
+            end, start = parse_time(window.get("end")), parse_time(window.get("start"))
+            if end is None or start is None or not (oldest <= end < now) or window["end"] in seen:
+                continue
+            seen.add(window["end"])  # a re-run interval: its latest record is compared, once
+            try:
+                snapshot = read_snapshot(window["current_uri"], sha256=window.get("current_sha256"))
+            except SnapshotError as exc:  # an old snapshot past its retention must not fail today's check
+                self.log.warning(
+                    "Estimate for %s cannot be compared: its rows are unreadable: %s", window["end"], exc
+                )
+                hook.client.set_tag(run.info.run_id, TAG_ESTIMATE_STATUS, "snapshot_unreadable")
+                continue
+            labels = self._labels_between(start, end)
+            rows = labelled_rows(snapshot, config, labels)
+            coverage = len(rows) / len(snapshot) if len(snapshot) else 0.0
+            if coverage < settings.min_label_coverage:
+                self.log.info(
+                    "Estimate for %s: %d of %d rows labelled (%.0f%% < min_label_coverage %.0f%%), not compared yet",
+                    window["end"], len(rows), len(snapshot), 100 * coverage, 100 * settings.min_label_coverage,
+                )  # fmt: skip
+                continue
+            version = int(window["champion_version"])
+            if version not in models:
+                models[version] = load_champion_version(hook, config, version)
+            realised = realised_performance(models[version], rows, config, str(record["metric"]))
+            row = compare_with_realised(record, realised, len(rows), len(snapshot))
+            row.update(decided_for=window["end"], champion_version=version, mlflow_run_id=run.info.run_id)
+            values = {f"realised.{record['metric']}": realised}
+            if row.get("error") is not None:
+                values.update(estimate_error=row["error"], estimate_covered=float(bool(row["covered"])))
+            from driftline.training.tracking import as_metrics
+
+            hook.client.log_batch(run.info.run_id, metrics=as_metrics(values))
+            hook.client.set_tag(run.info.run_id, TAG_ESTIMATE_REALISED, json.dumps(row, default=str)[:5000])
+            hook.client.set_tag(run.info.run_id, TAG_ESTIMATE_STATUS, "reconciled")
+            self.log.info(
+                "Estimate for %s vs realised: estimated %s, realised %s on %d labelled rows (covered by the band: %s)",
+                window["end"], row.get("estimated"), row.get("realised"), len(rows), row.get("covered"),
+            )  # fmt: skip
+            done.append(row)
+        return done
+
+    def _labels_between(self, start: dt.datetime, end: dt.datetime) -> Any:
+        """Labels of an earlier interval as they stand now: `data.labels`, else the source's label column."""
+        import pandas as pd
+
+        from driftline.data.frames import NothingArrivedError
+        from driftline.data.sources import load_window
+        from driftline.data.windows import resolve_window
+        from driftline.hooks.sources import AirflowSourceAccess
+
+        d = self.model_config.data
+        source, field = (d.labels, "data.labels") if d.labels is not None else (d.source, "data.source")
+        columns = [d.entity_id, d.timestamp, d.label]
+        try:
+            loaded = load_window(
+                source,
+                resolve_window(d.window, start, end, purpose="current"),
+                columns,
+                timestamp_col=d.timestamp,
+                allow_missing_partitions=True,
+                field=field,
+                access=AirflowSourceAccess(),
+            )
+        except NothingArrivedError:
+            return pd.DataFrame(columns=columns)
+        return loaded.df
+
     @staticmethod
     def _verdict(result: Any) -> str:
         if not result.evaluated:
@@ -576,6 +733,12 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             raw = drift.get(f"{kind}_drift") or {}
             targets[kind] = TargetDriftResult.from_dict(raw) if "retrain" in raw else None
         champion = champion_from_dict(drift.get("champion"))
+        estimate = None
+        raw_estimate = drift.get("performance_estimate") or {}
+        if config.drift.performance_estimation.enabled and "evaluated" in raw_estimate:
+            from driftline.drift.estimation import PerformanceEstimate
+
+            estimate = PerformanceEstimate.from_dict(raw_estimate)
         _, now = run_interval(context)
         identity = run_identity(context)
         hook = MlflowHook(self.mlflow_conn_id)
@@ -605,6 +768,7 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             persistence=(persistence.k, persistence.n),
             drift_history=history,
             own_run_id=identity.run_id,
+            performance_estimate=estimate,
         )
         payload = {
             **decision.to_dict(),
@@ -755,6 +919,11 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             "driftline.model": self.model_config.model.name,
             "driftline.reasons": json.dumps(payload["reasons"])[:5000],
         }
+        estimate = (drift or {}).get("performance_estimate") or {}
+        if estimate.get("evaluated"):
+            keep = ("metric", "method", "estimated_value", "se", "lower", "upper", "band", "rows", "window")
+            tags[TAG_ESTIMATE] = json.dumps({k: estimate.get(k) for k in keep}, default=str)[:5000]
+            tags[TAG_ESTIMATE_STATUS] = "pending"
         # One record per Airflow run: a retry reuses a finished record of an earlier try and deletes
         # the half-written ones a crashed try left behind (monitoring never counts a decision twice).
         earlier = client.search_runs(
@@ -794,6 +963,11 @@ class RetrainDecisionOperator(DriftlineOperator, BranchMixIn):
             if concept_drift.interval:
                 values["concept_drop_lower"] = float(concept_drift.interval["lower"])
                 values["concept_drop_upper"] = float(concept_drift.interval["upper"])
+        if estimate.get("evaluated"):
+            values[f"estimated.{estimate['metric']}"] = float(estimate["estimated_value"])
+            for key in ("se", "lower", "upper", "drop", "drop_lower", "reference_value"):
+                if estimate.get(key) is not None:
+                    values[f"estimated_{key}"] = float(estimate[key])
         for kind, target in (targets or {}).items():
             if target is not None and target.evaluated and target.statistic is not None:
                 values[f"{kind}_drift_score"] = float(target.statistic)

@@ -37,6 +37,8 @@ MONITORING_TAG_DECIDED_FOR = "driftline.decided_for"
 DRIFT_SCORE = "drift_score."
 DRIFTED = "drifted."
 LIVE = "live."
+ESTIMATED = "estimated."
+REALISED = "realised."
 HISTORY_LIMIT = 200
 
 
@@ -86,6 +88,10 @@ class DriftPoint:
     scores: dict[str, float] = field(default_factory=dict)
     drifted: dict[str, bool] = field(default_factory=dict)
     live: dict[str, float] = field(default_factory=dict)
+    #: the label-free estimate (`estimated.<metric>`), its band, and the realised value once labels came
+    estimated: dict[str, float] = field(default_factory=dict)
+    estimated_band: tuple[float, float] | None = None
+    realised: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -186,6 +192,13 @@ def drift_point(run: Any) -> DriftPoint | None:
         scores={k[len(DRIFT_SCORE) :]: v for k, v in metrics.items() if k.startswith(DRIFT_SCORE)},
         drifted={k[len(DRIFTED) :]: bool(v) for k, v in metrics.items() if k.startswith(DRIFTED)},
         live={k[len(LIVE) :]: v for k, v in metrics.items() if k.startswith(LIVE)},
+        estimated={k[len(ESTIMATED) :]: v for k, v in metrics.items() if k.startswith(ESTIMATED)},
+        estimated_band=(
+            (metrics["estimated_lower"], metrics["estimated_upper"])
+            if "estimated_lower" in metrics and "estimated_upper" in metrics
+            else None
+        ),
+        realised={k[len(REALISED) :]: v for k, v in metrics.items() if k.startswith(REALISED)},
     )
 
 

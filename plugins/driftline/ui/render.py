@@ -218,12 +218,28 @@ def _runs_table(m: ModelPage) -> str:
     )
 
 
+def _estimate_heads() -> str:
+    return "<th>Estimated (band, no labels)</th><th>Realised later</th>"
+
+
+def _estimate_cells(p: DriftPoint, metric: str) -> str:
+    """The label-free estimate of the run (its metric may differ from the registry's) and the realised one."""
+    if not p.estimated:
+        return "<td>&ndash;</td><td>&ndash;</td>"
+    name, value = next(iter(p.estimated.items()))
+    band = "" if p.estimated_band is None else f" [{p.estimated_band[0]:.4f}, {p.estimated_band[1]:.4f}]"
+    realised = p.realised.get(name)
+    shown = f"{escape(name)} {value:.4f}{band}" if name != metric else f"{value:.4f}{band}"
+    return f"<td>{shown}</td><td>{'pending' if realised is None else f'{realised:.4f}'}</td>"
+
+
 def _decisions_table(m: ModelPage, source: Source, reports: dict[str, str | None]) -> str:
     if isinstance(m.drift, Missing):
         return _missing(m.drift)
     if not m.drift:
         return '<p class="empty">no drift check recorded yet</p>'
     rows = []
+    estimates = any(p.estimated for p in m.drift)  # the columns appear once an estimate is recorded
     for p in reversed(m.drift):
         drifted = ", ".join(sorted(c for c, d in p.drifted.items() if d)) or "none"
         report = reports.get(p.mlflow_run_id)
@@ -238,12 +254,13 @@ def _decisions_table(m: ModelPage, source: Source, reports: dict[str, str | None
         rows.append(
             f"<tr><td>{_time(p.decided_for)}</td><td>{escape(p.decision)}</td><td>{share}</td>"
             f"<td>{escape(drifted)}</td><td>{'&ndash;' if live is None else f'{live:.4f}'}</td>"
+            f"{_estimate_cells(p, m.metric) if estimates else ''}"
             f"<td>{mlflow_run_link(source, p.mlflow_run_id, p.experiment_id)}</td><td>{report_cell}</td>"
             f"<td><code>{escape(p.airflow_run_id)}</code></td></tr>"
         )
     return (
         "<table><thead><tr><th>Data up to</th><th>Decision</th><th>Drift share</th><th>Drifted columns</th>"
-        f"<th>Live {escape(m.metric)}</th><th>MLflow run</th><th>Drift report</th><th>Airflow run</th></tr></thead>"
+        f"<th>Live {escape(m.metric)}</th>{_estimate_heads() if estimates else ''}<th>MLflow run</th><th>Drift report</th><th>Airflow run</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 

@@ -70,3 +70,23 @@ def test_calibration_table_script_prints_its_table_and_json() -> None:
     for row in figures["rows"]:
         assert 0 <= row["false_alarm"] <= 1 and row["false_alarm_se"] >= 0 and 0 <= row["power"] <= 1
     assert lines[0].startswith("| method | reference | current |")
+
+
+ESTIMATION = SCRIPT.parent / "stats_estimation.py"
+
+
+def test_estimation_simulation_prints_its_cells_and_json() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ESTIMATION), "--quick", "--reps", "3"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["benchmark"] == "stats_estimation" and figures["reps"] == 3
+    scenarios = {(c["task"], c["scenario"], c["metric"]) for c in figures["cells"]}
+    assert ("binary", "concept", "roc_auc") in scenarios and ("regression", "covariate", "rmse") in scenarios
+    for cell in figures["cells"]:
+        assert 0 <= cell["coverage_95"] <= 1 and cell["bias_mc"] >= 0 and cell["mean_se"] > 0

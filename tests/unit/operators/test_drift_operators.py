@@ -391,3 +391,114 @@ def test_persistence_holds_the_first_drifted_run_and_the_next_one_retrains(
         ("scheduled__2026-01-12", True),
         ("scheduled__2026-01-11", True),
     ]
+
+
+def _estimating_config(example_config, tmp_path):
+    from driftline.config.models import ModelConfig
+
+    data = example_config.model_dump(mode="json", exclude_unset=True)
+    data["data"]["labels"] = {
+        "kind": "local",
+        "path": str(tmp_path / "labels" / "dt={ds}" / "part.parquet"),
+        "format": "parquet",
+    }
+    data["drift"]["persistence"] = {"k": 1, "n": 1}
+    data["drift"]["report"] = {"when": "never"}
+    data["drift"]["performance_estimation"] = {"enabled": True, "metric": "accuracy", "max_drop": 0.02}
+    return ModelConfig.model_validate(data)
+
+
+def test_late_labels_estimate_retrains_then_is_compared_when_the_labels_arrive(
+    champion, example_config, helpers, tmp_path, monkeypatch
+):
+    """Day 11 has no labels: the estimated accuracy drop retrains. Day 11's labels arrive; day 12's
+    run records the realised accuracy beside day 11's estimate, in day 11's MLflow record."""
+    from driftline.drift.performance import realised_performance
+    from driftline.registry.models import load_model_version
+
+    config = _estimating_config(example_config, tmp_path)
+    empty = pd.DataFrame({"customer_id": [], "event_time": [], "churned": []})
+    day11 = helpers.churn_frame(3000, shift=0.5, seed=21)
+    current = helpers.validated_snapshot(day11.drop(columns=["churned"]), tmp_path / "run11", "current")
+    labels = helpers.validated_snapshot(empty, tmp_path / "run11", "labels")
+    op = CheckDriftOperator(task_id="check_drift", model_config=config, current=current, labels=labels)
+    out = op.execute(helpers.make_context(day=11))
+    json.dumps(out)
+    assert out["concept_drift"]["evaluated"] is False  # the labels are late
+    estimate = out["performance_estimate"]
+    assert estimate["evaluated"] and estimate["method"] == "cbpe" and estimate["dropped"], estimate["reason"]
+    assert estimate["window"]["end"] == "2026-01-11T00:00:00+00:00" and estimate["rows"] == 3000
+    assert out["estimates_reconciled"] == []
+    branch, context = _decide(config, out, helpers, monkeypatch, day=11)
+    decision = context["ti"].xcom["decision"]
+    assert branch == "load_training"
+    assert "estimated performance drop (labels not in yet)" in {r.split(":")[0] for r in decision["reasons"]}
+    client = champion.hook.client
+    exp = client.get_experiment_by_name(monitoring_experiment("churn"))
+    [run11] = client.search_runs([exp.experiment_id])
+    assert run11.data.tags["driftline.estimate_status"] == "pending"
+    assert run11.data.metrics["estimated.accuracy"] == pytest.approx(estimate["estimated_value"])
+    assert run11.data.metrics["estimated_upper"] > run11.data.metrics["estimated.accuracy"]
+
+    def check_day12() -> dict[str, Any]:
+        day12 = helpers.churn_frame(500, seed=22).drop(columns=["churned"])
+        cur12 = helpers.validated_snapshot(day12, tmp_path / "run12", "current")
+        lab12 = helpers.validated_snapshot(empty, tmp_path / "run12", "labels")
+        op12 = CheckDriftOperator(task_id="check_drift", model_config=config, current=cur12, labels=lab12)
+        return op12.execute(helpers.make_context(run_id="scheduled__2026-01-12", day=12))
+
+    # a few labels arrived for day 11: below min_label_coverage (90%), nothing is compared yet
+    folder = tmp_path / "labels" / "dt=2026-01-10"
+    folder.mkdir(parents=True)
+    day11[["customer_id", "event_time", "churned"]].iloc[:1000].to_parquet(folder / "part.parquet")
+    assert check_day12()["estimates_reconciled"] == []
+    # all of them: day 11's estimate is compared with the realised accuracy
+    day11[["customer_id", "event_time", "churned"]].to_parquet(folder / "part.parquet")
+    out12 = check_day12()
+    [row] = out12["estimates_reconciled"]
+    model = load_model_version(champion.hook, champion.name, champion.version, config)
+    realised = realised_performance(model, day11, config, "accuracy")
+    assert row["decided_for"] == "2026-01-11T00:00:00+00:00" and row["mlflow_run_id"] == run11.info.run_id
+    assert row["realised"] == pytest.approx(realised) and row["estimated"] == estimate["estimated_value"]
+    assert row["labelled_rows"] == 3000 and row["coverage"] == 1.0
+    assert row["covered"] is (estimate["lower"] <= realised <= estimate["upper"])
+    assert abs(row["error"]) < 3 * estimate["se"]
+    run11 = client.get_run(run11.info.run_id)
+    assert run11.data.tags["driftline.estimate_status"] == "reconciled"
+    assert run11.data.metrics["realised.accuracy"] == pytest.approx(realised)
+    assert run11.data.metrics["estimate_error"] == pytest.approx(row["error"])
+    # reconciled once: the next run does not compare it again
+    assert check_day12()["estimates_reconciled"] == []
+
+
+def test_an_earlier_estimate_whose_rows_are_gone_does_not_fail_todays_check(
+    champion, example_config, helpers, tmp_path
+):
+    from driftline.operators.drift import TAG_ESTIMATE, TAG_ESTIMATE_STATUS
+
+    config = _estimating_config(example_config, tmp_path)
+    client = champion.hook.client
+    experiment_id = champion.hook.get_or_create_experiment(monitoring_experiment("churn"))
+    window = {
+        "start": "2026-01-10T00:00:00+00:00",
+        "end": "2026-01-11T00:00:00+00:00",
+        "current_uri": str(tmp_path / "expired" / "current.parquet"),
+        "champion_version": champion.version,
+    }
+    tags = {
+        "driftline.decided_for": window["end"],
+        TAG_ESTIMATE: json.dumps(
+            {"metric": "accuracy", "estimated_value": 0.7, "lower": 0.68, "upper": 0.72, "window": window}
+        ),
+        TAG_ESTIMATE_STATUS: "pending",
+    }
+    old = client.create_run(experiment_id, tags=tags)
+    empty = pd.DataFrame({"customer_id": [], "event_time": [], "churned": []})
+    current = helpers.validated_snapshot(
+        helpers.churn_frame(500, seed=22).drop(columns=["churned"]), tmp_path / "r12", "current"
+    )
+    labels = helpers.validated_snapshot(empty, tmp_path / "r12", "labels")
+    op = CheckDriftOperator(task_id="check_drift", model_config=config, current=current, labels=labels)
+    out = op.execute(helpers.make_context(run_id="scheduled__2026-01-12", day=12))
+    assert out["estimates_reconciled"] == [] and out["performance_estimate"]["evaluated"]
+    assert client.get_run(old.info.run_id).data.tags[TAG_ESTIMATE_STATUS] == "snapshot_unreadable"

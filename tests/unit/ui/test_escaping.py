@@ -82,6 +82,9 @@ def hostile_page(value: str) -> tuple[data.ModelPage, Source, dict[str, str], di
             scores={v: 0.2 * i, f"{v}2": 0.1},
             drifted={v: True, f"{v}2": False},
             live={v: 0.7},
+            estimated={v: 0.71},
+            estimated_band=(0.69, 0.73),
+            realised={v: 0.7} if i else {},
         )
         for i, d in enumerate(days)
     ]

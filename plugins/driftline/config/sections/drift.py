@@ -74,6 +74,76 @@ class Persistence(Strict):
         return self
 
 
+class PerformanceEstimationSection(Strict):
+    """Label-free estimate of the champion's metric on the current rows (CBPE for binary, DLE for regression)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Estimate the champion's metric on every run's rows, labelled or not (needs reference labels).",
+    )
+    metric: str | None = Field(
+        default=None,
+        description=(
+            "The metric to estimate; null: registry.metric. Binary: roc_auc, pr_auc, accuracy, precision, "
+            "recall, f1, log_loss (CBPE); regression: mae, rmse (DLE). Multiclass is not estimated."
+        ),
+    )
+    max_drop: float = Field(
+        default=0.05,
+        ge=0,
+        description="Minimum estimated drop (absolute, vs the metric on the reference rows) that counts.",
+    )
+    alpha: float = Field(
+        default=0.05,
+        gt=0,
+        lt=0.5,
+        description="The estimated drop must also be significant at this level (one-sided lower bound above 0).",
+    )
+    band: float = Field(
+        default=0.95, gt=0.5, lt=1, description="Coverage of the reported band around the estimate."
+    )
+    calibration: Literal["auto", "isotonic", "platt"] = Field(
+        default="auto",
+        description=(
+            "Binary: how the champion's scores are calibrated on the reference; auto: the lower "
+            "cross-validated log loss of isotonic and Platt (isotonic overfits a few hundred rows)."
+        ),
+    )
+    retrain: bool = Field(
+        default=True,
+        description=(
+            "An estimated drop retrains when the labels are late (concept drift not evaluated); "
+            "with labels, concept drift decides and the estimate is a note."
+        ),
+    )
+    min_reference_rows: int = Field(
+        default=100, ge=20, description="Labelled reference (held-out) rows needed to calibrate."
+    )
+    min_class_rows: int = Field(
+        default=10, ge=1, description="Binary: rows of each class the reference needs to calibrate."
+    )
+    label_draws: int = Field(
+        default=400,
+        ge=50,
+        le=10_000,
+        description="Binary: label sets drawn from the calibrated probabilities for the band.",
+    )
+    calibration_resamples: int = Field(
+        default=30, ge=0, le=1000, description="Binary: bootstrap refits of the calibrator for the band."
+    )
+    reconcile_days: int = Field(
+        default=14,
+        ge=0,
+        description="Look back this many days for earlier estimates whose labels have arrived since, and record both.",
+    )
+    min_label_coverage: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="An earlier estimate is compared with its realised metric once this share of its rows has labels.",
+    )
+
+
 class DriftSection(Strict):
     """Data and concept drift checks and the retrain policy."""
 
@@ -139,6 +209,10 @@ class DriftSection(Strict):
     label: TargetDrift = Field(default_factory=TargetDrift)
     prediction: TargetDrift = Field(default_factory=TargetDrift)
     concept: ConceptDriftSection = Field(default_factory=ConceptDriftSection)
+    performance_estimation: PerformanceEstimationSection = Field(
+        default_factory=PerformanceEstimationSection,
+        description="Label-free estimate of the champion's metric, its band, and the retrain rule on an estimated drop.",
+    )
     max_model_age_days: int | None = Field(default=30, ge=1)
     cooldown_hours: float = Field(default=24, ge=0)
     max_not_evaluated_runs: int = Field(
