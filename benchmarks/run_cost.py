@@ -339,6 +339,22 @@ def run_once(
         args = ["dags", "trigger", dag_id, "--run-id", run_id]
     t0 = time.monotonic()
     made = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True)
+    for _ in range(5):
+        # SQLite has one writer: under load the scheduler, dag-processor and api-server hold the lock
+        # past sqlite3's 5 s busy timeout and the CLI's insert fails "database is locked" (exit 1;
+        # seen at full size on `backfill create --from-date 2026-01-17`). The create is one
+        # transaction, so nothing was written: try again, unless a backfill for the day exists now.
+        locked = made.returncode != 0 and "database is locked" in made.stderr + made.stdout
+        if not locked or (
+            logical
+            and query(
+                db, "select id from backfill where dag_id = ? and from_date like ?", dag_id, f"{logical}%"
+            )
+        ):
+            break
+        print(f"`airflow {' '.join(args)}`: database is locked, trying again", file=sys.stderr)
+        time.sleep(5)
+        made = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True)
     if made.returncode != 0:
         raise SystemExit(
             f"`airflow {' '.join(args)}` exited {made.returncode}:\n{made.stdout[-2000:]}{made.stderr[-3000:]}"
