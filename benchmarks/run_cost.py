@@ -261,6 +261,16 @@ def airflow_running(root: Path, env: dict[str, str]) -> Iterator[dict[str, subpr
                 proc.kill()
 
 
+def api_ready(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=10) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db, timeout=30) as conn:
         return conn.execute(sql, args).fetchall()
@@ -426,6 +436,12 @@ def measure(quick: bool, repeat: int, preload: bool, keep: bool) -> dict[str, An
                 ),
                 600,
                 procs,
+            )
+            # a task's first call to the execution API must not meet an api-server still starting
+            # (under load its first answer took minutes: the first task timed out and waited out a
+            # 5-minute retry delay inside the warm-up run)
+            wait_for(
+                "the api-server to answer", lambda: api_ready(int(env["AIRFLOW__API__PORT"])), 600, procs
             )
             # the first no-op run also brings up the worker pool (fork server + preload)
             warm = run_once(root, env, NOOP, None, procs)
