@@ -261,6 +261,16 @@ def airflow_running(root: Path, env: dict[str, str]) -> Iterator[dict[str, subpr
                 proc.kill()
 
 
+def api_ready(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=10) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 def query(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with sqlite3.connect(db, timeout=30) as conn:
         return conn.execute(sql, args).fetchall()
@@ -339,6 +349,22 @@ def run_once(
         args = ["dags", "trigger", dag_id, "--run-id", run_id]
     t0 = time.monotonic()
     made = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True)
+    for _ in range(5):
+        # SQLite has one writer: under load the scheduler, dag-processor and api-server hold the lock
+        # past sqlite3's 5 s busy timeout and the CLI's insert fails "database is locked" (exit 1;
+        # seen at full size on `backfill create --from-date 2026-01-17`). The create is one
+        # transaction, so nothing was written: try again, unless a backfill for the day exists now.
+        locked = made.returncode != 0 and "database is locked" in made.stderr + made.stdout
+        if not locked or (
+            logical
+            and query(
+                db, "select id from backfill where dag_id = ? and from_date like ?", dag_id, f"{logical}%"
+            )
+        ):
+            break
+        print(f"`airflow {' '.join(args)}`: database is locked, trying again", file=sys.stderr)
+        time.sleep(5)
+        made = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True)
     if made.returncode != 0:
         raise SystemExit(
             f"`airflow {' '.join(args)}` exited {made.returncode}:\n{made.stdout[-2000:]}{made.stderr[-3000:]}"
@@ -410,6 +436,12 @@ def measure(quick: bool, repeat: int, preload: bool, keep: bool) -> dict[str, An
                 ),
                 600,
                 procs,
+            )
+            # a task's first call to the execution API must not meet an api-server still starting
+            # (under load its first answer took minutes: the first task timed out and waited out a
+            # 5-minute retry delay inside the warm-up run)
+            wait_for(
+                "the api-server to answer", lambda: api_ready(int(env["AIRFLOW__API__PORT"])), 600, procs
             )
             # the first no-op run also brings up the worker pool (fork server + preload)
             warm = run_once(root, env, NOOP, None, procs)

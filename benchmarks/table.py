@@ -159,7 +159,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         out += [f"- `{b.name}`: {b.why_quick}." for b in quick]
     out += ["", "The JSON lines, verbatim:", ""]
     for row in rows:
-        out += [f"`{row['name']}`:", "", "```json"]
+        out += [f"`{row['name']}`:", "", "```json" if row["result"] else "```text"]
         out.append(json.dumps(row["result"]) if row["result"] else row.get("error", ""))
         out += ["```", ""]
     return "\n".join(out).rstrip() + "\n"

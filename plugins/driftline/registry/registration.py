@@ -178,6 +178,25 @@ def _await_ready(hook: MlflowAccess, name: str, version: str, policy: RetryPolic
         time.sleep(0.5)
 
 
+def stored_source(hook: MlflowAccess, source: str, model_id: str | None) -> str:
+    """The source to register: on a local (SQL) store, a LoggedModel's `models:/m-...` read through
+    `hook`'s own client as its artifact location.
+
+    MLflow's SQL registry resolves a `models:/m-...` source with a *default* MlflowClient, i.e. the
+    process-wide tracking URI (its own TODO in SqlAlchemyStore.create_model_version), so a worker
+    whose default store is not the connection's failed with "Logged model ... not found". A server
+    resolves it on its own side: there the `models:/` source stays (see model_source)."""
+    from driftline.mlflow_store import LOCAL_SCHEMES
+
+    if (
+        model_id is None
+        or not source.startswith("models:/")
+        or not hook.tracking_uri.startswith(LOCAL_SCHEMES)
+    ):
+        return source
+    return str(hook.client.get_logged_model(model_id).artifact_location)
+
+
 def register_training_run(
     hook: MlflowAccess,
     config: ModelConfig,
@@ -219,7 +238,12 @@ def register_training_run(
                     return again
                 lock.fence()
                 return hook.client.create_model_version(
-                    name, source, run_id=training_run_id, tags=tags, await_creation_for=0, model_id=model_id
+                    name,
+                    stored_source(hook, source, model_id),
+                    run_id=training_run_id,
+                    tags=tags,
+                    await_creation_for=0,
+                    model_id=model_id,
                 )
 
             version = str(call(policy, f"create a version of {name!r}", create_once).version)

@@ -75,3 +75,29 @@ def test_register_rejects_run_without_model(server_hook, model_name):
     run = server_hook.client.create_run(exp)
     with pytest.raises(RegistryInputError, match="no model logged under 'model'"):
         register_training_run(server_hook, config, {"run_id": run.info.run_id}, dag_id="d", run_id="r")
+
+
+def test_register_on_a_local_store_ignores_the_process_wide_tracking_uri(
+    driftline_home, model_name, monkeypatch
+):
+    """A local (SQLite) store named only by the connection: MLflow's SQL registry resolved the run's
+    `models:/m-...` source through the *process-wide* tracking URI (its own TODO), so under a worker
+    whose default store is another one, `register` failed with "Logged model ... not found"."""
+    import mlflow
+    from driftline.hooks.mlflow import MlflowHook
+
+    hook = MlflowHook("mlflow_default")
+    assert hook.is_local_store
+    training = log_training_run(hook, model_name, run_id="scheduled__1")
+    elsewhere = f"sqlite:///{driftline_home / 'another-store.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", elsewhere)
+    mlflow.set_tracking_uri(elsewhere)
+    try:
+        out = register_training_run(hook, registry_config(model_name), training, run_id="scheduled__1")
+    finally:
+        mlflow.set_tracking_uri(hook.tracking_uri)
+    assert out["version"] == 1
+    version = hook.client.get_model_version(model_name, "1")
+    assert version.run_id == training["run_id"]
+    assert read_aliases(hook, model_name) == {"challenger": 1}
