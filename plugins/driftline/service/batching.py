@@ -4,8 +4,7 @@ One `MicroBatcher` per compiled champion version (a Scorer). A request puts its 
 asyncio queue and awaits its slice of the result. One task per batcher takes what is queued (up
 to `max_rows` rows; a request is never split), waits at most `max_wait_s` for more when the batch
 is not full, and runs `Scorer.score` on the concatenated rows in its own thread, so the event loop
-goes on reading and checking the next requests while the model runs: those make up the next batch
-(a batch of at most INLINE_ROWS rows is scored on the loop itself: the thread hop costs more).
+goes on reading and checking the next requests while the model runs: those make up the next batch.
 Under load batches grow by themselves (requests arrive while the model runs); a lone request waits
 at most `max_wait_s` (default 0: it is scored at once).
 
@@ -29,9 +28,6 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_ROWS = 1024
 DEFAULT_MAX_WAIT_S = 0.0
-# A batch this small is scored on the event loop itself: its predict takes well under a millisecond,
-# less than the hop to the scoring thread and back (two GIL hand-overs) costs a lone request.
-INLINE_ROWS = 32
 
 
 @dataclass
@@ -122,10 +118,7 @@ class MicroBatcher:
 
         try:
             X = batch[0].X if len(batch) == 1 else np.concatenate([job.X for job in batch])
-            if rows <= INLINE_ROWS:
-                scored = self.scorer.score(X)
-            else:
-                scored = await loop.run_in_executor(self._executor, self.scorer.score, X)
+            scored = await loop.run_in_executor(self._executor, self.scorer.score, X)
         except Exception as exc:
             for job in batch:
                 if not job.future.done():
