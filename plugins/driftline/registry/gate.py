@@ -300,7 +300,7 @@ def run_gate(
         verdict = replace(verdict, decision="kept_champion", reason=f"{verdict.reason}; but {stale}")
     route = route_verdict(verdict, champion is not None, config, approval_required)
     record_verdict(hook, name, challenger, champion, scores, verdict, route, evaluation, policy)
-    request, experiment, promotion = act_on_verdict(
+    acted = act_on_verdict(
         hook,
         config,
         challenger,
@@ -319,17 +319,18 @@ def run_gate(
         data_start=data_start,
         user=user,
     )
-    if verdict.decision == "promoted" and promotion is None and not (route.deferred or route.ab_test):
+    if acted.refused is not None:
         # refused under the lock: a newer data time's promotion got there after this gate's read
-        why = _stale(hook, name, challenger, data_time, policy)
-        verdict = replace(verdict, decision="kept_champion", reason=f"{verdict.reason}; but {why}")
+        verdict = replace(verdict, decision="kept_champion", reason=f"{verdict.reason}; but {acted.refused}")
         route = replace(route, decision="kept_champion")
         tags = {
             f"{TAG_GATE_PREFIX}decision": route.decision,
             f"{TAG_GATE_PREFIX}reason": verdict.reason[:4000],
         }
         _record(hook, name, challenger, tags, policy)
-    return gate_result(config, challenger, champion, scores, verdict, route, request, experiment, promotion)
+    return gate_result(
+        config, challenger, champion, scores, verdict, route, acted.request, acted.experiment, acted.promotion
+    )
 
 
 def _stale(
@@ -486,6 +487,17 @@ def record_verdict(
     )
 
 
+@dataclass(frozen=True)
+class GateActions:
+    """What `act_on_verdict` did: at most one of request, experiment and promotion; `refused` says
+    why a promotion the verdict called for was refused under the registry lock."""
+
+    request: PromotionRequest | None = None
+    experiment: dict[str, Any] | None = None
+    promotion: dict[str, Any] | None = None
+    refused: str | None = None
+
+
 def act_on_verdict(
     hook: MlflowAccess,
     config: ModelConfig,
@@ -505,8 +517,8 @@ def act_on_verdict(
     approval_required: bool,
     data_start: dt.datetime | None,
     user: str | None,
-) -> tuple[PromotionRequest | None, dict[str, Any] | None, dict[str, Any] | None]:
-    """(promotion request, experiment, promotion): the one of the three the route calls for.
+) -> GateActions:
+    """The one of approval request, experiment and promotion that the route calls for.
 
     Deferred: the request the approval task answers. A/B test: the experiment started against the
     champion. Promoted: the aliases moved (compare-and-set on the champion that was scored).
@@ -535,7 +547,7 @@ def act_on_verdict(
                 **({"data_time": data_time.astimezone(dt.UTC).isoformat()} if data_time else {}),
             },
         }
-        return request, None, None
+        return GateActions(request=request)
     if route.ab_test and champion is not None:
         from driftline.experiments.lifecycle import start_for_challenger
 
@@ -550,7 +562,7 @@ def act_on_verdict(
             lock_ttl=lock_ttl,
             lock_wait=lock_wait,
         ).to_dict()
-        return None, experiment, None
+        return GateActions(experiment=experiment)
     if verdict.decision == "promoted":
         try:
             moved = promote(
@@ -576,9 +588,9 @@ def act_on_verdict(
             )
         except StalePromotionError as exc:  # a newer data time's promotion won the lock first
             log.warning("gate: %s", exc)
-            return None, None, None
-        return None, None, moved.to_dict()
-    return None, None, None
+            return GateActions(refused=str(exc))
+        return GateActions(promotion=moved.to_dict())
+    return GateActions()
 
 
 def gate_result(

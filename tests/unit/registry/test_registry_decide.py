@@ -145,3 +145,44 @@ def test_a_real_improvement_on_enough_rows_is_promoted():
     verdict = decide(point_metric("roc_auc", b), point_metric("roc_auc", a), cfg, comparison)
     assert verdict.decision == "promoted", verdict.reason
     assert comparison.lower > 0.1 and comparison.rows == rows
+
+
+def test_a_promotion_refused_under_the_lock_reports_the_refusal_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The refusal's own words reach the verdict (no second registry read that could say otherwise)."""
+    from types import SimpleNamespace
+
+    from driftline.registry import gate
+    from driftline.registry.errors import StalePromotionError
+
+    def refused(*_: object, **__: object) -> None:
+        raise StalePromotionError("churn v4 was promoted from newer data (2026-03-05)")
+
+    monkeypatch.setattr(gate, "promote", refused)
+    config = SimpleNamespace(
+        registered_model_name="churn", registry=SimpleNamespace(metric="roc_auc", direction="maximize")
+    )
+    scores = gate.GateScores(positive=1, challenger_predictions=None, challenger_score=0.8)  # type: ignore[arg-type]
+    verdict = gate.decide(0.8, None, RegistrySection(**MAX), None)
+    acted = gate.act_on_verdict(
+        None,  # type: ignore[arg-type]
+        config,  # type: ignore[arg-type]
+        3,
+        None,
+        scores,
+        verdict,
+        gate.GateRoute(decision="promoted", ab_test=False, deferred=False),
+        {},
+        actor="test",
+        policy=None,
+        lock_ttl=1,
+        lock_wait=1,
+        op_key=None,
+        data_time=None,
+        approval_required=False,
+        data_start=None,
+        user=None,
+    )
+    assert acted.promotion is None
+    assert acted.refused == "churn v4 was promoted from newer data (2026-03-05)"
