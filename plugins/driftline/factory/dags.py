@@ -61,9 +61,10 @@ def build_pipeline_dag(config: ModelConfig, path: Path) -> DAG:
     from airflow.providers.standard.operators.empty import EmptyOperator
 
     from driftline.alerting.deadline import freshness_deadline
-    from driftline.operators.drift import CheckDriftOperator, RetrainDecisionOperator
+    from driftline.operators.drift import CheckDriftOperator
     from driftline.operators.load import LoadWindowOperator
     from driftline.operators.registry import EvaluationGateOperator, RegisterModelOperator
+    from driftline.operators.retrain import RetrainDecisionOperator
     from driftline.operators.summary import RunSummaryOperator
     from driftline.operators.train import build_training_task
     from driftline.operators.validate import ValidateSnapshotOperator

@@ -41,7 +41,7 @@ def champion_for_scoring(hook: Any, config: ModelConfig, data_time: dt.datetime)
     """The version that scores data up to `data_time`, and a sentence saying how it was found.
 
     The champion as of that data time from the registry's audit trail (the version that was
-    champion then, operators.drift.champion_for_data_time), not today's: a March backfill is
+    champion then, operators.drift_records.champion_for_data_time), not today's: a March backfill is
     scored by March's champion. A promotion applies from the data time of the run that made it,
     and to that run's own scoring too (its gate runs before score_and_write), hence "as of"
     includes changes made at `data_time` itself. A model whose champion alias has no audit trail
@@ -53,7 +53,7 @@ def champion_for_scoring(hook: Any, config: ModelConfig, data_time: dt.datetime)
     prediction at all. (Its own gate cannot promote: a champion from newer data exists,
     registry.promotion.refuse_stale.)
     """
-    from driftline.operators.drift import champion_for_data_time
+    from driftline.operators.drift_records import champion_for_data_time
     from driftline.registry.champion import first_champion
 
     champion, how = champion_for_data_time(hook, config, data_time + dt.timedelta(microseconds=1))

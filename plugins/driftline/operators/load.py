@@ -42,7 +42,7 @@ class LoadWindowOperator(DriftlineOperator):
         """The trained_until of the champion as of the run's data time, for since_champion windows
         (None without a champion): a backfill trains on the window the live schedule would have."""
         from driftline.hooks.mlflow import MlflowHook
-        from driftline.operators.drift import champion_for_data_time
+        from driftline.operators.drift_records import champion_for_data_time
 
         name = self.model_config.registered_model_name
         hook = MlflowHook(self.model_config.registry.mlflow_conn_id)

@@ -206,7 +206,7 @@ def drift_history(
     mlflow: ReadOnlyMlflow, model: str, limit: int = HISTORY_LIMIT
 ) -> list[DriftPoint] | Missing:
     """The model's retrain decisions, oldest data first (one per Airflow run)."""
-    from driftline.operators.drift import monitoring_experiment
+    from driftline.operators.drift_records import monitoring_experiment
 
     name = monitoring_experiment(model)
     try:

@@ -269,7 +269,7 @@ def setup_decide(lab: Lab, hook: Any, name: str, root: Path) -> dict[str, Any]:
 def act_decide(lab: Lab, hook: Any, name: str, root: Path, ctx: dict[str, Any]) -> Any:
     """The retrain decision and its monitoring record (an MLflow run per Airflow run)."""
     from airflow.sdk.execution_time.context import OutletEventAccessors
-    from driftline.operators.drift import RetrainDecisionOperator
+    from driftline.operators.retrain import RetrainDecisionOperator
 
     reason = "not evaluated: no champion (no reference data)"
     drift = {
@@ -289,7 +289,7 @@ def act_decide(lab: Lab, hook: Any, name: str, root: Path, ctx: dict[str, Any]) 
 
 def monitoring_state(client: Any, name: str) -> list[dict[str, Any]]:
     """The live (not deleted) monitoring runs of model `name`: status, tags, params, metrics."""
-    from driftline.operators.drift import monitoring_experiment
+    from driftline.operators.drift_records import monitoring_experiment
 
     experiment = client.get_experiment_by_name(monitoring_experiment(name))
     if experiment is None:

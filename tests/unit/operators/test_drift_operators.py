@@ -16,11 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from driftline.assets import retrain_needed, retrain_needed_alias
-from driftline.operators.drift import (
-    CheckDriftOperator,
-    RetrainDecisionOperator,
-    monitoring_experiment,
-)
+from driftline.operators.drift import CheckDriftOperator
+from driftline.operators.drift_records import monitoring_experiment
+from driftline.operators.retrain import RetrainDecisionOperator
 
 # Trains and loads real models, runs subprocesses or whole DAGs: slow: left out of `make test-fast` (it runs in `make test`).
 pytestmark = pytest.mark.slow
@@ -474,7 +472,7 @@ def test_late_labels_estimate_retrains_then_is_compared_when_the_labels_arrive(
 def test_an_earlier_estimate_whose_rows_are_gone_does_not_fail_todays_check(
     champion, example_config, helpers, tmp_path
 ):
-    from driftline.operators.drift import TAG_ESTIMATE, TAG_ESTIMATE_STATUS
+    from driftline.operators.drift_records import TAG_ESTIMATE, TAG_ESTIMATE_STATUS
 
     config = _estimating_config(example_config, tmp_path)
     client = champion.hook.client

@@ -15,6 +15,8 @@ OPERATOR_MODULES = (
     "driftline.operators.validate",
     "driftline.operators.labels",
     "driftline.operators.drift",
+    "driftline.operators.drift_records",
+    "driftline.operators.retrain",
     "driftline.operators.train",
     "driftline.operators.registry",
     "driftline.operators.summary",

@@ -27,7 +27,7 @@ def _run_id(i: int) -> str:
 
 
 def _mlflow(home: Path) -> dict[str, Any]:
-    from driftline.operators.drift import TAG_DECIDED_FOR, TAG_DECISION, monitoring_experiment
+    from driftline.operators.drift_records import TAG_DECIDED_FOR, TAG_DECISION, monitoring_experiment
     from driftline.registry import champion as c
     from mlflow.tracking import MlflowClient
 

@@ -117,7 +117,7 @@ def build_hostile_world(root: Path) -> dict[str, Any]:
     churn's check `inert` holds a report written by `drift.report.write_artifacts`, `raw` one written
     by Evidently's `save_html` alone; its decision and Airflow run tags are hostile strings.
     """
-    from driftline.operators.drift import TAG_DECIDED_FOR, TAG_DECISION, monitoring_experiment
+    from driftline.operators.drift_records import TAG_DECIDED_FOR, TAG_DECISION, monitoring_experiment
     from mlflow.tracking import MlflowClient
 
     configs = root / "configs"
