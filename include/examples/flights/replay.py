@@ -12,7 +12,9 @@ that day LaGuardia's real departures join (an airport onboarded). Every row is a
 
 What runs each day is what check_drift and decide_retrain run (not the Airflow DAG around them):
 data drift (`compute_data_drift` with the config's settings), label and prediction drift, concept
-drift on the day's labels (in this replay the labels of a day arrive with it), then `decide_retrain`
+drift on the day's labels (in this replay the labels of a day arrive with it), the label-free estimate
+of the champion's metric (`drift.performance_estimation`) beside the metric those labels realise, then
+`decide_retrain`
 with the config's persistence rule (k of the last n days), cooldown and model age. On a retrain a
 challenger is trained on the `data.window.days` days up to the run (the config's estimator, the
 latest `training.validation_days` held out, as training does) and the gate promotes it when its
@@ -130,6 +132,7 @@ def replay(df: Any, config: Any, start: dt.date, end: dt.date, *, log: Any = Non
 def _replay(df: Any, config: Any, start: dt.date, end: dt.date, log: Any) -> list[dict[str, Any]]:
     from driftline.drift.concept import evaluate_concept_drift
     from driftline.drift.data_drift import compute_data_drift, settings_from_config
+    from driftline.drift.performance import compare_with_realised, estimate_performance, realised_performance
     from driftline.drift.policy import decide_retrain, last_retrain_time
     from driftline.drift.target import label_drift, prediction_drift
 
@@ -161,6 +164,7 @@ def _replay(df: Any, config: Any, start: dt.date, end: dt.date, log: Any) -> lis
         concept = evaluate_concept_drift(
             champion.model, current, config, champion.metric_value, champion.metric_se
         )
+        estimate = estimate_performance(champion.model, champion.reference, current, config)
         run_id = f"replay__{day.isoformat()}"
         decision = decide_retrain(
             data_drift=data,
@@ -176,6 +180,7 @@ def _replay(df: Any, config: Any, start: dt.date, end: dt.date, log: Any) -> lis
             persistence=(drift.persistence.k, drift.persistence.n),
             drift_history=list(history),
             own_run_id=run_id,
+            performance_estimate=estimate,
         )
         history.append((now, decision.drift_signal, run_id))
         row: dict[str, Any] = {
@@ -192,6 +197,15 @@ def _replay(df: Any, config: Any, start: dt.date, end: dt.date, log: Any) -> lis
             "reasons": decision.reasons,
             "promoted": False,
         }
+        if estimate.evaluated:
+            realised = realised_performance(champion.model, current, config, estimate.metric)
+            row["estimate"] = {
+                k: round(v, 4) if isinstance(v, float) else v
+                for k, v in compare_with_realised(
+                    estimate.to_dict(), realised, len(current), len(current)
+                ).items()
+                if k in ("metric", "estimated", "lower", "upper", "realised", "covered")
+            }
         if decision.retrain:
             last_decided_retrain = now
             challenger, held_out = train(
@@ -226,6 +240,20 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "concept_drift_days": sum(bool(r["concept_drift"]) for r in rows),
         "retrain_days": [r["day"] for r in rows if r["retrain"]],
         "promotion_days": [r["day"] for r in rows if r["promoted"]],
+        **estimate_summary(rows),
+    }
+
+
+def estimate_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the label-free estimates fared against the labels of the same days."""
+    pairs = [r["estimate"] for r in rows if r.get("estimate", {}).get("covered") is not None]
+    if not pairs:
+        return {"estimated_days": 0}
+    errors = [abs(p["estimated"] - p["realised"]) for p in pairs]
+    return {
+        "estimated_days": len(pairs),
+        "estimate_band_covered": sum(p["covered"] for p in pairs),
+        "estimate_mean_abs_error": round(sum(errors) / len(errors), 4),
     }
 
 
