@@ -57,12 +57,21 @@ def load_champion_version(hook: MlflowHook, config: ModelConfig, version: int) -
 
 
 def decision_records(hook: MlflowHook, model: str, max_results: int = 1000) -> list[Any]:
-    """The recorded retrain decisions of `model` (MLflow runs of its monitoring experiment), newest first."""
-    experiment = hook.client.get_experiment_by_name(monitoring_experiment(model))
+    """The recorded retrain decisions of `model` (MLflow runs of its monitoring experiment), newest first.
+
+    Transient registry errors are retried (`driftline.registry.retry`); a registry that stays down
+    raises RegistryError, never an empty history."""
+    from driftline.registry.retry import call
+
+    name = monitoring_experiment(model)
+    experiment = call(None, f"read experiment {name!r}", hook.client.get_experiment_by_name, name)
     if experiment is None:
         return []
     return list(
-        hook.client.search_runs(
+        call(
+            None,
+            f"read the decisions of {name!r}",
+            hook.client.search_runs,
             [experiment.experiment_id],
             filter_string=f"tags.`{TAG_DECIDED_FOR}` != ''",
             order_by=["attributes.start_time DESC"],

@@ -62,3 +62,36 @@ def test_no_model_and_no_trail(driftline_home):
     assert get_champion_as_of(hook, "nothing", day(3)) == (None, "registered model 'nothing' does not exist")
     hook.client.create_registered_model("fresh")
     assert get_champion_as_of(hook, "fresh", day(3)) == (None, "no champion yet")
+
+
+@pytest.mark.parametrize("lookup", ["first_champion", "champion_for_scoring"])
+def test_a_registry_that_is_down_fails_the_lookup_never_reads_as_no_champion(
+    lookup: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow unreachable: a RegistryError reaches the task (Airflow retries it), not 'no champion, skip'."""
+    from types import SimpleNamespace
+
+    from driftline.exceptions import RegistryError
+    from driftline.operators.inference import champion_for_scoring
+    from driftline.registry.champion import first_champion
+
+    monkeypatch.setenv("DRIFTLINE_REGISTRY_RETRIES", "2")
+    monkeypatch.setenv("DRIFTLINE_REGISTRY_BACKOFF", "0")
+    calls: list[str] = []
+
+    class Down:
+        def __getattr__(self, name: str) -> object:
+            def refuse(*_: object, **__: object) -> None:
+                calls.append(name)
+                raise ConnectionError("Connection refused: http://mlflow:5000")
+
+            return refuse
+
+    hook = SimpleNamespace(client=Down())
+    config = SimpleNamespace(registered_model_name="churn", model=SimpleNamespace(name="churn"))
+    with pytest.raises(RegistryError, match=r"unavailable.*Connection refused"):
+        if lookup == "first_champion":
+            first_champion(hook, "churn")  # type: ignore[arg-type]
+        else:
+            champion_for_scoring(hook, config, day(5))
+    assert len(calls) == 2  # retried, then failed loudly
