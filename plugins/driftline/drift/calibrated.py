@@ -350,6 +350,78 @@ def permutation_null_shares(
     return np.asarray(out)
 
 
+def rebinned_distances(
+    method: str, values: np.ndarray, ref_star: np.ndarray, cur_star: np.ndarray
+) -> np.ndarray:
+    """Per row of multiplicities over sorted `values`: the share distance over bins cut at that row's
+    reference quantiles (what `reference_bins` + `binned_counts` give on the expanded samples)."""
+    import numpy as np
+
+    size, n_values = ref_star.shape
+    n_ref, n_cur = int(ref_star[0].sum()), int(cur_star[0].sum())
+    k = min(MAX_BINS, math.ceil(math.log2(max(n_ref, 2)) + 1))
+    h = (n_ref - 1) * np.linspace(0, 1, k + 1)[1:-1]
+    lo = np.floor(h).astype(np.int64)
+    t = h - lo
+    hi = np.minimum(lo + 1, n_ref - 1)
+    ref_ends = np.cumsum(ref_star, axis=1)
+    cur_ends = np.cumsum(cur_star, axis=1)
+    # each row's order statistics by one sorted search over the rows laid end to end
+    offset = (np.arange(size) * (n_ref + 1))[:, None]
+    flat = (ref_ends + offset).ravel()
+
+    def order_statistic(i: np.ndarray) -> np.ndarray:
+        found = np.searchsorted(flat, (i + offset).ravel(), side="right")
+        return np.asarray(values[found.reshape(size, -1) % n_values])
+
+    a, b = order_statistic(lo), order_statistic(hi)
+    edges = np.where(t >= 0.5, b - (b - a) * (1 - t), a + (b - a) * t)  # numpy's _lerp
+    at = np.searchsorted(values, edges, side="right")  # values <= edge end each bin
+    rows = np.arange(size)[:, None]
+    ref_cut = np.where(at > 0, ref_ends[rows, np.maximum(at - 1, 0)], 0)
+    cur_cut = np.where(at > 0, cur_ends[rows, np.maximum(at - 1, 0)], 0)
+    ref_bins = np.diff(np.concatenate([np.zeros((size, 1)), ref_cut, np.full((size, 1), n_ref)], 1), axis=1)
+    cur_bins = np.diff(np.concatenate([np.zeros((size, 1)), cur_cut, np.full((size, 1), n_cur)], 1), axis=1)
+    return share_distance(method, ref_bins / n_ref, cur_bins / n_cur)
+
+
+def permutation_null_rebinned(
+    method: str,
+    values: np.ndarray,
+    ref_counts: np.ndarray,
+    cur_counts: np.ndarray,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> np.ndarray:
+    """A numerical share distance's exact permutation distribution, sorted.
+
+    The observed statistic cuts its bins at the reference's quantiles (`reference_bins`), so a
+    permutation must cut them again at each pseudo-reference's quantiles: keeping the observed
+    reference's bins (as `permutation_null_shares` does on fixed categories) is a different statistic
+    under the split, and the level drifts (psi at 1000 vs 1000: 7.0% at alpha 5%, se 1.1). `values`
+    are the sorted distinct values of both samples, the counts each sample's multiplicities.
+    """
+    import numpy as np
+
+    values = np.asarray(values, dtype=float)
+    pooled = (np.asarray(ref_counts) + np.asarray(cur_counts)).astype(np.int64)
+    n_ref, n_cur = int(np.sum(ref_counts)), int(np.sum(cur_counts))
+    rng = np.random.default_rng([seed, n_ref, n_cur, 13])
+    starts = np.concatenate([[0], np.cumsum(pooled)[:-1]])  # each value's first row, pooled in value order
+    labels = np.zeros(n_ref + n_cur, dtype=np.int64)
+    labels[:n_cur] = 1
+    out = np.empty(resamples)
+    chunk = max(1, min(resamples, 2_000_000 // max(labels.size, 1)))
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        is_cur = rng.permuted(np.tile(labels, (size, 1)), axis=1)  # a random split of the pooled rows
+        cur_star = np.add.reduceat(is_cur, starts, axis=1)
+        out[start : start + size] = rebinned_distances(method, values, pooled - cur_star, cur_star)
+    out.sort()
+    return out
+
+
 def null_p_value(null_sorted: np.ndarray, observed: float) -> float:
     """(1 + #{null >= observed}) / (resamples + 1): a valid permutation-style p-value."""
     import numpy as np

@@ -190,6 +190,15 @@ def _numeric(
     edges = cal.reference_bins(ref)
     ref_counts_f = cal.binned_counts(ref, edges)
     cur_counts_f = cal.binned_counts(cur, edges)
+    if ref.size + cur.size <= cal.PERMUTATION_MAX_ROWS:
+        observed = float(cal.share_distance(chosen, ref_counts_f / ref.size, cur_counts_f / cur.size))
+        values = np.unique(merged)
+        ref_mult = np.searchsorted(ref, values, "right") - np.searchsorted(ref, values, "left")
+        cur_mult = np.searchsorted(cur, values, "right") - np.searchsorted(cur, values, "left")
+        null = cal.permutation_null_rebinned(
+            chosen, values, ref_mult, cur_mult, resamples=resamples, seed=seed
+        )
+        return chosen, observed, cal.null_p_value(null, observed)
     return share_distance_test(chosen, ref_counts_f, cur_counts_f, resamples, seed)
 
 
