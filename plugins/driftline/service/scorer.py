@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from driftline.config.models import Feature, ModelConfig
+from driftline.service.fastpredict import FastProba, compile_hgb, verified
 from driftline.service.security import MAX_ENTITY_ID_BYTES, MAX_STRING_FEATURE_CHARS
 from driftline.training.estimators import CATEGORICAL_TYPES
 
@@ -129,6 +130,9 @@ class Scorer:
     _allowed: frozenset[str] = frozenset()
 
     input_object: bool = False  # the estimator was fitted on an object array (feed it one)
+    # predict_proba of the estimator on the float matrix without its own input checks, when
+    # driftline.service.fastpredict can build one and it equals predict_proba on the probe rows
+    fast: FastProba | None = None
     _names: tuple[str, ...] = ()
     _converters: tuple[Callable[[Any], Any], ...] = ()
 
@@ -224,15 +228,21 @@ class Scorer:
     # ---- model side -------------------------------------------------------------------------
     def score(self, X: np.ndarray) -> Scored:
         """Scores of the rows of X (the output of `matrix`, several requests concatenated)."""
+        if self.fast is not None:
+            return self._from_proba(self.fast(X))
         if self.mode == "compiled":
-            inputs: Any = X.astype(object) if self.input_object else X
-            if self.feature_names_in is not None:
-                import pandas as pd
-
-                inputs = pd.DataFrame(X, columns=self.feature_names_in, copy=False)
+            inputs: Any = self.inputs(X)
         else:
             inputs = self._frame(X)
         return self._outputs(self.estimator, inputs)
+
+    def inputs(self, X: np.ndarray) -> Any:
+        """What the compiled estimator is given for the float matrix X."""
+        if self.feature_names_in is not None:
+            import pandas as pd
+
+            return pd.DataFrame(X, columns=self.feature_names_in, copy=False)
+        return X.astype(object) if self.input_object else X
 
     def _frame(self, X: np.ndarray) -> Any:
         """The DataFrame batch scoring would build (prepare_features of the decoded rows)."""
@@ -255,7 +265,9 @@ class Scorer:
     def _outputs(self, estimator: Any, inputs: Any) -> Scored:
         if self.task == "regression" or not hasattr(estimator, "predict_proba"):
             return Scored([_scalar(v) for v in estimator.predict(inputs).tolist()], None, None)
-        proba = estimator.predict_proba(inputs)
+        return self._from_proba(estimator.predict_proba(inputs))
+
+    def _from_proba(self, proba: np.ndarray) -> Scored:
         classes = self.classes
         predictions = [classes[i] for i in proba.argmax(axis=1).tolist()]
         if self.positive_index is not None:
@@ -386,6 +398,7 @@ def compile_scorer(model: Any, config: ModelConfig, version: int, model_name: st
             feature_names_in=names_in,
         )
         if _agrees(scorer, model, config):
+            scorer.fast = _fast_path(scorer)
             return scorer
     columns = [Column(f.name, f.type, _optional(f)) for f in features]
     return Scorer(
@@ -401,6 +414,25 @@ def compile_scorer(model: Any, config: ModelConfig, version: int, model_name: st
         classes,
         positive,
     )
+
+
+def _fast_path(scorer: Scorer) -> FastProba | None:
+    """driftline.service.fastpredict's predict_proba for the compiled estimator, if it builds and
+    gives exactly the estimator's own probabilities on the probe rows; else None."""
+    if scorer.task == "regression" or not hasattr(scorer.estimator, "predict_proba"):
+        return None
+    fast = compile_hgb(scorer.estimator)
+    if fast is None:
+        return None
+    width = max([len(c.codes or {}) for c in scorer.columns] + [12]) + 2
+    _, X = scorer.matrix({"rows": probe_rows(scorer, width)}, width)
+    if not verified(fast, scorer.estimator, X, scorer.inputs(X)):
+        log.warning(
+            "model %s: the fast predict_proba differs from the estimator's: using predict_proba",
+            scorer.model_name,
+        )
+        return None
+    return fast
 
 
 def positive_index(classes: Any, config: ModelConfig) -> int:

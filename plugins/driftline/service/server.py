@@ -5,8 +5,10 @@ With more than one, uvicorn's supervisor binds the socket and starts each worker
 string `driftline.service.server:app_from_env` (the configs folder and keys file travel in
 DRIFTLINE_SERVICE_CONFIGS / DRIFTLINE_SERVICE_KEYS_FILE); the configs and keys are checked in the
 parent first, so a bad file fails `driftline serve` at once rather than in every worker. Each worker
-loads and warms up the champions before it accepts a connection (driftline.service.live); BLAS and
-OpenMP threads are split between the workers (OMP_NUM_THREADS = cores // workers unless set).
+loads and warms up the champions before it accepts a connection (driftline.service.live), and the
+workers take new connections in turn, so keep-alive connections opened in a burst spread evenly
+over them (driftline.service.balance); BLAS and OpenMP threads are split between the workers
+(OMP_NUM_THREADS = cores // workers unless set).
 """
 
 from __future__ import annotations
@@ -174,9 +176,14 @@ def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: i
     os.environ[CONFIGS_VAR] = str(folder.resolve())
     if keys_file is not None:
         os.environ[KEYS_VAR] = str(keys_file.resolve())
+    from driftline.service.balance import BOARD_VAR, BalancedMultiprocess, create_board
+
     with tempfile.TemporaryDirectory(prefix="driftline-service-metrics-") as metrics_dir:
         os.environ[MULTIPROC_VAR] = metrics_dir  # the workers' shared metric files (prometheus_client)
-        uvicorn.run(
+        board = Path(metrics_dir) / "connections.board"  # (a file prometheus_client does not read)
+        create_board(board, workers)
+        os.environ[BOARD_VAR] = str(board)
+        config = uvicorn.Config(
             "driftline.service.server:app_from_env",
             factory=True,
             host=host,
@@ -188,3 +195,5 @@ def serve(folder: Path, keys_file: Path | None, host: str, port: int, workers: i
             # importing MLflow and warming up a model on a busy machine can be silent for seconds
             timeout_worker_healthcheck=int(_number(HEALTHCHECK_VAR, "60")),
         )
+        # uvicorn's supervisor, its workers accepting connections evenly (driftline.service.balance)
+        BalancedMultiprocess(config, sockets=[config.bind_socket()]).run()
