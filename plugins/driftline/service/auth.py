@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from driftline.exceptions import PermanentError
@@ -55,6 +56,22 @@ def load_key_hashes(path: Path | None = None) -> frozenset[str]:
             "the predictions service never runs without authentication"
         )
     return frozenset(hashes)
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key a request presents, read as FastAPI's APIKeyHeader("X-API-Key") and HTTPBearer
+    (auto_error off) read it: the X-API-Key header when non-empty, else the credentials of an
+    `Authorization: Bearer <key>` header (scheme case-insensitive), else None."""
+    from fastapi.security.utils import get_authorization_scheme_param  # HTTPBearer's own parser
+
+    key = headers.get("x-api-key")
+    if key:
+        return key
+    authorization = headers.get("authorization")
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return credentials
 
 
 def is_valid(key: str | None, hashes: frozenset[str]) -> bool:

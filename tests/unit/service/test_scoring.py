@@ -302,3 +302,38 @@ def test_a_model_without_a_champion_is_ready_and_404s_scoring(rows_and_config, c
         missing = client.post("/v1/models/churn/score", json={"rows": rows[:1]}, headers=H)
         assert missing.status_code == 404 and "has no champion yet" in missing.text
     assert json.loads(json.dumps(app.openapi()))["paths"]["/v1/models/churn/score"]["post"]["requestBody"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-API-Key": ""},
+        {"X-API-Key": "wrong"},
+        {"X-API-Key": KEY},
+        {"x-api-key": KEY},
+        {"Authorization": f"Bearer {KEY}"},
+        {"Authorization": f"bearer {KEY}"},
+        {"Authorization": f"BEARER  {KEY}"},  # two spaces: the credentials keep the leading one
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer "},
+        {"Authorization": f"Basic {KEY}"},
+        {"Authorization": f"{KEY}"},
+        {"X-API-Key": "", "Authorization": f"Bearer {KEY}"},
+        {"X-API-Key": "wrong", "Authorization": f"Bearer {KEY}"},
+    ],
+)
+def test_score_checks_the_key_exactly_as_the_other_routes_do(rows_and_config, churn_model, headers) -> None:
+    """/score reads the key itself (no FastAPI dependency on the hot path): same verdict as the other routes."""
+    config, rows = rows_and_config
+    client = app_for(config, churn_model)
+    scored = client.post("/v1/models/churn/score", json={"rows": rows[:1]}, headers=headers)
+    looked_up = client.get("/metrics", headers=headers)  # the authenticated dependency
+    assert (scored.status_code == 401) == (looked_up.status_code == 401), (scored.text, looked_up.text)
+    if scored.status_code == 401:
+        assert scored.json()["detail"] == looked_up.json()["detail"]
+    schema = client.get("/openapi.json", headers={"X-API-Key": KEY}).json()
+    assert schema["paths"]["/v1/models/churn/score"]["post"]["security"] == [
+        {"APIKeyHeader": []},
+        {"HTTPBearer": []},
+    ]
