@@ -32,12 +32,9 @@ def scorer_for(config: ModelConfig) -> Scorer:
     if config.compute.engine == "duckdb":
         return score_items
     if config.compute.engine == "spark":
-        from driftline.engines import EngineUnavailableError
+        from driftline.engines.spark_scoring import score_items as spark_score_items
 
-        raise EngineUnavailableError(
-            f"dags/configs/{config.model.name}.yaml",
-            ["compute.engine 'spark' does not score yet (driftline/engines/spark_scoring.py is not built)"],
-        )
+        return spark_score_items
     from driftline.inference.scoring import score_items as pandas_score_items
 
     return pandas_score_items

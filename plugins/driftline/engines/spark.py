@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -82,6 +83,9 @@ def session(compute: ComputeSection) -> SparkSession:
     conf = {**compute.spark.conf, **BASE_CONF}
     if compute.spark.master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault(
+            "PYSPARK_PYTHON", sys.executable
+        )  # executors import driftline as the driver does
         conf.setdefault("spark.driver.bindAddress", "127.0.0.1")
         conf.setdefault("spark.driver.host", "127.0.0.1")
     for key, value in conf.items():
