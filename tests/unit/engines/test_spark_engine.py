@@ -273,3 +273,40 @@ def test_drift_over_two_current_snapshots(tmp_path: Path, aggregate_engines) -> 
     assert decisions(spark_engine.data_drift(ref_snap, parts, s)) == decisions(
         duck.data_drift(ref_snap, parts, s)
     )
+
+
+# --- through the Spark provider's SparkSubmitHook ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_submitted_step_returns_the_in_process_result_and_raises_its_errors(
+    churn_data, example_config
+) -> None:
+    """spark-submit (local[2]) runs the job; the value and the error type come back unchanged."""
+    from driftline.engines.spark_submit import SubmittedSparkEngine, exchange_root
+
+    cfg = example_config.model_copy(deep=True)
+    cfg.compute = ComputeSection(engine="spark", spark={"conf": {"spark.sql.shuffle.partitions": "2"}})
+    submitted = engine_for(cfg)
+    assert isinstance(submitted, SubmittedSparkEngine)
+    win = window("current", 5)
+    ref, facts = submitted.load_window(
+        cfg.data.source, win, cfg, snapshot_uri(None, "churn", "run-submit", "w"), {"window": "w"}
+    )
+    expected = pandas_load(cfg, win)
+    assert ref.rows == len(expected.df) and facts["partitions"] == expected.partitions
+    with pytest.raises(NothingArrivedError, match="2026-01-09"):  # late data stays late data
+        submitted.load_window(
+            cfg.data.source, window("current", 9), cfg, snapshot_uri(None, "churn", "r", "x"), {}
+        )
+    assert list(exchange_root().iterdir()) == []  # nothing left behind
+
+
+def test_a_missing_spark_connection_is_a_config_error(example_config) -> None:
+    from driftline.engines.spark_submit import submit_hook
+
+    compute = ComputeSection(engine="spark", spark={"conn_id": "no_such_spark"})
+    with pytest.raises(
+        EngineUnavailableError, match=r"compute.spark.conn_id 'no_such_spark': no such Airflow connection"
+    ):
+        submit_hook(compute, "churn", "validate", [])
