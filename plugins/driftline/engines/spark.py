@@ -216,28 +216,48 @@ def projection(frame: DataFrame, config: ModelConfig, label: str) -> list[Column
     return items
 
 
-def merge_parts(folder: Path, out: Path) -> int:
-    """Spark's part files as one parquet file, a row group at a time; returns the row count."""
+def merge_parts(folder: Any, out: Path) -> int:
+    """Spark's part files (in a local Path or an object-store path) as one parquet file, a row group
+    at a time; returns the row count."""
     import pyarrow.parquet as pq
 
     from driftline.data.snapshots import SNAPSHOT_ROW_GROUP_ROWS
 
-    parts = sorted(folder.glob("part-*.parquet"))
+    parts = sorted((p for p in folder.iterdir() if p.name.startswith("part-")), key=lambda p: p.name)
     rows = 0
     writer = None
     try:
         for part in parts:
-            pf = pq.ParquetFile(part)
-            if writer is None:
-                writer = pq.ParquetWriter(out, pf.schema_arrow, compression="zstd")
-            for batch in pf.iter_batches(batch_size=SNAPSHOT_ROW_GROUP_ROWS):
-                if batch.num_rows:
-                    writer.write_batch(batch, row_group_size=SNAPSHOT_ROW_GROUP_ROWS)
-                    rows += batch.num_rows
+            with part.open("rb") as handle:
+                pf = pq.ParquetFile(handle)
+                if writer is None:
+                    writer = pq.ParquetWriter(out, pf.schema_arrow, compression="zstd")
+                for batch in pf.iter_batches(batch_size=SNAPSHOT_ROW_GROUP_ROWS):
+                    if batch.num_rows:
+                        writer.write_batch(batch, row_group_size=SNAPSHOT_ROW_GROUP_ROWS)
+                        rows += batch.num_rows
     finally:
         if writer is not None:
             writer.close()
     return rows
+
+
+def staging_uri(uri: str) -> str:
+    """Where the executors write a snapshot's part files: beside the snapshot, in the snapshot root
+    (on a cluster, an object store or a shared folder every executor and the driver reach)."""
+    return f"{uri.removesuffix('.parquet')}._spark_parts_{uuid.uuid4().hex}"
+
+
+def remove_staging(uri: str) -> None:
+    from driftline.data.snapshots import storage_path
+    from driftline.objectstore import is_object_store_uri
+
+    if is_object_store_uri(uri):
+        path = storage_path(uri)
+        if path.exists():
+            path.fs.rm(uri, recursive=True)
+    else:
+        shutil.rmtree(uri.removeprefix("file://"), ignore_errors=True)
 
 
 class SparkEngine:
@@ -287,14 +307,17 @@ class SparkEngine:
             if rows:
                 excluded.append({"start": start, "end": end, "rows": int(rows)})
             cond = cond & ~inside
+        from driftline.data.snapshots import storage_path
+
         scratch = Path(tempfile.mkdtemp(prefix="driftline-spark-load-"))
+        parts = staging_uri(uri)
         try:
-            parts = scratch / "parts"
             self._run(
-                lambda: typed.where(cond).write.option("compression", "zstd").parquet(str(parts)), label
+                lambda: typed.where(cond).write.option("compression", "zstd").parquet(local_path(parts)),
+                label,
             )
             out = scratch / "snapshot.parquet"
-            rows_out = merge_parts(parts, out)
+            rows_out = merge_parts(storage_path(parts), out)
             if rows_out == 0:
                 raise NothingArrivedError(
                     f"{label}: no rows with {config.data.timestamp} in the window "
@@ -310,6 +333,7 @@ class SparkEngine:
             return ref, load_facts
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+            remove_staging(parts)
 
     @staticmethod
     def _run(action: Any, label: str) -> Any:

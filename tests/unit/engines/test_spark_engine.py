@@ -64,6 +64,8 @@ def test_load_reads_the_same_rows_as_pandas_and_duckdb(engine, churn_data, examp
     assert str(got[example_config.data.timestamp].dt.tz) == "UTC"
     duck, _ = duckdb_load(example_config, win, name="duck")
     assert duck.rows == ref.rows
+    folder = Path(ref.uri).parent
+    assert not [p for p in folder.iterdir() if "_spark_parts_" in p.name]  # the staged part files are gone
 
 
 def test_an_empty_partition_and_a_missing_training_day(engine, churn_data, example_config) -> None:
