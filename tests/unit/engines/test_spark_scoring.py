@@ -23,7 +23,7 @@ def spark_setup(duckdb_setup, spark_session) -> tuple[Any, Any, Any]:  # noqa: F
 
     cfg, model, source = duckdb_setup
     cfg = cfg.model_copy(deep=True)
-    cfg.compute = ComputeSection(engine="spark")
+    cfg.compute = ComputeSection(engine="spark", spark={"submit": False})  # this process is the driver
     return cfg, model, source
 
 
@@ -38,6 +38,13 @@ def test_same_items_and_counts_as_the_pandas_and_duckdb_scorers(spark_setup) -> 
     assert item_set_checksum(items) == item_set_checksum(expected) == item_set_checksum(duck)
     assert got == want and got["duplicates_dropped"] == 2
     assert scorer_for(cfg) is score_items
+    from driftline.engines import spark_submit
+
+    submitted = cfg.model_copy(deep=True)
+    submitted.compute = submitted.compute.model_copy(
+        update={"spark": submitted.compute.spark.model_copy(update={"submit": True})}
+    )
+    assert scorer_for(submitted) is spark_submit.score_items  # under Airflow: a submitted application
 
 
 def test_an_experiment_splits_the_same_arms_as_the_pandas_scorer(spark_setup) -> None:
