@@ -48,7 +48,7 @@ $(UV_BOOT)/bin/uv:
 	$(UV_BOOT)/bin/pip install --quiet uv
 
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra local --compile-bytecode --python $(PYTHON)
+	$(UV) sync --frozen --extra local --extra spark --compile-bytecode --python $(PYTHON)
 	$(VENV)/bin/python -m compileall -q plugins dags benchmarks include
 	@touch $(STAMP)
 

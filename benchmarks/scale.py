@@ -21,6 +21,12 @@ wall_s / floor_s (lower is better; the issue's target is at most 2).
 rows), the pandas and duckdb engines reach the same validation verdict and failing expectations,
 the same per-column drift verdicts, and the same items.
 
+The spark engine (`spark` in the JSON line; `--no-spark` leaves it out) runs the same model-day on
+`local[2]`, in its child process as the driver (compute.spark.submit: false): `peak_rss_mb` is the
+peak of the whole process tree (the Python driver, the JVM with its executor threads, the Python
+workers of mapInPandas), sampled every 0.2 s; its `same_decisions` compares it with pandas on the
+subsample; `--spark-days` gives it a smaller window than duckdb's.
+
     .venv/bin/python benchmarks/scale.py --quick     # 6 days x 50k rows (seconds)
     .venv/bin/python benchmarks/scale.py             # 26 days x 2M rows = 52M rows (run once)
 
@@ -120,6 +126,13 @@ def model_config(root: Path, engine: str, memory_mb: int, days: int) -> Any:
         {"type": "expect_column_values_to_be_between", "kwargs": {"column": "f05", "min_value": -3, "max_value": 3}, "severity": "warn"},
     ]  # fmt: skip
     compute: dict[str, Any] = {"engine": engine}
+    if engine == "spark":  # in this process as the driver (local[2]): what spark-submit would run
+        compute["exact_below_rows"] = 0
+        compute["spark"] = {
+            "master": "local[2]",
+            "submit": False,
+            "conf": {"spark.driver.memory": "2g", "spark.sql.shuffle.partitions": "8"},
+        }
     if engine == "duckdb":
         compute["memory_limit_mb"] = memory_mb
         compute["temp_directory"] = str(root / "spill")
@@ -161,6 +174,51 @@ def vmhwm_mb() -> float:
     return 0.0
 
 
+def tree_rss_mb() -> float:
+    """The resident memory of this process and every descendant (the JVM, its Python workers), in MB."""
+    import os
+
+    me = os.getpid()
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.name)] = int(fields[1])
+            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [me]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total / 2**20
+
+
+class TreePeak:
+    """Samples tree_rss_mb() every 0.2 s in a thread: the peak RSS of the driver plus executors."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak = max(self.peak, tree_rss_mb())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, tree_rss_mb())
+
+
 def _model(config: Any, frame: Any) -> Any:
     from driftline.training.estimators import fit_model, prepare_features
 
@@ -187,6 +245,7 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
     from driftline.inference.scoring import verify_snapshot
     from driftline.validation.gate import validate_frame
 
+    peak = TreePeak()
     cfg = model_config(Path(root), engine, memory_mb, days)
     end = dt.datetime.combine(START + dt.timedelta(days=days), dt.time(), dt.UTC)
     cur_w = resolve_window(cfg.data.window, end - dt.timedelta(days=1), end, purpose="current")
@@ -256,6 +315,13 @@ def model_day(engine: str, root: str, days: int, memory_mb: int, home: str, out:
     figures["score_s"] = time.perf_counter() - t3
     figures["wall_s"] = figures["validate_s"] + figures["drift_s"] + figures["score_s"]
     figures["peak_rss_mb"] = vmhwm_mb()
+    figures["tree_peak_rss_mb"] = (
+        peak.stop()
+    )  # spark: the driver, its JVM (local executors) and Python workers
+    if engine == "spark":
+        from driftline.engines.spark import session
+
+        session(cfg.compute).stop()
     figures["rows"] = refs["training"].rows + refs["current"].rows
     out.send(
         {
@@ -346,10 +412,10 @@ def child(target: Any, *args: Any) -> dict[str, Any]:
     return dict(result)
 
 
-def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def same(a: dict[str, Any], b: dict[str, Any], other: str = "duckdb") -> bool:
     for key in ("validation", "drift", "dataset_drift", "items", "checksum"):
         if a[key] != b[key]:
-            print(f"decisions differ in {key}: pandas {a[key]!r} vs duckdb {b[key]!r}", file=sys.stderr)
+            print(f"decisions differ in {key}: pandas {a[key]!r} vs {other} {b[key]!r}", file=sys.stderr)
     return bool(
         a["validation"] == b["validation"]
         and a["drift"] == b["drift"]
@@ -366,6 +432,10 @@ def main() -> None:
     parser.add_argument("--memory-limit-mb", type=int, default=2048)
     parser.add_argument("--subsample-days", type=int, default=6)
     parser.add_argument("--subsample-rows", type=int, default=100_000)
+    parser.add_argument("--no-spark", action="store_true", help="leave the spark engine out")
+    parser.add_argument(
+        "--spark-days", type=int, default=0, help="spark's window: this many days of the data (0: all)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.days, args.rows_per_day, args.subsample_days, args.subsample_rows = 6, 50_000, 4, 20_000
@@ -376,7 +446,8 @@ def main() -> None:
     home = BENCH / "home"
     shutil.rmtree(home, ignore_errors=True)
     results = {}
-    for engine in ("pandas", "duckdb"):
+    engines = ("pandas", "duckdb") if args.no_spark else ("pandas", "duckdb", "spark")
+    for engine in engines:
         results[engine] = child(
             model_day,
             engine,
@@ -391,6 +462,37 @@ def main() -> None:
     print(f"full duckdb: {json.dumps(full['figures'])}", file=sys.stderr)
     fl = child(floor, str(big), args.days, args.memory_limit_mb)
     print(f"floor: {json.dumps(fl)}", file=sys.stderr)
+    spark: dict[str, Any] = {"engine": "spark", "built": not args.no_spark}
+    if not args.no_spark:
+        spark_same = same(results["pandas"], results["spark"], "spark")
+        spark_days = args.spark_days or args.days
+        spark_root = big
+        if spark_days != args.days:  # a smaller window on a cluster of two local cores
+            spark_root = generate(spark_days, args.rows_per_day, BENCH / f"{spark_days}x{args.rows_per_day}")
+        on_spark = child(
+            model_day, "spark", str(spark_root), spark_days, args.memory_limit_mb, str(home / "spark")
+        )
+        print(f"full spark: {json.dumps(on_spark['figures'])}", file=sys.stderr)
+        sf = on_spark["figures"]
+        spark_floor = None
+        if spark_days != args.days:
+            fl_spark = child(floor, str(spark_root), spark_days, args.memory_limit_mb)
+            spark_floor = fl_spark["floor_s"]
+        spark.update(
+            rows=sf["rows"],
+            master="local[2]",
+            peak_rss_mb=round(sf["tree_peak_rss_mb"], 1),
+            driver_python_peak_rss_mb=round(sf["peak_rss_mb"], 1),
+            wall_s=round(sf["wall_s"], 2),
+            load_s=round(sf["load_s"], 2),
+            validate_s=round(sf["validate_s"], 2),
+            drift_s=round(sf["drift_s"], 2),
+            score_s=round(sf["score_s"], 2),
+            same_decisions=spark_same,
+            subsample=({k: round(v, 2) for k, v in results["spark"]["figures"].items()}),
+        )
+        floor_s = spark_floor if spark_floor is not None else fl["floor_s"]
+        spark.update(floor_s=round(floor_s, 2), ratio_to_floor=round(sf["wall_s"] / floor_s, 2))
     shutil.rmtree(home, ignore_errors=True)
     f = full["figures"]
     print(
@@ -416,7 +518,7 @@ def main() -> None:
                 "subsample_duckdb": {k: round(v, 2) for k, v in results["duckdb"]["figures"].items()},
                 "drift_decision": "calibrated",
                 "load_average": load_average(),
-                "spark": "not built (compute.engine spark fails with EngineUnavailableError)",
+                "spark": spark,
             }
         )
     )

@@ -33,6 +33,10 @@ def engine_from_settings(compute: ComputeSection, model: str = "") -> Engine | N
         from driftline.engines.duckdb import DuckDBEngine
 
         return DuckDBEngine(compute)
+    if compute.spark.submit:
+        from driftline.engines.spark_submit import SubmittedSparkEngine
+
+        return SubmittedSparkEngine(compute, model)
     from driftline.engines.spark import SparkEngine
 
     return SparkEngine(compute, model)

@@ -134,6 +134,81 @@ class ColumnAggregates:
     cur_counts: dict[Any, int] | None = None
 
 
+def empty_numeric(name: str) -> ColumnAggregates:
+    """A numerical column with no finite value on either side."""
+    empty = NumericSummary(0, None, None, None, None, 0)
+    return ColumnAggregates(name, "num", 0, 0, ref=empty, cur=empty)
+
+
+def grid(span: tuple[float, float], integer: bool) -> tuple[float, float, int, float]:
+    """The shared fine grid over both sides' range: (low edge, bin width, bins, the range's midpoint).
+    An engine bins each finite value v at least(greatest(floor((v - low) / width), 0), bins - 1)."""
+    lo, hi = span
+    if integer and hi - lo + 1 <= FINE_BINS:
+        bins, width = int(hi - lo) + 1, 1.0
+    elif hi > lo:
+        bins, width = FINE_BINS, (hi - lo) / FINE_BINS
+    else:
+        bins, width = 1, 1.0
+    return lo, width, bins, (lo + hi) / 2
+
+
+def numeric_from_bins(
+    name: str, rows: Any, lo: float, width: float, bins: int, centre: float
+) -> tuple[ColumnAggregates, bool]:
+    """A numerical column's aggregates from the engine's rows (side, bin, count, sum(v - centre),
+    sum((v - centre)^2), min, max), one per non-empty (side, bin); and whether the engine should
+    count the values themselves (at most 20 non-empty bins, several values in one)."""
+    import numpy as np
+
+    counts = np.zeros((2, bins), dtype=np.int64)
+    sums = np.zeros((2, bins))
+    squares = np.zeros(2)
+    lows = np.full((2, bins), np.inf)
+    highs = np.full((2, bins), -np.inf)
+    for side, b, n, s, s2, mn, mx in rows:
+        counts[side, b], sums[side, b], lows[side, b], highs[side, b] = n, s, mn, mx
+        squares[side] += s2
+    summaries = []
+    for side in (0, 1):
+        n = int(counts[side].sum())
+        if n == 0:
+            summaries.append(NumericSummary(0, None, None, None, None, 0))
+            continue
+        shifted_mean = float(sums[side].sum()) / n
+        var = max(float(squares[side]) / n - shifted_mean**2, 0.0)
+        used = counts[side] > 0
+        summaries.append(
+            NumericSummary(
+                n,
+                float(lows[side][used].min()),
+                float(highs[side][used].max()),
+                shifted_mean + centre,
+                var,
+                int(used.sum()),
+            )
+        )
+    agg = ColumnAggregates(
+        name, "num", summaries[0].rows, summaries[1].rows, ref=summaries[0], cur=summaries[1]
+    )
+    merged_low, merged_high = lows.min(axis=0), highs.max(axis=0)
+    used = counts.sum(axis=0) > 0
+    for side, detail in ((0, agg.ref_detail), (1, agg.cur_detail)):
+        here = counts[side] > 0
+        detail.bin_counts = counts[side][here].tolist()
+        detail.bin_means = (sums[side][here] / counts[side][here] + centre).tolist()
+        detail.cdf = [0, *np.cumsum(counts[side]).tolist()]
+    few_bins = False
+    if bool(np.all(merged_low[used] == merged_high[used])):  # one value per bin: the exact value counts
+        for side, detail in ((0, agg.ref_detail), (1, agg.cur_detail)):
+            here = counts[side] > 0
+            detail.values = dict(zip(lows[side][here].tolist(), counts[side][here].tolist(), strict=True))
+    elif int(used.sum()) <= 20:
+        few_bins = True
+    agg.edges = (lo + width * np.arange(bins + 1)).tolist()
+    return agg, few_bins
+
+
 @dataclass(frozen=True)
 class AggregateDrift:
     """A column's verdict and how exact its statistic is."""

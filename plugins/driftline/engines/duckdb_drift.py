@@ -31,10 +31,12 @@ from driftline.engines.aggregates import (
     VALUES_ROWS,
     AggregateDrift,
     ColumnAggregates,
-    NumericSummary,
     calibrated_from_aggregates,
     column_drift_from_aggregates,
     constant_value,
+    empty_numeric,
+    grid,
+    numeric_from_bins,
     sturges_edges,
 )
 from driftline.engines.duckdb import ident, literal, register_snapshot_store, snapshot_path
@@ -171,19 +173,9 @@ def _numeric_column(
     span: tuple[float, float] | None,
 ) -> ColumnAggregates:
     """One read of a numerical column on both sides: its bins on the shared grid."""
-    import numpy as np
-
     if span is None:  # no finite value on either side
-        empty = NumericSummary(0, None, None, None, None, 0)
-        return ColumnAggregates(name, "num", 0, 0, ref=empty, cur=empty)
-    lo, hi = span
-    if integer and hi - lo + 1 <= FINE_BINS:
-        bins, width = int(hi - lo) + 1, 1.0
-    elif hi > lo:
-        bins, width = FINE_BINS, (hi - lo) / FINE_BINS
-    else:
-        bins, width = 1, 1.0
-    centre = (lo + hi) / 2
+        return empty_numeric(name)
+    lo, width, bins, centre = grid(span, integer)
     q = ident(name)
     rows = con.execute(
         f"SELECT side, CAST(least(greatest(floor((v - ?) / ?), 0), ?) AS INTEGER) AS b, count(*), "
@@ -191,50 +183,9 @@ def _numeric_column(
         f"FROM {_both(ref_rel, cur_rel, f'CAST({q} AS DOUBLE)')} WHERE isfinite(v) GROUP BY ALL",
         [lo, width, bins - 1, centre, centre, centre],
     ).fetchall()
-    counts = np.zeros((2, bins), dtype=np.int64)
-    sums = np.zeros((2, bins))
-    squares = np.zeros(2)
-    lows = np.full((2, bins), np.inf)
-    highs = np.full((2, bins), -np.inf)
-    for side, b, n, s, s2, mn, mx in rows:
-        counts[side, b], sums[side, b], lows[side, b], highs[side, b] = n, s, mn, mx
-        squares[side] += s2
-    summaries = []
-    for side in (0, 1):
-        n = int(counts[side].sum())
-        if n == 0:
-            summaries.append(NumericSummary(0, None, None, None, None, 0))
-            continue
-        shifted_mean = float(sums[side].sum()) / n
-        var = max(float(squares[side]) / n - shifted_mean**2, 0.0)
-        used = counts[side] > 0
-        summaries.append(
-            NumericSummary(
-                n,
-                float(lows[side][used].min()),
-                float(highs[side][used].max()),
-                shifted_mean + centre,
-                var,
-                int(used.sum()),
-            )
-        )
-    agg = ColumnAggregates(
-        name, "num", summaries[0].rows, summaries[1].rows, ref=summaries[0], cur=summaries[1]
-    )
-    merged_low, merged_high = lows.min(axis=0), highs.max(axis=0)
-    used = counts.sum(axis=0) > 0
-    for side, detail in ((0, agg.ref_detail), (1, agg.cur_detail)):
-        here = counts[side] > 0
-        detail.bin_counts = counts[side][here].tolist()
-        detail.bin_means = (sums[side][here] / counts[side][here] + centre).tolist()
-        detail.cdf = [0, *np.cumsum(counts[side]).tolist()]
-    if bool(np.all(merged_low[used] == merged_high[used])):  # one value per bin: the exact value counts
-        for side, detail in ((0, agg.ref_detail), (1, agg.cur_detail)):
-            here = counts[side] > 0
-            detail.values = dict(zip(lows[side][here].tolist(), counts[side][here].tolist(), strict=True))
-    elif int(used.sum()) <= 20:  # few bins, several values in one: count the values themselves
+    agg, few_bins = numeric_from_bins(name, rows, lo, width, bins, centre)
+    if few_bins:  # few bins, several values in one: count the values themselves
         _exact_values(con, ref_rel, cur_rel, agg)
-    agg.edges = (lo + width * np.arange(bins + 1)).tolist()
     return agg
 
 
@@ -346,6 +297,7 @@ def decide(
     n_ref: int,
     n_cur: int,
     values_of: Any = None,
+    label: str = "duckdb",
 ) -> DataDriftResult:
     """compute_data_drift's verdict from aggregates: per column the pandas engine's decision, then the
     constant-in-window policy and the dataset verdict (`driftline.drift.data_drift.dataset_verdict`).
@@ -407,7 +359,7 @@ def decide(
         log.warning("drift statistic within its approximation error of the threshold: %s", sorted(near))
     how = ENGINES[settings.decision if settings.decision == "evidently" else settings.correction]
     return dataset_verdict(
-        results, settings, n_ref, n_cur, f"duckdb aggregates (driftline.engines.aggregates); {how}"
+        results, settings, n_ref, n_cur, f"{label} aggregates (driftline.engines.aggregates); {how}"
     )
 
 

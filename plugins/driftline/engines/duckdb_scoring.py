@@ -31,10 +31,14 @@ def scorer_for(config: ModelConfig) -> Scorer:
     """The scorer of the model's compute engine (pandas: the inference package's own)."""
     if config.compute.engine == "duckdb":
         return score_items
-    if config.compute.engine == "spark":
-        from driftline.engines import engine_for
+    if config.compute.engine == "spark" and config.compute.spark.submit:
+        from driftline.engines.spark_submit import score_items as submitted_score_items
 
-        engine_for(config)  # raises EngineUnavailableError naming the config
+        return submitted_score_items
+    if config.compute.engine == "spark":
+        from driftline.engines.spark_scoring import score_items as spark_score_items
+
+        return spark_score_items
     from driftline.inference.scoring import score_items as pandas_score_items
 
     return pandas_score_items

@@ -165,6 +165,7 @@ def test_helm_values_wire_driftline(values) -> None:
         "AIRFLOW_CONN_MLFLOW_DEFAULT",
         "AIRFLOW_CONN_AWS_DEFAULT",
         "DRIFTLINE_COST_LEDGER_URL",
+        "AIRFLOW_CONN_SPARK_DEFAULT",  # compute.engine: spark (SparkSubmitHook)
     }
     assert not [e for e in values["env"] if e["name"].startswith("AIRFLOW_CONN_")]
     env = {e["name"]: e["value"] for e in values["env"]}

@@ -12,7 +12,7 @@ from driftline.config.models import ComputeSection, SqlSource, WindowSection
 from driftline.data.snapshots import mark, read_snapshot, snapshot_uri, write_snapshot
 from driftline.data.sources import NothingArrivedError, SourceSchemaError, load_window
 from driftline.data.windows import resolve_window
-from driftline.engines import EngineUnavailableError, engine_for
+from driftline.engines import engine_for
 from driftline.engines.duckdb import DuckDBEngine
 from driftline.hooks.sources import AirflowSourceAccess
 from driftline.validation.gate import validate_frame
@@ -167,17 +167,6 @@ def test_validation_refuses_a_snapshot_that_is_not_raw_or_not_the_handed_one(
     validated = mark(ref, "validated")
     with pytest.raises(SnapshotError, match="only 'raw'"):
         ENGINE.validate(validated, example_config)
-
-
-def test_spark_fails_loudly_naming_the_config(example_config) -> None:
-    cfg = example_config.model_copy(deep=True)
-    cfg.compute = ComputeSection(engine="spark")
-    from driftline.exceptions import ConfigError
-
-    with pytest.raises(ConfigError, match=r"dags/configs/churn.yaml: 1 error") as raised:
-        engine_for(cfg)
-    assert isinstance(raised.value, EngineUnavailableError)
-    assert raised.value.problems[0].startswith("compute.engine 'spark' is not built")
 
 
 def test_pandas_is_the_default(example_config) -> None:

@@ -23,6 +23,11 @@ class SparkSettings(Strict):
     conf: dict[str, str] = Field(
         default_factory=dict, description="Spark configuration, e.g. {spark.executor.memory: 4g}."
     )
+    submit: bool = Field(
+        default=True,
+        description="true: each data step is a Spark application submitted with the Spark provider's "
+        "SparkSubmitHook (deploy mode client); false: the Airflow worker's process is the Spark driver.",
+    )
 
 
 class ComputeSection(Strict):
