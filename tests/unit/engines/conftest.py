@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark_session() -> Iterator[Any]:
-    pytest.importorskip("pyspark")
+    # pyspark is installed by `make install` (extra spark): a missing one fails, never skips
     from driftline.config.models import ComputeSection
     from driftline.engines.spark import session
 
@@ -18,3 +19,6 @@ def spark_session() -> Iterator[Any]:
     spark.conf.set("spark.sql.shuffle.partitions", "4")  # small data: few shuffle tasks
     yield spark
     spark.stop()
+    # py4j closes its sockets in __del__ at interpreter exit and logs at INFO to a stream pytest has
+    # already closed ("--- Logging error --- ValueError: I/O operation on closed file")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
