@@ -108,6 +108,25 @@ def example_config(example_config_path: Path):
 _INTEGRATION_DIR = REPO_ROOT / "tests" / "integration"
 
 
+def _utf8_safe(text: str) -> str:
+    """`text` with lone surrogates (an undecodable file name, os.fsdecode's \\udcXX) escaped."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Captured output that holds a non-UTF-8 file name (tests/dags/test_hostile_configs.py) is
+    escaped in the report: pytest-xdist sends reports from its workers as UTF-8 and a lone
+    surrogate there crashes the whole run (execnet DumpError), not just that test."""
+    report: pytest.TestReport = yield
+    report.sections = [(name, _utf8_safe(content)) for name, content in report.sections]
+    return report
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything under tests/integration/ carries the `integration` marker, so `make test-fast`
     (`-m "not slow and not integration"`) leaves it out without each file having to say so."""
