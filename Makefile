@@ -1,7 +1,7 @@
 # Driftline developer commands. Everything local lives under .driftline/ (git-ignored).
 #   make demo   install, generate example data, run the example pipeline end to end (dag.test)
-#   make test   install, run the test suite
-#   make test-fast  the inner loop: unit tests only, no servers, no whole DAG runs (-m "not slow and not integration")
+#   make test   install, run the test suite (pytest-xdist, PYTEST_WORKERS=3 processes)
+#   make test-fast  the inner loop: unit tests only, no servers, no whole DAG runs (-m "not slow and not integration", in parallel too)
 #   make docs   build the documentation site with --strict into .driftline/site
 #   make up     Airflow (UI on 127.0.0.1:8080, login) + MLflow (:5000) + moto DynamoDB/S3 (:4566), loopback only
 #   make check-stack  check a running stack: login required, connections loaded, loopback only
@@ -57,14 +57,27 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/python -m driftline.demo
 
+# Tests run in PYTEST_WORKERS processes (pytest-xdist): most of the slow ones wait on servers they
+# start (MLflow, moto, Airflow's API server, a browser), so 3 workers beat 2 on 2 cores. loadgroup
+# hands out tests one at a time in collection order (tests/conftest.py puts the heaviest first) and
+# keeps an xdist_group on one worker. PYTEST_WORKERS=0 runs them in this process, one at a time.
+PYTEST_WORKERS ?= 3
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
+# mypy (3-4 min from a cold cache on a busy machine) runs beside pytest, its output printed after
+# the tests; either one failing fails `make test`.
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	@mkdir -p $(DRIFTLINE_HOME)
+	@$(VENV)/bin/mypy >$(DRIFTLINE_HOME)/mypy.log 2>&1 & types=$$!; \
+	echo "$(VENV)/bin/mypy (beside pytest, output in $(DRIFTLINE_HOME)/mypy.log)"; \
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) --durations=25; tests=$$?; \
+	wait $$types; typed=$$?; echo "mypy:"; cat $(DRIFTLINE_HOME)/mypy.log; \
+	[ $$tests -eq 0 ] && [ $$typed -eq 0 ]
 
 test-fast: install
-	$(VENV)/bin/pytest -m "not slow and not integration" -q -p no:cacheprovider
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) -m "not slow and not integration" -q -p no:cacheprovider
 
 # The concurrency matrix under the real scheduler (Postgres, LocalExecutor, REST triggers): opt-in, ~30 min.
 test-scheduler-matrix: install

@@ -108,9 +108,52 @@ def example_config(example_config_path: Path):
 _INTEGRATION_DIR = REPO_ROOT / "tests" / "integration"
 
 
+def _utf8_safe(text: str) -> str:
+    """`text` with lone surrogates (an undecodable file name, os.fsdecode's \\udcXX) escaped."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Captured output that holds a non-UTF-8 file name (tests/dags/test_hostile_configs.py) is
+    escaped in the report: pytest-xdist sends reports from its workers as UTF-8 and a lone
+    surrogate there crashes the whole run (execnet DumpError), not just that test."""
+    report: pytest.TestReport = yield
+    report.sections = [(name, _utf8_safe(content)) for name, content in report.sections]
+    return report
+
+
+# The heaviest tests, heaviest first (from `pytest --durations`, 2026-12-08): they run first, so
+# pytest-xdist's workers (`make test`: --dist loadgroup, which hands out tests in this order) start
+# them at once rather than meeting one of them alone at the end of the run.
+_HEAVY_FIRST = (
+    "tests/integration/test_pipeline_end_to_end.py",
+    "tests/integration/test_postgres_concurrency.py",
+    "tests/integration/faults/test_fault_matrix.py",
+    "tests/integration/test_flights_example.py",
+    "tests/integration/test_clinic_example.py",
+    "tests/integration/test_churn_on_duckdb.py",
+    "tests/integration/concurrency/",
+    "tests/integration/test_wheel_install.py",
+)
+
+
+def _run_order(item: pytest.Item) -> int:
+    for rank, prefix in enumerate(_HEAVY_FIRST):
+        if item.nodeid.startswith(prefix):
+            return rank
+    return len(_HEAVY_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Everything under tests/integration/ carries the `integration` marker, so `make test-fast`
-    (`-m "not slow and not integration"`) leaves it out without each file having to say so."""
+    (`-m "not slow and not integration"`) leaves it out without each file having to say so.
+    The heaviest tests go first (_HEAVY_FIRST, then the other slow-marked ones)."""
     for item in items:
         if item.path.is_relative_to(_INTEGRATION_DIR):
             item.add_marker(pytest.mark.integration)
+    items.sort(key=_run_order)  # stable: the rest keep pytest's order

@@ -142,7 +142,11 @@ def test_twenty_concurrent_promotions(server_hook, registered):
                 if expected == target:  # pick the next version so every attempt moves the alias
                     target = 1 + (target % 5)
                 try:
-                    res = promote(hook, name, target, expected, f"thread {i}", f"thread-{i}", policy=FAST)
+                    # Up to 20 writers queue on the lock, each holding it for a few server round
+                    # trips: on a loaded machine (parallel tests) the last waits past the default 60 s.
+                    res = promote(
+                        hook, name, target, expected, f"thread {i}", f"thread-{i}", policy=FAST, lock_wait=240
+                    )
                 except RegistryConflictError:
                     with guard:
                         conflicts.append(i)
@@ -186,14 +190,18 @@ def test_twenty_concurrent_promotions(server_hook, registered):
 
 def test_expired_lock_of_a_crashed_holder_is_broken(server_hook, registered):
     quick = {"policy": QUICK_LEASE, "skew": 0.05}
-    crashed = RegistryLock(server_hook, registered, holder="crashed", ttl=0.5, **quick)
+    # The lease outlives the impatient writer's round trips even on a loaded machine (a 0.5 s lease
+    # expired before it looked, under parallel tests); then the test waits for it to run out.
+    ttl = 5.0
+    started = time.monotonic()
+    crashed = RegistryLock(server_hook, registered, holder="crashed", ttl=ttl, **quick)
     crashed.acquire()  # never released
     waiting = RegistryLock(server_hook, registered, holder="next", wait=0.2, **quick)
     from driftline.registry.errors import RegistryLockTimeoutError
 
     with pytest.raises(RegistryLockTimeoutError, match="held by 'crashed'"):
         RegistryLock(server_hook, registered, holder="impatient", wait=0.0).acquire()
-    time.sleep(0.6)
+    time.sleep(max(0.0, started + ttl + 0.1 - time.monotonic()))
     waiting.acquire()
     with pytest.raises(RegistryLockTimeoutError, match="was lost"):
         crashed.verify()

@@ -54,7 +54,19 @@ def test_inference_benchmark_quick_prints_its_figures() -> None:
 @pytest.mark.slow
 def test_api_benchmark_quick_prints_its_figures() -> None:
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "api.py"), "--quick", "--requests", "40", "--entities", "100"],
+        # --no-mlserver: the MLServer baseline pip-installs MLServer into a venv of its own on first
+        # use (minutes, over the network, past the test's timeout in a fresh clone); nothing here
+        # asserts on it, and a failure of it is reported in the JSON, not raised.
+        [
+            sys.executable,
+            str(BENCH / "api.py"),
+            "--quick",
+            "--no-mlserver",
+            "--requests",
+            "40",
+            "--entities",
+            "100",
+        ],
         capture_output=True,
         text=True,
         timeout=900,
