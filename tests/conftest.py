@@ -133,6 +133,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _HEAVY_FIRST = (
     "tests/integration/test_pipeline_end_to_end.py",
     "tests/integration/test_postgres_concurrency.py",
+    "tests/integration/test_churn_on_spark.py",
     "tests/integration/faults/test_fault_matrix.py",
     "tests/integration/test_flights_example.py",
     "tests/integration/test_clinic_example.py",
