@@ -69,6 +69,7 @@ def test_two_days_of_churn_on_spark_through_spark_submit_with_duckdb_decisions(
     churn_spark_dag, driftline_home: Path, churn_generator, monkeypatch: pytest.MonkeyPatch
 ):
     import pyspark  # noqa: F401  (installed by make install: missing fails, never skips)
+
     churn_spark_dag, churn_spark_config = churn_spark_dag
     import boto3
     from driftline.data.snapshots import read_manifest
