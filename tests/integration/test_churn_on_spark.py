@@ -65,6 +65,7 @@ def churn_spark_dag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, driftline_h
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two model-days through spark-submit: 479 s in a parallel CI run, more under load
 def test_two_days_of_churn_on_spark_through_spark_submit_with_duckdb_decisions(
     churn_spark_dag, driftline_home: Path, churn_generator, monkeypatch: pytest.MonkeyPatch
 ):
