@@ -61,15 +61,10 @@ def score_items(
     experiment: tuple[ArmPlan, Any] | None = None,
 ) -> Iterator[Item]:
     """Every prediction item of the (verified) snapshot, a record batch at a time."""
-    from driftline.inference.scoring import frame_items
+    from driftline.inference.scoring import frame_items, scoring_setup
 
-    cfg = config.inference
-    if cfg is None:
-        raise InferenceInputError(f"model {config.model.name!r} has no inference section")
+    cfg, counts = scoring_setup(config, stats)
     entity, ts = config.data.entity_id, config.data.timestamp
-    counts = stats if stats is not None else {}
-    for key in ("rows", "items", "duplicates_dropped"):  # the pandas scorer's stats
-        counts.setdefault(key, 0)
     con = connect(config.compute)
     try:
         register_snapshot_store(con, source.uri)

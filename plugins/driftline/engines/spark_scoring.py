@@ -70,13 +70,10 @@ def score_items(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    cfg = config.inference
-    if cfg is None:
-        raise InferenceInputError(f"model {config.model.name!r} has no inference section")
+    from driftline.inference.scoring import scoring_setup
+
+    cfg, counts = scoring_setup(config, stats)
     entity, ts = config.data.entity_id, config.data.timestamp
-    counts = stats if stats is not None else {}
-    for key in ("rows", "items", "duplicates_dropped"):  # the pandas scorer's stats
-        counts.setdefault(key, 0)
     spark = session(config.compute)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(cfg.chunk_rows))
     frame = read_snapshots(spark, [source.uri]).withColumn(ORDER, F.monotonically_increasing_id())

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from driftline.config.models import InferenceSection
+
 log = logging.getLogger(__name__)
 _HASH_BLOCK = 8 * 1024 * 1024
 
@@ -220,6 +222,21 @@ def predict_arms(
     return predictions, scores, probabilities
 
 
+def scoring_setup(
+    config: ModelConfig, stats: dict[str, int] | None
+) -> tuple[InferenceSection, dict[str, int]]:
+    """What every engine's `score_items` starts with: the model's inference section
+    (InferenceInputError without one) and its counters (rows, items, duplicates_dropped), kept in
+    `stats` when the caller passes it."""
+    cfg = config.inference
+    if cfg is None:
+        raise InferenceInputError(f"model {config.model.name!r} has no inference section")
+    counts = stats if stats is not None else {}
+    for key in ("rows", "items", "duplicates_dropped"):
+        counts.setdefault(key, 0)
+    return cfg, counts
+
+
 def score_items(
     model: Any,
     source: ScoringInput,
@@ -236,16 +253,10 @@ def score_items(
     """
     import numpy as np
 
-    cfg = config.inference
-    if cfg is None:
-        raise InferenceInputError(f"model {config.model.name!r} has no inference section")
+    cfg, counts = scoring_setup(config, stats)
     entity, ts = config.data.entity_id, config.data.timestamp
     keep = latest_row_mask(source.uri, entity, ts)
     columns = [entity, *config.feature_names]
-    counts = stats if stats is not None else {}
-    counts.setdefault("rows", 0)
-    counts.setdefault("items", 0)
-    counts.setdefault("duplicates_dropped", 0)
     offset = 0
     for frame in iter_frames(source.uri, columns, cfg.chunk_rows):
         n = len(frame)
